@@ -1,0 +1,190 @@
+//! Errors of the library.
+//!
+//! Every failure is one [`Error`] variant that names what went wrong and,
+//! where it helps, the file, the key path or the `.sops.yaml` rule. Messages
+//! never contain secret material. The CLI maps variants to sops' exit codes in
+//! one place; the library knows no exit codes.
+
+use std::path::PathBuf;
+
+use crate::format::Format;
+
+/// The library's error type.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value that should be encrypted could not be decrypted (wrong data
+    /// key or tampered ciphertext). sops exit code 25.
+    #[error("could not decrypt value at `{path}` (cipher: message authentication failed)")]
+    DecryptValue {
+        /// The value's key path, `a:b:` style.
+        path: String,
+    },
+    /// A value that should be encrypted is not an `ENC[…]` string.
+    #[error("value at `{path}` is not in sops' data format ({reason})")]
+    MalformedValue {
+        /// The value's key path.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The stored MAC could not be decrypted (tampered `mac` or `lastmodified`).
+    #[error("cannot decrypt MAC: message authentication failed (the `mac` or `lastmodified` field was changed)")]
+    MacUndecryptable,
+    /// The MAC computed over the values differs from the stored one.
+    #[error("MAC mismatch. File has {stored}, computed {computed}")]
+    MacMismatch {
+        /// The stored MAC (empty when the file has none).
+        stored: String,
+        /// The recomputed MAC.
+        computed: String,
+    },
+    /// No identity could recover the data key.
+    #[error("failed to get the data key required to decrypt the SOPS file\n{report}")]
+    NoDataKey {
+        /// Per-group and per-recipient report, plus the identity locations tried.
+        report: String,
+    },
+    /// The input already carries sops metadata.
+    #[error("the file already contains a top-level entry called 'sops' (it is already encrypted; decrypt it first)")]
+    AlreadyEncrypted,
+    /// The input has no sops metadata.
+    #[error("sops metadata not found (the file is not encrypted)")]
+    MetadataNotFound,
+    /// The sops metadata is present but invalid.
+    #[error("invalid sops metadata: {0}")]
+    InvalidMetadata(String),
+    /// The input could not be parsed in its format.
+    #[error("could not parse {format} input: {message}")]
+    Parse {
+        /// The store that failed.
+        format: Format,
+        /// Where and what (line/column when known).
+        message: String,
+    },
+    /// The tree could not be written in the requested format.
+    #[error("could not write {format} output: {message}")]
+    Emit {
+        /// The output store.
+        format: Format,
+        /// What could not be represented.
+        message: String,
+    },
+    /// A completely empty document (sops exit code 92).
+    #[error("file cannot be completely empty, it must contain at least one document")]
+    EmptyFile,
+    /// The tree cannot be encrypted (non-string key, integer out of range).
+    #[error("cannot encrypt value at `{path}`: {reason}")]
+    Encrypt {
+        /// The key path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// An invalid `["a"][0]` index.
+    #[error("invalid index `{index}`: {reason}")]
+    InvalidIndex {
+        /// The index as given.
+        index: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A path does not exist in the document.
+    #[error("{0} not found")]
+    PathNotFound(String),
+    /// An invalid value for `set` (not JSON, or a top-level array).
+    #[error("invalid value: {0}")]
+    InvalidValue(String),
+    /// A `.sops.yaml` problem.
+    #[error("{}: {}{message}", path.display(), rule.map(|i| format!("creation rule {i}: ")).unwrap_or_default())]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// The 0-based index of the offending creation rule.
+        rule: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// No creation rule matches the file.
+    #[error("no matching creation rule for `{file}` in {}", config.display())]
+    NoMatchingRule {
+        /// The config file searched.
+        config: PathBuf,
+        /// The file (as matched, relative to the config's directory).
+        file: String,
+    },
+    /// No recipients: no rule and no `--age`.
+    #[error("no recipients: no .sops.yaml creation rule applies and no --age recipients were given")]
+    NoRecipients,
+    /// An invalid option combination or selector.
+    #[error("{0}")]
+    InvalidOption(String),
+    /// An invalid age recipient.
+    #[error("invalid age recipient `{recipient}`: {reason}")]
+    Recipient {
+        /// The recipient string (public, never secret).
+        recipient: String,
+        /// Why it failed to parse.
+        reason: String,
+    },
+    /// An identity source could not be used.
+    #[error("cannot use identities from {location}: {reason}")]
+    Identity {
+        /// Where the identity came from (path or variable name).
+        location: String,
+        /// Why (never the key itself).
+        reason: String,
+    },
+    /// An age or Shamir operation on the data key failed.
+    #[error("{0}")]
+    KeyWrap(String),
+    /// An I/O failure on a path.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another error, with the file it happened in.
+    #[error("{}: {source}", path.display())]
+    InFile {
+        /// The file being processed.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    /// Wraps the error with the file it concerns (unless it already names one).
+    pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
+        match self {
+            Error::InFile { .. } | Error::Io { .. } | Error::Config { .. } => self,
+            other => Error::InFile {
+                path: path.into(),
+                source: Box::new(other),
+            },
+        }
+    }
+
+    /// The innermost error, past any [`Error::InFile`] wrappers.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::InFile { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,1 @@
+//! age recipients and the armored `enc` blocks (stub, being written).

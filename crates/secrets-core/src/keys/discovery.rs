@@ -1,0 +1,1 @@
+//! Where age identities come from (stub, being written).

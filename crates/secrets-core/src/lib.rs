@@ -1,0 +1,13 @@
+//! secrets-core: a SOPS-compatible secrets engine (docs to come).
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod format;
+pub mod gofmt;
+pub mod keys;
+pub mod store;
+pub mod tree;
+
+pub use error::{Error, Result};
+pub use format::Format;
+pub use tree::{Item, Map, PathStep, Value};

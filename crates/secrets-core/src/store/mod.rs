@@ -1,0 +1,211 @@
+//! One parser/emitter per sops store. No crypto here.
+//!
+//! Every store turns bytes into a list of documents ([`Map`]s) and back.
+//! Encrypted files carry their metadata as a `sops` entry (YAML, JSON, the
+//! binary envelope), as `sops_*` keys (dotenv) or as a `[sops]` section
+//! (INI); [`parse_encrypted`] and [`emit_encrypted`] handle that layer the
+//! same way for all of them, so the per-format modules only know their syntax.
+
+pub(crate) mod dotenv;
+pub(crate) mod flatten;
+pub(crate) mod ini;
+pub(crate) mod json;
+pub(crate) mod yaml;
+
+use crate::error::{Error, Result};
+use crate::format::Format;
+use crate::tree::{Item, Map, Value};
+
+/// The key under which metadata lives.
+pub const METADATA_KEY: &str = "sops";
+
+/// Output layout settings (`stores:` in `.sops.yaml`, or `--indent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// YAML indentation in spaces (sops default 4).
+    pub yaml_indent: usize,
+    /// JSON indentation: `None` is a tab (sops' default), `Some(n)` n spaces.
+    pub json_indent: Option<usize>,
+    /// Indentation of the binary store's JSON envelope.
+    pub json_binary_indent: Option<usize>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            yaml_indent: 4,
+            json_indent: None,
+            json_binary_indent: None,
+        }
+    }
+}
+
+/// Parses a plaintext file into its documents.
+pub fn parse(format: Format, input: &[u8]) -> Result<Vec<Map>> {
+    match format {
+        Format::Yaml => yaml::parse(input),
+        Format::Json => Ok(vec![json::parse(input)?]),
+        Format::Dotenv => Ok(vec![dotenv::parse(input)?]),
+        Format::Ini => Ok(vec![ini::parse(input)?]),
+        Format::Binary => {
+            let value = match String::from_utf8(input.to_vec()) {
+                Ok(s) => Value::Str(s),
+                Err(e) => Value::Bytes(e.into_bytes()),
+            };
+            Ok(vec![Map {
+                items: vec![Item::Entry("data".into(), value)],
+            }])
+        }
+    }
+}
+
+/// Writes plaintext documents in a store's format.
+pub fn emit(format: Format, docs: &[Map], opts: &StoreOptions) -> Result<Vec<u8>> {
+    match format {
+        Format::Yaml => yaml::emit(docs, opts.yaml_indent),
+        Format::Json => json::emit(first(docs), opts.json_indent),
+        Format::Dotenv => dotenv::emit(first(docs)),
+        Format::Ini => ini::emit(first(docs)),
+        Format::Binary => match first(docs).get("data") {
+            Some(Value::Str(s)) => Ok(s.as_bytes().to_vec()),
+            Some(Value::Bytes(b)) => Ok(b.clone()),
+            _ => Err(Error::Emit {
+                format,
+                message: "no binary data found in tree (use --output-type to pick another format)"
+                    .into(),
+            }),
+        },
+    }
+}
+
+/// Writes one value (for `--extract`) as the store prints it.
+pub fn emit_value(format: Format, value: &Value, opts: &StoreOptions) -> Result<Vec<u8>> {
+    match value {
+        // A string leaf is printed raw in every store.
+        Value::Str(s) => return Ok(s.as_bytes().to_vec()),
+        Value::Bytes(b) => return Ok(b.clone()),
+        Value::Map(m) => return emit(format, std::slice::from_ref(m), opts),
+        _ => {}
+    }
+    match format {
+        Format::Yaml => yaml::emit_value(value, opts.yaml_indent),
+        Format::Json => json::emit_value(value, opts.json_indent),
+        _ => Err(Error::Emit {
+            format,
+            message: "only strings and maps can be extracted to this format".into(),
+        }),
+    }
+}
+
+fn first(docs: &[Map]) -> &Map {
+    static EMPTY: Map = Map { items: Vec::new() };
+    docs.first().unwrap_or(&EMPTY)
+}
+
+/// Does the first document carry sops metadata? This is sops' check before
+/// encrypting: a top-level `sops` key, or for dotenv any `sops_` key.
+pub fn has_metadata(format: Format, docs: &[Map]) -> bool {
+    let doc = first(docs);
+    match format {
+        Format::Dotenv => doc.entries().any(|(k, _)| k.starts_with("sops_")),
+        _ => doc.get(METADATA_KEY).is_some(),
+    }
+}
+
+/// Parses an encrypted file: its documents without the metadata, and the
+/// metadata in tree form (see `metadata::Metadata::from_tree`).
+pub fn parse_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Map>, Map)> {
+    let mut docs = match format {
+        // The binary store's encrypted form is a JSON envelope.
+        Format::Binary => vec![json::parse(input)?],
+        _ => parse(format, input)?,
+    };
+    let metadata = match format {
+        Format::Dotenv => {
+            let doc = &mut docs[0];
+            let mut flat = Vec::new();
+            doc.items.retain(|item| match item {
+                Item::Entry(k, v) if k.starts_with("sops_") => {
+                    flat.push((k["sops_".len()..].to_string(), v.clone()));
+                    false
+                }
+                _ => true,
+            });
+            if flat.is_empty() {
+                return Err(Error::MetadataNotFound);
+            }
+            flatten::unflatten(flat)?
+        }
+        Format::Ini => match docs[0].remove(METADATA_KEY) {
+            Some(Value::Map(section)) => flatten::unflatten(
+                section
+                    .items
+                    .into_iter()
+                    .filter_map(|item| match item {
+                        Item::Entry(k, v) => Some((k, v)),
+                        Item::Comment(_) => None,
+                    })
+                    .collect(),
+            )?,
+            _ => return Err(Error::MetadataNotFound),
+        },
+        _ => {
+            // Metadata is read from the first document only; later YAML
+            // documents repeat it (or not) and it is dropped there.
+            let meta = match docs.first_mut().and_then(|d| d.remove(METADATA_KEY)) {
+                Some(Value::Map(m)) => m,
+                Some(_) => return Err(Error::InvalidMetadata("`sops` is not a map".into())),
+                None => return Err(Error::MetadataNotFound),
+            };
+            for doc in docs.iter_mut().skip(1) {
+                doc.remove(METADATA_KEY);
+            }
+            meta
+        }
+    };
+    Ok((docs, metadata))
+}
+
+/// Writes encrypted documents with their metadata (in tree form).
+pub fn emit_encrypted(
+    format: Format,
+    docs: &[Map],
+    metadata: &Map,
+    opts: &StoreOptions,
+) -> Result<Vec<u8>> {
+    match format {
+        Format::Yaml => {
+            let docs: Vec<Map> = docs.iter().map(|d| with_metadata(d, metadata)).collect();
+            yaml::emit(&docs, opts.yaml_indent)
+        }
+        Format::Json => json::emit(&with_metadata(first(docs), metadata), opts.json_indent),
+        Format::Binary => json::emit(&with_metadata(first(docs), metadata), opts.json_binary_indent),
+        Format::Dotenv => {
+            let mut doc = first(docs).clone();
+            let mut flat = flatten::flatten(metadata);
+            flat.sort_by(|a, b| a.0.cmp(&b.0));
+            for (k, v) in flat {
+                doc.items.push(Item::Entry(format!("sops_{k}"), Value::Str(v)));
+            }
+            dotenv::emit(&doc)
+        }
+        Format::Ini => {
+            let mut doc = first(docs).clone();
+            let section = Map {
+                items: flatten::flatten(metadata)
+                    .into_iter()
+                    .map(|(k, v)| Item::Entry(k, Value::Str(v)))
+                    .collect(),
+            };
+            doc.items.push(Item::Entry(METADATA_KEY.into(), Value::Map(section)));
+            ini::emit(&doc)
+        }
+    }
+}
+
+fn with_metadata(doc: &Map, metadata: &Map) -> Map {
+    let mut doc = doc.clone();
+    doc.items
+        .push(Item::Entry(METADATA_KEY.into(), Value::Map(metadata.clone())));
+    doc
+}

@@ -11,3 +11,8 @@ pub mod tree;
 pub use error::{Error, Result};
 pub use format::Format;
 pub use tree::{Item, Map, PathStep, Value};
+pub mod cipher;
+pub mod crypt;
+pub mod mac;
+pub mod metadata;
+pub mod time;

@@ -1,0 +1,355 @@
+//! The `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` value cipher.
+//!
+//! Values are encrypted with AES-256-GCM under the file's data key, with a
+//! **32-byte** IV (GCM derives its counter block with GHASH for IVs that are
+//! not 96 bits long) and the value's key path as additional data. The type tag
+//! tells how to turn the decrypted bytes back into a typed value.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use aes_gcm::aead::consts::U32;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aes::Aes256;
+use aes_gcm::{AesGcm, Nonce, Tag};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use zeroize::Zeroizing;
+
+use crate::gofmt;
+use crate::keys::DataKey;
+use crate::tree::Value;
+
+/// AES-256-GCM with sops' 32-byte nonce.
+type Aes256Gcm32 = AesGcm<Aes256, U32>;
+
+const PREFIX: &str = "ENC[AES256_GCM,data:";
+
+/// The type tag of an encrypted value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    /// `str`
+    Str,
+    /// `int`
+    Int,
+    /// `float`
+    Float,
+    /// `bool`
+    Bool,
+    /// `time`
+    Time,
+    /// `comment`
+    Comment,
+    /// `bytes` (read only; sops 3.11 never writes it)
+    Bytes,
+}
+
+impl ValueType {
+    fn as_str(self) -> &'static str {
+        match self {
+            ValueType::Str => "str",
+            ValueType::Int => "int",
+            ValueType::Float => "float",
+            ValueType::Bool => "bool",
+            ValueType::Time => "time",
+            ValueType::Comment => "comment",
+            ValueType::Bytes => "bytes",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ValueType> {
+        Some(match s {
+            "str" => ValueType::Str,
+            "int" => ValueType::Int,
+            "float" => ValueType::Float,
+            "bool" => ValueType::Bool,
+            "time" => ValueType::Time,
+            "comment" => ValueType::Comment,
+            "bytes" => ValueType::Bytes,
+            _ => return None,
+        })
+    }
+}
+
+/// A parsed `ENC[…]` string.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncryptedValue {
+    data: Vec<u8>,
+    iv: Vec<u8>,
+    tag: Vec<u8>,
+    value_type: ValueType,
+}
+
+impl fmt::Debug for EncryptedValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncryptedValue")
+            .field("type", &self.value_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an `ENC[…]` string could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormatError(pub &'static str);
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl FromStr for EncryptedValue {
+    type Err = FormatError;
+
+    /// Parses the way sops' anchored regular expression does: greedy fields
+    /// separated by `,iv:`, `,tag:`, `,type:`; anything after the last `]`
+    /// is ignored.
+    fn from_str(s: &str) -> Result<Self, FormatError> {
+        let rest = s
+            .strip_prefix(PREFIX)
+            .ok_or(FormatError("does not start with ENC[AES256_GCM,data:"))?;
+        let inner = &rest[..rest.rfind(']').ok_or(FormatError("missing closing ]"))?];
+        let (rest, ty) = inner
+            .rsplit_once(",type:")
+            .ok_or(FormatError("missing type field"))?;
+        let (rest, tag) = rest
+            .rsplit_once(",tag:")
+            .ok_or(FormatError("missing tag field"))?;
+        let (data, iv) = rest
+            .rsplit_once(",iv:")
+            .ok_or(FormatError("missing iv field"))?;
+        if data.is_empty() || iv.is_empty() || tag.is_empty() || ty.is_empty() {
+            return Err(FormatError("empty field"));
+        }
+        let value_type = ValueType::parse(ty).ok_or(FormatError("unknown type"))?;
+        let decode = |field: &str, what| B64.decode(field).map_err(|_| FormatError(what));
+        let iv = decode(iv, "iv is not base64")?;
+        let tag = decode(tag, "tag is not base64")?;
+        if iv.is_empty() {
+            return Err(FormatError("empty iv"));
+        }
+        if tag.len() != 16 {
+            return Err(FormatError("tag is not 16 bytes"));
+        }
+        Ok(EncryptedValue {
+            data: decode(data, "data is not base64")?,
+            iv,
+            tag,
+            value_type,
+        })
+    }
+}
+
+impl fmt::Display for EncryptedValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{PREFIX}{},iv:{},tag:{},type:{}]",
+            B64.encode(&self.data),
+            B64.encode(&self.iv),
+            B64.encode(&self.tag),
+            self.value_type.as_str()
+        )
+    }
+}
+
+impl EncryptedValue {
+    /// The value's type tag.
+    pub fn value_type(&self) -> ValueType {
+        self.value_type
+    }
+
+    /// The 32-byte IV, if it has that length (sops always writes 32).
+    pub fn iv32(&self) -> Option<[u8; 32]> {
+        self.iv.as_slice().try_into().ok()
+    }
+}
+
+/// Is this string an `ENC[…]` value? (A cheap prefix test.)
+pub fn looks_encrypted(s: &str) -> bool {
+    s.starts_with(PREFIX)
+}
+
+/// The plaintext bytes and type tag of a leaf, exactly as sops serialises it
+/// for encryption and for the MAC. `None` for values that are never
+/// encrypted (null, branches).
+pub fn to_plaintext(value: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)> {
+    let (bytes, ty) = match value {
+        Value::Str(s) => (s.as_bytes().to_vec(), ValueType::Str),
+        Value::Bytes(b) => (b.clone(), ValueType::Str),
+        Value::Int(i) => (i.to_string().into_bytes(), ValueType::Int),
+        Value::Float(f) => (gofmt::format_f(*f).into_bytes(), ValueType::Float),
+        Value::Bool(b) => ((if *b { "True" } else { "False" }).into(), ValueType::Bool),
+        Value::Time(t) => (t.as_bytes().to_vec(), ValueType::Time),
+        Value::Comment(c) => (c.as_bytes().to_vec(), ValueType::Comment),
+        Value::Null | Value::Map(_) | Value::List(_) => return None,
+    };
+    Some((Zeroizing::new(bytes), ty))
+}
+
+/// Turns decrypted bytes back into a value, as sops 3.11 parses them.
+pub fn from_plaintext(bytes: &[u8], ty: ValueType) -> Result<Value, FormatError> {
+    let text = || std::str::from_utf8(bytes).map_err(|_| FormatError("value is not UTF-8"));
+    Ok(match ty {
+        ValueType::Str | ValueType::Bytes => match std::str::from_utf8(bytes) {
+            Ok(s) => Value::Str(s.to_string()),
+            Err(_) => Value::Bytes(bytes.to_vec()),
+        },
+        ValueType::Comment => Value::Comment(text()?.to_string()),
+        ValueType::Int => Value::Int(parse_go_int(text()?).ok_or(FormatError("bad int"))?),
+        ValueType::Float => Value::Float(parse_go_float(text()?).ok_or(FormatError("bad float"))?),
+        ValueType::Bool => Value::Bool(match text()? {
+            "1" | "t" | "T" | "TRUE" | "true" | "True" => true,
+            "0" | "f" | "F" | "FALSE" | "false" | "False" => false,
+            _ => return Err(FormatError("bad bool")),
+        }),
+        ValueType::Time => Value::Time(
+            crate::time::Timestamp::parse_rfc3339(text()?)
+                .ok_or(FormatError("bad time"))?
+                .to_go_text(),
+        ),
+    })
+}
+
+/// Go `strconv.Atoi`: optional sign, decimal digits.
+fn parse_go_int(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Go `strconv.ParseFloat(s, 64)` for the forms sops writes and reads.
+fn parse_go_float(s: &str) -> Option<f64> {
+    match s.to_ascii_lowercase().trim_start_matches('+') {
+        "inf" | "infinity" => return Some(f64::INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    match s.to_ascii_lowercase().as_str() {
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    s.replace('_', "").parse().ok()
+}
+
+/// Remembers the IV of every value decrypted in this run, keyed by its path,
+/// type and plaintext, so that re-encrypting an unchanged value gives the
+/// same `ENC[…]` string (sops does the same; it keeps git diffs small).
+/// The same IV is only ever used again for the same key, path and plaintext.
+#[derive(Default)]
+pub struct IvCache {
+    map: HashMap<CacheKey, [u8; 32]>,
+}
+
+#[derive(PartialEq, Eq)]
+struct CacheKey(Zeroizing<Vec<u8>>);
+
+impl std::hash::Hash for CacheKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_slice().hash(state)
+    }
+}
+
+impl CacheKey {
+    fn new(aad: &str, ty: ValueType, plaintext: &[u8]) -> CacheKey {
+        let mut k = Vec::with_capacity(aad.len() + plaintext.len() + 10);
+        k.extend_from_slice(aad.as_bytes());
+        k.push(0);
+        k.extend_from_slice(ty.as_str().as_bytes());
+        k.push(0);
+        k.extend_from_slice(plaintext);
+        CacheKey(Zeroizing::new(k))
+    }
+}
+
+impl IvCache {
+    fn get(&self, aad: &str, ty: ValueType, plaintext: &[u8]) -> Option<[u8; 32]> {
+        if self.map.is_empty() {
+            return None;
+        }
+        self.map.get(&CacheKey::new(aad, ty, plaintext)).copied()
+    }
+
+    fn put(&mut self, aad: &str, ty: ValueType, plaintext: &[u8], iv: [u8; 32]) {
+        self.map.insert(CacheKey::new(aad, ty, plaintext), iv);
+    }
+}
+
+/// Encrypts and decrypts values under one data key.
+pub struct Cipher {
+    aead: Aes256Gcm32,
+}
+
+impl Cipher {
+    /// A cipher for this data key.
+    pub fn new(key: &DataKey) -> Cipher {
+        Cipher {
+            aead: Aes256Gcm32::new_from_slice(key.expose()).expect("32-byte key"),
+        }
+    }
+
+    /// Encrypts `plaintext` with `aad`, reusing a cached IV for an unchanged
+    /// value, otherwise a fresh random one.
+    pub fn encrypt(
+        &self,
+        plaintext: &[u8],
+        ty: ValueType,
+        aad: &str,
+        cache: Option<&IvCache>,
+    ) -> String {
+        let iv = match cache.and_then(|c| c.get(aad, ty, plaintext)) {
+            Some(iv) => iv,
+            None => {
+                let mut iv = [0u8; 32];
+                getrandom::getrandom(&mut iv).expect("the OS random generator failed");
+                iv
+            }
+        };
+        let mut data = plaintext.to_vec();
+        let tag = self
+            .aead
+            .encrypt_in_place_detached(Nonce::<U32>::from_slice(&iv), aad.as_bytes(), &mut data)
+            .expect("AES-GCM encryption of an in-memory value cannot fail");
+        EncryptedValue {
+            data,
+            iv: iv.to_vec(),
+            tag: tag.to_vec(),
+            value_type: ty,
+        }
+        .to_string()
+    }
+
+    /// Decrypts a parsed value; `None` when authentication fails. Records the
+    /// IV in `cache` when given.
+    pub fn decrypt(
+        &self,
+        value: &EncryptedValue,
+        aad: &str,
+        cache: Option<&mut IvCache>,
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        let mut data = Zeroizing::new(value.data.clone());
+        let tag = Tag::from_slice(&value.tag);
+        // sops always writes 32-byte IVs; a value with any other length is
+        // treated as undecryptable rather than guessed at.
+        let ok = value.iv.len() == 32
+            && self
+                .aead
+                .decrypt_in_place_detached(
+                    Nonce::<U32>::from_slice(&value.iv),
+                    aad.as_bytes(),
+                    &mut data,
+                    tag,
+                )
+                .is_ok();
+        if !ok {
+            return None;
+        }
+        if let (Some(cache), Some(iv)) = (cache, value.iv32()) {
+            cache.put(aad, value.value_type, &data, iv);
+        }
+        Some(data)
+    }
+}

@@ -16,3 +16,8 @@ pub mod crypt;
 pub mod mac;
 pub mod metadata;
 pub mod time;
+pub mod rules;
+pub mod file;
+pub mod fsio;
+pub mod ops;
+pub use age::Callbacks;

@@ -1,0 +1,117 @@
+//! Command-line arguments. Subcommand and flag names follow sops 3.x so that
+//! nsec drops into scripts written for sops.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// nsec: fast, sops-compatible secrets for age keys.
+#[derive(Debug, Parser)]
+#[command(name = "nsec", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Path to the .sops.yaml to use (default: searched upward from the
+    /// file's directory, then from the working directory).
+    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Indentation of YAML/JSON output (overrides `stores:` in .sops.yaml).
+    #[arg(long, global = true, value_name = "N")]
+    pub indent: Option<i64>,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Encrypt a file (stdout unless --output or --in-place).
+    Encrypt(EncryptArgs),
+    /// Decrypt a file (stdout unless --output or --in-place).
+    Decrypt(DecryptArgs),
+    /// Print whether a file is encrypted: {"encrypted":true|false}.
+    Filestatus(FilestatusArgs),
+}
+
+/// Input and output store types and output destination.
+#[derive(Debug, Args)]
+pub struct IoArgs {
+    /// Input store: yaml, json, dotenv, ini or binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output store (default: the input type, or from the extension).
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Write the result to this file (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace the input file with the result (atomically).
+    #[arg(long, short = 'i')]
+    pub in_place: bool,
+    /// Use this name to pick the store and the creation rule (for stdin).
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
+}
+
+/// `nsec encrypt`.
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// Age recipients, comma-separated (replace the creation rule's keys).
+    #[arg(long, env = "SOPS_AGE_RECIPIENTS", value_name = "RECIPIENTS")]
+    pub age: Vec<String>,
+    #[command(flatten)]
+    pub io: IoArgs,
+    /// Encrypt only values below keys matching this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_regex: Option<String>,
+    /// Leave values below keys matching this regex in plaintext.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_regex: Option<String>,
+    /// Encrypt only values below keys ending with this suffix.
+    #[arg(long, value_name = "SUFFIX")]
+    pub encrypted_suffix: Option<String>,
+    /// Leave values below keys ending with this suffix in plaintext (default _unencrypted).
+    #[arg(long, value_name = "SUFFIX")]
+    pub unencrypted_suffix: Option<String>,
+    /// Encrypt only values following a comment matching this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_comment_regex: Option<String>,
+    /// Leave values following a comment matching this regex in plaintext.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_comment_regex: Option<String>,
+    /// Only encrypted values are covered by the MAC.
+    #[arg(long)]
+    pub mac_only_encrypted: bool,
+    /// Number of key groups needed to decrypt.
+    #[arg(long, value_name = "N")]
+    pub shamir_secret_sharing_threshold: Option<usize>,
+    /// The file to encrypt, or - for standard input.
+    pub file: String,
+}
+
+/// `nsec decrypt`.
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// Print only this part of the document, e.g. '["a"][0]["b"]'.
+    #[arg(long, value_name = "INDEX")]
+    pub extract: Option<String>,
+    /// Do not check the MAC.
+    #[arg(long)]
+    pub ignore_mac: bool,
+    #[command(flatten)]
+    pub io: IoArgs,
+    /// The file to decrypt, or - for standard input.
+    #[arg(default_value = "-")]
+    pub file: String,
+}
+
+/// `nsec filestatus`.
+#[derive(Debug, Args)]
+pub struct FilestatusArgs {
+    /// The file to check.
+    pub file: String,
+    /// Input store (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+}

@@ -1,0 +1,103 @@
+//! `encrypt`, `decrypt` and `filestatus`.
+
+use std::path::Path;
+
+use secrets_core::file::{self, DecryptOptions, SopsFile};
+use secrets_core::ops::{self, EncryptOverrides};
+use secrets_core::{store, tree, Error};
+
+use super::{effective_name, formats, identities, read_input, Context};
+use crate::cli::{DecryptArgs, EncryptArgs, FilestatusArgs};
+use crate::error::CliError;
+use crate::output::{write_stdout, Destination};
+
+/// `nsec encrypt`.
+pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
+    let dest = Destination::from_flags(args.io.output.as_deref(), args.io.in_place, &args.file)?;
+    let name = effective_name(&args.io, &args.file);
+    let config = ctx.config_for(name.as_deref())?;
+    let selectors = [
+        ("encrypted_regex", &args.encrypted_regex),
+        ("unencrypted_regex", &args.unencrypted_regex),
+        ("encrypted_suffix", &args.encrypted_suffix),
+        ("unencrypted_suffix", &args.unencrypted_suffix),
+        ("encrypted_comment_regex", &args.encrypted_comment_regex),
+        ("unencrypted_comment_regex", &args.unencrypted_comment_regex),
+    ];
+    let given: Vec<_> = selectors.iter().filter(|(_, v)| v.is_some()).collect();
+    if given.len() > 1 {
+        return Err(CliError::Usage(
+            "cannot use more than one of --encrypted-suffix, --unencrypted-suffix, --encrypted-regex, --unencrypted-regex, --encrypted-comment-regex, --unencrypted-comment-regex".into(),
+        ));
+    }
+    let overrides = EncryptOverrides {
+        age: args.age.iter().flat_map(|a| secrets_core::rules::split_recipients(a)).collect(),
+        selector: given
+            .first()
+            .map(|(n, v)| (n.to_string(), v.clone().unwrap_or_default())),
+        mac_only_encrypted: args.mac_only_encrypted,
+        shamir_threshold: args.shamir_secret_sharing_threshold,
+    };
+    let rule_path = name.clone().unwrap_or_else(|| ctx.cwd.join("stdin"));
+    let in_file = |e: Error| CliError::Core(e.in_file(&rule_path));
+    let opts = ops::encrypt_options(config.as_ref(), &ctx.cwd, &rule_path, &overrides).map_err(in_file)?;
+    let input = read_input(&args.file)?;
+    let (in_fmt, out_fmt) = formats(&args.io, &args.file)?;
+    let docs = store::parse(in_fmt, &input).map_err(in_file)?;
+    let encrypted = file::encrypt(out_fmt, docs, &opts).map_err(in_file)?;
+    let bytes = encrypted.to_bytes(&ctx.store_options(config.as_ref())).map_err(in_file)?;
+    dest.write(&bytes, 0o644)
+}
+
+/// `nsec decrypt`.
+pub fn decrypt(ctx: &Context, args: &DecryptArgs) -> Result<(), CliError> {
+    let dest = Destination::from_flags(args.io.output.as_deref(), args.io.in_place, &args.file)?;
+    let extract = args
+        .extract
+        .as_deref()
+        .map(tree::parse_index)
+        .transpose()
+        .map_err(CliError::BadExtract)?;
+    let name = effective_name(&args.io, &args.file);
+    let input = read_input(&args.file)?;
+    let config = ctx.config_for(name.as_deref())?;
+    let (in_fmt, out_fmt) = formats(&args.io, &args.file)?;
+    let shown = name.clone().unwrap_or_else(|| "<stdin>".into());
+    let in_file = |e: Error| CliError::Core(e.in_file(&shown));
+    let sops = SopsFile::parse(in_fmt, &input).map_err(in_file)?;
+    let opened = sops
+        .open(&identities(), DecryptOptions { ignore_mac: args.ignore_mac })
+        .map_err(in_file)?;
+    let opts = ctx.store_options(config.as_ref());
+    let bytes = match &extract {
+        Some(path) => {
+            let first = opened.documents.first().cloned().unwrap_or_default();
+            let value = match path.is_empty() {
+                true => secrets_core::Value::Map(first),
+                false => first
+                    .get_path(path)
+                    .cloned()
+                    .ok_or_else(|| in_file(Error::PathNotFound(args.extract.clone().unwrap_or_default())))?,
+            };
+            store::emit_value(out_fmt, &value, &opts).map_err(in_file)?
+        }
+        None => opened.plaintext(out_fmt, &opts).map_err(in_file)?,
+    };
+    dest.write(&bytes, 0o600)
+}
+
+/// `nsec filestatus`.
+pub fn filestatus(_ctx: &Context, args: &FilestatusArgs) -> Result<(), CliError> {
+    let input = read_input(&args.file)?;
+    let format = match &args.input_type {
+        Some(t) => super::parse_type("input-type", t)?,
+        None => secrets_core::Format::from_path(Path::new(&args.file)),
+    };
+    let encrypted = match SopsFile::parse(format, &input) {
+        Ok(f) => !f.metadata.version.is_empty() && !f.metadata.mac.is_empty(),
+        Err(Error::MetadataNotFound | Error::InvalidMetadata(_)) => false,
+        Err(e) => return Err(CliError::Core(e.in_file(&args.file))),
+    };
+    write_stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())
+}
+

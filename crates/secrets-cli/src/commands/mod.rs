@@ -1,0 +1,110 @@
+//! One module per subcommand: arguments in, library call, output.
+
+pub mod crypt;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use secrets_core::keys::discovery::{self, Identities};
+use secrets_core::rules::Config;
+use secrets_core::store::StoreOptions;
+use secrets_core::{ops, Format};
+
+use crate::cli::{Cli, IoArgs};
+use crate::error::CliError;
+use crate::ui::Terminal;
+
+/// Settings every command shares.
+pub struct Context {
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--indent`.
+    pub indent: Option<i64>,
+    /// The working directory.
+    pub cwd: PathBuf,
+}
+
+impl Context {
+    /// From the parsed command line.
+    pub fn new(cli: &Cli) -> Result<Context, CliError> {
+        Ok(Context {
+            config: cli.config.clone(),
+            indent: cli.indent,
+            cwd: std::env::current_dir().map_err(|e| CliError::Other(format!("cannot read the working directory: {e}")))?,
+        })
+    }
+
+    /// The `.sops.yaml` that applies to `target`, if any.
+    pub fn config_for(&self, target: Option<&Path>) -> Result<Option<Config>, CliError> {
+        Ok(ops::load_config(self.config.as_deref(), target, &self.cwd)?)
+    }
+
+    /// Store options from the config, with `--indent` applied.
+    pub fn store_options(&self, config: Option<&Config>) -> StoreOptions {
+        let mut opts = ops::store_options(config);
+        if let Some(i) = self.indent {
+            if i >= 1 {
+                opts.yaml_indent = i as usize;
+            }
+            let json = if i < 0 { None } else { Some(i as usize) };
+            opts.json_indent = json;
+            opts.json_binary_indent = json;
+        }
+        opts
+    }
+}
+
+/// The identities of the environment, with terminal prompts for
+/// passphrase-protected keys.
+pub fn identities() -> Identities {
+    discovery::discover(&discovery::ProcessEnv, Box::new(Terminal))
+}
+
+/// Reads FILE, or standard input for `-`.
+pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
+    if file == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::Other(format!("cannot read standard input: {e}")))?;
+        return Ok(buf);
+    }
+    let path = Path::new(file);
+    if !path.exists() {
+        return Err(CliError::NoSuchFile(path.to_path_buf()));
+    }
+    std::fs::read(path).map_err(|e| secrets_core::Error::Io { path: path.to_path_buf(), source: e }.into())
+}
+
+fn parse_type(flag: &str, name: &str) -> Result<Format, CliError> {
+    Format::from_name(name).ok_or_else(|| {
+        CliError::Usage(format!(
+            "invalid --{flag} `{name}` (expected yaml, json, dotenv, ini or binary)"
+        ))
+    })
+}
+
+/// The name used for store selection and rule matching.
+pub fn effective_name(io: &IoArgs, file: &str) -> Option<PathBuf> {
+    io.filename_override
+        .clone()
+        .or_else(|| (file != "-").then(|| PathBuf::from(file)))
+}
+
+/// Input and output stores, as sops picks them, except that an
+/// `--input-type` alone also sets the output type.
+pub fn formats(io: &IoArgs, file: &str) -> Result<(Format, Format), CliError> {
+    let by_name = effective_name(io, file)
+        .map(|p| Format::from_path(&p))
+        .unwrap_or(Format::Binary);
+    let input = match &io.input_type {
+        Some(t) => parse_type("input-type", t)?,
+        None => by_name,
+    };
+    let output = match (&io.output_type, &io.input_type) {
+        (Some(t), _) => parse_type("output-type", t)?,
+        (None, Some(_)) => input,
+        (None, None) => by_name,
+    };
+    Ok((input, output))
+}

@@ -1,0 +1,274 @@
+//! A sops file in its two states: [`SopsFile`] (values encrypted) and
+//! [`Opened`] (values decrypted, data key at hand).
+//!
+//! Every operation is a path between these: `encrypt` makes a `SopsFile`
+//! from plaintext documents; [`SopsFile::open`] recovers the data key and
+//! decrypts; [`Opened::seal`] encrypts again with the same key, reusing the
+//! IVs of unchanged values so diffs stay small; [`Opened::seal_with_new_key`]
+//! rotates the data key.
+
+use crate::cipher::{Cipher, IvCache};
+use crate::crypt;
+use crate::error::{Error, Result};
+use crate::format::Format;
+use crate::keys::age::AgeRecipient;
+use crate::keys::discovery::Identities;
+use crate::keys::{groups, DataKey};
+use crate::mac;
+use crate::metadata::{KeyGroup, Metadata, Selector, SOPS_VERSION};
+use crate::store::{self, StoreOptions};
+use crate::time::Timestamp;
+use crate::tree::Map;
+
+/// What to encrypt to, and which values.
+#[derive(Clone, Debug, Default)]
+pub struct EncryptOptions {
+    /// Age recipients per key group (one group in the usual case).
+    pub key_groups: Vec<Vec<AgeRecipient>>,
+    /// Groups needed to decrypt (0: all), with two or more groups.
+    pub shamir_threshold: usize,
+    /// Which values to encrypt; `None` is sops' default `_unencrypted` suffix.
+    pub selector: Option<Selector>,
+    /// Keep plaintext values out of the MAC.
+    pub mac_only_encrypted: bool,
+}
+
+/// How to decrypt.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DecryptOptions {
+    /// Skip the MAC check (sops' `--ignore-mac`).
+    pub ignore_mac: bool,
+}
+
+/// An encrypted sops file: documents whose selected values are `ENC[…]`
+/// strings, and the metadata.
+#[derive(Clone, Debug)]
+pub struct SopsFile {
+    /// The store the file is written in.
+    pub format: Format,
+    /// The documents, without the `sops` section.
+    pub documents: Vec<Map>,
+    /// The `sops` section.
+    pub metadata: Metadata,
+}
+
+/// A decrypted sops file, holding its data key.
+pub struct Opened {
+    /// The store of the file it came from.
+    pub format: Format,
+    /// The plaintext documents. Change them, then [`Opened::seal`].
+    pub documents: Vec<Map>,
+    /// The metadata as read.
+    pub metadata: Metadata,
+    key: DataKey,
+    ivs: IvCache,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> String {
+    Timestamp::now_utc().to_rfc3339_seconds()
+}
+
+/// The selector actually used for a store: the binary store encrypts its one
+/// value whatever the selector, and records none.
+fn store_selector(format: Format, selector: Option<Selector>) -> Option<Selector> {
+    match format {
+        Format::Binary => None,
+        _ => Some(selector.unwrap_or_else(Selector::default_suffix)),
+    }
+}
+
+/// Encrypts plaintext documents with a fresh data key. `format` is the store
+/// the result will be written in.
+pub fn encrypt(format: Format, mut documents: Vec<Map>, opts: &EncryptOptions) -> Result<SopsFile> {
+    if store::has_metadata(format, &documents) {
+        return Err(Error::AlreadyEncrypted);
+    }
+    if opts.key_groups.iter().all(|g| g.is_empty()) {
+        return Err(Error::NoRecipients);
+    }
+    let threshold = groups::effective_threshold(opts.shamir_threshold, opts.key_groups.len())?;
+    let key = DataKey::generate();
+    let selector = store_selector(format, opts.selector.clone());
+    let cipher = Cipher::new(&key);
+    let effective = selector.clone().unwrap_or_else(Selector::default_suffix);
+    let mac = crypt::encrypt_documents(&mut documents, &cipher, &effective, opts.mac_only_encrypted, None)?;
+    let key_groups = groups::wrap(&key, &opts.key_groups, threshold)?;
+    let lastmodified = now();
+    let metadata = Metadata {
+        key_groups,
+        shamir_threshold: if opts.key_groups.len() > 1 { threshold } else { opts.shamir_threshold },
+        mac: mac::seal(&cipher, &mac, &lastmodified)?,
+        lastmodified,
+        selector,
+        mac_only_encrypted: opts.mac_only_encrypted,
+        version: SOPS_VERSION.to_string(),
+        unknown: Vec::new(),
+    };
+    Ok(SopsFile {
+        format,
+        documents,
+        metadata,
+    })
+}
+
+impl SopsFile {
+    /// Parses an encrypted file of the given store.
+    pub fn parse(format: Format, input: &[u8]) -> Result<SopsFile> {
+        let (documents, tree) = store::parse_encrypted(format, input)?;
+        Ok(SopsFile {
+            format,
+            documents,
+            metadata: Metadata::from_tree(&tree)?,
+        })
+    }
+
+    /// Writes the file in its own store.
+    pub fn to_bytes(&self, opts: &StoreOptions) -> Result<Vec<u8>> {
+        self.to_bytes_as(self.format, opts)
+    }
+
+    /// Writes the file in another store (`--output-type`).
+    pub fn to_bytes_as(&self, format: Format, opts: &StoreOptions) -> Result<Vec<u8>> {
+        store::emit_encrypted(format, &self.documents, &self.metadata.to_tree(format), opts)
+    }
+
+    /// Recovers the data key with the identities at hand.
+    pub fn data_key(&self, identities: &Identities) -> Result<DataKey> {
+        groups::recover(&self.metadata, identities)
+    }
+
+    /// Recovers the data key and decrypts every value, checking the MAC
+    /// unless told not to.
+    pub fn open(self, identities: &Identities, opts: DecryptOptions) -> Result<Opened> {
+        let key = self.data_key(identities)?;
+        self.open_with_key(key, opts)
+    }
+
+    /// Decrypts with a data key obtained elsewhere.
+    pub fn open_with_key(self, key: DataKey, opts: DecryptOptions) -> Result<Opened> {
+        let SopsFile {
+            format,
+            mut documents,
+            metadata,
+        } = self;
+        let cipher = Cipher::new(&key);
+        let selector = metadata.effective_selector();
+        let (computed, ivs) =
+            crypt::decrypt_documents(&mut documents, &cipher, &selector, metadata.mac_only_encrypted)?;
+        if !opts.ignore_mac {
+            mac::verify(&cipher, &metadata.mac, &metadata.lastmodified, &computed)?;
+        }
+        Ok(Opened {
+            format,
+            documents,
+            metadata,
+            key,
+            ivs,
+        })
+    }
+
+    /// Replaces the master keys (keeping the data key, as sops'
+    /// `updatekeys` does). `lastmodified` and the MAC do not change.
+    pub fn rewrap(&mut self, key: &DataKey, groups: &[Vec<AgeRecipient>], threshold: usize) -> Result<()> {
+        let threshold = groups::effective_threshold(threshold, groups.len())?;
+        let mut new_groups = groups::wrap(key, groups, threshold)?;
+        keep_other_keys(&self.metadata.key_groups, &mut new_groups);
+        self.metadata.key_groups = new_groups;
+        self.metadata.shamir_threshold = if groups.len() > 1 { threshold } else { self.metadata.shamir_threshold.min(threshold) };
+        Ok(())
+    }
+}
+
+/// Non-age master keys of the old groups are kept in the group of the same
+/// position, so rewriting never drops another tool's keys.
+fn keep_other_keys(old: &[KeyGroup], new: &mut [KeyGroup]) {
+    for (o, n) in old.iter().zip(new.iter_mut()) {
+        n.other = o.other.clone();
+    }
+}
+
+impl Opened {
+    /// The data key.
+    pub fn data_key(&self) -> &DataKey {
+        &self.key
+    }
+
+    /// Writes the plaintext in a store (`sops decrypt` output).
+    pub fn plaintext(&self, format: Format, opts: &StoreOptions) -> Result<Vec<u8>> {
+        store::emit(format, &self.documents, opts)
+    }
+
+    /// Encrypts again with the same data key. Unchanged values keep their
+    /// ciphertexts; `lastmodified` is set to now and the MAC recomputed.
+    pub fn seal(self) -> Result<SopsFile> {
+        let Opened {
+            format,
+            mut documents,
+            mut metadata,
+            key,
+            ivs,
+        } = self;
+        let cipher = Cipher::new(&key);
+        let selector = metadata.effective_selector();
+        let mac = crypt::encrypt_documents(&mut documents, &cipher, &selector, metadata.mac_only_encrypted, Some(&ivs))?;
+        metadata.lastmodified = now();
+        metadata.mac = mac::seal(&cipher, &mac, &metadata.lastmodified)?;
+        Ok(SopsFile {
+            format,
+            documents,
+            metadata,
+        })
+    }
+
+    /// Encrypts with a new data key for the given key groups (sops'
+    /// `rotate`). IVs are reused, but every ciphertext changes with the key.
+    pub fn seal_with_new_key(self, groups: &[Vec<AgeRecipient>], threshold: usize) -> Result<SopsFile> {
+        let Opened {
+            format,
+            mut documents,
+            mut metadata,
+            ivs,
+            ..
+        } = self;
+        let key = DataKey::generate();
+        let threshold = groups::effective_threshold(threshold, groups.len())?;
+        let cipher = Cipher::new(&key);
+        let selector = metadata.effective_selector();
+        let mac = crypt::encrypt_documents(&mut documents, &cipher, &selector, metadata.mac_only_encrypted, Some(&ivs))?;
+        let mut new_groups = groups::wrap(&key, groups, threshold)?;
+        keep_other_keys(&metadata.key_groups, &mut new_groups);
+        metadata.key_groups = new_groups;
+        if groups.len() > 1 {
+            metadata.shamir_threshold = threshold;
+        }
+        metadata.lastmodified = now();
+        metadata.mac = mac::seal(&cipher, &mac, &metadata.lastmodified)?;
+        Ok(SopsFile {
+            format,
+            documents,
+            metadata,
+        })
+    }
+
+    /// The recipients of the file, group by group, parsed.
+    pub fn recipient_groups(&self) -> Result<Vec<Vec<AgeRecipient>>> {
+        recipient_groups(&self.metadata)
+    }
+}
+
+/// The age recipients of a file's metadata, group by group.
+pub fn recipient_groups(metadata: &Metadata) -> Result<Vec<Vec<AgeRecipient>>> {
+    metadata
+        .key_groups
+        .iter()
+        .map(|g| g.age.iter().map(|k| AgeRecipient::parse(&k.recipient)).collect())
+        .collect()
+}

@@ -1,0 +1,166 @@
+//! Operations on files, as the CLI and other tools call them.
+//!
+//! These tie the pieces together: find `.sops.yaml`, pick the creation rule,
+//! parse with the right store, recover the data key, and write results
+//! atomically. Nothing here prints or prompts.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::file::{self, DecryptOptions, EncryptOptions, SopsFile};
+use crate::format::Format;
+use crate::keys::age::AgeRecipient;
+use crate::keys::discovery::{self, Identities};
+use crate::metadata::{Selector, SELECTOR_NAMES};
+use crate::rules::{self, Config};
+use crate::store::{self, StoreOptions};
+use crate::tree::Map;
+
+/// Command-line settings that take precedence over the creation rule.
+#[derive(Clone, Debug, Default)]
+pub struct EncryptOverrides {
+    /// `--age` recipients (comma-separated lists already split); when
+    /// non-empty they replace the rule's keys entirely.
+    pub age: Vec<String>,
+    /// A selector given on the command line, by sops name and value.
+    pub selector: Option<(String, String)>,
+    /// `--mac-only-encrypted`.
+    pub mac_only_encrypted: bool,
+    /// `--shamir-secret-sharing-threshold`.
+    pub shamir_threshold: Option<usize>,
+}
+
+/// Finds and loads the `.sops.yaml` that applies to `target`.
+pub fn load_config(explicit: Option<&Path>, target: Option<&Path>, cwd: &Path) -> Result<Option<Config>> {
+    match rules::find(explicit, target, cwd) {
+        Some(path) => Config::load(&path).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The store options in force: the config's `stores:` section, if any.
+pub fn store_options(config: Option<&Config>) -> StoreOptions {
+    config.map(|c| c.stores).unwrap_or_default()
+}
+
+/// Works out recipients and selector for encrypting `file` (as named for
+/// rule matching): command-line keys replace the rule's keys; the rule's
+/// selector, threshold and `mac_only_encrypted` apply unless overridden.
+pub fn encrypt_options(
+    config: Option<&Config>,
+    cwd: &Path,
+    file: &Path,
+    overrides: &EncryptOverrides,
+) -> Result<EncryptOptions> {
+    let rule = match config {
+        // With recipients on the command line a config without a matching
+        // rule is fine; sops only needs the rule for keys.
+        Some(c) if !c.creation_rules.is_empty() => match c.rule_for(cwd, file) {
+            Ok(r) => Some(r),
+            Err(e) if overrides.age.is_empty() => return Err(e),
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    let key_groups: Vec<Vec<AgeRecipient>> = if !overrides.age.is_empty() {
+        vec![overrides
+            .age
+            .iter()
+            .map(|r| AgeRecipient::parse(r))
+            .collect::<Result<_>>()?]
+    } else if let Some(rule) = rule {
+        if rule.recipients().next().is_none() {
+            return Err(Error::Config {
+                path: config.map(|c| c.path.clone()).unwrap_or_default(),
+                rule: Some(rule.index),
+                message: if rule.has_non_age_keys {
+                    "the rule has only non-age keys (pgp, kms, …), which nsec does not support".into()
+                } else {
+                    "the rule has no age recipients".into()
+                },
+            });
+        }
+        rule.key_groups
+            .iter()
+            .map(|g| g.iter().map(|r| AgeRecipient::parse(r)).collect::<Result<Vec<_>>>())
+            .collect::<Result<_>>()?
+    } else {
+        return Err(Error::NoRecipients);
+    };
+    let selector = match (&overrides.selector, rule.and_then(|r| r.selector.as_ref())) {
+        (Some((name, _)), Some(rule_sel)) if rule_sel.name() != name => {
+            return Err(Error::InvalidOption(format!(
+                "cannot use more than one of {}: --{} was given and the creation rule sets {}",
+                SELECTOR_NAMES.join(", "),
+                name.replace('_', "-"),
+                rule_sel.name()
+            )))
+        }
+        (Some((name, value)), _) => Some(Selector::new(name, value)?),
+        (None, rule_sel) => rule_sel.cloned(),
+    };
+    Ok(EncryptOptions {
+        key_groups,
+        shamir_threshold: overrides
+            .shamir_threshold
+            .or(rule.map(|r| r.shamir_threshold))
+            .unwrap_or(0),
+        selector,
+        mac_only_encrypted: overrides.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted),
+    })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+fn cwd() -> Result<PathBuf> {
+    std::env::current_dir().map_err(|e| Error::io(".", e))
+}
+
+/// Decrypts a sops file to the plaintext bytes `sops decrypt` would print,
+/// using the identities of the environment (`SOPS_AGE_KEY_FILE`, the default
+/// `keys.txt`, …) and the store chosen by the file's extension.
+///
+/// ```no_run
+/// let plaintext = secrets_core::ops::decrypt_file("secrets/api-keys/openai.yaml")?;
+/// # Ok::<(), secrets_core::Error>(())
+/// ```
+pub fn decrypt_file(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let path = path.as_ref();
+    let format = Format::from_path(path);
+    let config = load_config(None, Some(path), &cwd()?)?;
+    let opened = open_file(path, &discovery::discover_default())?;
+    opened
+        .plaintext(format, &store_options(config.as_ref()))
+        .map_err(|e| e.in_file(path))
+}
+
+/// Decrypts a sops file to its documents (one per YAML document).
+pub fn decrypt_file_to_tree(path: impl AsRef<Path>) -> Result<Vec<Map>> {
+    let path = path.as_ref();
+    Ok(open_file(path, &discovery::discover_default())?.documents)
+}
+
+/// Parses and decrypts a file with the given identities, checking the MAC.
+pub fn open_file(path: &Path, identities: &Identities) -> Result<file::Opened> {
+    let bytes = read(path)?;
+    SopsFile::parse(Format::from_path(path), &bytes)
+        .and_then(|f| f.open(identities, DecryptOptions::default()))
+        .map_err(|e| e.in_file(path))
+}
+
+/// Encrypts a plaintext file by the `.sops.yaml` creation rule that matches
+/// it and returns the encrypted bytes (the file itself is not changed).
+pub fn encrypt_file(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let path = path.as_ref();
+    let cwd = cwd()?;
+    let config = load_config(None, Some(path), &cwd)?;
+    let format = Format::from_path(path);
+    let opts = encrypt_options(config.as_ref(), &cwd, path, &EncryptOverrides::default())
+        .map_err(|e| e.in_file(path))?;
+    let docs = store::parse(format, &read(path)?).map_err(|e| e.in_file(path))?;
+    file::encrypt(format, docs, &opts)
+        .and_then(|f| f.to_bytes(&store_options(config.as_ref())))
+        .map_err(|e| e.in_file(path))
+}

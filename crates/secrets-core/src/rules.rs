@@ -1,0 +1,388 @@
+//! `.sops.yaml`: where it is, its `creation_rules` and `stores` settings.
+//!
+//! nsec looks for the config upward from the target file's directory first
+//! and then from the working directory (sops only does the latter), so that
+//! `nsec encrypt secrets/api-keys/x.yaml` works from a repository root with
+//! `secrets/.sops.yaml`. Rules are matched like sops matches them: in order,
+//! first match wins, `path_regex` tested against the file's path relative to
+//! the config file's directory (absolute when the file lies outside it).
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use regex::Regex;
+
+use crate::error::{Error, Result};
+use crate::format::Format;
+use crate::metadata::{Selector, SELECTOR_NAMES};
+use crate::store::{self, StoreOptions};
+use crate::tree::{Map, Value};
+
+/// The file name sops uses.
+pub const CONFIG_NAME: &str = ".sops.yaml";
+
+/// A loaded `.sops.yaml`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Output layout (`stores:`).
+    pub stores: StoreOptions,
+    /// The creation rules, in order.
+    pub creation_rules: Vec<CreationRule>,
+    /// Names for recipients, taken from YAML anchors (`- &laptop age1…`) and
+    /// trailing comments (`age1… # laptop`) in the file.
+    pub recipient_names: HashMap<String, String>,
+}
+
+/// One creation rule.
+#[derive(Clone, Debug)]
+pub struct CreationRule {
+    /// Its 0-based position in `creation_rules`.
+    pub index: usize,
+    /// `path_regex`; `None` matches every file.
+    pub path_regex: Option<Regex>,
+    /// Age recipients per key group (one group for the flat `age:` form).
+    pub key_groups: Vec<Vec<String>>,
+    /// `shamir_threshold` (0 when not set).
+    pub shamir_threshold: usize,
+    /// The selector, if one is set.
+    pub selector: Option<Selector>,
+    /// `mac_only_encrypted`.
+    pub mac_only_encrypted: bool,
+    /// Whether the rule names master keys nsec cannot use (pgp, kms, …).
+    pub has_non_age_keys: bool,
+}
+
+impl CreationRule {
+    /// Every age recipient of the rule, in order.
+    pub fn recipients(&self) -> impl Iterator<Item = &str> {
+        self.key_groups.iter().flatten().map(|s| s.as_str())
+    }
+}
+
+/// Finds the config: `explicit` if given; else upward from the directory of
+/// `target` (when given), then upward from `cwd`.
+pub fn find(explicit: Option<&Path>, target: Option<&Path>, cwd: &Path) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    let from_target = target.map(|t| absolute(cwd, t)).and_then(|t| {
+        t.parent().and_then(find_upward)
+    });
+    from_target.or_else(|| find_upward(cwd))
+}
+
+fn find_upward(start: &Path) -> Option<PathBuf> {
+    // sops stops after 100 levels; so do we.
+    start
+        .ancestors()
+        .take(100)
+        .map(|dir| dir.join(CONFIG_NAME))
+        .find(|p| p.is_file())
+}
+
+/// `path` made absolute against `cwd` and cleaned lexically (`.` and `..`
+/// removed, symlinks not resolved), as Go's `filepath.Abs` does.
+pub fn absolute(cwd: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses config text; `path` is used for errors and rule matching.
+    pub fn parse(path: &Path, text: &[u8]) -> Result<Config> {
+        let err = |rule: Option<usize>, message: String| Error::Config {
+            path: path.to_path_buf(),
+            rule,
+            message,
+        };
+        let docs = match store::parse(Format::Yaml, text) {
+            Ok(d) => d,
+            Err(Error::EmptyFile) => vec![Map::new()],
+            Err(e) => return Err(err(None, e.to_string())),
+        };
+        let root = docs.into_iter().next().unwrap_or_default();
+        let stores = parse_stores(root.get("stores")).map_err(|m| err(None, m))?;
+        let creation_rules = match root.get("creation_rules") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::List(rules)) => Value::list_values(rules)
+                .enumerate()
+                .map(|(i, r)| match r {
+                    Value::Map(m) => parse_rule(i, m).map_err(|msg| err(Some(i), msg)),
+                    _ => Err(err(Some(i), "a rule must be a map".into())),
+                })
+                .collect::<Result<_>>()?,
+            Some(_) => return Err(err(None, "creation_rules must be a list".into())),
+        };
+        Ok(Config {
+            path: path.to_path_buf(),
+            stores,
+            creation_rules,
+            recipient_names: recipient_names(&String::from_utf8_lossy(text)),
+        })
+    }
+
+    /// The directory holding the config.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("/"))
+    }
+
+    /// The path a rule's `path_regex` sees for `file` (`cwd` resolves a
+    /// relative `file`): relative to the config's directory when inside it.
+    pub fn match_path(&self, cwd: &Path, file: &Path) -> String {
+        let abs = absolute(cwd, file);
+        let dir = absolute(cwd, self.dir());
+        match abs.strip_prefix(&dir) {
+            Ok(rel) => rel.to_string_lossy().into_owned(),
+            Err(_) => abs.to_string_lossy().into_owned(),
+        }
+    }
+
+    /// The first rule matching `file`.
+    pub fn rule_for(&self, cwd: &Path, file: &Path) -> Result<&CreationRule> {
+        let rel = self.match_path(cwd, file);
+        self.creation_rules
+            .iter()
+            .find(|r| r.path_regex.as_ref().is_none_or(|re| re.is_match(&rel)))
+            .ok_or(Error::NoMatchingRule {
+                config: self.path.clone(),
+                file: rel,
+            })
+    }
+
+    /// A human name for a recipient, when the config gives one.
+    pub fn name_of(&self, recipient: &str) -> Option<&str> {
+        self.recipient_names.get(recipient).map(|s| s.as_str())
+    }
+}
+
+fn parse_stores(v: Option<&Value>) -> std::result::Result<StoreOptions, String> {
+    let mut opts = StoreOptions::default();
+    let Some(Value::Map(stores)) = v else {
+        return Ok(opts);
+    };
+    let indent = |store: &str| -> std::result::Result<Option<i64>, String> {
+        match stores.get(store) {
+            Some(Value::Map(m)) => match m.get("indent") {
+                Some(Value::Int(i)) => Ok(Some(*i)),
+                None | Some(Value::Null) => Ok(None),
+                Some(_) => Err(format!("stores.{store}.indent must be an integer")),
+            },
+            _ => Ok(None),
+        }
+    };
+    if let Some(i) = indent("yaml")? {
+        if !(1..=32).contains(&i) {
+            return Err(format!("stores.yaml.indent {i} is out of range (1 to 32)"));
+        }
+        opts.yaml_indent = i as usize;
+    }
+    let json = |i: i64| if i < 0 { None } else { Some(i as usize) };
+    if let Some(i) = indent("json")? {
+        opts.json_indent = json(i);
+    }
+    if let Some(i) = indent("json_binary")? {
+        opts.json_binary_indent = json(i);
+    }
+    Ok(opts)
+}
+
+fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, String> {
+    let string = |name: &str| -> std::result::Result<Option<String>, String> {
+        match m.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("{name} must be a string")),
+        }
+    };
+    let path_regex = match string("path_regex")?.filter(|s| !s.is_empty()) {
+        Some(re) => {
+            Some(Regex::new(&re).map_err(|e| format!("invalid path_regex `{re}`: {e}"))?)
+        }
+        None => None,
+    };
+    let mut has_non_age_keys = false;
+    let key_groups = match m.get("key_groups") {
+        Some(Value::List(groups)) if !groups.is_empty() => {
+            let mut out = Vec::new();
+            for (gi, g) in Value::list_values(groups).enumerate() {
+                let Value::Map(gm) = g else {
+                    return Err(format!("key_groups[{gi}] must be a map"));
+                };
+                let mut recipients = Vec::new();
+                collect_group(gm, &mut recipients, &mut has_non_age_keys)
+                    .map_err(|e| format!("key_groups[{gi}]: {e}"))?;
+                // Within a key group sops removes duplicate keys.
+                let mut seen = std::collections::HashSet::new();
+                recipients.retain(|r| seen.insert(r.clone()));
+                out.push(recipients);
+            }
+            out
+        }
+        _ => {
+            let mut recipients = Vec::new();
+            collect_group(m, &mut recipients, &mut has_non_age_keys)?;
+            vec![recipients]
+        }
+    };
+    let shamir_threshold = match m.get("shamir_threshold") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Int(i)) if *i >= 0 => *i as usize,
+        Some(_) => return Err("shamir_threshold must be a non-negative integer".into()),
+    };
+    let selector = Selector::from_options(
+        SELECTOR_NAMES
+            .iter()
+            .map(|n| Ok((*n, string(n)?)))
+            .collect::<std::result::Result<Vec<_>, String>>()?
+            .iter()
+            .map(|(n, v)| (*n, v.as_deref())),
+    )
+    .map_err(|e| e.to_string())?;
+    let mac_only_encrypted = match m.get("mac_only_encrypted") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("mac_only_encrypted must be true or false".into()),
+    };
+    let rule = CreationRule {
+        index,
+        path_regex,
+        key_groups,
+        shamir_threshold,
+        selector,
+        mac_only_encrypted,
+        has_non_age_keys,
+    };
+    for r in rule.recipients() {
+        crate::keys::age::AgeRecipient::parse(r).map_err(|e| e.to_string())?;
+    }
+    Ok(rule)
+}
+
+/// Collects a group's age recipients (`age:` string or list, `merge:`
+/// sub-groups) and notes other key types.
+fn collect_group(
+    m: &Map,
+    out: &mut Vec<String>,
+    non_age: &mut bool,
+) -> std::result::Result<(), String> {
+    match m.get("age") {
+        None | Some(Value::Null) => {}
+        Some(Value::Str(s)) => out.extend(split_recipients(s)),
+        Some(Value::List(items)) => {
+            for item in Value::list_values(items) {
+                match item {
+                    Value::Str(s) => out.extend(split_recipients(s)),
+                    _ => return Err("age entries must be strings".into()),
+                }
+            }
+        }
+        Some(_) => return Err("age must be a string or a list of strings".into()),
+    }
+    for other in ["pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hc_vault"] {
+        match m.get(other) {
+            None | Some(Value::Null) => {}
+            Some(Value::Str(s)) if s.trim().is_empty() => {}
+            Some(Value::List(l)) if l.is_empty() => {}
+            Some(_) => *non_age = true,
+        }
+    }
+    if let Some(Value::List(merged)) = m.get("merge") {
+        for g in Value::list_values(merged) {
+            if let Value::Map(gm) = g {
+                collect_group(gm, out, non_age)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// sops' comma rule for `age:` strings: split on `,`, trim, skip empty parts.
+pub fn split_recipients(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+}
+
+/// Names recipients after the YAML anchors and trailing comments that label
+/// them in the config text: `- &laptop age1…` or `- age1… # laptop`.
+pub fn recipient_names(text: &str) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    for line in text.lines() {
+        let body = line.trim_start().trim_start_matches("- ").trim_start();
+        let (body, comment) = match body.find(" #") {
+            Some(i) => (&body[..i], Some(body[i + 2..].trim())),
+            None => (body, None),
+        };
+        let body = body.trim().trim_start_matches(|c| c == '"' || c == '\'');
+        let (anchor, rest) = match body.strip_prefix('&') {
+            Some(b) => match b.split_once(char::is_whitespace) {
+                Some((a, r)) => (Some(a), r.trim()),
+                None => (None, ""),
+            },
+            None => (None, body),
+        };
+        let rest = rest.trim_end_matches(|c| c == '"' || c == '\'' || c == ',').trim();
+        let looks_like_key = rest.starts_with("age1") || rest.starts_with("ssh-");
+        if !looks_like_key {
+            continue;
+        }
+        let name = anchor
+            .map(str::to_string)
+            .or_else(|| comment.filter(|c| !c.is_empty()).map(str::to_string));
+        if let Some(name) = name {
+            names.insert(rest.to_string(), name);
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_cleans_lexically() {
+        assert_eq!(
+            absolute(Path::new("/r"), Path::new("./a/../a/x.yaml")),
+            PathBuf::from("/r/a/x.yaml")
+        );
+    }
+
+    #[test]
+    fn names_from_anchors_and_comments() {
+        let text = "keys:\n  - &laptop age1aaa\n  - age1bbb # desktop\n  - &ci ssh-ed25519 AAAAC3 ci@host\n";
+        let names = recipient_names(text);
+        assert_eq!(names.get("age1aaa").map(String::as_str), Some("laptop"));
+        assert_eq!(names.get("age1bbb").map(String::as_str), Some("desktop"));
+        assert_eq!(names.get("ssh-ed25519 AAAAC3 ci@host").map(String::as_str), Some("ci"));
+    }
+
+    #[test]
+    fn split_like_sops() {
+        let v: Vec<_> = split_recipients(" a ,\n b,, c ").collect();
+        assert_eq!(v, ["a", "b", "c"]);
+    }
+}

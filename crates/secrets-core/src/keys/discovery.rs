@@ -1,1 +1,866 @@
-//! Where age identities come from (stub, being written).
+//! Where age identities come from.
+//!
+//! sops collects identities from **every** source below, in this order, and
+//! decrypts with whichever one matches (spec §12):
+//!
+//! 1. `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, then `~/.ssh/id_ed25519` and
+//!    `~/.ssh/id_rsa` if they exist (OpenSSH private keys; an ed25519 key
+//!    also yields the X25519 identity `ssh-to-age` derives from it);
+//! 2. `SOPS_AGE_KEY`: identity lines;
+//! 3. `SOPS_AGE_KEY_FILE`: an identity file;
+//! 4. `SOPS_AGE_KEY_CMD`: a command (split shell-style, run without a shell)
+//!    whose standard output is an identity file;
+//! 5. `$XDG_CONFIG_HOME/sops/age/keys.txt` or `~/.config/sops/age/keys.txt`,
+//!    read even when the variables above are set.
+//!
+//! A source that fails (a bad line, an unreadable file, a failing command)
+//! is recorded as a [`LoadProblem`] and the other sources still count.
+//! Places that yielded no keys are remembered too, so the "no key could
+//! decrypt" error can list them the way sops does
+//! ([`Identities::report_suffix`]).
+//!
+//! The environment is read through the [`Env`] trait so tests need no real
+//! environment. Passphrases (for passphrase-protected SSH keys and for
+//! identity files that are themselves passphrase-encrypted age files) are
+//! asked for through [`age::Callbacks::request_passphrase`], lazily: only
+//! when a stanza the key could open is seen, and at most once per key.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use age::secrecy::ExposeSecret;
+use age::Callbacks;
+use age_core::format::{FileKey, Stanza};
+use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::ssh_to_age;
+
+/// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`: path of an OpenSSH private key.
+pub const SSH_PRIVATE_KEY_FILE_VAR: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+/// `SOPS_AGE_KEY`: identities, one per line.
+pub const KEY_VAR: &str = "SOPS_AGE_KEY";
+/// `SOPS_AGE_KEY_FILE`: path of an identity file.
+pub const KEY_FILE_VAR: &str = "SOPS_AGE_KEY_FILE";
+/// `SOPS_AGE_KEY_CMD`: command printing an identity file.
+pub const KEY_CMD_VAR: &str = "SOPS_AGE_KEY_CMD";
+
+/// Identity sources larger than this are refused (age's own limit).
+const SIZE_LIMIT: u64 = 1 << 24;
+
+/// One loaded identity.
+pub type BoxedIdentity = Box<dyn age::Identity + Send + Sync>;
+
+/// The process environment as identity discovery needs it.
+pub trait Env {
+    /// The variable's value; `Some("")` when it is set but empty (sops
+    /// distinguishes set from unset).
+    fn var(&self, name: &str) -> Option<String>;
+    /// The user's home directory (`$HOME`, as Go's `os.UserHomeDir`).
+    fn home_dir(&self) -> Option<PathBuf>;
+}
+
+/// The real environment of this process.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+    }
+
+    fn home_dir(&self) -> Option<PathBuf> {
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+    }
+}
+
+/// A source of identities that could not be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadProblem {
+    /// The variable name or path of the source.
+    pub location: String,
+    /// What went wrong (never key material).
+    pub reason: String,
+}
+
+impl fmt::Display for LoadProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.reason)
+    }
+}
+
+/// The identities found, with the places tried and the problems met.
+#[derive(Default)]
+pub struct Identities {
+    identities: Vec<BoxedIdentity>,
+    unused_locations: Vec<String>,
+    problems: Vec<LoadProblem>,
+}
+
+impl fmt::Debug for Identities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the keys themselves: only how many and where we looked.
+        f.debug_struct("Identities")
+            .field("count", &self.identities.len())
+            .field("unused_locations", &self.unused_locations)
+            .field("problems", &self.problems)
+            .finish()
+    }
+}
+
+impl Identities {
+    /// An empty set.
+    pub fn new() -> Identities {
+        Identities::default()
+    }
+
+    /// Adds one identity.
+    pub fn push(&mut self, identity: BoxedIdentity) {
+        self.identities.push(identity);
+    }
+
+    /// The number of identities loaded.
+    pub fn len(&self) -> usize {
+        self.identities.len()
+    }
+
+    /// Whether no identity was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.identities.is_empty()
+    }
+
+    /// The identities, for [`age::Decryptor::decrypt`].
+    pub fn iter(&self) -> impl Iterator<Item = &dyn age::Identity> + '_ {
+        self.identities
+            .iter()
+            .map(|i| i.as_ref() as &dyn age::Identity)
+    }
+
+    /// Places that were looked at and yielded no keys, in sops' order
+    /// (variable names for unset variables, paths for missing files).
+    pub fn unused_locations(&self) -> &[String] {
+        &self.unused_locations
+    }
+
+    /// Sources that failed to load.
+    pub fn problems(&self) -> &[LoadProblem] {
+        &self.problems
+    }
+
+    /// Records a place that yielded no keys.
+    pub fn note_unused(&mut self, location: impl Into<String>) {
+        self.unused_locations.push(location.into());
+    }
+
+    /// Records a source that failed.
+    pub fn note_problem(&mut self, location: impl Into<String>, reason: impl Into<String>) {
+        self.problems.push(LoadProblem {
+            location: location.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// Parses an identity file's contents and adds its identities, recording
+    /// a problem (and adding nothing) if the source is bad, or an unused
+    /// location if it holds no identities.
+    pub fn add_source<C: Callbacks>(&mut self, location: &str, contents: &[u8], callbacks: C) {
+        match parse_identity_source(location, contents, callbacks) {
+            Ok(ids) if ids.is_empty() => self.note_unused(location),
+            Ok(ids) => self.identities.extend(ids),
+            Err(reason) => self.note_problem(location, reason),
+        }
+    }
+
+    /// What sops appends to its "failed to get the data key" message:
+    /// `. Errors while loading age identities: …` (if any problems) and
+    /// `. Did not find keys in locations 'A', 'B', and 'C'.` (if any unused
+    /// locations). Empty when there is nothing to say.
+    pub fn report_suffix(&self) -> String {
+        let mut out = String::new();
+        if !self.problems.is_empty() {
+            let joined: Vec<String> = self.problems.iter().map(|p| p.to_string()).collect();
+            out.push_str(". Errors while loading age identities: ");
+            out.push_str(&joined.join("; "));
+        }
+        let unused = &self.unused_locations;
+        match unused.len() {
+            0 => {}
+            1 => out.push_str(&format!(". Did not find keys in location '{}'.", unused[0])),
+            2 => out.push_str(&format!(
+                ". Did not find keys in locations '{}' and '{}'.",
+                unused[0], unused[1]
+            )),
+            n => out.push_str(&format!(
+                ". Did not find keys in locations '{}', and '{}'.",
+                unused[..n - 1].join("', '"),
+                unused[n - 1]
+            )),
+        }
+        out
+    }
+}
+
+/// Loads identities from every source sops 3.11 reads (see the module docs).
+///
+/// Never fails: problems are recorded in the result. `callbacks` is used for
+/// passphrase prompts and age plugins.
+pub fn discover<C: Callbacks>(env: &dyn Env, callbacks: C) -> Identities {
+    let mut found = Identities::new();
+
+    // 1. SSH keys.
+    match env.var(SSH_PRIVATE_KEY_FILE_VAR) {
+        Some(path) => add_ssh_key_file(&mut found, Path::new(&path), callbacks.clone()),
+        None => found.note_unused(SSH_PRIVATE_KEY_FILE_VAR),
+    }
+    if let Some(home) = env.home_dir() {
+        for name in ["id_ed25519", "id_rsa"] {
+            let path = home.join(".ssh").join(name);
+            if path.exists() {
+                add_ssh_key_file(&mut found, &path, callbacks.clone());
+            } else {
+                found.note_unused(path.display().to_string());
+            }
+        }
+    }
+
+    // 2.–4. Identity files given through the environment. They are read
+    // first and parsed afterwards, as sops does, so that whether the
+    // default file's absence counts as an unused location depends on
+    // whether anything else was found.
+    let mut sources: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
+    match env.var(KEY_VAR) {
+        Some(text) => sources.push((KEY_VAR.to_string(), Zeroizing::new(text.into_bytes()))),
+        None => found.note_unused(KEY_VAR),
+    }
+    match env.var(KEY_FILE_VAR) {
+        Some(path) => match read_limited(Path::new(&path)) {
+            Ok(contents) => sources.push((KEY_FILE_VAR.to_string(), contents)),
+            Err(e) => found.note_problem(
+                KEY_FILE_VAR,
+                format!("failed to open {KEY_FILE_VAR} file {path}: {e}"),
+            ),
+        },
+        None => found.note_unused(KEY_FILE_VAR),
+    }
+    match env.var(KEY_CMD_VAR) {
+        Some(command) => match run_key_command(&command) {
+            Ok(output) => sources.push((KEY_CMD_VAR.to_string(), output)),
+            Err(reason) => found.note_problem(KEY_CMD_VAR, reason),
+        },
+        None => found.note_unused(KEY_CMD_VAR),
+    }
+
+    // 5. The default keys file.
+    match user_config_dir(env) {
+        Ok(dir) => {
+            let path = dir.join("sops").join("age").join("keys.txt");
+            let location = path.display().to_string();
+            match read_limited(&path) {
+                Ok(contents) => sources.push((location, contents)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if sources.is_empty() && found.is_empty() {
+                        found.note_unused(location);
+                    }
+                }
+                Err(e) => found.note_problem(location, format!("failed to open file: {e}")),
+            }
+        }
+        Err(reason) => {
+            if sources.is_empty() && found.is_empty() {
+                found.note_problem(
+                    "default keys file",
+                    format!("user config directory could not be determined: {reason}"),
+                );
+            }
+        }
+    }
+
+    for (location, contents) in &sources {
+        found.add_source(location, contents, callbacks.clone());
+    }
+    found
+}
+
+/// The directory holding `sops/age/keys.txt`, as Go's `os.UserConfigDir`
+/// (with sops' macOS exception for `XDG_CONFIG_HOME`).
+fn user_config_dir(env: &dyn Env) -> Result<PathBuf, String> {
+    let xdg = env.var("XDG_CONFIG_HOME").filter(|d| !d.is_empty());
+    if cfg!(target_os = "macos") {
+        if let Some(dir) = xdg {
+            return Ok(PathBuf::from(dir));
+        }
+        return env
+            .home_dir()
+            .map(|h| h.join("Library").join("Application Support"))
+            .ok_or_else(|| "$HOME is not defined".to_string());
+    }
+    match xdg {
+        Some(dir) if Path::new(&dir).is_absolute() => Ok(PathBuf::from(dir)),
+        Some(_) => Err("path in $XDG_CONFIG_HOME is relative".to_string()),
+        None => env
+            .home_dir()
+            .map(|h| h.join(".config"))
+            .ok_or_else(|| "neither $XDG_CONFIG_HOME nor $HOME are defined".to_string()),
+    }
+}
+
+/// Reads a whole file, refusing anything larger than [`SIZE_LIMIT`].
+fn read_limited(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let file = std::fs::File::open(path)?;
+    let mut contents = Zeroizing::new(Vec::new());
+    file.take(SIZE_LIMIT + 1).read_to_end(&mut contents)?;
+    if contents.len() as u64 > SIZE_LIMIT {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "file too long",
+        ));
+    }
+    Ok(contents)
+}
+
+/// Runs `SOPS_AGE_KEY_CMD` without a shell and returns its standard output.
+fn run_key_command(command: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    let words = split_shell_words(command)
+        .map_err(|e| format!("failed to parse command {command} from {KEY_CMD_VAR}: {e}"))?;
+    let (program, args) = words
+        .split_first()
+        .ok_or_else(|| format!("failed to parse command {command} from {KEY_CMD_VAR}: empty"))?;
+    let output = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("failed to execute command {command} from {KEY_CMD_VAR}: {e}"))?;
+    let stdout = Zeroizing::new(output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "failed to execute command {command} from {KEY_CMD_VAR}: {}",
+            output.status
+        ));
+    }
+    Ok(stdout)
+}
+
+/// Splits a command line into words the way sops' shlex does: blanks
+/// separate words, `'…'` is literal, `"…"` allows `\"`, `\\`, `\$` and
+/// `` \` `` escapes, a backslash outside quotes escapes the next character,
+/// and `#` at the start of a word comments out the rest of the line.
+pub fn split_shell_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '#' if !in_word => {
+                // A comment runs to the end of the line.
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("unclosed single quote".to_string()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err("unclosed double quote".to_string()),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("unclosed double quote".to_string()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => word.push(c),
+                    None => return Err("trailing backslash".to_string()),
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Parses an identity source: an identity file (lines of
+/// `AGE-SECRET-KEY-1…` / `AGE-PLUGIN-…`, `#` comments and blank lines), or
+/// an age file encrypted with a passphrase that contains one.
+///
+/// Returns the reason (naming line numbers, never contents) on failure.
+pub fn parse_identity_source<C: Callbacks>(
+    location: &str,
+    contents: &[u8],
+    callbacks: C,
+) -> Result<Vec<BoxedIdentity>, String> {
+    if contents.starts_with(b"age-encryption") || contents.starts_with(b"-----BEGIN AGE") {
+        return encrypted_identity_file(location, contents, callbacks).map(|id| vec![id]);
+    }
+    let file = age::IdentityFile::from_buffer(contents)
+        .map_err(|e| format!("failed to parse '{location}' age identities: {e}"))?;
+    file.with_callbacks(callbacks)
+        .into_identities()
+        .map_err(|e| format!("failed to parse '{location}' age identities: {e}"))
+}
+
+/// An identity file that is itself encrypted to a passphrase: the
+/// passphrase is asked for the first time a file key is needed.
+fn encrypted_identity_file<C: Callbacks>(
+    location: &str,
+    contents: &[u8],
+    callbacks: C,
+) -> Result<BoxedIdentity, String> {
+    let header_check = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(contents))
+        .map_err(|e| format!("failed to read encrypted identity file '{location}': {e}"))?;
+    if !header_check.is_scrypt() {
+        return Err(format!(
+            "'{location}' is an age file that is not encrypted with a passphrase"
+        ));
+    }
+    let contents = contents.to_vec();
+    let location = location.to_string();
+    let init = move || -> Result<Option<Vec<BoxedIdentity>>, age::DecryptError> {
+        let Some(passphrase) =
+            callbacks.request_passphrase(&format!("Enter passphrase for identity '{location}':"))
+        else {
+            return Ok(None);
+        };
+        let decryptor =
+            age::Decryptor::new_buffered(age::armor::ArmoredReader::new(&contents[..]))?;
+        let scrypt = age::scrypt::Identity::new(passphrase);
+        let mut reader = decryptor.decrypt(std::iter::once(&scrypt as &dyn age::Identity))?;
+        let mut plain = Zeroizing::new(Vec::new());
+        reader.read_to_end(&mut plain)?;
+        let file = age::IdentityFile::from_buffer(&plain[..])?;
+        file.with_callbacks(callbacks.clone())
+            .into_identities()
+            .map(Some)
+    };
+    Ok(Box::new(LazyIdentity {
+        applies: Box::new(|_| true),
+        init: Box::new(init),
+        state: Mutex::new(None),
+    }))
+}
+
+/// Loads an OpenSSH private key file, recording a problem if it is bad.
+fn add_ssh_key_file<C: Callbacks>(found: &mut Identities, path: &Path, callbacks: C) {
+    let location = path.display().to_string();
+    let contents = match read_limited(path) {
+        Ok(c) => c,
+        Err(e) => {
+            found.note_problem(location, format!("failed to open file: {e}"));
+            return;
+        }
+    };
+    match ssh_identities(&location, &contents, callbacks) {
+        Ok(ids) => found.identities.extend(ids),
+        Err(reason) => found.note_problem(location, reason),
+    }
+}
+
+/// The identities of an OpenSSH (or PEM RSA) private key: the SSH identity
+/// itself and, for an unencrypted ed25519 key, the X25519 identity
+/// `ssh-to-age` derives from it (newer sops does the same, so files
+/// encrypted to the derived `age1…` recipient open with the SSH key).
+pub fn ssh_identities<C: Callbacks>(
+    location: &str,
+    contents: &[u8],
+    callbacks: C,
+) -> Result<Vec<BoxedIdentity>, String> {
+    let parsed = age::ssh::Identity::from_buffer(contents, Some(location.to_string()))
+        .map_err(|e| format!("malformed SSH identity in {location:?}: {e}"))?;
+    match parsed {
+        age::ssh::Identity::Unencrypted(_) => {
+            let mut ids: Vec<BoxedIdentity> = vec![Box::new(parsed)];
+            if let Ok(secret) = ssh_to_age::ssh_private_to_age(contents) {
+                if let Ok(x25519) = secret.expose_secret().parse::<age::x25519::Identity>() {
+                    ids.push(Box::new(x25519));
+                }
+            }
+            Ok(ids)
+        }
+        age::ssh::Identity::Encrypted(key) => {
+            // The public key is stored in the clear, so stanzas for other
+            // keys can be skipped without asking for the passphrase.
+            let tag = ssh_to_age::parse_openssh_private(contents)
+                .ok()
+                .map(|k| STANDARD_NO_PAD.encode(&Sha256::digest(&k.public_blob)[..4]));
+            let location = location.to_string();
+            let applies = move |stanzas: &[Stanza]| {
+                stanzas.iter().any(|s| {
+                    (s.tag == "ssh-ed25519" || s.tag == "ssh-rsa")
+                        && match &tag {
+                            Some(tag) => s.args.first() == Some(tag),
+                            None => true,
+                        }
+                })
+            };
+            let init = move || -> Result<Option<Vec<BoxedIdentity>>, age::DecryptError> {
+                let Some(passphrase) =
+                    callbacks.request_passphrase(&format!("Enter passphrase for {location:?}:"))
+                else {
+                    return Ok(None);
+                };
+                let unlocked = age::ssh::Identity::from(key.decrypt(passphrase)?);
+                Ok(Some(vec![Box::new(unlocked) as BoxedIdentity]))
+            };
+            Ok(vec![Box::new(LazyIdentity {
+                applies: Box::new(applies),
+                init: Box::new(init),
+                state: Mutex::new(None),
+            })])
+        }
+        age::ssh::Identity::Unsupported(kind) => Err(format!(
+            "unsupported SSH key in {location:?}: {}",
+            describe_unsupported(&kind)
+        )),
+    }
+}
+
+fn describe_unsupported(kind: &age::ssh::UnsupportedKey) -> String {
+    match kind {
+        age::ssh::UnsupportedKey::EncryptedPem => {
+            "passphrase-protected PEM keys are not supported (convert with `ssh-keygen -o -p`)"
+                .to_string()
+        }
+        age::ssh::UnsupportedKey::EncryptedSsh(cipher) => {
+            format!("keys encrypted with cipher {cipher} are not supported")
+        }
+        age::ssh::UnsupportedKey::Hardware(key_type) => {
+            format!("hardware key type {key_type} is not supported")
+        }
+        age::ssh::UnsupportedKey::Type(key_type) => {
+            format!("key type {key_type} is not supported")
+        }
+    }
+}
+
+type LazyInit =
+    Box<dyn Fn() -> Result<Option<Vec<BoxedIdentity>>, age::DecryptError> + Send + Sync>;
+
+/// An identity that needs a passphrase before it can be used. The
+/// passphrase is requested once, the first time a stanza it could open is
+/// seen; the outcome (keys, "no passphrase available", or failure) is kept.
+struct LazyIdentity {
+    applies: Box<dyn Fn(&[Stanza]) -> bool + Send + Sync>,
+    init: LazyInit,
+    /// `None` until first use; then `Ok(keys)` (empty when no passphrase
+    /// could be asked for) or `Err(())` after a failed unlock.
+    state: Mutex<Option<Result<Vec<BoxedIdentity>, ()>>>,
+}
+
+impl age::Identity for LazyIdentity {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+        self.unwrap_stanzas(std::slice::from_ref(stanza))
+    }
+
+    fn unwrap_stanzas(&self, stanzas: &[Stanza]) -> Option<Result<FileKey, age::DecryptError>> {
+        if !(self.applies)(stanzas) {
+            return None;
+        }
+        // A poisoned lock only means another thread panicked mid-prompt;
+        // the cached state is still meaningful.
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.is_none() {
+            *state = Some(match (self.init)() {
+                Ok(ids) => Ok(ids.unwrap_or_default()),
+                Err(_) => Err(()),
+            });
+        }
+        match state.as_ref() {
+            Some(Ok(ids)) => ids.iter().find_map(|id| id.unwrap_stanzas(stanzas)),
+            _ => Some(Err(age::DecryptError::KeyDecryptionFailed)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/vectors");
+
+    /// A map-backed environment.
+    #[derive(Default)]
+    struct MapEnv {
+        vars: HashMap<String, String>,
+        home: Option<PathBuf>,
+    }
+
+    impl MapEnv {
+        fn home(dir: &Path) -> MapEnv {
+            MapEnv {
+                vars: HashMap::new(),
+                home: Some(dir.to_path_buf()),
+            }
+        }
+        fn set(mut self, k: &str, v: impl Into<String>) -> MapEnv {
+            self.vars.insert(k.to_string(), v.into());
+            self
+        }
+    }
+
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.vars.get(name).cloned()
+        }
+        fn home_dir(&self) -> Option<PathBuf> {
+            self.home.clone()
+        }
+    }
+
+    fn key_text(name: &str) -> String {
+        std::fs::read_to_string(format!("{VECTORS}/keys/{name}")).unwrap()
+    }
+
+    /// The single AGE-SECRET-KEY line of a vector key file.
+    fn key_line(name: &str) -> String {
+        key_text(name)
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .unwrap()
+            .to_string()
+    }
+
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn nothing_configured_lists_every_location() {
+        let home = tempfile::tempdir().unwrap();
+        let env = MapEnv::home(home.path());
+        let ids = discover(&env, age::NoCallbacks);
+        assert!(ids.is_empty());
+        assert!(ids.problems().is_empty());
+        let h = home.path().display();
+        assert_eq!(
+            strs(ids.unused_locations()),
+            vec![
+                "SOPS_AGE_SSH_PRIVATE_KEY_FILE".to_string(),
+                format!("{h}/.ssh/id_ed25519"),
+                format!("{h}/.ssh/id_rsa"),
+                "SOPS_AGE_KEY".to_string(),
+                "SOPS_AGE_KEY_FILE".to_string(),
+                "SOPS_AGE_KEY_CMD".to_string(),
+                format!("{h}/.config/sops/age/keys.txt"),
+            ]
+        );
+        assert_eq!(
+            ids.report_suffix(),
+            format!(
+                ". Did not find keys in locations 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', \
+                 '{h}/.ssh/id_ed25519', '{h}/.ssh/id_rsa', 'SOPS_AGE_KEY', \
+                 'SOPS_AGE_KEY_FILE', 'SOPS_AGE_KEY_CMD', and '{h}/.config/sops/age/keys.txt'."
+            )
+        );
+    }
+
+    #[test]
+    fn each_source_alone() {
+        let home = tempfile::tempdir().unwrap();
+        let key_file = format!("{VECTORS}/keys/age-test-key-A.txt");
+
+        let ids = discover(
+            &MapEnv::home(home.path()).set(KEY_VAR, key_line("age-test-key-B.txt")),
+            age::NoCallbacks,
+        );
+        assert_eq!(ids.len(), 1);
+        assert!(!ids.unused_locations().iter().any(|l| l == KEY_VAR));
+
+        let ids = discover(
+            &MapEnv::home(home.path()).set(KEY_FILE_VAR, key_file.clone()),
+            age::NoCallbacks,
+        );
+        assert_eq!(ids.len(), 1);
+        assert!(ids.problems().is_empty());
+        // Something was found, so the missing default file is not listed.
+        assert!(!ids
+            .unused_locations()
+            .iter()
+            .any(|l| l.ends_with("keys.txt")));
+
+        let ids = discover(
+            &MapEnv::home(home.path()).set(KEY_CMD_VAR, format!("cat '{key_file}'")),
+            age::NoCallbacks,
+        );
+        assert_eq!(ids.len(), 1, "{:?}", ids.problems());
+
+        let ids = discover(
+            &MapEnv::home(home.path()).set(
+                SSH_PRIVATE_KEY_FILE_VAR,
+                format!("{VECTORS}/keys/ssh_ed25519"),
+            ),
+            age::NoCallbacks,
+        );
+        // The SSH identity plus its ssh-to-age X25519 twin.
+        assert_eq!(ids.len(), 2, "{:?}", ids.problems());
+    }
+
+    #[test]
+    fn default_file_xdg_and_home_config() {
+        let home = tempfile::tempdir().unwrap();
+        let xdg = tempfile::tempdir().unwrap();
+        let in_home = home.path().join(".config/sops/age");
+        std::fs::create_dir_all(&in_home).unwrap();
+        std::fs::write(in_home.join("keys.txt"), key_text("age-test-key-A.txt")).unwrap();
+        let ids = discover(&MapEnv::home(home.path()), age::NoCallbacks);
+        assert_eq!(ids.len(), 1);
+
+        // With XDG_CONFIG_HOME set, ~/.config is not read.
+        let env =
+            MapEnv::home(home.path()).set("XDG_CONFIG_HOME", xdg.path().display().to_string());
+        let ids = discover(&env, age::NoCallbacks);
+        assert_eq!(ids.len(), 0);
+        let expected = format!("{}/sops/age/keys.txt", xdg.path().display());
+        assert_eq!(ids.unused_locations().last().unwrap(), &expected);
+
+        let in_xdg = xdg.path().join("sops/age");
+        std::fs::create_dir_all(&in_xdg).unwrap();
+        std::fs::write(in_xdg.join("keys.txt"), key_text("age-test-key-B.txt")).unwrap();
+        let ids = discover(&env, age::NoCallbacks);
+        assert_eq!(ids.len(), 1);
+    }
+
+    #[test]
+    fn all_sources_combined_and_bad_line_isolated() {
+        let home = tempfile::tempdir().unwrap();
+        let cfg = home.path().join(".config/sops/age");
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::write(cfg.join("keys.txt"), key_text("age-test-key-C.txt")).unwrap();
+        let bad = home.path().join("bad.txt");
+        std::fs::write(
+            &bad,
+            format!(
+                "# comment\n\n{}\n  {}\n",
+                key_line("age-test-key-A.txt"),
+                "AGE-SECRET-KEY-1SECRETSTUFF"
+            ),
+        )
+        .unwrap();
+        let env = MapEnv::home(home.path())
+            .set(
+                SSH_PRIVATE_KEY_FILE_VAR,
+                format!("{VECTORS}/keys/ssh_ed25519"),
+            )
+            .set(KEY_VAR, format!("{}\r\n", key_line("age-test-key-B.txt")))
+            .set(KEY_FILE_VAR, bad.display().to_string())
+            .set(
+                KEY_CMD_VAR,
+                format!("cat {VECTORS}/keys/age-test-key-A.txt"),
+            );
+        let ids = discover(&env, age::NoCallbacks);
+        // ssh (2) + B + A (cmd) + C (default); the bad file adds nothing.
+        assert_eq!(ids.len(), 5);
+        assert_eq!(ids.problems().len(), 1);
+        let problem = &ids.problems()[0];
+        assert_eq!(problem.location, KEY_FILE_VAR);
+        assert!(problem.reason.contains("line 4"), "{}", problem.reason);
+        assert!(!problem.reason.contains("SECRETSTUFF"));
+        assert!(ids
+            .report_suffix()
+            .starts_with(". Errors while loading age identities: SOPS_AGE_KEY_FILE: "));
+        let h = home.path().display();
+        assert_eq!(
+            strs(ids.unused_locations()),
+            vec![format!("{h}/.ssh/id_ed25519"), format!("{h}/.ssh/id_rsa")]
+        );
+    }
+
+    #[test]
+    fn missing_key_file_and_failing_command_are_problems() {
+        let home = tempfile::tempdir().unwrap();
+        let env = MapEnv::home(home.path())
+            .set(KEY_FILE_VAR, "/nonexistent/keys.txt")
+            .set(KEY_CMD_VAR, "false");
+        let ids = discover(&env, age::NoCallbacks);
+        assert!(ids.is_empty());
+        let locations: Vec<&str> = ids.problems().iter().map(|p| p.location.as_str()).collect();
+        assert_eq!(locations, vec![KEY_FILE_VAR, KEY_CMD_VAR]);
+        let cmd = discover(
+            &MapEnv::home(home.path()).set(KEY_CMD_VAR, "'unterminated"),
+            age::NoCallbacks,
+        );
+        assert!(cmd.problems()[0].reason.contains("failed to parse command"));
+    }
+
+    #[test]
+    fn home_ssh_keys_are_read() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
+        std::fs::copy(
+            format!("{VECTORS}/keys/ssh_ed25519"),
+            home.path().join(".ssh/id_ed25519"),
+        )
+        .unwrap();
+        let ids = discover(&MapEnv::home(home.path()), age::NoCallbacks);
+        assert_eq!(ids.len(), 2);
+        let h = home.path().display();
+        assert!(ids.unused_locations().contains(&format!("{h}/.ssh/id_rsa")));
+        // The default keys file is not listed: something was found.
+        assert!(!ids
+            .unused_locations()
+            .iter()
+            .any(|l| l.ends_with("keys.txt")));
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(
+            split_shell_words(r#"cat "a b" 'c d' e\ f "x\"y" # tail"#).unwrap(),
+            vec!["cat", "a b", "c d", "e f", "x\"y"]
+        );
+        assert!(split_shell_words("'open").is_err());
+        assert!(split_shell_words("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn debug_hides_keys() {
+        let ids = discover(
+            &MapEnv::default().set(KEY_VAR, key_line("age-test-key-A.txt")),
+            age::NoCallbacks,
+        );
+        let shown = format!("{ids:?}");
+        assert!(shown.contains("count: 1"));
+        assert!(!shown.contains("AGE-SECRET-KEY"));
+    }
+}

@@ -7,6 +7,7 @@
 pub mod age;
 pub mod discovery;
 pub mod shamir;
+pub mod ssh_to_age;
 
 use secrecy::{ExposeSecret, SecretBox};
 

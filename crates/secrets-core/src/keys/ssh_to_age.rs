@@ -1,0 +1,353 @@
+//! ssh-ed25519 keys as native age X25519 keys, and new X25519 key pairs.
+//!
+//! This is what Mic92's `ssh-to-age` tool does (and what newer sops does to
+//! let an ed25519 SSH key also decrypt for its derived `age1…` recipient):
+//!
+//! * public: the ed25519 point is mapped to its Montgomery u-coordinate and
+//!   Bech32-encoded with the HRP `age`;
+//! * private: the first 32 bytes of SHA-512(ed25519 seed) (the unclamped
+//!   scalar; X25519 clamps on use) are Bech32-encoded with the HRP
+//!   `age-secret-key-` and upper-cased.
+//!
+//! Only unencrypted OpenSSH private keys can be converted here; the public
+//! key blob of an encrypted key can still be read (it is stored in the clear)
+//! so callers can tell which stanzas a key could open before asking for its
+//! passphrase.
+
+use age::secrecy::{ExposeSecret, SecretString};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use curve25519_dalek::edwards::CompressedEdwardsY;
+use sha2::{Digest, Sha512};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::{Error, Result};
+
+const ED25519: &str = "ssh-ed25519";
+const PEM_BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
+const PEM_END: &str = "-----END OPENSSH PRIVATE KEY-----";
+const OPENSSH_MAGIC: &[u8] = b"openssh-key-v1\0";
+
+fn bad_key(reason: &str) -> Error {
+    Error::KeyWrap(format!("invalid SSH key: {reason}"))
+}
+
+/// A cursor over SSH wire-format data (`uint32` lengths, big-endian).
+struct Wire<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Wire<'a> {
+    fn u32(&mut self) -> Option<u32> {
+        let (head, rest) = self.rest.split_first_chunk::<4>()?;
+        self.rest = rest;
+        Some(u32::from_be_bytes(*head))
+    }
+
+    fn string(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.u32()?).ok()?;
+        if len > self.rest.len() {
+            return None;
+        }
+        let (head, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Some(head)
+    }
+}
+
+/// The 32-byte ed25519 public key inside an `ssh-ed25519` public key blob.
+fn ed25519_from_blob(blob: &[u8]) -> Result<[u8; 32]> {
+    let mut wire = Wire { rest: blob };
+    let key_type = wire
+        .string()
+        .ok_or_else(|| bad_key("truncated public key"))?;
+    if key_type != ED25519.as_bytes() {
+        return Err(bad_key(&format!(
+            "got {} key type but only ed25519 keys are supported",
+            String::from_utf8_lossy(key_type)
+        )));
+    }
+    let key = wire
+        .string()
+        .ok_or_else(|| bad_key("truncated public key"))?;
+    key.try_into()
+        .map_err(|_| bad_key("ed25519 public key is not 32 bytes"))
+}
+
+/// Bech32 (not Bech32m) as age uses it.
+fn bech32(hrp: &str, data: &[u8]) -> Result<String> {
+    let hrp = bech32::Hrp::parse(hrp).map_err(|e| Error::KeyWrap(format!("bech32: {e}")))?;
+    bech32::encode::<bech32::Bech32>(hrp, data).map_err(|e| Error::KeyWrap(format!("bech32: {e}")))
+}
+
+/// The age recipient (`age1…`) for an `ssh-ed25519 AAAA… [comment]` line.
+///
+/// Errors for other key types (ssh-to-age only converts ed25519) and for
+/// points that are not on the curve.
+pub fn ssh_public_to_age(ssh_pub_line: &str) -> Result<String> {
+    let mut fields = ssh_pub_line.split_whitespace();
+    let key_type = fields.next().ok_or_else(|| bad_key("empty public key"))?;
+    if key_type != ED25519 {
+        return Err(bad_key(&format!(
+            "got {key_type} key type but only ed25519 keys are supported"
+        )));
+    }
+    let encoded = fields
+        .next()
+        .ok_or_else(|| bad_key("missing base64 key data"))?;
+    let blob = STANDARD
+        .decode(encoded)
+        .map_err(|_| bad_key("public key is not valid base64"))?;
+    public_blob_to_age(&blob)
+}
+
+/// The age recipient for an SSH public key blob (wire format).
+pub(crate) fn public_blob_to_age(blob: &[u8]) -> Result<String> {
+    let ed = ed25519_from_blob(blob)?;
+    let point = CompressedEdwardsY(ed)
+        .decompress()
+        .ok_or_else(|| bad_key("ed25519 public key is not a valid curve point"))?;
+    bech32("age", point.to_montgomery().as_bytes())
+}
+
+/// The parts of an OpenSSH private key file that are stored in the clear.
+pub(crate) struct OpenSshKey {
+    /// The public key blob (wire format), e.g. `ssh-ed25519` + 32 bytes.
+    pub(crate) public_blob: Vec<u8>,
+    /// Whether the private section is passphrase-encrypted.
+    pub(crate) encrypted: bool,
+    /// The private section (only meaningful when not encrypted).
+    private: Zeroizing<Vec<u8>>,
+}
+
+/// Parses the outer layer of an `-----BEGIN OPENSSH PRIVATE KEY-----` file.
+pub(crate) fn parse_openssh_private(pem: &[u8]) -> Result<OpenSshKey> {
+    let text = std::str::from_utf8(pem).map_err(|_| bad_key("private key is not UTF-8"))?;
+    let text = text.trim();
+    let body = text
+        .strip_prefix(PEM_BEGIN)
+        .and_then(|t| t.strip_suffix(PEM_END))
+        .ok_or_else(|| {
+            bad_key("not an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----)")
+        })?;
+    let mut joined = Zeroizing::new(String::with_capacity(body.len()));
+    joined.extend(body.split_whitespace());
+    let raw = Zeroizing::new(
+        STANDARD
+            .decode(joined.as_bytes())
+            .map_err(|_| bad_key("private key body is not valid base64"))?,
+    );
+    let rest = raw
+        .strip_prefix(OPENSSH_MAGIC)
+        .ok_or_else(|| bad_key("missing openssh-key-v1 header"))?;
+    let mut wire = Wire { rest };
+    let truncated = || bad_key("truncated private key");
+    let cipher = wire.string().ok_or_else(truncated)?;
+    let _kdf = wire.string().ok_or_else(truncated)?;
+    let _kdf_options = wire.string().ok_or_else(truncated)?;
+    let count = wire.u32().ok_or_else(truncated)?;
+    if count != 1 {
+        return Err(bad_key("files with more than one key are not supported"));
+    }
+    let public_blob = wire.string().ok_or_else(truncated)?.to_vec();
+    let private = Zeroizing::new(wire.string().ok_or_else(truncated)?.to_vec());
+    Ok(OpenSshKey {
+        public_blob,
+        encrypted: cipher != b"none",
+        private,
+    })
+}
+
+/// The ed25519 seed of an unencrypted OpenSSH ed25519 private key.
+fn ed25519_seed(key: &OpenSshKey) -> Result<Zeroizing<[u8; 32]>> {
+    if key.encrypted {
+        return Err(bad_key(
+            "passphrase-protected keys cannot be converted (remove the passphrase first)",
+        ));
+    }
+    let truncated = || bad_key("truncated private key");
+    let mut wire = Wire { rest: &key.private };
+    let check1 = wire.u32().ok_or_else(truncated)?;
+    let check2 = wire.u32().ok_or_else(truncated)?;
+    if check1 != check2 {
+        return Err(bad_key("private key check bytes differ"));
+    }
+    let key_type = wire.string().ok_or_else(truncated)?;
+    if key_type != ED25519.as_bytes() {
+        return Err(bad_key(&format!(
+            "got {} key type but only ed25519 keys are supported",
+            String::from_utf8_lossy(key_type)
+        )));
+    }
+    let public = wire.string().ok_or_else(truncated)?;
+    // The private part is seed ‖ public key (64 bytes).
+    let private = wire.string().ok_or_else(truncated)?;
+    if public.len() != 32 || private.len() != 64 || &private[32..] != public {
+        return Err(bad_key("malformed ed25519 private key"));
+    }
+    let mut seed = Zeroizing::new([0u8; 32]);
+    seed.copy_from_slice(&private[..32]);
+    Ok(seed)
+}
+
+/// The age identity (`AGE-SECRET-KEY-1…`, upper case) for an unencrypted
+/// OpenSSH ed25519 private key file, as `ssh-to-age -private-key` prints it.
+pub fn ssh_private_to_age(openssh_private_key_pem: &[u8]) -> Result<SecretString> {
+    let key = parse_openssh_private(openssh_private_key_pem)?;
+    let seed = ed25519_seed(&key)?;
+    let mut digest = Sha512::digest(&seed[..]);
+    let encoded = bech32("age-secret-key-", &digest[..32]);
+    digest.as_mut_slice().zeroize();
+    let mut encoded = encoded?;
+    let upper = encoded.to_uppercase();
+    encoded.zeroize();
+    Ok(SecretString::from(upper))
+}
+
+/// A new random X25519 key pair: (`AGE-SECRET-KEY-1…`, `age1…`), as
+/// `age-keygen` makes them.
+pub fn generate_x25519() -> (SecretString, String) {
+    let identity = age::x25519::Identity::generate();
+    let public = identity.to_public().to_string();
+    (identity.to_string(), public)
+}
+
+/// The `age1…` recipient of an `AGE-SECRET-KEY-1…` identity string.
+pub fn x25519_public(identity: &SecretString) -> Result<String> {
+    let parsed: age::x25519::Identity = identity
+        .expose_secret()
+        .trim()
+        .parse()
+        .map_err(|_| Error::KeyWrap("invalid AGE-SECRET-KEY-1 identity".to_string()))?;
+    Ok(parsed.to_public().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/vectors");
+
+    fn vector(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{VECTORS}/{path}")).unwrap()
+    }
+
+    /// Mic92/ssh-to-age's own test asset, whose derived keys were computed
+    /// independently (Go `ssh-to-age` is not installable here), so the check
+    /// is: public and private results belong together and match age.
+    const MIC92_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACDh8/lNGLYyDXOeHWYiTXJX5hBYnxe0VwhZTZU27mQY4gAAAJjpEFzo6RBc
+6AAAAAtzc2gtZWQyNTUxOQAAACDh8/lNGLYyDXOeHWYiTXJX5hBYnxe0VwhZTZU27mQY4g
+AAAEDsBo0iLkC2U9CS5XgSo7zS/nQvjxaPfhfFCR+BshxoL+Hz+U0YtjINc54dZiJNclfm
+EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
+-----END OPENSSH PRIVATE KEY-----
+";
+
+    #[test]
+    fn derived_pair_is_consistent() {
+        for pem in [vector("keys/ssh_ed25519"), MIC92_KEY.as_bytes().to_vec()] {
+            let secret = ssh_private_to_age(&pem).unwrap();
+            assert!(secret.expose_secret().starts_with("AGE-SECRET-KEY-1"));
+            assert_eq!(
+                secret.expose_secret().to_uppercase(),
+                secret.expose_secret()
+            );
+            let key = parse_openssh_private(&pem).unwrap();
+            let from_public = public_blob_to_age(&key.public_blob).unwrap();
+            assert_eq!(x25519_public(&secret).unwrap(), from_public);
+        }
+        let pub_line = String::from_utf8(vector("keys/ssh_ed25519.pub")).unwrap();
+        let from_line = ssh_public_to_age(&pub_line).unwrap();
+        let secret = ssh_private_to_age(&vector("keys/ssh_ed25519")).unwrap();
+        assert_eq!(x25519_public(&secret).unwrap(), from_line);
+        assert!(from_line.starts_with("age1") && from_line.len() == 62);
+    }
+
+    #[test]
+    fn rejects_other_keys() {
+        assert!(ssh_public_to_age("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ x").is_err());
+        assert!(ssh_public_to_age("ssh-ed25519 !!!").is_err());
+        assert!(ssh_public_to_age("").is_err());
+        assert!(ssh_private_to_age(b"not a key").is_err());
+        // Key type says ed25519 but the blob is RSA.
+        let blob = STANDARD.encode(b"\0\0\0\x07ssh-rsa\0\0\0\x01\x01");
+        assert!(ssh_public_to_age(&format!("ssh-ed25519 {blob}")).is_err());
+    }
+
+    #[test]
+    fn generated_keys_work_with_go_age() {
+        let (secret, public) = generate_x25519();
+        assert_eq!(x25519_public(&secret).unwrap(), public);
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key.txt");
+        std::fs::write(&key_file, format!("{}\n", secret.expose_secret())).unwrap();
+        let enc = Command::new("age")
+            .args(["-a", "-r", &public])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(b"hello")?;
+                child.wait_with_output()
+            })
+            .expect("the Go `age` binary must be installed");
+        assert!(enc.status.success());
+        let enc_file = dir.path().join("msg.age");
+        std::fs::write(&enc_file, &enc.stdout).unwrap();
+        let dec = Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&key_file)
+            .arg(&enc_file)
+            .output()
+            .unwrap();
+        assert!(
+            dec.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dec.stderr)
+        );
+        assert_eq!(dec.stdout, b"hello");
+    }
+
+    /// Encrypt with Go `age` to the recipient derived from the vector's
+    /// ssh-ed25519 public key; decrypt with Go `age` using the derived
+    /// identity.
+    #[test]
+    fn derived_keys_work_with_go_age() {
+        let pub_line = String::from_utf8(vector("keys/ssh_ed25519.pub")).unwrap();
+        let recipient = ssh_public_to_age(&pub_line).unwrap();
+        let secret = ssh_private_to_age(&vector("keys/ssh_ed25519")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key.txt");
+        std::fs::write(&key_file, format!("{}\n", secret.expose_secret())).unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"derived").unwrap();
+        let enc_file = dir.path().join("msg.age");
+        let enc = Command::new("age")
+            .args(["-r", &recipient, "-o"])
+            .arg(&enc_file)
+            .arg(&plain)
+            .output()
+            .expect("the Go `age` binary must be installed");
+        assert!(
+            enc.status.success(),
+            "{}",
+            String::from_utf8_lossy(&enc.stderr)
+        );
+        let dec = Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&key_file)
+            .arg(&enc_file)
+            .output()
+            .unwrap();
+        assert!(
+            dec.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dec.stderr)
+        );
+        assert_eq!(dec.stdout, b"derived");
+    }
+}

@@ -61,7 +61,9 @@ impl CliError {
         Some(match self {
             CliError::Core(e) | CliError::BadExtract(e) | CliError::BadSet(e) => e.to_string(),
             CliError::Usage(m) | CliError::Other(m) => m.clone(),
-            CliError::NoSuchFile(p) => format!("cannot operate on non-existent file {}", p.display()),
+            CliError::NoSuchFile(p) => {
+                format!("cannot operate on non-existent file {}", p.display())
+            }
             CliError::Write(p, e) => format!("could not write {}: {e}", p.display()),
             CliError::Unchanged => "file has not changed, exiting".into(),
             CliError::Interrupted => "interrupted".into(),

@@ -18,13 +18,19 @@ pub enum Destination {
 
 impl Destination {
     /// From `--output` / `--in-place`; both together is a usage error.
-    pub fn from_flags(output: Option<&Path>, in_place: bool, input: &str) -> Result<Destination, CliError> {
+    pub fn from_flags(
+        output: Option<&Path>,
+        in_place: bool,
+        input: &str,
+    ) -> Result<Destination, CliError> {
         match (output, in_place) {
             (Some(_), true) => Err(CliError::Usage(
                 "cannot use --in-place and --output together".into(),
             )),
             (Some(p), false) => Ok(Destination::File(p.to_path_buf())),
-            (None, true) if input == "-" => Err(CliError::Usage("cannot use --in-place with standard input".into())),
+            (None, true) if input == "-" => Err(CliError::Usage(
+                "cannot use --in-place with standard input".into(),
+            )),
             (None, true) => Ok(Destination::File(PathBuf::from(input))),
             (None, false) => Ok(Destination::Stdout),
         }

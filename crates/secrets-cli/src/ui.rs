@@ -49,5 +49,8 @@ pub fn confirm(question: &str) -> bool {
     if !std::io::stdin().is_terminal() {
         return false;
     }
-    matches!(ask_line(&format!("{question} [y/N] ")).as_deref(), Some("y" | "Y" | "yes"))
+    matches!(
+        ask_line(&format!("{question} [y/N] ")).as_deref(),
+        Some("y" | "Y" | "yes")
+    )
 }

@@ -99,12 +99,22 @@ pub fn encrypt(format: Format, mut documents: Vec<Map>, opts: &EncryptOptions) -
     let selector = store_selector(format, opts.selector.clone());
     let cipher = Cipher::new(&key);
     let effective = selector.clone().unwrap_or_else(Selector::default_suffix);
-    let mac = crypt::encrypt_documents(&mut documents, &cipher, &effective, opts.mac_only_encrypted, None)?;
+    let mac = crypt::encrypt_documents(
+        &mut documents,
+        &cipher,
+        &effective,
+        opts.mac_only_encrypted,
+        None,
+    )?;
     let key_groups = groups::wrap(&key, &opts.key_groups, threshold)?;
     let lastmodified = now();
     let metadata = Metadata {
         key_groups,
-        shamir_threshold: if opts.key_groups.len() > 1 { threshold } else { opts.shamir_threshold },
+        shamir_threshold: if opts.key_groups.len() > 1 {
+            threshold
+        } else {
+            opts.shamir_threshold
+        },
         mac: mac::seal(&cipher, &mac, &lastmodified)?,
         lastmodified,
         selector,
@@ -137,7 +147,12 @@ impl SopsFile {
 
     /// Writes the file in another store (`--output-type`).
     pub fn to_bytes_as(&self, format: Format, opts: &StoreOptions) -> Result<Vec<u8>> {
-        store::emit_encrypted(format, &self.documents, &self.metadata.to_tree(format), opts)
+        store::emit_encrypted(
+            format,
+            &self.documents,
+            &self.metadata.to_tree(format),
+            opts,
+        )
     }
 
     /// Recovers the data key with the identities at hand.
@@ -161,8 +176,12 @@ impl SopsFile {
         } = self;
         let cipher = Cipher::new(&key);
         let selector = metadata.effective_selector();
-        let (computed, ivs) =
-            crypt::decrypt_documents(&mut documents, &cipher, &selector, metadata.mac_only_encrypted)?;
+        let (computed, ivs) = crypt::decrypt_documents(
+            &mut documents,
+            &cipher,
+            &selector,
+            metadata.mac_only_encrypted,
+        )?;
         if !opts.ignore_mac {
             mac::verify(&cipher, &metadata.mac, &metadata.lastmodified, &computed)?;
         }
@@ -177,12 +196,21 @@ impl SopsFile {
 
     /// Replaces the master keys (keeping the data key, as sops'
     /// `updatekeys` does). `lastmodified` and the MAC do not change.
-    pub fn rewrap(&mut self, key: &DataKey, groups: &[Vec<AgeRecipient>], threshold: usize) -> Result<()> {
+    pub fn rewrap(
+        &mut self,
+        key: &DataKey,
+        groups: &[Vec<AgeRecipient>],
+        threshold: usize,
+    ) -> Result<()> {
         let threshold = groups::effective_threshold(threshold, groups.len())?;
         let mut new_groups = groups::wrap(key, groups, threshold)?;
         keep_other_keys(&self.metadata.key_groups, &mut new_groups);
         self.metadata.key_groups = new_groups;
-        self.metadata.shamir_threshold = if groups.len() > 1 { threshold } else { self.metadata.shamir_threshold.min(threshold) };
+        self.metadata.shamir_threshold = if groups.len() > 1 {
+            threshold
+        } else {
+            self.metadata.shamir_threshold.min(threshold)
+        };
         Ok(())
     }
 }
@@ -218,7 +246,13 @@ impl Opened {
         } = self;
         let cipher = Cipher::new(&key);
         let selector = metadata.effective_selector();
-        let mac = crypt::encrypt_documents(&mut documents, &cipher, &selector, metadata.mac_only_encrypted, Some(&ivs))?;
+        let mac = crypt::encrypt_documents(
+            &mut documents,
+            &cipher,
+            &selector,
+            metadata.mac_only_encrypted,
+            Some(&ivs),
+        )?;
         metadata.lastmodified = now();
         metadata.mac = mac::seal(&cipher, &mac, &metadata.lastmodified)?;
         Ok(SopsFile {
@@ -230,7 +264,11 @@ impl Opened {
 
     /// Encrypts with a new data key for the given key groups (sops'
     /// `rotate`). IVs are reused, but every ciphertext changes with the key.
-    pub fn seal_with_new_key(self, groups: &[Vec<AgeRecipient>], threshold: usize) -> Result<SopsFile> {
+    pub fn seal_with_new_key(
+        self,
+        groups: &[Vec<AgeRecipient>],
+        threshold: usize,
+    ) -> Result<SopsFile> {
         let Opened {
             format,
             mut documents,
@@ -242,7 +280,13 @@ impl Opened {
         let threshold = groups::effective_threshold(threshold, groups.len())?;
         let cipher = Cipher::new(&key);
         let selector = metadata.effective_selector();
-        let mac = crypt::encrypt_documents(&mut documents, &cipher, &selector, metadata.mac_only_encrypted, Some(&ivs))?;
+        let mac = crypt::encrypt_documents(
+            &mut documents,
+            &cipher,
+            &selector,
+            metadata.mac_only_encrypted,
+            Some(&ivs),
+        )?;
         let mut new_groups = groups::wrap(&key, groups, threshold)?;
         keep_other_keys(&metadata.key_groups, &mut new_groups);
         metadata.key_groups = new_groups;
@@ -269,6 +313,11 @@ pub fn recipient_groups(metadata: &Metadata) -> Result<Vec<Vec<AgeRecipient>>> {
     metadata
         .key_groups
         .iter()
-        .map(|g| g.age.iter().map(|k| AgeRecipient::parse(&k.recipient)).collect())
+        .map(|g| {
+            g.age
+                .iter()
+                .map(|k| AgeRecipient::parse(&k.recipient))
+                .collect()
+        })
         .collect()
 }

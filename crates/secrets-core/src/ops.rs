@@ -31,7 +31,11 @@ pub struct EncryptOverrides {
 }
 
 /// Finds and loads the `.sops.yaml` that applies to `target`.
-pub fn load_config(explicit: Option<&Path>, target: Option<&Path>, cwd: &Path) -> Result<Option<Config>> {
+pub fn load_config(
+    explicit: Option<&Path>,
+    target: Option<&Path>,
+    cwd: &Path,
+) -> Result<Option<Config>> {
     match rules::find(explicit, target, cwd) {
         Some(path) => Config::load(&path).map(Some),
         None => Ok(None),
@@ -74,7 +78,8 @@ pub fn encrypt_options(
                 path: config.map(|c| c.path.clone()).unwrap_or_default(),
                 rule: Some(rule.index),
                 message: if rule.has_non_age_keys {
-                    "the rule has only non-age keys (pgp, kms, …), which nsec does not support".into()
+                    "the rule has only non-age keys (pgp, kms, …), which nsec does not support"
+                        .into()
                 } else {
                     "the rule has no age recipients".into()
                 },
@@ -82,7 +87,11 @@ pub fn encrypt_options(
         }
         rule.key_groups
             .iter()
-            .map(|g| g.iter().map(|r| AgeRecipient::parse(r)).collect::<Result<Vec<_>>>())
+            .map(|g| {
+                g.iter()
+                    .map(|r| AgeRecipient::parse(r))
+                    .collect::<Result<Vec<_>>>()
+            })
             .collect::<Result<_>>()?
     } else {
         return Err(Error::NoRecipients);
@@ -106,7 +115,8 @@ pub fn encrypt_options(
             .or(rule.map(|r| r.shamir_threshold))
             .unwrap_or(0),
         selector,
-        mac_only_encrypted: overrides.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted),
+        mac_only_encrypted: overrides.mac_only_encrypted
+            || rule.is_some_and(|r| r.mac_only_encrypted),
     })
 }
 
@@ -130,7 +140,10 @@ pub fn decrypt_file(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     let path = path.as_ref();
     let format = Format::from_path(path);
     let config = load_config(None, Some(path), &cwd()?)?;
-    let opened = open_file(path, &discovery::discover_default())?;
+    let opened = open_file(
+        path,
+        &discovery::discover(&discovery::ProcessEnv, crate::NoCallbacks),
+    )?;
     opened
         .plaintext(format, &store_options(config.as_ref()))
         .map_err(|e| e.in_file(path))
@@ -139,7 +152,11 @@ pub fn decrypt_file(path: impl AsRef<Path>) -> Result<Vec<u8>> {
 /// Decrypts a sops file to its documents (one per YAML document).
 pub fn decrypt_file_to_tree(path: impl AsRef<Path>) -> Result<Vec<Map>> {
     let path = path.as_ref();
-    Ok(open_file(path, &discovery::discover_default())?.documents)
+    Ok(open_file(
+        path,
+        &discovery::discover(&discovery::ProcessEnv, crate::NoCallbacks),
+    )?
+    .documents)
 }
 
 /// Parses and decrypts a file with the given identities, checking the MAC.

@@ -67,9 +67,9 @@ pub fn find(explicit: Option<&Path>, target: Option<&Path>, cwd: &Path) -> Optio
     if let Some(p) = explicit {
         return Some(p.to_path_buf());
     }
-    let from_target = target.map(|t| absolute(cwd, t)).and_then(|t| {
-        t.parent().and_then(find_upward)
-    });
+    let from_target = target
+        .map(|t| absolute(cwd, t))
+        .and_then(|t| t.parent().and_then(find_upward));
     from_target.or_else(|| find_upward(cwd))
 }
 
@@ -217,9 +217,7 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, String
         }
     };
     let path_regex = match string("path_regex")?.filter(|s| !s.is_empty()) {
-        Some(re) => {
-            Some(Regex::new(&re).map_err(|e| format!("invalid path_regex `{re}`: {e}"))?)
-        }
+        Some(re) => Some(Regex::new(&re).map_err(|e| format!("invalid path_regex `{re}`: {e}"))?),
         None => None,
     };
     let mut has_non_age_keys = false;
@@ -300,7 +298,14 @@ fn collect_group(
         }
         Some(_) => return Err("age must be a string or a list of strings".into()),
     }
-    for other in ["pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hc_vault"] {
+    for other in [
+        "pgp",
+        "kms",
+        "gcp_kms",
+        "azure_keyvault",
+        "hc_vault_transit_uri",
+        "hc_vault",
+    ] {
         match m.get(other) {
             None | Some(Value::Null) => {}
             Some(Value::Str(s)) if s.trim().is_empty() => {}
@@ -344,7 +349,9 @@ pub fn recipient_names(text: &str) -> HashMap<String, String> {
             },
             None => (None, body),
         };
-        let rest = rest.trim_end_matches(|c| c == '"' || c == '\'' || c == ',').trim();
+        let rest = rest
+            .trim_end_matches(|c| c == '"' || c == '\'' || c == ',')
+            .trim();
         let looks_like_key = rest.starts_with("age1") || rest.starts_with("ssh-");
         if !looks_like_key {
             continue;
@@ -377,7 +384,10 @@ mod tests {
         let names = recipient_names(text);
         assert_eq!(names.get("age1aaa").map(String::as_str), Some("laptop"));
         assert_eq!(names.get("age1bbb").map(String::as_str), Some("desktop"));
-        assert_eq!(names.get("ssh-ed25519 AAAAC3 ci@host").map(String::as_str), Some("ci"));
+        assert_eq!(
+            names.get("ssh-ed25519 AAAAC3 ci@host").map(String::as_str),
+            Some("ci")
+        );
     }
 
     #[test]

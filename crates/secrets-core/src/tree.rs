@@ -150,9 +150,11 @@ pub fn parse_index(index: &str) -> Result<Vec<PathStep>, crate::Error> {
         if quoted && inner.len() >= 2 {
             steps.push(PathStep::Key(inner[1..inner.len() - 1].to_string()));
         } else {
-            let i = inner
-                .parse::<usize>()
-                .map_err(|_| bad(format!("component [{inner}] is neither a quoted key nor a list index")))?;
+            let i = inner.parse::<usize>().map_err(|_| {
+                bad(format!(
+                    "component [{inner}] is neither a quoted key nor a list index"
+                ))
+            })?;
             steps.push(PathStep::Index(i));
         }
     }
@@ -214,12 +216,16 @@ impl Map {
                 PathStep::Index(_) => Err(not_found()),
             };
         }
-        let PathStep::Key(k0) = &parents[0] else { return Err(not_found()) };
+        let PathStep::Key(k0) = &parents[0] else {
+            return Err(not_found());
+        };
         let mut cur = self.get_mut(k0).ok_or_else(not_found)?;
         for step in &parents[1..] {
             cur = match (step, cur) {
                 (PathStep::Key(k), Value::Map(m)) => m.get_mut(k).ok_or_else(not_found)?,
-                (PathStep::Index(i), Value::List(items)) => nth_value_mut(items, *i).ok_or_else(not_found)?,
+                (PathStep::Index(i), Value::List(items)) => {
+                    nth_value_mut(items, *i).ok_or_else(not_found)?
+                }
                 _ => return Err(not_found()),
             };
         }
@@ -228,7 +234,10 @@ impl Map {
             (PathStep::Key(k), Value::Map(m)) => m.remove(k).map(|_| ()).ok_or_else(not_found),
             (PathStep::Index(i), Value::List(items)) => {
                 let pos = list_position(items, *i).ok_or_else(|| {
-                    crate::Error::PathNotFound(format!("index {i} (out of bounds) in {}", describe(steps)))
+                    crate::Error::PathNotFound(format!(
+                        "index {i} (out of bounds) in {}",
+                        describe(steps)
+                    ))
                 })?;
                 items.remove(pos);
                 Ok(())
@@ -264,7 +273,9 @@ fn set_in(slot: &mut Value, steps: &[PathStep], value: Value) -> Result<bool, cr
             if !matches!(slot, Value::Map(_)) {
                 *slot = Value::Map(Map::new());
             }
-            let Value::Map(m) = slot else { unreachable!("made a map above") };
+            let Value::Map(m) = slot else {
+                unreachable!("made a map above")
+            };
             if m.get(k).is_none() {
                 m.items.push(Item::Entry(k.clone(), Value::Null));
             }
@@ -274,7 +285,9 @@ fn set_in(slot: &mut Value, steps: &[PathStep], value: Value) -> Result<bool, cr
             if !matches!(slot, Value::List(_)) {
                 *slot = Value::List(Vec::new());
             }
-            let Value::List(items) = slot else { unreachable!("made a list above") };
+            let Value::List(items) = slot else {
+                unreachable!("made a list above")
+            };
             match list_position(items, *i) {
                 Some(pos) => set_in(&mut items[pos], rest, value),
                 None => {
@@ -315,7 +328,11 @@ mod tests {
     fn index_syntax() {
         assert_eq!(
             parse_index(r#"["a"][0]['b']"#).unwrap(),
-            vec![PathStep::Key("a".into()), PathStep::Index(0), PathStep::Key("b".into())]
+            vec![
+                PathStep::Key("a".into()),
+                PathStep::Index(0),
+                PathStep::Key("b".into())
+            ]
         );
         assert!(parse_index(r#"["a"]["b""#).is_err());
         assert!(parse_index(r#"[x]"#).is_err());
@@ -330,11 +347,13 @@ mod tests {
         assert!(!m.set_path(&path, Value::Int(1)).unwrap());
         let list = parse_index(r#"["new"]["deep"][9]"#).unwrap();
         m.set_path(&list, Value::Str("x".into())).unwrap();
-        let Some(Value::List(items)) = m.get_path(&parse_index(r#"["new"]["deep"]"#).unwrap()) else {
+        let Some(Value::List(items)) = m.get_path(&parse_index(r#"["new"]["deep"]"#).unwrap())
+        else {
             panic!("a list")
         };
         assert_eq!(items.len(), 2);
-        m.unset_path(&parse_index(r#"["new"]["deep"][0]"#).unwrap()).unwrap();
+        m.unset_path(&parse_index(r#"["new"]["deep"][0]"#).unwrap())
+            .unwrap();
         assert!(m.unset_path(&parse_index(r#"["zzz"]"#).unwrap()).is_err());
     }
 }

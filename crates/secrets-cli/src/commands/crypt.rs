@@ -31,21 +31,28 @@ pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
         ));
     }
     let overrides = EncryptOverrides {
-        age: args.age.iter().flat_map(|a| secrets_core::rules::split_recipients(a)).collect(),
+        age: args
+            .age
+            .iter()
+            .flat_map(|a| secrets_core::rules::split_recipients(a))
+            .collect(),
         selector: given
             .first()
-            .map(|(n, v)| (n.to_string(), v.clone().unwrap_or_default())),
+            .map(|(n, v)| (n.to_string(), v.as_ref().cloned().unwrap_or_default())),
         mac_only_encrypted: args.mac_only_encrypted,
         shamir_threshold: args.shamir_secret_sharing_threshold,
     };
     let rule_path = name.clone().unwrap_or_else(|| ctx.cwd.join("stdin"));
     let in_file = |e: Error| CliError::Core(e.in_file(&rule_path));
-    let opts = ops::encrypt_options(config.as_ref(), &ctx.cwd, &rule_path, &overrides).map_err(in_file)?;
+    let opts =
+        ops::encrypt_options(config.as_ref(), &ctx.cwd, &rule_path, &overrides).map_err(in_file)?;
     let input = read_input(&args.file)?;
     let (in_fmt, out_fmt) = formats(&args.io, &args.file)?;
     let docs = store::parse(in_fmt, &input).map_err(in_file)?;
     let encrypted = file::encrypt(out_fmt, docs, &opts).map_err(in_file)?;
-    let bytes = encrypted.to_bytes(&ctx.store_options(config.as_ref())).map_err(in_file)?;
+    let bytes = encrypted
+        .to_bytes(&ctx.store_options(config.as_ref()))
+        .map_err(in_file)?;
     dest.write(&bytes, 0o644)
 }
 
@@ -66,7 +73,12 @@ pub fn decrypt(ctx: &Context, args: &DecryptArgs) -> Result<(), CliError> {
     let in_file = |e: Error| CliError::Core(e.in_file(&shown));
     let sops = SopsFile::parse(in_fmt, &input).map_err(in_file)?;
     let opened = sops
-        .open(&identities(), DecryptOptions { ignore_mac: args.ignore_mac })
+        .open(
+            &identities(),
+            DecryptOptions {
+                ignore_mac: args.ignore_mac,
+            },
+        )
         .map_err(in_file)?;
     let opts = ctx.store_options(config.as_ref());
     let bytes = match &extract {
@@ -74,10 +86,11 @@ pub fn decrypt(ctx: &Context, args: &DecryptArgs) -> Result<(), CliError> {
             let first = opened.documents.first().cloned().unwrap_or_default();
             let value = match path.is_empty() {
                 true => secrets_core::Value::Map(first),
-                false => first
-                    .get_path(path)
-                    .cloned()
-                    .ok_or_else(|| in_file(Error::PathNotFound(args.extract.clone().unwrap_or_default())))?,
+                false => first.get_path(path).cloned().ok_or_else(|| {
+                    in_file(Error::PathNotFound(
+                        args.extract.clone().unwrap_or_default(),
+                    ))
+                })?,
             };
             store::emit_value(out_fmt, &value, &opts).map_err(in_file)?
         }
@@ -100,4 +113,3 @@ pub fn filestatus(_ctx: &Context, args: &FilestatusArgs) -> Result<(), CliError>
     };
     write_stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())
 }
-

@@ -30,7 +30,8 @@ impl Context {
         Ok(Context {
             config: cli.config.clone(),
             indent: cli.indent,
-            cwd: std::env::current_dir().map_err(|e| CliError::Other(format!("cannot read the working directory: {e}")))?,
+            cwd: std::env::current_dir()
+                .map_err(|e| CliError::Other(format!("cannot read the working directory: {e}")))?,
         })
     }
 
@@ -57,7 +58,7 @@ impl Context {
 /// The identities of the environment, with terminal prompts for
 /// passphrase-protected keys.
 pub fn identities() -> Identities {
-    discovery::discover(&discovery::ProcessEnv, Box::new(Terminal))
+    discovery::discover(&discovery::ProcessEnv, Terminal)
 }
 
 /// Reads FILE, or standard input for `-`.
@@ -73,7 +74,13 @@ pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
     if !path.exists() {
         return Err(CliError::NoSuchFile(path.to_path_buf()));
     }
-    std::fs::read(path).map_err(|e| secrets_core::Error::Io { path: path.to_path_buf(), source: e }.into())
+    std::fs::read(path).map_err(|e| {
+        secrets_core::Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }
+        .into()
+    })
 }
 
 fn parse_type(flag: &str, name: &str) -> Result<Format, CliError> {

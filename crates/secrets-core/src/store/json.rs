@@ -536,3 +536,280 @@ fn utf8_sequence_len(bytes: &[u8]) -> usize {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::flatten::test_support::{sops_accepts, sops_round_trip, vector};
+    use super::*;
+
+    fn round_trip(input: &[u8]) -> Vec<u8> {
+        emit(&parse(input).expect("parse"), None).expect("emit")
+    }
+
+    fn text(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    #[test]
+    fn json_basic_vector_is_byte_identical() {
+        let expected = vector("cases/json-basic/expected.json");
+        assert_eq!(text(&round_trip(&expected)), text(&expected));
+        let input = vector("cases/json-basic/input.json");
+        assert_eq!(text(&round_trip(&input)), text(&expected));
+    }
+
+    #[test]
+    fn encrypted_files_re_emit_identically() {
+        let sops_file = vector("cases/json-basic/encrypted.json");
+        assert_eq!(text(&round_trip(&sops_file)), text(&sops_file));
+        for case in ["shamir-2of3", "mac-only-encrypted", "two-recipients"] {
+            let dir = super::super::flatten::test_support::vector_path(&format!("cases/{case}"));
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "json") {
+                    let data = std::fs::read(&path).unwrap();
+                    assert_eq!(text(&round_trip(&data)), text(&data), "{}", path.display());
+                }
+            }
+        }
+        // The handcrafted file uses two-space indentation.
+        let handcrafted = vector("handcrafted/store-json.json");
+        let doc = parse(&handcrafted).unwrap();
+        assert_eq!(text(&emit(&doc, Some(2)).unwrap()), text(&handcrafted));
+        let expected = vector("handcrafted/store-json.expected.json");
+        assert_eq!(text(&round_trip(&expected)), text(&expected));
+    }
+
+    #[test]
+    fn keeps_duplicate_keys_and_order() {
+        let doc = parse(br#"{"b": 1, "a": 2, "b": "x"}"#).unwrap();
+        assert_eq!(
+            doc.items,
+            vec![
+                Item::Entry("b".into(), Value::Float(1.0)),
+                Item::Entry("a".into(), Value::Float(2.0)),
+                Item::Entry("b".into(), Value::Str("x".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_are_float64() {
+        let doc = parse(br#"{"big": 12345678901234567890, "neg": -0, "e": 1E2}"#).unwrap();
+        assert_eq!(doc.get("big"), Some(&Value::Float(12345678901234567890.0)));
+        assert_eq!(doc.get("e"), Some(&Value::Float(100.0)));
+        let out = text(&emit(&doc, None).unwrap());
+        assert_eq!(
+            out,
+            "{\n\t\"big\": 12345678901234567000,\n\t\"neg\": -0,\n\t\"e\": 100\n}\n"
+        );
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "line 1, column 1: unexpected end of input"),
+            (b"[1]", "line 1, column 1: expected a JSON object"),
+            (
+                b"{\n  \"a\": 1,\n}",
+                "line 3, column 1: invalid character '}'",
+            ),
+            (
+                b"{\"a\": 1E400}",
+                "line 1, column 7: number is out of range",
+            ),
+            (b"{\"a\": \"x\ny\"}", "line 1, column 9: control character"),
+            (
+                b"{\"a\" 1}",
+                "line 1, column 6: invalid character '1' after object key",
+            ),
+            (b"{\"a\": tru}", "line 1, column 7: invalid literal"),
+            (
+                b"{\"a\": [1 2]}",
+                "line 1, column 10: invalid character '2' after array element",
+            ),
+            (
+                b"{\"a\": \"\\x\"}",
+                "line 1, column 9: invalid character 'x' in string escape",
+            ),
+            (
+                b"{\"a\": 01}",
+                "line 1, column 8: invalid character '1' after object key:value",
+            ),
+            (b"{\"a\": {", "line 1, column 8: unexpected end of input"),
+        ];
+        for (input, want) in cases {
+            match parse(input) {
+                Err(Error::Parse { format, message }) => {
+                    assert_eq!(format, Format::Json);
+                    assert!(message.starts_with(want), "{message:?} !~ {want:?}");
+                }
+                other => panic!("{:?}: {other:?}", text(input)),
+            }
+            // Real sops rejects every one of these too.
+            assert!(
+                !sops_accepts("json", input),
+                "sops accepted {:?}",
+                text(input)
+            );
+        }
+    }
+
+    #[test]
+    fn ignores_what_follows_the_top_level_object() {
+        // As sops does (it stops reading at the closing brace).
+        let doc = parse(b"{\"a\": 1} trailing").unwrap();
+        assert_eq!(doc.get("a"), Some(&Value::Float(1.0)));
+        assert!(sops_accepts("json", b"{\"a\": 1} trailing"));
+    }
+
+    #[test]
+    fn deep_nesting_is_limited() {
+        let ok = format!("{{\"a\": {}1{}}}", "[".repeat(500), "]".repeat(500));
+        assert!(parse(ok.as_bytes()).is_ok());
+        let deep = format!("{{\"a\": {}1{}}}", "[".repeat(5000), "]".repeat(5000));
+        assert!(matches!(parse(deep.as_bytes()), Err(Error::Parse { .. })));
+    }
+
+    #[test]
+    fn string_escapes_match_go() {
+        let doc = Map {
+            items: vec![Item::Entry(
+                "k<".into(),
+                Value::Str("\"\\\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}<>&\u{2028}\u{2029}é😀/".into()),
+            )],
+        };
+        assert_eq!(
+            text(&emit(&doc, None).unwrap()),
+            "{\n\t\"k\\u003c\": \"\\\"\\\\\\n\\r\\t\\b\\f\\u0001\\u001f\u{7f}\\u003c\\u003e\\u0026\\u2028\\u2029é😀/\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters() {
+        // Input: each bad byte becomes U+FFFD, as in Go.
+        let doc = parse(b"{\"a\": \"x\xff\xe2\x82y\"}").unwrap();
+        assert_eq!(
+            doc.get("a"),
+            Some(&Value::Str("x\u{FFFD}\u{FFFD}\u{FFFD}y".into()))
+        );
+        // Output of raw bytes (binary store → JSON): `\ufffd` escapes, as
+        // `sops decrypt --output-type json` prints them.
+        let doc = Map {
+            items: vec![Item::Entry(
+                "data".into(),
+                Value::Bytes(b"a\xff\xe2\x82b<\n".to_vec()),
+            )],
+        };
+        assert_eq!(
+            text(&emit(&doc, None).unwrap()),
+            "{\n\t\"data\": \"a\\ufffd\\ufffd\\ufffdb\\u003c\\n\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn surrogate_escapes() {
+        let doc =
+            parse(br#"{"a": "\ud83d\ude00", "b": "\ud800x", "c": "\ud800\u0041", "d": "\udc00"}"#)
+                .unwrap();
+        assert_eq!(doc.get("a"), Some(&Value::Str("😀".into())));
+        assert_eq!(doc.get("b"), Some(&Value::Str("\u{FFFD}x".into())));
+        assert_eq!(doc.get("c"), Some(&Value::Str("\u{FFFD}A".into())));
+        assert_eq!(doc.get("d"), Some(&Value::Str("\u{FFFD}".into())));
+    }
+
+    #[test]
+    fn indentation_options() {
+        let doc = parse(br#"{"a": [1, {"b": null}], "c": {}, "d": []}"#).unwrap();
+        assert_eq!(
+            text(&emit(&doc, Some(2)).unwrap()),
+            "{\n  \"a\": [\n    1,\n    {\n      \"b\": null\n    }\n  ],\n  \"c\": {},\n  \"d\": []\n}\n"
+        );
+        assert_eq!(
+            text(&emit(&doc, Some(0)).unwrap()),
+            "{\n\"a\": [\n1,\n{\n\"b\": null\n}\n],\n\"c\": {},\n\"d\": []\n}\n"
+        );
+        assert_eq!(text(&emit(&Map::new(), None).unwrap()), "{}\n");
+    }
+
+    #[test]
+    fn comments_are_skipped() {
+        let doc = Map {
+            items: vec![
+                Item::Comment(" top".into()),
+                Item::Entry(
+                    "l".into(),
+                    Value::List(vec![Value::Comment("c".into()), Value::Int(1)]),
+                ),
+                Item::Entry("m".into(), Value::List(vec![Value::Comment("only".into())])),
+            ],
+        };
+        assert_eq!(
+            text(&emit(&doc, None).unwrap()),
+            "{\n\t\"l\": [\n\t\t1\n\t],\n\t\"m\": []\n}\n"
+        );
+    }
+
+    #[test]
+    fn emit_value_for_extract() {
+        assert_eq!(emit_value(&Value::Float(42.0), None).unwrap(), b"42");
+        assert_eq!(emit_value(&Value::Int(-7), None).unwrap(), b"-7");
+        assert_eq!(emit_value(&Value::Bool(true), None).unwrap(), b"true");
+        assert_eq!(emit_value(&Value::Null, None).unwrap(), b"null");
+        assert_eq!(
+            emit_value(&Value::Time("2024-01-02T00:00:00Z".into()), None).unwrap(),
+            b"\"2024-01-02T00:00:00Z\""
+        );
+        assert_eq!(
+            text(
+                &emit_value(
+                    &Value::List(vec![Value::Float(1.0), Value::Str("a".into())]),
+                    None
+                )
+                .unwrap()
+            ),
+            "[\n\t1,\n\t\"a\"\n]"
+        );
+        assert!(matches!(
+            emit_value(&Value::Float(f64::NAN), None),
+            Err(Error::Emit {
+                format: Format::Json,
+                ..
+            })
+        ));
+        assert!(matches!(
+            emit(
+                &Map {
+                    items: vec![Item::Entry("x".into(), Value::Float(f64::INFINITY))]
+                },
+                None
+            ),
+            Err(Error::Emit { .. })
+        ));
+    }
+
+    /// Inputs run through the real sops: `sops decrypt (sops encrypt x)`
+    /// must equal `emit(parse(x))` byte for byte.
+    #[test]
+    fn matches_real_sops() {
+        let inputs: &[&str] = &[
+            r#"{"a": "x\by\fz\u0001\u007f\ud800 \u00e9", "b": [], "c": {}, "d": 1E4}"#,
+            r#"{"esc": "<script>&amp;</script> \u2028\u2029 \" \\ \/ \t\r\n", "uni": "日本語 😀 é"}"#,
+            r#"{"dup": 1, "dup": 2, "x": {"dup": [1], "dup": [2]}}"#,
+            r#"{"n": [0, -0, 1.0, 1e-6, 1e-7, 123456789.123456789, 1e20, 1e21, -1.5e300, 5e-324, 0.1, 100, 2.5E+3]}"#,
+            r#"{"big": 12345678901234567890, "max": 9007199254740993, "neg": -9223372036854775808}"#,
+            r#"{"deep": {"a": {"b": {"c": {"d": [[[["x", {"e": [true, false, null]}]]]]}}}}}"#,
+            "{\n\"ws\"  :\t\"v\" ,\r\n \"empty\":\"\", \"nul\": null}",
+            r#"{"bad_utf8_escape": "\udc00\ud800", "slash": "a/b"}"#,
+            "{}",
+        ];
+        for input in inputs {
+            let (_, decrypted) = sops_round_trip("json", input.as_bytes());
+            assert_eq!(
+                text(&round_trip(input.as_bytes())),
+                text(&decrypted),
+                "input {input}"
+            );
+        }
+    }
+}

@@ -147,3 +147,149 @@ fn without_fraction(time: &str) -> String {
         None => time.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::flatten::test_support::{sops_accepts, sops_round_trip, vector};
+    use super::*;
+
+    fn round_trip(input: &[u8]) -> Vec<u8> {
+        emit(&parse(input).expect("parse")).expect("emit")
+    }
+
+    fn text(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    #[test]
+    fn dotenv_basic_vector_is_byte_identical() {
+        let expected = vector("cases/dotenv-basic/expected.env");
+        assert_eq!(text(&round_trip(&expected)), text(&expected));
+        let input = vector("cases/dotenv-basic/input.env");
+        assert_eq!(text(&round_trip(&input)), text(&expected));
+    }
+
+    #[test]
+    fn encrypted_files_re_emit_identically() {
+        for file in [
+            "cases/dotenv-basic/encrypted.env",
+            "handcrafted/store-env.env",
+            "handcrafted/store-env.expected.env",
+        ] {
+            let data = vector(file);
+            assert_eq!(text(&round_trip(&data)), text(&data), "{file}");
+        }
+        let doc = parse(&vector("cases/dotenv-basic/encrypted.env")).unwrap();
+        assert_eq!(doc.get("sops_version"), Some(&Value::Str("3.11.0".into())));
+        // `\n` in the armored age block became real newlines.
+        let Some(Value::Str(enc)) = doc.get("sops_age__list_0__map_enc") else {
+            panic!("no age block")
+        };
+        assert_eq!(enc.matches('\n').count(), 7);
+    }
+
+    #[test]
+    fn parses_sops_dialect() {
+        let doc = parse(b"#c\n\nA= x \nexport B=\"q\"\nC=a=b\\nc\r\nD=\n=v\n#\n").unwrap();
+        assert_eq!(
+            doc.items,
+            vec![
+                Item::Comment("c".into()),
+                Item::Entry("A".into(), Value::Str(" x ".into())),
+                Item::Entry("export B".into(), Value::Str("\"q\"".into())),
+                Item::Entry("C".into(), Value::Str("a=b\nc\r".into())),
+                Item::Entry("D".into(), Value::Str(String::new())),
+                Item::Entry(String::new(), Value::Str("v".into())),
+                Item::Comment(String::new()),
+            ]
+        );
+        let doc = parse(b"K=\xff\\n").unwrap();
+        assert_eq!(doc.get("K"), Some(&Value::Bytes(b"\xff\n".to_vec())));
+        assert_eq!(round_trip(b"K=\xff\\n"), b"K=\xff\\n\n");
+    }
+
+    #[test]
+    fn line_without_equals_is_an_error() {
+        for (input, line) in [(&b"A=1\n  # indented\n"[..], 2), (b"A=1\n\nnovalue", 3)] {
+            match parse(input) {
+                Err(Error::Parse { format, message }) => {
+                    assert_eq!(format, Format::Dotenv);
+                    assert!(message.starts_with(&format!("line {line}: invalid dotenv input line")));
+                    assert!(!message.contains("indented") && !message.contains("novalue"));
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(!sops_accepts("env", input));
+        }
+        assert!(matches!(
+            parse(b"\xff=1"),
+            Err(Error::Parse { message, .. }) if message.starts_with("line 1, column 1: key")
+        ));
+    }
+
+    #[test]
+    fn non_string_values_print_like_sops() {
+        let doc = Map {
+            items: vec![
+                Item::Entry("b".into(), Value::Bool(false)),
+                Item::Entry("i".into(), Value::Int(-3)),
+                Item::Entry("f".into(), Value::Float(5.0)),
+                Item::Entry("g".into(), Value::Float(1e10)),
+                Item::Entry("h".into(), Value::Float(3.25)),
+                Item::Entry(
+                    "t".into(),
+                    Value::Time("2024-01-02T03:04:05.5+02:00".into()),
+                ),
+                Item::Entry("u".into(), Value::Time("2024-01-02T03:04:05Z".into())),
+                Item::Entry("n".into(), Value::Null),
+            ],
+        };
+        assert_eq!(
+            text(&emit(&doc).unwrap()),
+            "b=false\ni=-3\nf=5.0\ng=1E+10\nh=3.25\nt=2024-01-02T03:04:05+02:00\n\
+             u=2024-01-02T03:04:05Z\nn=<nil>\n"
+        );
+    }
+
+    #[test]
+    fn nested_values_are_rejected() {
+        for value in [Value::Map(Map::new()), Value::List(vec![])] {
+            let doc = Map {
+                items: vec![Item::Entry("nested".into(), value)],
+            };
+            match emit(&doc) {
+                Err(Error::Emit { format, message }) => {
+                    assert_eq!(format, Format::Dotenv);
+                    assert_eq!(
+                        message,
+                        "cannot use complex value in dotenv file; offending key: nested"
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// `sops decrypt (sops encrypt x)` must equal `emit(parse(x))`.
+    #[test]
+    fn matches_real_sops() {
+        let inputs: &[&[u8]] = &[
+            b"A=1\nB=two words\n",
+            b"# only = a comment\n#\n##double\nK=v",
+            b"\n\n\nX=  spaced  \n\n\nY=\n",
+            b"Q=\"double\"\nS='single'\nexport E=x\nT=a\\tb\\nc\\\\n\n",
+            b"U=\xc3\xa9\xe2\x80\xa8\xf0\x9f\x98\x80<>&\nCR=line\r\n",
+            b"EQ==\nEQ2=a=b=c\n=novalue\n",
+            b"DUP=1\nDUP=2\n",
+        ];
+        for input in inputs {
+            let (_, decrypted) = sops_round_trip("env", input);
+            assert_eq!(
+                text(&round_trip(input)),
+                text(&decrypted),
+                "input {:?}",
+                text(input)
+            );
+        }
+    }
+}

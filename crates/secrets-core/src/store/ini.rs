@@ -1,10 +1,556 @@
-//! INI store (stub, being written).
-use crate::error::Result;
-use crate::tree::Map;
+//! The INI store, following the go-ini library (`gopkg.in/ini.v1` v1.67.0)
+//! with the options sops uses (non-unique sections allowed, all else
+//! default).
+//!
+//! The tree is `section name → map of keys`. Keys before any header live
+//! in the section `DEFAULT`, which always comes first (possibly empty).
+//! Sections with the same name stay separate; a key repeated inside one
+//! section keeps its first position and its last value.
+//!
+//! Comments follow sops' tree layout: a section's comment (the comment lines
+//! before its header, plus a comment after the `]`) is the first item of the
+//! section's map; a key's comment (the lines before it plus an inline
+//! `; …`/`# …`) is the item right **after** the key. On output both are
+//! written above their section or key, as `; text`.
+//!
+//! Values: surrounding whitespace is trimmed; an unquoted value is cut at the
+//! first `#` or `;` (the rest becomes a comment); matching `"…"` or `'…'`
+//! around the whole value are removed; `` `…` `` and `"""…"""` quote a value
+//! verbatim and may span lines; a trailing `\` continues the value on the
+//! next line. The writer aligns `=` per section and quotes values that need
+//! it, exactly as go-ini's pretty format does.
 
-pub(crate) fn parse(_input: &[u8]) -> Result<Map> {
-    todo!()
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::format::Format;
+use crate::tree::{Item, Map, Value};
+
+/// The name of the section holding keys that precede any header.
+const DEFAULT_SECTION: &str = "DEFAULT";
+
+/// Characters that separate a key from its value.
+const DELIMITERS: [char; 2] = ['=', ':'];
+
+/// Parses an INI file into `section → {key → value}`; all values are strings.
+pub(crate) fn parse(input: &[u8]) -> Result<Map> {
+    let input = skip_bom(input);
+    let text = std::str::from_utf8(input).map_err(|e| {
+        let (line, column) = position(input, e.valid_up_to());
+        parse_error(line, &format!("column {column}: input is not valid UTF-8"))
+    })?;
+    let mut p = Parser {
+        lines: Lines {
+            text,
+            pos: 0,
+            eof: false,
+            line_no: 0,
+        },
+        comment: String::new(),
+        sections: vec![Section::new(DEFAULT_SECTION.to_string())],
+    };
+    p.run()?;
+    Ok(Map {
+        items: p.sections.into_iter().map(Section::into_item).collect(),
+    })
 }
-pub(crate) fn emit(_doc: &Map) -> Result<Vec<u8>> {
-    todo!()
+
+fn skip_bom(input: &[u8]) -> &[u8] {
+    if input.starts_with(&[0xef, 0xbb, 0xbf]) {
+        &input[3..]
+    } else if input.starts_with(&[0xfe, 0xff]) || input.starts_with(&[0xff, 0xfe]) {
+        &input[2..]
+    } else {
+        input
+    }
+}
+
+fn position(input: &[u8], offset: usize) -> (usize, usize) {
+    let before = &input[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    (line, offset - start + 1)
+}
+
+fn parse_error(line: usize, what: &str) -> Error {
+    Error::Parse {
+        format: Format::Ini,
+        message: format!("line {line}: {what}"),
+    }
+}
+
+/// Reads lines the way Go's `bufio.Reader.ReadBytes('\n')` does: each line
+/// keeps its `\n`; at the end the remainder (maybe empty) comes with `eof`.
+struct Lines<'a> {
+    text: &'a str,
+    pos: usize,
+    eof: bool,
+    line_no: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn read(&mut self) -> &'a str {
+        let rest = &self.text[self.pos..];
+        self.line_no += 1;
+        match rest.find('\n') {
+            Some(i) => {
+                self.pos += i + 1;
+                &rest[..=i]
+            }
+            None => {
+                self.pos = self.text.len();
+                self.eof = true;
+                rest
+            }
+        }
+    }
+}
+
+struct Section {
+    name: String,
+    comment: String,
+    keys: Vec<Key>,
+    index: HashMap<String, usize>,
+}
+
+struct Key {
+    name: String,
+    value: String,
+    comment: String,
+}
+
+impl Section {
+    fn new(name: String) -> Section {
+        Section {
+            name,
+            comment: String::new(),
+            keys: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    /// Adds a key, or updates the value of an existing one; returns its index.
+    fn set(&mut self, name: String, value: String) -> usize {
+        if let Some(&at) = self.index.get(&name) {
+            self.keys[at].value = value;
+            return at;
+        }
+        self.index.insert(name.clone(), self.keys.len());
+        self.keys.push(Key {
+            name,
+            value,
+            comment: String::new(),
+        });
+        self.keys.len() - 1
+    }
+
+    fn into_item(self) -> Item {
+        let mut items = Vec::with_capacity(self.keys.len() + 1);
+        if !self.comment.is_empty() {
+            items.push(Item::Comment(strip_comment_char(&self.comment)));
+        }
+        for key in self.keys {
+            items.push(Item::Entry(key.name, Value::Str(key.value)));
+            if !key.comment.is_empty() {
+                items.push(Item::Comment(strip_comment_char(&key.comment)));
+            }
+        }
+        Item::Entry(self.name, Value::Map(Map { items }))
+    }
+}
+
+/// sops' `stripCommentChar`: drops the leading run of `;` and spaces (or of
+/// `#` and spaces) from a comment.
+fn strip_comment_char(comment: &str) -> String {
+    if comment.starts_with(';') {
+        comment.trim_start_matches([';', ' ']).to_string()
+    } else if comment.starts_with('#') {
+        comment.trim_start_matches(['#', ' ']).to_string()
+    } else {
+        comment.to_string()
+    }
+}
+
+struct Parser<'a> {
+    lines: Lines<'a>,
+    /// Comment text collected for the next key or section.
+    comment: String,
+    sections: Vec<Section>,
+}
+
+impl Parser<'_> {
+    fn run(&mut self) -> Result<()> {
+        // Per-section counter for go-ini's auto-increment keys (`- = v`).
+        let mut auto_key = 1;
+        while !self.lines.eof {
+            let raw = self.lines.read();
+            let line_no = self.lines.line_no;
+            let line = raw.trim_start();
+            if line.is_empty() {
+                continue;
+            }
+            if line.starts_with(['#', ';']) {
+                self.comment.push_str(line);
+                continue;
+            }
+            if line.starts_with('[') {
+                let Some(close) = line.rfind(']') else {
+                    return Err(parse_error(
+                        line_no,
+                        "unclosed section header (missing `]`)",
+                    ));
+                };
+                let name = &line[1..close];
+                if name.is_empty() {
+                    return Err(parse_error(line_no, "empty section name"));
+                }
+                let after = &line[close + 1..];
+                if let Some(i) = after.find(['#', ';']) {
+                    self.comment.push_str(&after[i..]);
+                }
+                let mut section = Section::new(name.to_string());
+                section.comment = self.comment.trim().to_string();
+                self.comment.clear();
+                self.sections.push(section);
+                auto_key = 1;
+                continue;
+            }
+            let (mut name, offset) = read_key_name(line).map_err(|e| parse_error(line_no, e))?;
+            if name == "-" {
+                name = format!("#{auto_key}");
+                auto_key += 1;
+            }
+            let value = self.read_value(&line[offset..], line_no)?;
+            let comment = self.comment.trim().to_string();
+            self.comment.clear();
+            let section = self
+                .sections
+                .last_mut()
+                .expect("the DEFAULT section always exists");
+            let at = section.set(name, value);
+            section.keys[at].comment = comment;
+        }
+        Ok(())
+    }
+
+    /// go-ini's `readValue`: `input` is the rest of the line after the
+    /// delimiter, with its line break.
+    fn read_value(&mut self, input: &str, line_no: usize) -> Result<String> {
+        let line = input.trim_start();
+        if line.is_empty() {
+            return Ok(String::new());
+        }
+        let quote = if line.len() > 3 && line.starts_with("\"\"\"") {
+            "\"\"\""
+        } else if line.starts_with('`') {
+            "`"
+        } else {
+            ""
+        };
+        if !quote.is_empty() {
+            let body = &line[quote.len()..];
+            return match body.rfind(quote) {
+                Some(end) => Ok(body[..end].to_string()),
+                None => self.read_multiline(body.to_string(), quote, line_no),
+            };
+        }
+        let line = line.trim();
+        if let Some(stripped) = line.strip_suffix('\\') {
+            return Ok(self.read_continuation(stripped.to_string()));
+        }
+        let mut line = line;
+        if let Some(i) = line.find(['#', ';']) {
+            self.comment.push_str(&line[i..]);
+            line = line[..i].trim();
+        }
+        if has_surrounding_quote(line, b'\'') || has_surrounding_quote(line, b'"') {
+            line = &line[1..line.len() - 1];
+        }
+        Ok(line.to_string())
+    }
+
+    /// Reads the following lines until one contains the closing `quote`.
+    fn read_multiline(&mut self, mut value: String, quote: &str, line_no: usize) -> Result<String> {
+        loop {
+            let next = self.lines.read();
+            if let Some(end) = next.rfind(quote) {
+                value.push_str(&next[..end]);
+                let after = &next[end..];
+                if let Some(i) = after.find(['#', ';']) {
+                    self.comment.push_str(after[i..].trim());
+                }
+                return Ok(value);
+            }
+            value.push_str(next);
+            if self.lines.eof {
+                return Err(parse_error(
+                    line_no,
+                    &format!("missing closing {quote} for the value starting here"),
+                ));
+            }
+        }
+    }
+
+    /// Appends the trimmed following lines while each ends with `\`.
+    fn read_continuation(&mut self, mut value: String) -> String {
+        loop {
+            let next = self.lines.read().trim();
+            if next.is_empty() {
+                return value;
+            }
+            value.push_str(next);
+            if !value.ends_with('\\') {
+                return value;
+            }
+            value.pop();
+        }
+    }
+}
+
+/// go-ini's `readKeyName`: the key (trimmed, unquoted) and the offset just
+/// past the delimiter.
+fn read_key_name(line: &str) -> std::result::Result<(String, usize), &'static str> {
+    let quote = if line.starts_with('"') {
+        if line.len() > 6 && line.starts_with("\"\"\"") {
+            "\"\"\""
+        } else {
+            "\""
+        }
+    } else if line.starts_with('`') {
+        "`"
+    } else {
+        ""
+    };
+    if !quote.is_empty() {
+        let start = quote.len();
+        let Some(close) = line[start..].find(quote) else {
+            return Err("missing closing key quote");
+        };
+        let close = close + start;
+        let Some(delim) = line[close + start..].find(DELIMITERS) else {
+            return Err("key-value delimiter (`=` or `:`) not found");
+        };
+        let name = line[start..close].trim().to_string();
+        return Ok((name, close + start + delim + 1));
+    }
+    match line.find(DELIMITERS) {
+        None => Err("key-value delimiter (`=` or `:`) not found"),
+        Some(0) => Err("empty key name"),
+        Some(end) => Ok((line[..end].trim().to_string(), end + 1)),
+    }
+}
+
+/// Is `s` wrapped in `quote`, with no other `quote` inside?
+fn has_surrounding_quote(s: &str, quote: u8) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 2
+        && b[0] == quote
+        && b[b.len() - 1] == quote
+        && b[1..].iter().position(|&c| c == quote) == Some(b.len() - 2)
+}
+
+/// A section as go-ini writes it.
+struct OutSection<'a> {
+    name: &'a str,
+    comment: &'a str,
+    keys: Vec<OutKey<'a>>,
+    index: HashMap<&'a str, usize>,
+}
+
+struct OutKey<'a> {
+    name: &'a str,
+    value: std::borrow::Cow<'a, [u8]>,
+    comment: &'a str,
+}
+
+/// Writes the tree in go-ini's pretty format, as sops does.
+///
+/// Every top-level entry must be a map (a section); top-level comments are
+/// dropped. Inside a section, a comment that is the first item becomes the
+/// section's comment and any other comment becomes the comment of the key
+/// before it (the last one wins). Non-string scalars are printed as in the
+/// dotenv store; nested maps and lists are an error (sops would print Go's
+/// `%v` rendering of them).
+pub(crate) fn emit(doc: &Map) -> Result<Vec<u8>> {
+    let mut sections = Vec::new();
+    for item in &doc.items {
+        let Item::Entry(name, value) = item else {
+            continue;
+        };
+        let Value::Map(map) = value else {
+            return Err(emit_error(format!(
+                "section values should always be maps (top-level key `{name}`)"
+            )));
+        };
+        if name.is_empty() {
+            return Err(emit_error("empty section name".into()));
+        }
+        let mut section = OutSection {
+            name,
+            comment: "",
+            keys: Vec::new(),
+            index: HashMap::new(),
+        };
+        let mut items = map.items.iter();
+        if let Some(Item::Comment(text)) = map.items.first() {
+            section.comment = text;
+            items.next();
+        }
+        let mut last: Option<usize> = None;
+        for item in items {
+            match item {
+                Item::Comment(text) => {
+                    if let Some(at) = last {
+                        section.keys[at].comment = text;
+                    }
+                }
+                Item::Entry(key, value) => {
+                    if key.is_empty() {
+                        return Err(emit_error(format!("empty key name in section `{name}`")));
+                    }
+                    let Some(text) = super::dotenv::scalar_text(value) else {
+                        return Err(emit_error(format!(
+                            "cannot use complex value in INI file; offending key: {name}.{key}"
+                        )));
+                    };
+                    let at = match section.index.get(key.as_str()) {
+                        Some(&at) => {
+                            section.keys[at].value = text;
+                            at
+                        }
+                        None => {
+                            section.index.insert(key, section.keys.len());
+                            section.keys.push(OutKey {
+                                name: key,
+                                value: text,
+                                comment: "",
+                            });
+                            section.keys.len() - 1
+                        }
+                    };
+                    last = Some(at);
+                }
+            }
+        }
+        sections.push(section);
+    }
+    Ok(write_sections(&sections))
+}
+
+fn emit_error(message: String) -> Error {
+    Error::Emit {
+        format: Format::Ini,
+        message,
+    }
+}
+
+fn write_sections(sections: &[OutSection<'_>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    for (i, section) in sections.iter().enumerate() {
+        if !section.comment.is_empty() {
+            for line in section.comment.split('\n') {
+                // go-ini does not trim a section comment line that lacks a
+                // comment marker.
+                match line.as_bytes().first() {
+                    Some(b'#' | b';') => push_marked_line(&mut out, line),
+                    _ => {
+                        out.extend_from_slice(b"; ");
+                        out.extend_from_slice(line.as_bytes());
+                    }
+                }
+                out.push(b'\n');
+            }
+        }
+        if i > 0 || section.name.to_uppercase() != DEFAULT_SECTION {
+            out.push(b'[');
+            out.extend_from_slice(section.name.as_bytes());
+            out.extend_from_slice(b"]\n");
+        } else if section.keys.is_empty() {
+            // An empty leading DEFAULT section is not written at all.
+            continue;
+        }
+        let align = section
+            .keys
+            .iter()
+            .map(|k| quoted_key_len(k.name))
+            .max()
+            .unwrap_or(0);
+        for key in &section.keys {
+            if !key.comment.is_empty() {
+                for line in key.comment.split('\n') {
+                    match line.as_bytes().first() {
+                        Some(b'#' | b';') => push_marked_line(&mut out, line),
+                        _ => {
+                            out.extend_from_slice(b"; ");
+                            out.extend_from_slice(line.trim().as_bytes());
+                        }
+                    }
+                    out.push(b'\n');
+                }
+            }
+            let name = key.name;
+            let (open, close) = if name.contains('"') || name.contains(DELIMITERS) {
+                ("`", "`")
+            } else if name.contains('`') {
+                ("\"\"\"", "\"\"\"")
+            } else {
+                ("", "")
+            };
+            out.extend_from_slice(open.as_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(close.as_bytes());
+            let written = name.len() + open.len() + close.len();
+            out.resize(out.len() + (align - written), b' ');
+            out.extend_from_slice(b" = ");
+            let value: &[u8] = &key.value;
+            let quote: &[u8] = if value.contains(&b'\n') || value.contains(&b'`') {
+                b"\"\"\""
+            } else if value.contains(&b'#') || value.contains(&b';') {
+                b"`"
+            } else if trimmed_len(value) != value.len() {
+                b"\""
+            } else {
+                b""
+            };
+            out.extend_from_slice(quote);
+            out.extend_from_slice(value);
+            out.extend_from_slice(quote);
+            out.push(b'\n');
+        }
+        if i + 1 != sections.len() {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// Writes a comment line that starts with `#` or `;` as go-ini does: the
+/// marker, one space, the rest trimmed.
+fn push_marked_line(out: &mut Vec<u8>, line: &str) {
+    out.extend_from_slice(&line.as_bytes()[..1]);
+    out.push(b' ');
+    out.extend_from_slice(line[1..].trim().as_bytes());
+}
+
+/// The width a key takes once the writer has quoted it.
+fn quoted_key_len(name: &str) -> usize {
+    if name.contains('"') || name.contains(DELIMITERS) {
+        name.len() + 2
+    } else if name.contains('`') {
+        name.len() + 6
+    } else {
+        name.len()
+    }
+}
+
+/// The length of a value without its surrounding whitespace (Unicode
+/// whitespace for UTF-8 text, ASCII whitespace for raw bytes).
+fn trimmed_len(value: &[u8]) -> usize {
+    match std::str::from_utf8(value) {
+        Ok(s) => s.trim().len(),
+        Err(_) => value.trim_ascii().len(),
+    }
 }

@@ -237,7 +237,11 @@ pub(super) mod test_support {
 
     /// A path under `tests/data/vectors`.
     pub(crate) fn vector_path(rel: &str) -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/vectors")).join(rel)
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/vectors"
+        ))
+        .join(rel)
     }
 
     /// The bytes of a vector file.
@@ -315,14 +319,18 @@ mod tests {
         })
     }
 
-    const ENC: &str = "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
+    const ENC: &str =
+        "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
 
     /// A metadata tree shaped like the one sops writes for key groups.
     fn key_group_metadata() -> Map {
         let group = |r: &str| {
             map(vec![
                 ("hc_vault", Value::Null),
-                ("age", Value::List(vec![map(vec![("recipient", s(r)), ("enc", s(ENC))])])),
+                (
+                    "age",
+                    Value::List(vec![map(vec![("recipient", s(r)), ("enc", s(ENC))])]),
+                ),
             ])
         };
         Map {
@@ -358,7 +366,11 @@ mod tests {
                 "version",
             ]
         );
-        let get = |k: &str| flat.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            flat.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(
             get("key_groups__list_0__map_age__list_0__map_enc"),
             Some("-----BEGIN AGE ENCRYPTED FILE-----\\nYWdl\\n-----END AGE ENCRYPTED FILE-----\\n")
@@ -385,7 +397,10 @@ mod tests {
         let Some(Value::List(age)) = group.get("age") else {
             panic!("no age list")
         };
-        assert_eq!(age[0], map(vec![("enc", s(ENC)), ("recipient", s("age1b"))]));
+        assert_eq!(
+            age[0],
+            map(vec![("enc", s(ENC)), ("recipient", s("age1b"))])
+        );
         assert_eq!(back.get("shamir_threshold"), Some(&s("2")));
         assert_eq!(back.get("mac_only_encrypted"), Some(&s("true")));
         assert_eq!(back.get("version"), Some(&s("3.11.0")));
@@ -408,7 +423,9 @@ mod tests {
             panic!("no age list")
         };
         let Value::Map(entry) = &age[0] else { panic!() };
-        let Some(Value::Str(enc)) = entry.get("enc") else { panic!() };
+        let Some(Value::Str(enc)) = entry.get("enc") else {
+            panic!()
+        };
         assert!(enc.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\nYWdl"));
         assert!(enc.ends_with("\n-----END AGE ENCRYPTED FILE-----\n"));
         // Flattening the rebuilt tree gives back exactly sops' lines.
@@ -424,7 +441,9 @@ mod tests {
             ("age__list_3__map_recipient".into(), s("d")),
         ])
         .unwrap();
-        let Some(Value::List(age)) = tree.get("age") else { panic!() };
+        let Some(Value::List(age)) = tree.get("age") else {
+            panic!()
+        };
         assert_eq!(age.len(), 4);
         assert_eq!(age[0], map(vec![("recipient", s("a"))]));
         assert_eq!(age[2], Value::Null);
@@ -464,6 +483,9 @@ mod tests {
                 Item::Entry("version".into(), s("3.11.0")),
             ],
         };
-        assert_eq!(flatten(&meta), vec![("version".to_string(), "3.11.0".to_string())]);
+        assert_eq!(
+            flatten(&meta),
+            vec![("version".to_string(), "3.11.0".to_string())]
+        );
     }
 }

@@ -6,6 +6,7 @@ pub mod format;
 pub mod gofmt;
 pub mod keys;
 pub mod store;
+pub mod time;
 pub mod tree;
 
 pub use error::{Error, Result};

@@ -6,6 +6,7 @@ pub mod format;
 pub mod gofmt;
 pub mod keys;
 pub mod store;
+pub mod time;
 pub mod tree;
 
 pub use error::{Error, Result};
@@ -19,5 +20,4 @@ pub mod mac;
 pub mod metadata;
 pub mod ops;
 pub mod rules;
-pub mod time;
 pub use age::{Callbacks, NoCallbacks};

@@ -32,6 +32,87 @@ pub enum Command {
     Decrypt(DecryptArgs),
     /// Print whether a file is encrypted: {"encrypted":true|false}.
     Filestatus(FilestatusArgs),
+    /// Edit an encrypted file in $SOPS_EDITOR / $EDITOR (creates it if missing).
+    Edit(crate::commands::edit::EditArgs),
+    /// Set one value: nsec set FILE '["a"]["b"]' VALUE (JSON), or --value-stdin/--value-file.
+    Set(crate::commands::edit::SetArgs),
+    /// Remove one value: nsec unset FILE '["a"]["b"]'.
+    Unset(crate::commands::edit::UnsetArgs),
+    /// New data key: for one FILE (sops-style), or for store secrets by NAME / --all.
+    Rotate(RotateArgs),
+    /// Make files' recipients match the current .sops.yaml rules.
+    Updatekeys(crate::commands::keys::UpdatekeysArgs),
+    /// Add or delete key groups of a file.
+    Groups(crate::commands::keys::GroupsArgs),
+    /// Run a command with the file's top-level values in its environment.
+    ExecEnv(crate::commands::exec::ExecEnvArgs),
+    /// Run a command with the decrypted file at a temporary path ({}).
+    ExecFile(crate::commands::exec::ExecFileArgs),
+    /// Create a secrets store: .sops.yaml and your age identity.
+    Init(crate::commands::secrets::InitArgs),
+    /// Generate an age identity (like age-keygen).
+    Keygen(crate::commands::secrets::KeygenArgs),
+    /// Convert an SSH ed25519 key to an age recipient or identity.
+    SshToAge(crate::commands::secrets::SshToAgeArgs),
+    /// Add a secret to the store (hidden prompt, stdin, file, or generated).
+    Add(crate::commands::secrets::AddArgs),
+    /// Print a secret's value.
+    Show(crate::commands::secrets::ShowArgs),
+    /// List the store's secrets with recipients and status.
+    List(crate::commands::secrets::ListArgs),
+    /// Remove a secret from the store.
+    Rm(crate::commands::secrets::RmArgs),
+    /// Add or remove a host (a recipient in .sops.yaml).
+    Host(crate::commands::secrets::HostArgs),
+    /// Check the whole store: rules, encryption, recipients, MACs, hosts.
+    Validate(crate::commands::maintain::ValidateArgs),
+    /// Remove a host or person and re-key everything they could read.
+    Revoke(crate::commands::maintain::RevokeArgs),
+    /// Print sops-nix declarations for the store.
+    Nix(crate::commands::maintain::NixArgs),
+    /// Git integration: pre-commit hook, diff and merge drivers.
+    Git(crate::commands::maintain::GitArgs),
+}
+
+/// `nsec rotate`. With one existing FILE (or --in-place/--add-age/--rm-age)
+/// it behaves like `sops rotate`: new data key, output to stdout unless
+/// --in-place. Otherwise the arguments are store NAMEs (or --all): every
+/// named secret gets a new data key and recipients from .sops.yaml, written
+/// in place after a plan and a confirmation.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Write the rotated file back (file mode).
+    #[arg(long, short = 'i')]
+    pub in_place: bool,
+    /// Add these age recipients (comma-separated; file mode).
+    #[arg(long, value_name = "RECIPIENTS")]
+    pub add_age: Vec<String>,
+    /// Remove these age recipients (comma-separated; file mode).
+    #[arg(long, value_name = "RECIPIENTS")]
+    pub rm_age: Vec<String>,
+    /// Write the result to this file (file mode).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Input store type (file mode).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output store type (file mode).
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Rotate every secret of the store (store mode).
+    #[arg(long)]
+    pub all: bool,
+    /// Show the plan, change nothing (store mode).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (store mode).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The secrets store (default: $NSEC_DIR, or found upward).
+    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
+    pub dir: Option<PathBuf>,
+    /// A FILE (sops-style) or secret NAMEs (store mode).
+    pub targets: Vec<String>,
 }
 
 /// Input and output store types and output destination.

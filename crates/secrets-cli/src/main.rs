@@ -35,5 +35,38 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Encrypt(a) => commands::crypt::encrypt(&ctx, a),
         Command::Decrypt(a) => commands::crypt::decrypt(&ctx, a),
         Command::Filestatus(a) => commands::crypt::filestatus(&ctx, a),
+        Command::Edit(a) => commands::edit::edit(&ctx, a),
+        Command::Set(a) => commands::edit::set(&ctx, a),
+        Command::Unset(a) => commands::edit::unset(&ctx, a),
+        Command::Rotate(a) => {
+            // File mode when the arguments name one existing file or use
+            // the sops-style flags; store mode otherwise.
+            let file_mode = a.in_place
+                || !a.add_age.is_empty()
+                || !a.rm_age.is_empty()
+                || a.output.is_some()
+                || (a.targets.len() == 1 && std::path::Path::new(&a.targets[0]).is_file());
+            if file_mode {
+                commands::keys::rotate_file(&ctx, a)
+            } else {
+                commands::maintain::rotate_store(&ctx, a)
+            }
+        }
+        Command::Updatekeys(a) => commands::keys::updatekeys(&ctx, a),
+        Command::Groups(a) => commands::keys::groups(&ctx, a),
+        Command::ExecEnv(a) => commands::exec::exec_env(&ctx, a),
+        Command::ExecFile(a) => commands::exec::exec_file(&ctx, a),
+        Command::Init(a) => commands::secrets::init(&ctx, a),
+        Command::Keygen(a) => commands::secrets::keygen(&ctx, a),
+        Command::SshToAge(a) => commands::secrets::ssh_to_age(&ctx, a),
+        Command::Add(a) => commands::secrets::add(&ctx, a),
+        Command::Show(a) => commands::secrets::show(&ctx, a),
+        Command::List(a) => commands::secrets::list(&ctx, a),
+        Command::Rm(a) => commands::secrets::rm(&ctx, a),
+        Command::Host(a) => commands::secrets::host(&ctx, a),
+        Command::Validate(a) => commands::maintain::validate(&ctx, a),
+        Command::Revoke(a) => commands::maintain::revoke(&ctx, a),
+        Command::Nix(a) => commands::maintain::nix(&ctx, a),
+        Command::Git(a) => commands::maintain::git(&ctx, a),
     }
 }

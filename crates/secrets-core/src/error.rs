@@ -140,6 +140,50 @@ pub enum Error {
     /// An age or Shamir operation on the data key failed.
     #[error("{0}")]
     KeyWrap(String),
+    /// No secrets store (a directory with `.sops.yaml`) was found.
+    #[error("no secrets store found from {} (looked for secrets/.sops.yaml and .sops.yaml upward; use --dir or NSEC_DIR, or run `nsec init`)", from.display())]
+    StoreNotFound {
+        /// Where the search started.
+        from: PathBuf,
+    },
+    /// A secret name that is not allowed.
+    #[error("invalid secret name `{name}`: {reason}")]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A file that must not exist yet does.
+    #[error("{} already exists (use --force to overwrite)", .0.display())]
+    AlreadyExists(PathBuf),
+    /// A secret that does not exist.
+    #[error("no secret `{name}` ({} does not exist)", path.display())]
+    SecretNotFound {
+        /// The secret's name.
+        name: String,
+        /// The file it would be.
+        path: PathBuf,
+    },
+    /// A template problem (unknown template, bad template file, failed check).
+    #[error("template `{name}`: {message}")]
+    Template {
+        /// The template's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An external program (editor, command, git) failed.
+    #[error("{program}: {message}")]
+    Command {
+        /// The program.
+        program: String,
+        /// What happened.
+        message: String,
+    },
+    /// The operation was interrupted by the user.
+    #[error("interrupted")]
+    Interrupted,
     /// An I/O failure on a path.
     #[error("{}: {source}", path.display())]
     Io {

@@ -21,3 +21,4 @@ pub mod metadata;
 pub mod ops;
 pub mod rules;
 pub use age::{Callbacks, NoCallbacks};
+pub mod repo;

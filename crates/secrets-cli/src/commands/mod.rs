@@ -1,6 +1,11 @@
 //! One module per subcommand: arguments in, library call, output.
 
 pub mod crypt;
+pub mod edit;
+pub mod exec;
+pub mod keys;
+pub mod maintain;
+pub mod secrets;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

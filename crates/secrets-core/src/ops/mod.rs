@@ -181,3 +181,10 @@ pub fn encrypt_file(path: impl AsRef<Path>) -> Result<Vec<u8>> {
         .and_then(|f| f.to_bytes(&store_options(config.as_ref())))
         .map_err(|e| e.in_file(path))
 }
+
+pub mod edit;
+pub mod exec;
+pub mod keys;
+pub mod secrets;
+pub mod validate;
+pub mod integrate;

@@ -1,0 +1,1 @@
+//! `edit`, `set`, `unset` (issue 3; being written).

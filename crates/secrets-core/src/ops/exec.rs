@@ -1,0 +1,1 @@
+//! `exec-env`, `exec-file` (issue 3; being written).

@@ -1,0 +1,1 @@
+//! sops-nix declarations and git integration (issue 5; being written).

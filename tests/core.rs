@@ -1,0 +1,3 @@
+//! Integration tests (core).
+
+mod common;

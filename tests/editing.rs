@@ -1,0 +1,3 @@
+//! Integration tests (editing).
+
+mod common;

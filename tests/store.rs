@@ -1,0 +1,3 @@
+//! Integration tests (store).
+
+mod common;

@@ -18,7 +18,10 @@ pub const AGE_C: &str = "age1dmdvc2mzj9mz0eyffvfcf6xr3486gryuc9ed8y3w7rsu85yag58
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The copied sops 3.11 vector corpus.
@@ -53,7 +56,10 @@ pub fn sops_bin() -> PathBuf {
 /// A Go `age` tool (`age`, `age-keygen`). Panics when missing.
 pub fn age_bin(name: &str) -> PathBuf {
     let p = PathBuf::from("/usr/bin").join(name);
-    assert!(p.is_file(), "{name} is missing (apt-get install age; scripts/test.sh does)");
+    assert!(
+        p.is_file(),
+        "{name} is missing (apt-get install age; scripts/test.sh does)"
+    );
     p
 }
 
@@ -101,7 +107,12 @@ impl Sandbox {
         let mut c = Command::new(program);
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy().into_owned();
-            if k.starts_with("SOPS_") || k.starts_with("NSEC_") || k == "XDG_CONFIG_HOME" || k == "EDITOR" || k == "VISUAL" {
+            if k.starts_with("SOPS_")
+                || k.starts_with("NSEC_")
+                || k == "XDG_CONFIG_HOME"
+                || k == "EDITOR"
+                || k == "VISUAL"
+            {
                 c.env_remove(&k);
             }
         }

@@ -332,9 +332,11 @@ pub fn decrypt_documents(
     cipher: &Cipher,
     selector: &Selector,
     mac_only_encrypted: bool,
+    record_ivs: bool,
 ) -> Result<(String, IvCache)> {
     let mut walk = Walk::new(Some(cipher), selector, mac_only_encrypted);
     let mut cache = IvCache::default();
+    cache.enabled = record_ivs;
     for doc in docs.iter_mut() {
         walk.decrypt_map(doc, &mut cache)?;
     }

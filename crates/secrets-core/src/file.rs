@@ -38,6 +38,10 @@ pub struct EncryptOptions {
 pub struct DecryptOptions {
     /// Skip the MAC check (sops' `--ignore-mac`).
     pub ignore_mac: bool,
+    /// Do not remember IVs for re-encryption. Set it when the result is only
+    /// read (`decrypt`, `exec-env`); sealing such an [`Opened`] still works
+    /// but gives every value a fresh IV, so diffs are not minimal.
+    pub read_only: bool,
 }
 
 /// An encrypted sops file: documents whose selected values are `ENC[…]`
@@ -181,6 +185,7 @@ impl SopsFile {
             &cipher,
             &selector,
             metadata.mac_only_encrypted,
+            !opts.read_only,
         )?;
         if !opts.ignore_mac {
             mac::verify(&cipher, &metadata.mac, &metadata.lastmodified, &computed)?;

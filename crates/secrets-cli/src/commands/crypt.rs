@@ -77,6 +77,7 @@ pub fn decrypt(ctx: &Context, args: &DecryptArgs) -> Result<(), CliError> {
             &identities(),
             DecryptOptions {
                 ignore_mac: args.ignore_mac,
+                read_only: true,
             },
         )
         .map_err(in_file)?;

@@ -55,5 +55,7 @@ pub fn git(_ctx: &Context, _args: &GitArgs) -> Result<(), CliError> {
 
 /// `nsec rotate NAME…|--all` (store mode).
 pub fn rotate_store(_ctx: &Context, _args: &crate::cli::RotateArgs) -> Result<(), CliError> {
-    Err(CliError::Other("store-wide rotate is not available yet".into()))
+    Err(CliError::Other(
+        "store-wide rotate is not available yet".into(),
+    ))
 }

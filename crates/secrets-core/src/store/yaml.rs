@@ -304,10 +304,12 @@ impl Builder {
                 None => {
                     let name = match value {
                         Value::Str(s) => s,
-                        _ => return Err(parse_error(format!(
+                        _ => {
+                            return Err(parse_error(format!(
                             "{}: mapping key is not a string (sops requires string keys; quote it)",
                             at(span)
-                        ))),
+                        )))
+                        }
                     };
                     let key_line = span.start.line();
                     if let Some(first) = seen.get(&name) {

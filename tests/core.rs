@@ -828,3 +828,139 @@ fn failures_leave_the_target_untouched() {
         "{names:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Property tests: random documents round-trip through nsec alone, nsec→sops
+// and sops→nsec.
+// ---------------------------------------------------------------------------
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use secrets_core::file::{self, DecryptOptions, EncryptOptions};
+    use secrets_core::keys::age::AgeRecipient;
+    use secrets_core::keys::discovery::Identities;
+    use secrets_core::store::{self, StoreOptions};
+    use secrets_core::{Item, Map, Value};
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            // Strings, including ones YAML must quote or block-format.
+            prop_oneof![
+                "[a-zA-Z0-9 _./:-]{0,24}",
+                Just("yes".to_string()),
+                Just("123".to_string()),
+                Just("true".to_string()),
+                Just("null".to_string()),
+                Just("2024-01-02".to_string()),
+                Just(" leading".to_string()),
+                Just("trailing ".to_string()),
+                Just("a: b # c".to_string()),
+                Just("line one\nline two\n".to_string()),
+                Just("tab\there".to_string()),
+                "\\PC{0,12}",
+            ]
+            .prop_map(Value::Str),
+            any::<i64>().prop_map(Value::Int),
+            (-1.0e6f64..1.0e6)
+                .prop_filter("fractional", |f| f.fract() != 0.0)
+                .prop_map(Value::Float),
+            any::<bool>().prop_map(Value::Bool),
+            Just(Value::Null),
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        "[a-z][a-z0-9_]{0,7}"
+    }
+
+    fn map_of(inner: BoxedStrategy<Value>) -> impl Strategy<Value = Map> {
+        prop::collection::vec((key(), inner, prop::option::of("[a-z ]{1,12}")), 1..5).prop_map(
+            |entries| {
+                let mut m = Map::new();
+                let mut seen = std::collections::HashSet::new();
+                for (k, v, comment) in entries {
+                    if !seen.insert(k.clone()) {
+                        continue;
+                    }
+                    if let Some(c) = comment {
+                        m.items.push(Item::Comment(format!(" {c}")));
+                    }
+                    m.items.push(Item::Entry(k, v));
+                }
+                m
+            },
+        )
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(3, 24, 4, |inner| {
+            let inner = inner.boxed();
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 1..4).prop_map(Value::List),
+                map_of(inner).prop_map(Value::Map),
+            ]
+        })
+    }
+
+    fn document() -> impl Strategy<Value = Map> {
+        map_of(value().boxed())
+    }
+
+    fn identities() -> Identities {
+        let mut ids = Identities::new();
+        ids.add_source(
+            "key A",
+            &std::fs::read(key_file("A")).unwrap(),
+            secrets_core::NoCallbacks,
+        );
+        assert_eq!(ids.len(), 1);
+        ids
+    }
+
+    fn yaml(doc: &Map) -> Vec<u8> {
+        store::emit(
+            Format::Yaml,
+            std::slice::from_ref(doc),
+            &StoreOptions::default(),
+        )
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+        #[test]
+        fn nsec_alone_round_trips(doc in document()) {
+            let text = yaml(&doc);
+            let parsed = store::parse(Format::Yaml, &text).unwrap();
+            prop_assert_eq!(&parsed[0], &doc, "the emitter's output parses back to the same tree");
+            let opts = EncryptOptions {
+                key_groups: vec![vec![AgeRecipient::parse(AGE_A).unwrap()]],
+                ..EncryptOptions::default()
+            };
+            let enc = file::encrypt(Format::Yaml, parsed, &opts).unwrap().to_bytes(&StoreOptions::default()).unwrap();
+            let opened = SopsFile::parse(Format::Yaml, &enc).unwrap().open(&identities(), DecryptOptions::default()).unwrap();
+            prop_assert_eq!(opened.plaintext(Format::Yaml, &StoreOptions::default()).unwrap(), text);
+        }
+    }
+
+    proptest! {
+        // Each case runs the real sops twice; fewer cases keep CI quick.
+        #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+
+        #[test]
+        fn nsec_and_sops_agree_both_ways(doc in document()) {
+            let sb = Sandbox::new();
+            let text = yaml(&doc);
+            let plain = sb.write("doc.yaml", &text);
+            let enc = sb.write("nsec.yaml", ok(sb.nsec().args(["encrypt", "--age", AGE_A]).arg(&plain)));
+            let theirs = ok(sb.sops().env("SOPS_AGE_KEY_FILE", key_file("A")).arg("decrypt").arg(&enc));
+            prop_assert_eq!(String::from_utf8_lossy(&theirs), String::from_utf8_lossy(&text), "nsec → sops");
+            let sops_enc = sb.path("sops.yaml");
+            ok(sb.sops().args(["encrypt", "--age", AGE_A, "--output"]).arg(&sops_enc).arg(&plain));
+            let ours = ok(sb.nsec().env("SOPS_AGE_KEY_FILE", key_file("A")).arg("decrypt").arg(&sops_enc));
+            prop_assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&text), "sops → nsec");
+        }
+    }
+}

@@ -1,42 +1,219 @@
-//! `edit`, `set`, `unset` (issue 3; being written).
+//! `edit`, `set`, `unset`.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use nix::sys::signal::{SigSet, Signal};
+use secrets_core::ops::edit::{self, EditOptions, EditPrompt, Outcome, SetOptions};
+use secrets_core::{tree, Error};
 
-use super::Context;
+use super::{identities, Context};
 use crate::error::CliError;
 
 /// `nsec edit`.
 #[derive(Debug, Args)]
 pub struct EditArgs {
-    /// The file to edit.
+    /// The file to edit (created from a template when it does not exist).
     pub file: String,
 }
 
 /// `nsec set`.
 #[derive(Debug, Args)]
 pub struct SetArgs {
-    /// The file.
+    /// Read the JSON value from standard input (keeps it out of argv).
+    #[arg(long, conflicts_with = "value_file")]
+    pub value_stdin: bool,
+    /// Read the JSON value from this file (keeps it out of argv).
+    #[arg(long, value_name = "FILE")]
+    pub value_file: Option<PathBuf>,
+    /// Do not rewrite the file when the value is already there.
+    #[arg(long)]
+    pub idempotent: bool,
+    /// Do not check the MAC.
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// The encrypted file.
     pub file: String,
+    /// Where, e.g. '["a"][0]["b"]'.
+    pub index: String,
+    /// The value, as JSON (omit with --value-stdin / --value-file).
+    pub value: Option<String>,
 }
 
 /// `nsec unset`.
 #[derive(Debug, Args)]
 pub struct UnsetArgs {
-    /// The file.
+    /// A missing key is not an error.
+    #[arg(long)]
+    pub idempotent: bool,
+    /// Do not check the MAC.
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// The encrypted file.
     pub file: String,
+    /// Where, e.g. '["a"][0]["b"]'.
+    pub index: String,
+}
+
+/// Maps library errors of an editing command to sops' codes: interrupts
+/// become code 85, index problems `set`/`unset`'s code 7.
+fn edit_error(e: Error) -> CliError {
+    match e.root() {
+        Error::Interrupted => CliError::Interrupted,
+        Error::InvalidIndex { .. } | Error::InvalidValue(_) => CliError::BadSet(e),
+        _ => CliError::Core(e),
+    }
+}
+
+fn existing(file: &str) -> Result<&Path, CliError> {
+    let p = Path::new(file);
+    if !p.is_file() {
+        return Err(CliError::NoSuchFile(p.to_path_buf()));
+    }
+    Ok(p)
 }
 
 /// `nsec edit`.
-pub fn edit(_ctx: &Context, _args: &EditArgs) -> Result<(), CliError> {
-    Err(CliError::Other("edit is not available yet".into()))
+pub fn edit(ctx: &Context, args: &EditArgs) -> Result<(), CliError> {
+    let path = Path::new(&args.file);
+    // Interrupts go to the editor (same terminal, same process group); nsec
+    // holds them off so that it can always remove the plaintext temp file,
+    // and abandons the edit when one arrived. Children start with a clean
+    // signal mask (Rust's `Command` resets it), so the editor is unaffected.
+    let signals = held_signals();
+    let _ = signals.thread_block();
+    let config = ctx.config_for(Some(path))?;
+    let editor = edit::editor_command(|k| std::env::var(k).ok())?;
+    let opts = EditOptions {
+        editor,
+        config: config.as_ref(),
+        cwd: &ctx.cwd,
+        store: ctx.store_options(config.as_ref()),
+        temp_base: None,
+    };
+    let mut prompt = TerminalPrompt;
+    match edit::edit_file(path, &identities(), &opts, &mut prompt).map_err(edit_error)? {
+        Outcome::Written => Ok(()),
+        Outcome::Unchanged => Err(CliError::Unchanged),
+    }
+}
+
+fn held_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+/// Asks on the terminal whether to reopen an edit that does not parse.
+struct TerminalPrompt;
+
+impl EditPrompt for TerminalPrompt {
+    fn reopen_after(&mut self, error: &Error) -> bool {
+        eprintln!("nsec: the edited file does not parse: {error}");
+        if !std::io::stdin().is_terminal() {
+            return false;
+        }
+        crate::ui::confirm("Reopen it in the editor?")
+    }
+
+    fn interrupted(&mut self) -> bool {
+        pending_signal()
+    }
+}
+
+/// Is one of the held signals pending? Read from `/proc/self/status`
+/// (process-wide `ShdPnd` and thread `SigPnd` masks), which needs no unsafe
+/// code; elsewhere the editor's own exit status has to do.
+fn pending_signal() -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    let held: u64 = [2u64, 3, 15, 1].iter().map(|s| 1u64 << (s - 1)).sum();
+    status.lines().any(|l| {
+        let Some((name, value)) = l.split_once(':') else {
+            return false;
+        };
+        (name == "ShdPnd" || name == "SigPnd")
+            && u64::from_str_radix(value.trim(), 16).is_ok_and(|m| m & held != 0)
+    })
+}
+
+/// The `set` VALUE: from the argument, standard input or a file.
+fn read_value(args: &SetArgs) -> Result<Vec<u8>, CliError> {
+    let given = [
+        args.value.is_some(),
+        args.value_stdin,
+        args.value_file.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(CliError::Usage(
+            "give the value exactly once: as VALUE, with --value-stdin, or with --value-file"
+                .into(),
+        ));
+    }
+    if let Some(v) = &args.value {
+        return Ok(v.as_bytes().to_vec());
+    }
+    if let Some(f) = &args.value_file {
+        return std::fs::read(f).map_err(|e| {
+            CliError::Core(Error::Io {
+                path: f.clone(),
+                source: e,
+            })
+        });
+    }
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::Other(format!("cannot read standard input: {e}")))?;
+    Ok(buf)
 }
 
 /// `nsec set`.
-pub fn set(_ctx: &Context, _args: &SetArgs) -> Result<(), CliError> {
-    Err(CliError::Other("set is not available yet".into()))
+pub fn set(ctx: &Context, args: &SetArgs) -> Result<(), CliError> {
+    let steps = tree::parse_index(&args.index).map_err(CliError::BadSet)?;
+    let raw = zeroize::Zeroizing::new(read_value(args)?);
+    let value = edit::parse_set_value(&raw).map_err(CliError::BadSet)?;
+    let path = existing(&args.file)?;
+    let config = ctx.config_for(Some(path))?;
+    edit::set_value(
+        path,
+        &identities(),
+        &ctx.store_options(config.as_ref()),
+        &steps,
+        value,
+        SetOptions {
+            ignore_mac: args.ignore_mac,
+            idempotent: args.idempotent,
+        },
+    )
+    .map_err(edit_error)?;
+    Ok(())
 }
 
 /// `nsec unset`.
-pub fn unset(_ctx: &Context, _args: &UnsetArgs) -> Result<(), CliError> {
-    Err(CliError::Other("unset is not available yet".into()))
+pub fn unset(ctx: &Context, args: &UnsetArgs) -> Result<(), CliError> {
+    let steps = tree::parse_index(&args.index).map_err(CliError::BadSet)?;
+    let path = existing(&args.file)?;
+    let config = ctx.config_for(Some(path))?;
+    edit::unset_value(
+        path,
+        &identities(),
+        &ctx.store_options(config.as_ref()),
+        &steps,
+        SetOptions {
+            ignore_mac: args.ignore_mac,
+            idempotent: args.idempotent,
+        },
+    )
+    .map_err(edit_error)?;
+    Ok(())
 }

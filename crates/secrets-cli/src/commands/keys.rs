@@ -1,36 +1,246 @@
-//! `rotate` (file mode), `updatekeys`, `groups` (issue 3; being written).
+//! `rotate` (file mode), `updatekeys`, `groups`.
 
-use clap::Args;
+use std::path::{Path, PathBuf};
 
-use super::Context;
+use clap::{Args, Subcommand};
+use secrets_core::file::SopsFile;
+use secrets_core::fsio::{self, FileLock};
+use secrets_core::keys::age::AgeRecipient;
+use secrets_core::ops::keys::{self, UpdateKeysPlan};
+use secrets_core::rules::{split_recipients, Config};
+use secrets_core::{Error, Format};
+
+use super::{identities, Context};
 use crate::cli::RotateArgs;
 use crate::error::CliError;
+use crate::output::{write_stdout, Destination};
 
 /// `nsec updatekeys`.
 #[derive(Debug, Args)]
 pub struct UpdatekeysArgs {
-    /// The files.
+    /// Apply the changes without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also make a new data key (a removed recipient may hold the old one).
+    #[arg(long)]
+    pub rotate: bool,
+    /// The files to update.
+    #[arg(required = true)]
     pub files: Vec<String>,
 }
 
 /// `nsec groups`.
 #[derive(Debug, Args)]
 pub struct GroupsArgs {
-    /// The file.
-    pub file: Option<String>,
+    /// add or delete.
+    #[command(subcommand)]
+    pub action: GroupsAction,
+}
+
+/// The `groups` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GroupsAction {
+    /// Add a key group of age recipients.
+    Add {
+        /// The encrypted file.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// Age recipients of the new group (comma-separated).
+        #[arg(long, value_name = "RECIPIENTS")]
+        age: Vec<String>,
+        /// Groups needed to decrypt (default: all of them).
+        #[arg(long, value_name = "N")]
+        shamir_secret_sharing_threshold: Option<usize>,
+        /// Write the result back to the file instead of stdout.
+        #[arg(long, short = 'i')]
+        in_place: bool,
+    },
+    /// Delete the key group at INDEX (0-based).
+    Delete {
+        /// The encrypted file.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// Write the result back to the file instead of stdout.
+        #[arg(long, short = 'i')]
+        in_place: bool,
+        /// The group's index.
+        index: usize,
+    },
+}
+
+fn parse_recipients(lists: &[String]) -> Result<Vec<AgeRecipient>, CliError> {
+    lists
+        .iter()
+        .flat_map(|l| split_recipients(l))
+        .map(|r| AgeRecipient::parse(&r).map_err(CliError::from))
+        .collect()
+}
+
+fn read_sops(path: &Path, format: Format) -> Result<SopsFile, CliError> {
+    if !path.is_file() {
+        return Err(CliError::NoSuchFile(path.to_path_buf()));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        CliError::Core(Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })
+    })?;
+    SopsFile::parse(format, &bytes).map_err(|e| CliError::Core(e.in_file(path)))
+}
+
+/// Locks `path` when the result goes back into it.
+fn lock_if(in_place: bool, path: &Path) -> Result<Option<FileLock>, CliError> {
+    if !in_place || !path.is_file() {
+        return Ok(None);
+    }
+    Ok(Some(FileLock::acquire(path)?))
 }
 
 /// `nsec rotate FILE` (sops-style).
-pub fn rotate_file(_ctx: &Context, _args: &RotateArgs) -> Result<(), CliError> {
-    Err(CliError::Other("rotate is not available yet".into()))
+pub fn rotate_file(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
+    let [file] = args.targets.as_slice() else {
+        return Err(CliError::Usage(
+            "rotate in file mode takes exactly one FILE".into(),
+        ));
+    };
+    let path = Path::new(file);
+    let dest = Destination::from_flags(args.output.as_deref(), args.in_place, file)?;
+    let by_name = Format::from_path(path);
+    let parse = |flag: &str, t: &Option<String>| -> Result<Option<Format>, CliError> {
+        t.as_deref()
+            .map(|t| {
+                Format::from_name(t).ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "invalid --{flag} `{t}` (expected yaml, json, dotenv, ini or binary)"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let in_fmt = parse("input-type", &args.input_type)?.unwrap_or(by_name);
+    let out_fmt = parse("output-type", &args.output_type)?.unwrap_or(in_fmt);
+    let add = parse_recipients(&args.add_age)?;
+    let rm = parse_recipients(&args.rm_age)?;
+    let config = ctx.config_for(Some(path))?;
+    let _lock = lock_if(args.in_place, path)?;
+    let sops = read_sops(path, in_fmt)?;
+    let rotated = keys::rotate(sops, &identities(), &add, &rm)
+        .map_err(|e| CliError::Core(e.in_file(path)))?;
+    let bytes = rotated
+        .to_bytes_as(out_fmt, &ctx.store_options(config.as_ref()))
+        .map_err(|e| CliError::Core(e.in_file(path)))?;
+    dest.write(&bytes, 0o644)
+}
+
+/// A recipient with its `.sops.yaml` name, when it has one.
+fn named(config: &Config, r: &str) -> String {
+    match config.name_of(r) {
+        Some(n) => format!("{r} ({n})"),
+        None => r.to_string(),
+    }
+}
+
+/// Prints the plan the way sops does (`+++` added, `---` removed), with
+/// names from `.sops.yaml`.
+fn print_plan(file: &str, config: &Config, plan: &UpdateKeysPlan) {
+    eprintln!("The following changes will be made to the file's groups ({file}):");
+    for (i, g) in plan.groups.iter().enumerate() {
+        eprintln!("Group {}", i + 1);
+        for r in &g.kept {
+            eprintln!("    {}", named(config, r));
+        }
+        for r in &g.added {
+            eprintln!("+++ {}", named(config, r));
+        }
+        for r in &g.removed {
+            eprintln!("--- {}", named(config, r));
+        }
+    }
+    if plan.threshold.0 != plan.threshold.1 {
+        eprintln!(
+            "shamir_threshold: {} -> {}",
+            plan.threshold.0, plan.threshold.1
+        );
+    }
 }
 
 /// `nsec updatekeys`.
-pub fn updatekeys(_ctx: &Context, _args: &UpdatekeysArgs) -> Result<(), CliError> {
-    Err(CliError::Other("updatekeys is not available yet".into()))
+pub fn updatekeys(ctx: &Context, args: &UpdatekeysArgs) -> Result<(), CliError> {
+    for file in &args.files {
+        let path = Path::new(file);
+        let Some(config) = ctx.config_for(Some(path))? else {
+            return Err(CliError::Core(Error::Config {
+                path: PathBuf::from(".sops.yaml"),
+                rule: None,
+                message: format!("no .sops.yaml found for {file}"),
+            }));
+        };
+        if !path.is_file() {
+            return Err(CliError::NoSuchFile(path.to_path_buf()));
+        }
+        let _lock = FileLock::acquire(path)?;
+        let sops = read_sops(path, Format::from_path(path))?;
+        let in_file = |e: Error| CliError::Core(e.in_file(path));
+        let plan = keys::plan_updatekeys(&sops, &config, &ctx.cwd, path).map_err(in_file)?;
+        if plan.is_empty() && !args.rotate {
+            eprintln!("{file}: already up to date");
+            continue;
+        }
+        if !plan.is_empty() {
+            print_plan(file, &config, &plan);
+        }
+        if args.rotate {
+            eprintln!("A new data key will be made and every value re-encrypted.");
+        }
+        if !args.yes && !crate::ui::confirm("Is this okay?") {
+            eprintln!("{file}: changes have not been applied");
+            continue;
+        }
+        let updated =
+            keys::apply_updatekeys(sops, &identities(), &plan, args.rotate).map_err(in_file)?;
+        let bytes = updated
+            .to_bytes(&ctx.store_options(Some(&config)))
+            .map_err(in_file)?;
+        fsio::write_atomic(path, &bytes, 0o644)?;
+        eprintln!("{file}: updated");
+    }
+    Ok(())
 }
 
 /// `nsec groups`.
-pub fn groups(_ctx: &Context, _args: &GroupsArgs) -> Result<(), CliError> {
-    Err(CliError::Other("groups is not available yet".into()))
+pub fn groups(ctx: &Context, args: &GroupsArgs) -> Result<(), CliError> {
+    let (file, in_place) = match &args.action {
+        GroupsAction::Add { file, in_place, .. } | GroupsAction::Delete { file, in_place, .. } => {
+            (file, *in_place)
+        }
+    };
+    let path = file.as_path();
+    let config = ctx.config_for(Some(path))?;
+    let _lock = lock_if(in_place, path)?;
+    let sops = read_sops(path, Format::from_path(path))?;
+    let in_file = |e: Error| CliError::Core(e.in_file(path));
+    let changed = match &args.action {
+        GroupsAction::Add {
+            age,
+            shamir_secret_sharing_threshold,
+            ..
+        } => keys::add_group(
+            sops,
+            &identities(),
+            parse_recipients(age)?,
+            *shamir_secret_sharing_threshold,
+        ),
+        GroupsAction::Delete { index, .. } => keys::delete_group(sops, &identities(), *index),
+    }
+    .map_err(in_file)?;
+    let bytes = changed
+        .to_bytes(&ctx.store_options(config.as_ref()))
+        .map_err(in_file)?;
+    if in_place {
+        fsio::write_atomic(path, &bytes, 0o644)?;
+        Ok(())
+    } else {
+        write_stdout(&bytes)
+    }
 }

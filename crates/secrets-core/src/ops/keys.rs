@@ -1,1 +1,242 @@
-//! `rotate`, `updatekeys`, `groups` on single files (issue 3; being written).
+//! Key lifecycle of one file: `rotate`, `updatekeys` and `groups`.
+//!
+//! * `rotate` makes a new data key and re-encrypts every value; recipients
+//!   may be added (to the first key group, as sops does) or removed (from
+//!   every group).
+//! * `updatekeys` makes the file's key groups match its `.sops.yaml`
+//!   creation rule. Like sops it keeps the data key, `lastmodified` and the
+//!   MAC, only wrapping the data key anew; [`UpdateKeysPlan`] says what
+//!   changes so the caller can show it and ask first. With `rotate` it also
+//!   makes a new data key: a removed recipient who kept a copy of the old file
+//!   still holds the old data key.
+//! * `groups add` / `groups delete` add or remove one key group, re-splitting
+//!   the data key; values, `lastmodified` and the MAC are unchanged.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::file::{recipient_groups, DecryptOptions, SopsFile};
+use crate::keys::age::AgeRecipient;
+use crate::keys::discovery::Identities;
+use crate::rules::Config;
+
+/// `rotate`: a new data key for every value; `add` recipients join the
+/// first key group, `rm` recipients leave every group. The MAC is checked.
+/// `version` is kept.
+pub fn rotate(
+    file: SopsFile,
+    identities: &Identities,
+    add: &[AgeRecipient],
+    rm: &[AgeRecipient],
+) -> Result<SopsFile> {
+    let threshold = file.metadata.shamir_threshold;
+    let mut groups = recipient_groups(&file.metadata)?;
+    if groups.is_empty() {
+        groups.push(Vec::new());
+    }
+    for r in add {
+        if !groups[0].iter().any(|g| g.as_str() == r.as_str()) {
+            groups[0].push(r.clone());
+        }
+    }
+    for r in rm {
+        for g in &mut groups {
+            g.retain(|k| k.as_str() != r.as_str());
+        }
+    }
+    if groups.iter().all(|g| g.is_empty()) {
+        return Err(Error::InvalidOption(
+            "removing these recipients would leave the file without any".into(),
+        ));
+    }
+    let opened = file.open(identities, DecryptOptions::default())?;
+    opened.seal_with_new_key(&groups, threshold)
+}
+
+/// The changes to one key group.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupDiff {
+    /// Recipients kept.
+    pub kept: Vec<String>,
+    /// Recipients the rule adds.
+    pub added: Vec<String>,
+    /// Recipients the rule no longer lists.
+    pub removed: Vec<String>,
+}
+
+/// What `updatekeys` would change in a file.
+#[derive(Clone, Debug)]
+pub struct UpdateKeysPlan {
+    /// Per key group (the larger of the old and new counts).
+    pub groups: Vec<GroupDiff>,
+    /// The threshold before and after.
+    pub threshold: (usize, usize),
+    /// The new key groups, from the rule.
+    pub new_groups: Vec<Vec<AgeRecipient>>,
+}
+
+impl UpdateKeysPlan {
+    /// Is the file already in sync with the rule?
+    pub fn is_empty(&self) -> bool {
+        self.threshold.0 == self.threshold.1
+            && self
+                .groups
+                .iter()
+                .all(|g| g.added.is_empty() && g.removed.is_empty())
+    }
+}
+
+/// Compares a file's key groups with the creation rule for `path`.
+/// Recipients are compared per group position and as sets, as sops does.
+pub fn plan_updatekeys(
+    file: &SopsFile,
+    config: &Config,
+    cwd: &Path,
+    path: &Path,
+) -> Result<UpdateKeysPlan> {
+    let rule = config.rule_for(cwd, path)?;
+    if rule.recipients().next().is_none() {
+        return Err(Error::Config {
+            path: config.path.clone(),
+            rule: Some(rule.index),
+            message: "the rule has no age recipients".into(),
+        });
+    }
+    let new_groups: Vec<Vec<AgeRecipient>> = rule
+        .key_groups
+        .iter()
+        .map(|g| {
+            g.iter()
+                .map(|r| AgeRecipient::parse(r))
+                .collect::<Result<_>>()
+        })
+        .collect::<Result<_>>()?;
+    let old: Vec<Vec<String>> = file
+        .metadata
+        .key_groups
+        .iter()
+        .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
+        .collect();
+    let new: Vec<Vec<String>> = new_groups
+        .iter()
+        .map(|g| g.iter().map(|r| r.as_str().to_string()).collect())
+        .collect();
+    let n = old.len().max(new.len());
+    let empty = Vec::new();
+    let groups = (0..n)
+        .map(|i| {
+            let o = old.get(i).unwrap_or(&empty);
+            let w = new.get(i).unwrap_or(&empty);
+            let os: HashSet<&String> = o.iter().collect();
+            let ws: HashSet<&String> = w.iter().collect();
+            GroupDiff {
+                kept: o.iter().filter(|r| ws.contains(r)).cloned().collect(),
+                added: w.iter().filter(|r| !os.contains(r)).cloned().collect(),
+                removed: o.iter().filter(|r| !ws.contains(r)).cloned().collect(),
+            }
+        })
+        .collect();
+    let old_t = file.metadata.shamir_threshold;
+    let new_t = if new_groups.len() < 2 {
+        // With one group the threshold means nothing; keep what is there
+        // unless it no longer fits.
+        old_t.min(1)
+    } else {
+        let wanted = if rule.shamir_threshold > 0 {
+            rule.shamir_threshold
+        } else if old_t > 0 {
+            old_t
+        } else {
+            new_groups.len()
+        };
+        wanted.min(new_groups.len())
+    };
+    Ok(UpdateKeysPlan {
+        groups,
+        threshold: (old_t, new_t),
+        new_groups,
+    })
+}
+
+/// Applies an `updatekeys` plan. Without `rotate` the data key is kept
+/// (values, `lastmodified` and MAC unchanged, the MAC is not checked, as in
+/// sops); with `rotate` the file gets a new data key and every value is
+/// re-encrypted (the MAC is checked).
+pub fn apply_updatekeys(
+    file: SopsFile,
+    identities: &Identities,
+    plan: &UpdateKeysPlan,
+    rotate: bool,
+) -> Result<SopsFile> {
+    let threshold = plan.threshold.1;
+    if rotate {
+        let opened = file.open(identities, DecryptOptions::default())?;
+        return opened.seal_with_new_key(&plan.new_groups, threshold);
+    }
+    let mut file = file;
+    let key = file.data_key(identities)?;
+    file.rewrap(&key, &plan.new_groups, threshold)?;
+    if plan.new_groups.len() < 2 {
+        file.metadata.shamir_threshold = threshold;
+    }
+    Ok(file)
+}
+
+/// `groups add`: appends a key group of `recipients` and splits the data
+/// key anew. `threshold` (`--shamir-secret-sharing-threshold`) defaults to
+/// the new number of groups, as in sops.
+pub fn add_group(
+    mut file: SopsFile,
+    identities: &Identities,
+    recipients: Vec<AgeRecipient>,
+    threshold: Option<usize>,
+) -> Result<SopsFile> {
+    if recipients.is_empty() {
+        return Err(Error::InvalidOption(
+            "a new key group needs at least one recipient (--age)".into(),
+        ));
+    }
+    let key = file.data_key(identities)?;
+    let mut groups = recipient_groups(&file.metadata)?;
+    groups.push(recipients);
+    let threshold = threshold.unwrap_or(groups.len());
+    file.rewrap(&key, &groups, threshold)?;
+    Ok(file)
+}
+
+/// `groups delete`: removes key group `index` (0-based) and splits the data
+/// key anew among the rest. The threshold is lowered when it no longer fits.
+pub fn delete_group(mut file: SopsFile, identities: &Identities, index: usize) -> Result<SopsFile> {
+    let n = file.metadata.key_groups.len();
+    if index >= n {
+        return Err(Error::InvalidOption(format!(
+            "the file has {n} key group(s); there is no group {index}"
+        )));
+    }
+    if n == 1 {
+        return Err(Error::InvalidOption(
+            "cannot delete the only key group of a file".into(),
+        ));
+    }
+    let key = file.data_key(identities)?;
+    let mut groups = recipient_groups(&file.metadata)?;
+    groups.remove(index);
+    // Drop the group's metadata too, so other master keys stay with their
+    // own group when `rewrap` carries them over by position.
+    file.metadata.key_groups.remove(index);
+    let left = groups.len();
+    let threshold = if left < 2 {
+        0
+    } else {
+        match file.metadata.shamir_threshold {
+            0 => left,
+            t => t.min(left),
+        }
+    };
+    file.rewrap(&key, &groups, threshold)?;
+    if left < 2 {
+        file.metadata.shamir_threshold = 0;
+    }
+    Ok(file)
+}

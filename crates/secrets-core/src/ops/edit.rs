@@ -111,6 +111,7 @@ pub fn set_value(
         store_opts,
         DecryptOptions {
             ignore_mac: opts.ignore_mac,
+            read_only: false,
         },
         opts.idempotent,
         |opened| {
@@ -137,6 +138,7 @@ pub fn unset_value(
         store_opts,
         DecryptOptions {
             ignore_mac: opts.ignore_mac,
+            read_only: false,
         },
         true,
         |opened| {

@@ -617,6 +617,8 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    const KEY_A_PUB: &str = "age1s57gtcmp6dt42ctny6gcgwsf3fgjd32mjzksulrggvqfzrk65aksxmwzle";
+
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/vectors");
 
     /// A map-backed environment.
@@ -841,6 +843,122 @@ mod tests {
             .unused_locations()
             .iter()
             .any(|l| l.ends_with("keys.txt")));
+    }
+
+    /// Answers every passphrase request with a fixed passphrase and counts
+    /// the requests.
+    #[derive(Clone)]
+    struct Passphrase {
+        answer: Option<&'static str>,
+        asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Passphrase {
+        fn new(answer: Option<&'static str>) -> Passphrase {
+            Passphrase {
+                answer,
+                asked: Default::default(),
+            }
+        }
+        fn asked(&self) -> usize {
+            self.asked.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl Callbacks for Passphrase {
+        fn display_message(&self, _: &str) {}
+        fn confirm(&self, _: &str, _: &str, _: Option<&str>) -> Option<bool> {
+            None
+        }
+        fn request_public_string(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn request_passphrase(&self, _: &str) -> Option<age::secrecy::SecretString> {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.answer.map(age::secrecy::SecretString::from)
+        }
+    }
+
+    fn go_age_encrypt(args: &[&str], input: &[u8]) -> String {
+        use std::io::Write;
+        let mut child = Command::new("age")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the Go `age` binary must be installed");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn passphrase_protected_ssh_key_prompts_once_and_only_when_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id_ed25519");
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "hunter2", "-C", "", "-f"])
+            .arg(&key)
+            .status()
+            .expect("ssh-keygen must be installed");
+        assert!(status.success());
+        let pub_path = format!("{}.pub", key.display());
+        let to_ssh = go_age_encrypt(&["-a", "-R", &pub_path], b"locked");
+        let to_a = go_age_encrypt(&["-a", "-r", KEY_A_PUB], b"other");
+        let env = MapEnv::home(dir.path()).set(SSH_PRIVATE_KEY_FILE_VAR, key.display().to_string());
+
+        let callbacks = Passphrase::new(Some("hunter2"));
+        let ids = discover(&env, callbacks.clone());
+        assert_eq!(ids.len(), 1);
+        assert_eq!(callbacks.asked(), 0, "no prompt while loading");
+        // A block for another key does not prompt.
+        assert!(crate::keys::age::unwrap(&ids, &to_a).unwrap().is_none());
+        assert_eq!(callbacks.asked(), 0);
+        for _ in 0..2 {
+            let out = crate::keys::age::unwrap(&ids, &to_ssh).unwrap().unwrap();
+            assert_eq!(&out[..], b"locked");
+        }
+        assert_eq!(callbacks.asked(), 1, "the passphrase is asked once");
+
+        // No way to ask: the key simply does not match.
+        let ids = discover(&env, Passphrase::new(None));
+        assert!(crate::keys::age::unwrap(&ids, &to_ssh).unwrap().is_none());
+        // A wrong passphrase is an error.
+        let ids = discover(&env, Passphrase::new(Some("wrong")));
+        assert!(crate::keys::age::unwrap(&ids, &to_ssh).is_err());
+    }
+
+    #[test]
+    fn passphrase_encrypted_identity_file() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let encryptor =
+            age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from("open sesame"));
+        let mut armored = Vec::new();
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)
+                .unwrap();
+        let mut w = encryptor.wrap_output(armor).unwrap();
+        w.write_all(key_text("age-test-key-A.txt").as_bytes())
+            .unwrap();
+        w.finish().unwrap().finish().unwrap();
+        let path = dir.path().join("keys.age");
+        std::fs::write(&path, &armored).unwrap();
+        let env = MapEnv::home(dir.path()).set(KEY_FILE_VAR, path.display().to_string());
+        let to_a = go_age_encrypt(&["-a", "-r", KEY_A_PUB], b"via encrypted file");
+
+        let callbacks = Passphrase::new(Some("open sesame"));
+        let ids = discover(&env, callbacks.clone());
+        assert_eq!(ids.len(), 1);
+        assert!(ids.problems().is_empty());
+        let out = crate::keys::age::unwrap(&ids, &to_a).unwrap().unwrap();
+        assert_eq!(&out[..], b"via encrypted file");
+        crate::keys::age::unwrap(&ids, &to_a).unwrap().unwrap();
+        assert_eq!(callbacks.asked(), 1);
+
+        let ids = discover(&env, Passphrase::new(Some("wrong")));
+        assert!(crate::keys::age::unwrap(&ids, &to_a).is_err());
     }
 
     #[test]

@@ -586,4 +586,82 @@ mod tests {
         let expected = std::fs::read(vector_path("cases/two-recipients/expected.yaml")).unwrap();
         assert_eq!(out.stdout, expected);
     }
+    /// Replaces the armored block `old` (as it appears, indented, in `yaml`)
+    /// with `new`, keeping the indentation.
+    fn replace_block(yaml: &str, old: &str, new: &str) -> String {
+        let first = old.lines().next().unwrap();
+        let at = yaml.find(first).unwrap();
+        let line_start = yaml[..at].rfind('\n').map_or(0, |i| i + 1);
+        let indent = &yaml[line_start..at];
+        let indented =
+            |block: &str| -> String { block.lines().map(|l| format!("{indent}{l}\n")).collect() };
+        let old_text = indented(old);
+        assert!(yaml.contains(&old_text));
+        yaml.replacen(&old_text, &indented(new), 1)
+    }
+
+    /// Real sops combines Shamir shares that nsec split and wrapped: take
+    /// sops' 2-of-3 file, recover its data key, split it again with nsec,
+    /// wrap each share to its group's key, and decrypt with sops using only
+    /// keys A and C.
+    #[test]
+    fn sops_combines_nsec_shares() {
+        assert!(
+            Path::new(SOPS).exists(),
+            "the reference sops binary is required at {SOPS}"
+        );
+        let keys = [
+            "age-test-key-A.txt",
+            "age-test-key-B.txt",
+            "age-test-key-C.txt",
+        ];
+        let yaml =
+            std::fs::read_to_string(vector_path("cases/shamir-2of3/encrypted.yaml")).unwrap();
+        let blocks = enc_blocks(&yaml);
+        let shares: Vec<Zeroizing<Vec<u8>>> = blocks
+            .iter()
+            .zip(keys)
+            .map(|(b, k)| {
+                unwrap(&identities_from_file(&vector_path(&format!("keys/{k}"))), b)
+                    .unwrap()
+                    .unwrap()
+            })
+            .collect();
+        let data_key = crate::keys::shamir::combine(&[&shares[0], &shares[1]]).unwrap();
+        let new_shares = crate::keys::shamir::split(&data_key, 3, 2).unwrap();
+        let recipients: Vec<&str> = yaml
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("- recipient: "))
+            .collect();
+        let mut patched = yaml.clone();
+        for ((old, share), recipient) in blocks.iter().zip(&new_shares).zip(&recipients) {
+            let ours = wrap(&AgeRecipient::parse(recipient).unwrap(), share).unwrap();
+            patched = replace_block(&patched, old, &ours);
+        }
+        assert_ne!(patched, yaml);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("patched.yaml");
+        std::fs::write(&file, patched).unwrap();
+        let key_file = dir.path().join("keys.txt");
+        let a = std::fs::read_to_string(vector_path("keys/age-test-key-A.txt")).unwrap();
+        let c = std::fs::read_to_string(vector_path("keys/age-test-key-C.txt")).unwrap();
+        std::fs::write(&key_file, format!("{a}{c}")).unwrap();
+        let out = Command::new(SOPS)
+            .arg("decrypt")
+            .arg(&file)
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("SOPS_AGE_KEY_FILE", &key_file)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = std::fs::read(vector_path("cases/shamir-2of3/expected.yaml")).unwrap();
+        assert_eq!(out.stdout, expected);
+    }
 }

@@ -573,6 +573,10 @@ fn describe_unsupported(kind: &age::ssh::UnsupportedKey) -> String {
     }
 }
 
+/// Decides from the stanzas whether a lazy identity could open them.
+type StanzaFilter = Box<dyn Fn(&[Stanza]) -> bool + Send + Sync>;
+
+/// Unlocks a lazy identity: `Ok(None)` when no passphrase could be asked.
 type LazyInit =
     Box<dyn Fn() -> Result<Option<Vec<BoxedIdentity>>, age::DecryptError> + Send + Sync>;
 
@@ -580,7 +584,7 @@ type LazyInit =
 /// passphrase is requested once, the first time a stanza it could open is
 /// seen; the outcome (keys, "no passphrase available", or failure) is kept.
 struct LazyIdentity {
-    applies: Box<dyn Fn(&[Stanza]) -> bool + Send + Sync>,
+    applies: StanzaFilter,
     init: LazyInit,
     /// `None` until first use; then `Ok(keys)` (empty when no passphrase
     /// could be asked for) or `Err(())` after a failed unlock.

@@ -4,8 +4,9 @@
 //! decrypts with whichever one matches (spec §12):
 //!
 //! 1. `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, then `~/.ssh/id_ed25519` and
-//!    `~/.ssh/id_rsa` if they exist (OpenSSH private keys; an ed25519 key
-//!    also yields the X25519 identity `ssh-to-age` derives from it);
+//!    `~/.ssh/id_rsa` if they exist (OpenSSH private keys; sops 3.11 does
+//!    *not* also derive the `ssh-to-age` X25519 identity from an ed25519
+//!    key — checked with the real binary — so neither do we);
 //! 2. `SOPS_AGE_KEY`: identity lines;
 //! 3. `SOPS_AGE_KEY_FILE`: an identity file;
 //! 4. `SOPS_AGE_KEY_CMD`: a command (split shell-style, run without a shell)
@@ -31,7 +32,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use age::secrecy::ExposeSecret;
 use age::Callbacks;
 use age_core::format::{FileKey, Stanza};
 use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
@@ -496,10 +496,9 @@ fn add_ssh_key_file<C: Callbacks>(found: &mut Identities, path: &Path, callbacks
     }
 }
 
-/// The identities of an OpenSSH (or PEM RSA) private key: the SSH identity
-/// itself and, for an unencrypted ed25519 key, the X25519 identity
-/// `ssh-to-age` derives from it (newer sops does the same, so files
-/// encrypted to the derived `age1…` recipient open with the SSH key).
+/// The identity of an OpenSSH (or PEM RSA) private key file, for
+/// `ssh-ed25519` / `ssh-rsa` stanzas. A passphrase-protected key asks for
+/// its passphrase only when it meets a stanza carrying its own key tag.
 pub fn ssh_identities<C: Callbacks>(
     location: &str,
     contents: &[u8],
@@ -508,15 +507,7 @@ pub fn ssh_identities<C: Callbacks>(
     let parsed = age::ssh::Identity::from_buffer(contents, Some(location.to_string()))
         .map_err(|e| format!("malformed SSH identity in {location:?}: {e}"))?;
     match parsed {
-        age::ssh::Identity::Unencrypted(_) => {
-            let mut ids: Vec<BoxedIdentity> = vec![Box::new(parsed)];
-            if let Ok(secret) = ssh_to_age::ssh_private_to_age(contents) {
-                if let Ok(x25519) = secret.expose_secret().parse::<age::x25519::Identity>() {
-                    ids.push(Box::new(x25519));
-                }
-            }
-            Ok(ids)
-        }
+        age::ssh::Identity::Unencrypted(_) => Ok(vec![Box::new(parsed)]),
         age::ssh::Identity::Encrypted(key) => {
             // The public key is stored in the clear, so stanzas for other
             // keys can be skipped without asking for the passphrase.
@@ -738,8 +729,7 @@ mod tests {
             ),
             age::NoCallbacks,
         );
-        // The SSH identity plus its ssh-to-age X25519 twin.
-        assert_eq!(ids.len(), 2, "{:?}", ids.problems());
+        assert_eq!(ids.len(), 1, "{:?}", ids.problems());
     }
 
     #[test]
@@ -795,8 +785,8 @@ mod tests {
                 format!("cat {VECTORS}/keys/age-test-key-A.txt"),
             );
         let ids = discover(&env, age::NoCallbacks);
-        // ssh (2) + B + A (cmd) + C (default); the bad file adds nothing.
-        assert_eq!(ids.len(), 5);
+        // ssh + B + A (cmd) + C (default); the bad file adds nothing.
+        assert_eq!(ids.len(), 4);
         assert_eq!(ids.problems().len(), 1);
         let problem = &ids.problems()[0];
         assert_eq!(problem.location, KEY_FILE_VAR);
@@ -839,7 +829,7 @@ mod tests {
         )
         .unwrap();
         let ids = discover(&MapEnv::home(home.path()), age::NoCallbacks);
-        assert_eq!(ids.len(), 2);
+        assert_eq!(ids.len(), 1);
         let h = home.path().display();
         assert!(ids.unused_locations().contains(&format!("{h}/.ssh/id_rsa")));
         // The default keys file is not listed: something was found.
@@ -963,6 +953,35 @@ mod tests {
 
         let ids = discover(&env, Passphrase::new(Some("wrong")));
         assert!(crate::keys::age::unwrap(&ids, &to_a).is_err());
+    }
+
+    /// sops 3.11 lists a set-but-empty source after the unset ones (checked
+    /// with the real binary: `SOPS_AGE_KEY=""` gives '…', 'SOPS_AGE_KEY_FILE',
+    /// 'SOPS_AGE_KEY_CMD', and 'SOPS_AGE_KEY'), and then does not list the
+    /// missing default file.
+    #[test]
+    fn empty_sources_are_unused_locations() {
+        let home = tempfile::tempdir().unwrap();
+        let comments = home.path().join("comments.txt");
+        std::fs::write(&comments, "# only comments\n\n").unwrap();
+        let env = MapEnv::home(home.path())
+            .set(KEY_VAR, "")
+            .set(KEY_FILE_VAR, comments.display().to_string());
+        let ids = discover(&env, age::NoCallbacks);
+        assert!(ids.is_empty());
+        assert!(ids.problems().is_empty(), "{:?}", ids.problems());
+        let h = home.path().display();
+        assert_eq!(
+            strs(ids.unused_locations()),
+            vec![
+                SSH_PRIVATE_KEY_FILE_VAR.to_string(),
+                format!("{h}/.ssh/id_ed25519"),
+                format!("{h}/.ssh/id_rsa"),
+                KEY_CMD_VAR.to_string(),
+                KEY_VAR.to_string(),
+                KEY_FILE_VAR.to_string(),
+            ]
+        );
     }
 
     #[test]

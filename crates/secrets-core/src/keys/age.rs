@@ -430,6 +430,17 @@ mod tests {
         }
     }
 
+    /// A plugin recipient whose plugin is not installed fails cleanly.
+    #[test]
+    fn missing_plugin_is_an_error() {
+        let hrp = bech32::Hrp::parse("age1nsecmissingplugin").unwrap();
+        let text = bech32::encode::<bech32::Bech32>(hrp, &[9, 9, 9]).unwrap();
+        let r = AgeRecipient::parse(&text).unwrap();
+        let err = wrap(&r, &[0u8; 32]).unwrap_err();
+        assert!(matches!(err, Error::KeyWrap(_)), "{err}");
+        assert!(err.to_string().contains(&text));
+    }
+
     #[test]
     fn recipient_lists() {
         let b = "age19rlf2ksa8h9lz4q9avw74rwz9ycwa6x0kg927n5pxg9ue2a2df9qdj0506";

@@ -11,11 +11,15 @@
 //! `ssh-rsa`; the comment is kept in the text).
 
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::str::FromStr;
 
-use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use age::armor::ArmoredReader;
 use age::Callbacks;
+use age_core::format::{FileKey, Stanza};
+use age_core::primitives::hkdf;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::Engine;
 use zeroize::Zeroizing;
 
 use super::discovery::Identities;
@@ -178,20 +182,113 @@ pub fn wrap_with_callbacks<C: Callbacks>(
             &plugin
         }
     };
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(dyn_recipient))
-        .map_err(|e| fail("cannot set up encryption", &e))?;
-    let mut out = Vec::new();
-    let armor =
-        ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(|e| fail("armor", &e))?;
-    let mut writer = encryptor
-        .wrap_output(armor)
-        .map_err(|e| fail("encrypt", &e))?;
-    writer.write_all(payload).map_err(|e| fail("encrypt", &e))?;
-    writer
-        .finish()
-        .and_then(|armor| armor.finish())
-        .map_err(|e| fail("encrypt", &e))?;
-    String::from_utf8(out).map_err(|e| fail("armor", &e))
+    let file_key = FileKey::try_init_with_mut(|k| getrandom::getrandom(k))
+        .map_err(|e| fail("the OS random generator failed", &e))?;
+    let (stanzas, _labels) = dyn_recipient
+        .wrap_file_key(&file_key)
+        .map_err(|e| fail("cannot wrap the file key", &e))?;
+    let binary = encrypt_age_file(&file_key, &stanzas, payload)
+        .map_err(|e| fail("encryption failed", &e))?;
+    Ok(armor(&binary))
+}
+
+/// Writes an age v1 file (https://c2sp.org/age) for an already wrapped
+/// file key.
+///
+/// We write the file ourselves instead of using `age::Encryptor` because the
+/// `age` crate always adds a random "grease" stanza to the header; Go age
+/// (and so sops) writes only the recipient's stanza, and spec §8.3 asks for
+/// exactly that. The construction is the standard one: an HMAC-SHA-256 over
+/// the header keyed by HKDF(file key, "header"), a 16-byte nonce, and the
+/// payload in ChaCha20-Poly1305 STREAM chunks of 64 KiB keyed by
+/// HKDF(nonce, "payload", file key).
+fn encrypt_age_file(
+    file_key: &FileKey,
+    stanzas: &[Stanza],
+    payload: &[u8],
+) -> std::result::Result<Vec<u8>, String> {
+    use age::secrecy::ExposeSecret;
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    use hmac::Mac;
+
+    let mut header = String::from("age-encryption.org/v1\n");
+    for stanza in stanzas {
+        header.push_str("->");
+        for word in std::iter::once(&stanza.tag).chain(&stanza.args) {
+            header.push(' ');
+            header.push_str(word);
+        }
+        header.push('\n');
+        // Body: unpadded base64 in 64-column lines; the last line is always
+        // shorter than 64 (possibly empty), which marks the end.
+        let body = STANDARD_NO_PAD.encode(&stanza.body);
+        let mut rest = body.as_str();
+        loop {
+            let take = rest.len().min(64);
+            header.push_str(&rest[..take]);
+            header.push('\n');
+            rest = &rest[take..];
+            if take < 64 {
+                break;
+            }
+        }
+    }
+    header.push_str("---");
+
+    let file_key = file_key.expose_secret();
+    let mac_key = Zeroizing::new(hkdf(&[], b"header", file_key));
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&mac_key[..])
+        .map_err(|e| e.to_string())?;
+    mac.update(header.as_bytes());
+    let tag = mac.finalize().into_bytes();
+
+    let mut out = header.into_bytes();
+    out.push(b' ');
+    out.extend_from_slice(STANDARD_NO_PAD.encode(tag).as_bytes());
+    out.push(b'\n');
+
+    let mut nonce = [0u8; 16];
+    getrandom::getrandom(&mut nonce).map_err(|e| e.to_string())?;
+    out.extend_from_slice(&nonce);
+    let payload_key = Zeroizing::new(hkdf(&nonce, b"payload", file_key));
+    let aead = chacha20poly1305::ChaCha20Poly1305::new((&*payload_key).into());
+
+    const CHUNK: usize = 64 * 1024;
+    // An empty payload is one empty final chunk; otherwise the final chunk
+    // is the last non-empty one.
+    let chunks: Vec<&[u8]> = if payload.is_empty() {
+        vec![payload]
+    } else {
+        payload.chunks(CHUNK).collect()
+    };
+    for (counter, chunk) in chunks.iter().enumerate() {
+        // STREAM nonce: 11-byte big-endian counter, then 1 on the last chunk.
+        let mut chunk_nonce = [0u8; 12];
+        chunk_nonce[3..11].copy_from_slice(&(counter as u64).to_be_bytes());
+        if counter + 1 == chunks.len() {
+            chunk_nonce[11] = 1;
+        }
+        let sealed = aead
+            .encrypt(&chunk_nonce.into(), *chunk)
+            .map_err(|_| "payload encryption failed".to_string())?;
+        out.extend_from_slice(&sealed);
+    }
+    Ok(out)
+}
+
+/// ASCII armor exactly as `age -a` writes it: the begin marker, padded
+/// base64 in 64-column lines, the end marker, a final newline.
+fn armor(binary: &[u8]) -> String {
+    let encoded = STANDARD.encode(binary);
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / 64 + 80);
+    out.push_str("-----BEGIN AGE ENCRYPTED FILE-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        // Base64 output is ASCII, so every 64-byte chunk is valid UTF-8.
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END AGE ENCRYPTED FILE-----\n");
+    out
 }
 
 /// Normalises what sops' armor reader tolerates and age's does not mind
@@ -237,6 +334,8 @@ pub fn unwrap(identities: &Identities, armored: &str) -> Result<Option<Zeroizing
 mod tests {
     use super::*;
     use crate::keys::discovery::{parse_identity_source, ssh_identities};
+    use age::secrecy::ExposeSecret;
+    use std::io::Write;
     use std::path::Path;
     use std::process::{Command, Stdio};
 
@@ -275,8 +374,13 @@ mod tests {
             .stderr(Stdio::piped())
             .spawn()
             .expect("the Go `age` binary must be installed");
-        child.stdin.take().unwrap().write_all(input).unwrap();
+        // Feed stdin from a thread: large inputs would otherwise deadlock
+        // against a child blocked on writing its output.
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let feeder = std::thread::spawn(move || stdin.write_all(&input));
         let out = child.wait_with_output().unwrap();
+        feeder.join().unwrap().unwrap();
         assert!(
             out.status.success(),
             "age {args:?}: {}",
@@ -326,6 +430,17 @@ mod tests {
         }
     }
 
+    /// A plugin recipient whose plugin is not installed fails cleanly.
+    #[test]
+    fn missing_plugin_is_an_error() {
+        let hrp = bech32::Hrp::parse("age1nsecmissingplugin").unwrap();
+        let text = bech32::encode::<bech32::Bech32>(hrp, &[9, 9, 9]).unwrap();
+        let r = AgeRecipient::parse(&text).unwrap();
+        let err = wrap(&r, &[0u8; 32]).unwrap_err();
+        assert!(matches!(err, Error::KeyWrap(_)), "{err}");
+        assert!(err.to_string().contains(&text));
+    }
+
     #[test]
     fn recipient_lists() {
         let b = "age19rlf2ksa8h9lz4q9avw74rwz9ycwa6x0kg927n5pxg9ue2a2df9qdj0506";
@@ -350,6 +465,45 @@ mod tests {
         }
         assert!(!body.last().unwrap().is_empty() && body.last().unwrap().len() <= 64);
         assert!(!armored.contains('\r'));
+    }
+
+    /// One stanza only (no "grease"), like Go age and sops.
+    #[test]
+    fn header_has_exactly_the_recipient_stanza() {
+        let r = AgeRecipient::parse(KEY_A_PUB).unwrap();
+        let armored = wrap(&r, &[1u8; 32]).unwrap();
+        let body: String = armored
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let binary = STANDARD.decode(body).unwrap();
+        let text = String::from_utf8_lossy(&binary);
+        let stanza_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("->")).collect();
+        assert_eq!(stanza_lines.len(), 1, "{text}");
+        assert!(stanza_lines[0].starts_with("-> X25519 "));
+        // Same size as sops' own blocks for a 32-byte key (header + nonce + 48).
+        let yaml =
+            std::fs::read_to_string(vector_path("cases/two-recipients/encrypted.yaml")).unwrap();
+        let shape = |b: &str| b.lines().map(str::len).collect::<Vec<_>>();
+        assert_eq!(shape(&armored), shape(&enc_blocks(&yaml)[0]));
+    }
+
+    /// Payload sizes around the 64 KiB STREAM chunk boundary.
+    #[test]
+    fn chunking_matches_go_age() {
+        let key_a = vector_path("keys/age-test-key-A.txt");
+        let r = AgeRecipient::parse(KEY_A_PUB).unwrap();
+        let ids = identities_from_file(&key_a);
+        for len in [0usize, 1, 65536, 65537, 200_000] {
+            let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let armored = wrap(&r, &payload).unwrap();
+            assert_eq!(
+                go_age(&["-d", "-i", &key_a], armored.as_bytes()),
+                payload,
+                "{len}"
+            );
+            assert_eq!(&unwrap(&ids, &armored).unwrap().unwrap()[..], &payload[..]);
+        }
     }
 
     #[test]
@@ -388,14 +542,24 @@ mod tests {
             b"from go"
         );
 
-        // The ssh-to-age twin: encrypted by Go age to the derived X25519
-        // recipient, opened through the SSH key file.
+        // sops 3.11 does not open blocks for the ssh-to-age recipient with
+        // the SSH key, and neither do we; the converted identity does.
         let derived = crate::keys::ssh_to_age::ssh_public_to_age(&line).unwrap();
         let to_derived = String::from_utf8(go_age(&["-a", "-r", &derived], b"derived")).unwrap();
-        assert_eq!(
-            &unwrap(&ssh_ids(&key), &to_derived).unwrap().unwrap()[..],
-            b"derived"
-        );
+        assert!(unwrap(&ssh_ids(&key), &to_derived).unwrap().is_none());
+        let converted =
+            crate::keys::ssh_to_age::ssh_private_to_age(&std::fs::read(&key).unwrap()).unwrap();
+        let mut ids = Identities::new();
+        for id in parse_identity_source(
+            "converted",
+            converted.expose_secret().as_bytes(),
+            age::NoCallbacks,
+        )
+        .unwrap()
+        {
+            ids.push(id);
+        }
+        assert_eq!(&unwrap(&ids, &to_derived).unwrap().unwrap()[..], b"derived");
     }
 
     #[test]
@@ -443,6 +607,25 @@ mod tests {
         assert!(unwrap(&a, &blocks[1]).unwrap().is_none());
         assert!(unwrap(&c, &blocks[0]).unwrap().is_none());
         assert!(unwrap(&Identities::new(), &blocks[0]).unwrap().is_none());
+    }
+
+    #[test]
+    fn ssh_ed25519_vector() {
+        let yaml =
+            std::fs::read_to_string(vector_path("cases/ssh-ed25519/encrypted.yaml")).unwrap();
+        let blocks = enc_blocks(&yaml);
+        assert_eq!(blocks.len(), 1);
+        let key = unwrap(&ssh_ids(&vector_path("keys/ssh_ed25519")), &blocks[0])
+            .unwrap()
+            .unwrap();
+        assert_eq!(key.len(), 32);
+        let a = identities_from_file(&vector_path("keys/age-test-key-A.txt"));
+        assert!(unwrap(&a, &blocks[0]).unwrap().is_none());
+        // Our block for the same payload has the same armored shape as sops'.
+        let line = std::fs::read_to_string(vector_path("keys/ssh_ed25519.pub")).unwrap();
+        let ours = wrap(&AgeRecipient::parse(&line).unwrap(), &key).unwrap();
+        let shape = |b: &str| b.lines().map(str::len).collect::<Vec<_>>();
+        assert_eq!(shape(&ours), shape(&blocks[0]));
     }
 
     #[test]
@@ -584,6 +767,84 @@ mod tests {
             String::from_utf8_lossy(&out.stderr)
         );
         let expected = std::fs::read(vector_path("cases/two-recipients/expected.yaml")).unwrap();
+        assert_eq!(out.stdout, expected);
+    }
+    /// Replaces the armored block `old` (as it appears, indented, in `yaml`)
+    /// with `new`, keeping the indentation.
+    fn replace_block(yaml: &str, old: &str, new: &str) -> String {
+        let first = old.lines().next().unwrap();
+        let at = yaml.find(first).unwrap();
+        let line_start = yaml[..at].rfind('\n').map_or(0, |i| i + 1);
+        let indent = &yaml[line_start..at];
+        let indented =
+            |block: &str| -> String { block.lines().map(|l| format!("{indent}{l}\n")).collect() };
+        let old_text = indented(old);
+        assert!(yaml.contains(&old_text));
+        yaml.replacen(&old_text, &indented(new), 1)
+    }
+
+    /// Real sops combines Shamir shares that nsec split and wrapped: take
+    /// sops' 2-of-3 file, recover its data key, split it again with nsec,
+    /// wrap each share to its group's key, and decrypt with sops using only
+    /// keys A and C.
+    #[test]
+    fn sops_combines_nsec_shares() {
+        assert!(
+            Path::new(SOPS).exists(),
+            "the reference sops binary is required at {SOPS}"
+        );
+        let keys = [
+            "age-test-key-A.txt",
+            "age-test-key-B.txt",
+            "age-test-key-C.txt",
+        ];
+        let yaml =
+            std::fs::read_to_string(vector_path("cases/shamir-2of3/encrypted.yaml")).unwrap();
+        let blocks = enc_blocks(&yaml);
+        let shares: Vec<Zeroizing<Vec<u8>>> = blocks
+            .iter()
+            .zip(keys)
+            .map(|(b, k)| {
+                unwrap(&identities_from_file(&vector_path(&format!("keys/{k}"))), b)
+                    .unwrap()
+                    .unwrap()
+            })
+            .collect();
+        let data_key = crate::keys::shamir::combine(&[&shares[0], &shares[1]]).unwrap();
+        let new_shares = crate::keys::shamir::split(&data_key, 3, 2).unwrap();
+        let recipients: Vec<&str> = yaml
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("- recipient: "))
+            .collect();
+        let mut patched = yaml.clone();
+        for ((old, share), recipient) in blocks.iter().zip(&new_shares).zip(&recipients) {
+            let ours = wrap(&AgeRecipient::parse(recipient).unwrap(), share).unwrap();
+            patched = replace_block(&patched, old, &ours);
+        }
+        assert_ne!(patched, yaml);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("patched.yaml");
+        std::fs::write(&file, patched).unwrap();
+        let key_file = dir.path().join("keys.txt");
+        let a = std::fs::read_to_string(vector_path("keys/age-test-key-A.txt")).unwrap();
+        let c = std::fs::read_to_string(vector_path("keys/age-test-key-C.txt")).unwrap();
+        std::fs::write(&key_file, format!("{a}{c}")).unwrap();
+        let out = Command::new(SOPS)
+            .arg("decrypt")
+            .arg(&file)
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("SOPS_AGE_KEY_FILE", &key_file)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = std::fs::read(vector_path("cases/shamir-2of3/expected.yaml")).unwrap();
         assert_eq!(out.stdout, expected);
     }
 }

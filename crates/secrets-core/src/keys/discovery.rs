@@ -4,8 +4,9 @@
 //! decrypts with whichever one matches (spec §12):
 //!
 //! 1. `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, then `~/.ssh/id_ed25519` and
-//!    `~/.ssh/id_rsa` if they exist (OpenSSH private keys; an ed25519 key
-//!    also yields the X25519 identity `ssh-to-age` derives from it);
+//!    `~/.ssh/id_rsa` if they exist (OpenSSH private keys; sops 3.11 does
+//!    *not* also derive the `ssh-to-age` X25519 identity from an ed25519
+//!    key — checked with the real binary — so neither do we);
 //! 2. `SOPS_AGE_KEY`: identity lines;
 //! 3. `SOPS_AGE_KEY_FILE`: an identity file;
 //! 4. `SOPS_AGE_KEY_CMD`: a command (split shell-style, run without a shell)
@@ -31,7 +32,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use age::secrecy::ExposeSecret;
 use age::Callbacks;
 use age_core::format::{FileKey, Stanza};
 use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
@@ -496,10 +496,9 @@ fn add_ssh_key_file<C: Callbacks>(found: &mut Identities, path: &Path, callbacks
     }
 }
 
-/// The identities of an OpenSSH (or PEM RSA) private key: the SSH identity
-/// itself and, for an unencrypted ed25519 key, the X25519 identity
-/// `ssh-to-age` derives from it (newer sops does the same, so files
-/// encrypted to the derived `age1…` recipient open with the SSH key).
+/// The identity of an OpenSSH (or PEM RSA) private key file, for
+/// `ssh-ed25519` / `ssh-rsa` stanzas. A passphrase-protected key asks for
+/// its passphrase only when it meets a stanza carrying its own key tag.
 pub fn ssh_identities<C: Callbacks>(
     location: &str,
     contents: &[u8],
@@ -508,15 +507,7 @@ pub fn ssh_identities<C: Callbacks>(
     let parsed = age::ssh::Identity::from_buffer(contents, Some(location.to_string()))
         .map_err(|e| format!("malformed SSH identity in {location:?}: {e}"))?;
     match parsed {
-        age::ssh::Identity::Unencrypted(_) => {
-            let mut ids: Vec<BoxedIdentity> = vec![Box::new(parsed)];
-            if let Ok(secret) = ssh_to_age::ssh_private_to_age(contents) {
-                if let Ok(x25519) = secret.expose_secret().parse::<age::x25519::Identity>() {
-                    ids.push(Box::new(x25519));
-                }
-            }
-            Ok(ids)
-        }
+        age::ssh::Identity::Unencrypted(_) => Ok(vec![Box::new(parsed)]),
         age::ssh::Identity::Encrypted(key) => {
             // The public key is stored in the clear, so stanzas for other
             // keys can be skipped without asking for the passphrase.
@@ -573,6 +564,10 @@ fn describe_unsupported(kind: &age::ssh::UnsupportedKey) -> String {
     }
 }
 
+/// Decides from the stanzas whether a lazy identity could open them.
+type StanzaFilter = Box<dyn Fn(&[Stanza]) -> bool + Send + Sync>;
+
+/// Unlocks a lazy identity: `Ok(None)` when no passphrase could be asked.
 type LazyInit =
     Box<dyn Fn() -> Result<Option<Vec<BoxedIdentity>>, age::DecryptError> + Send + Sync>;
 
@@ -580,7 +575,7 @@ type LazyInit =
 /// passphrase is requested once, the first time a stanza it could open is
 /// seen; the outcome (keys, "no passphrase available", or failure) is kept.
 struct LazyIdentity {
-    applies: Box<dyn Fn(&[Stanza]) -> bool + Send + Sync>,
+    applies: StanzaFilter,
     init: LazyInit,
     /// `None` until first use; then `Ok(keys)` (empty when no passphrase
     /// could be asked for) or `Err(())` after a failed unlock.
@@ -616,6 +611,8 @@ impl age::Identity for LazyIdentity {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    const KEY_A_PUB: &str = "age1s57gtcmp6dt42ctny6gcgwsf3fgjd32mjzksulrggvqfzrk65aksxmwzle";
 
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/vectors");
 
@@ -732,8 +729,7 @@ mod tests {
             ),
             age::NoCallbacks,
         );
-        // The SSH identity plus its ssh-to-age X25519 twin.
-        assert_eq!(ids.len(), 2, "{:?}", ids.problems());
+        assert_eq!(ids.len(), 1, "{:?}", ids.problems());
     }
 
     #[test]
@@ -789,8 +785,8 @@ mod tests {
                 format!("cat {VECTORS}/keys/age-test-key-A.txt"),
             );
         let ids = discover(&env, age::NoCallbacks);
-        // ssh (2) + B + A (cmd) + C (default); the bad file adds nothing.
-        assert_eq!(ids.len(), 5);
+        // ssh + B + A (cmd) + C (default); the bad file adds nothing.
+        assert_eq!(ids.len(), 4);
         assert_eq!(ids.problems().len(), 1);
         let problem = &ids.problems()[0];
         assert_eq!(problem.location, KEY_FILE_VAR);
@@ -833,7 +829,7 @@ mod tests {
         )
         .unwrap();
         let ids = discover(&MapEnv::home(home.path()), age::NoCallbacks);
-        assert_eq!(ids.len(), 2);
+        assert_eq!(ids.len(), 1);
         let h = home.path().display();
         assert!(ids.unused_locations().contains(&format!("{h}/.ssh/id_rsa")));
         // The default keys file is not listed: something was found.
@@ -841,6 +837,151 @@ mod tests {
             .unused_locations()
             .iter()
             .any(|l| l.ends_with("keys.txt")));
+    }
+
+    /// Answers every passphrase request with a fixed passphrase and counts
+    /// the requests.
+    #[derive(Clone)]
+    struct Passphrase {
+        answer: Option<&'static str>,
+        asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Passphrase {
+        fn new(answer: Option<&'static str>) -> Passphrase {
+            Passphrase {
+                answer,
+                asked: Default::default(),
+            }
+        }
+        fn asked(&self) -> usize {
+            self.asked.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl Callbacks for Passphrase {
+        fn display_message(&self, _: &str) {}
+        fn confirm(&self, _: &str, _: &str, _: Option<&str>) -> Option<bool> {
+            None
+        }
+        fn request_public_string(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn request_passphrase(&self, _: &str) -> Option<age::secrecy::SecretString> {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.answer.map(age::secrecy::SecretString::from)
+        }
+    }
+
+    fn go_age_encrypt(args: &[&str], input: &[u8]) -> String {
+        use std::io::Write;
+        let mut child = Command::new("age")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the Go `age` binary must be installed");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn passphrase_protected_ssh_key_prompts_once_and_only_when_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id_ed25519");
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "hunter2", "-C", "", "-f"])
+            .arg(&key)
+            .status()
+            .expect("ssh-keygen must be installed");
+        assert!(status.success());
+        let pub_path = format!("{}.pub", key.display());
+        let to_ssh = go_age_encrypt(&["-a", "-R", &pub_path], b"locked");
+        let to_a = go_age_encrypt(&["-a", "-r", KEY_A_PUB], b"other");
+        let env = MapEnv::home(dir.path()).set(SSH_PRIVATE_KEY_FILE_VAR, key.display().to_string());
+
+        let callbacks = Passphrase::new(Some("hunter2"));
+        let ids = discover(&env, callbacks.clone());
+        assert_eq!(ids.len(), 1);
+        assert_eq!(callbacks.asked(), 0, "no prompt while loading");
+        // A block for another key does not prompt.
+        assert!(crate::keys::age::unwrap(&ids, &to_a).unwrap().is_none());
+        assert_eq!(callbacks.asked(), 0);
+        for _ in 0..2 {
+            let out = crate::keys::age::unwrap(&ids, &to_ssh).unwrap().unwrap();
+            assert_eq!(&out[..], b"locked");
+        }
+        assert_eq!(callbacks.asked(), 1, "the passphrase is asked once");
+
+        // No way to ask: the key simply does not match.
+        let ids = discover(&env, Passphrase::new(None));
+        assert!(crate::keys::age::unwrap(&ids, &to_ssh).unwrap().is_none());
+        // A wrong passphrase is an error.
+        let ids = discover(&env, Passphrase::new(Some("wrong")));
+        assert!(crate::keys::age::unwrap(&ids, &to_ssh).is_err());
+    }
+
+    #[test]
+    fn passphrase_encrypted_identity_file() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let encryptor =
+            age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from("open sesame"));
+        let mut armored = Vec::new();
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)
+                .unwrap();
+        let mut w = encryptor.wrap_output(armor).unwrap();
+        w.write_all(key_text("age-test-key-A.txt").as_bytes())
+            .unwrap();
+        w.finish().unwrap().finish().unwrap();
+        let path = dir.path().join("keys.age");
+        std::fs::write(&path, &armored).unwrap();
+        let env = MapEnv::home(dir.path()).set(KEY_FILE_VAR, path.display().to_string());
+        let to_a = go_age_encrypt(&["-a", "-r", KEY_A_PUB], b"via encrypted file");
+
+        let callbacks = Passphrase::new(Some("open sesame"));
+        let ids = discover(&env, callbacks.clone());
+        assert_eq!(ids.len(), 1);
+        assert!(ids.problems().is_empty());
+        let out = crate::keys::age::unwrap(&ids, &to_a).unwrap().unwrap();
+        assert_eq!(&out[..], b"via encrypted file");
+        crate::keys::age::unwrap(&ids, &to_a).unwrap().unwrap();
+        assert_eq!(callbacks.asked(), 1);
+
+        let ids = discover(&env, Passphrase::new(Some("wrong")));
+        assert!(crate::keys::age::unwrap(&ids, &to_a).is_err());
+    }
+
+    /// sops 3.11 lists a set-but-empty source after the unset ones (checked
+    /// with the real binary: `SOPS_AGE_KEY=""` gives '…', 'SOPS_AGE_KEY_FILE',
+    /// 'SOPS_AGE_KEY_CMD', and 'SOPS_AGE_KEY'), and then does not list the
+    /// missing default file.
+    #[test]
+    fn empty_sources_are_unused_locations() {
+        let home = tempfile::tempdir().unwrap();
+        let comments = home.path().join("comments.txt");
+        std::fs::write(&comments, "# only comments\n\n").unwrap();
+        let env = MapEnv::home(home.path())
+            .set(KEY_VAR, "")
+            .set(KEY_FILE_VAR, comments.display().to_string());
+        let ids = discover(&env, age::NoCallbacks);
+        assert!(ids.is_empty());
+        assert!(ids.problems().is_empty(), "{:?}", ids.problems());
+        let h = home.path().display();
+        assert_eq!(
+            strs(ids.unused_locations()),
+            vec![
+                SSH_PRIVATE_KEY_FILE_VAR.to_string(),
+                format!("{h}/.ssh/id_ed25519"),
+                format!("{h}/.ssh/id_rsa"),
+                KEY_CMD_VAR.to_string(),
+                KEY_VAR.to_string(),
+                KEY_FILE_VAR.to_string(),
+            ]
+        );
     }
 
     #[test]

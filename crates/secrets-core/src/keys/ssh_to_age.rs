@@ -1,7 +1,8 @@
 //! ssh-ed25519 keys as native age X25519 keys, and new X25519 key pairs.
 //!
-//! This is what Mic92's `ssh-to-age` tool does (and what newer sops does to
-//! let an ed25519 SSH key also decrypt for its derived `age1…` recipient):
+//! This is what Mic92's `ssh-to-age` tool does (sops 3.11 itself does not
+//! apply it when loading SSH keys; this is for `nsec` commands that convert
+//! keys explicitly):
 //!
 //! * public: the ed25519 point is mapped to its Montgomery u-coordinate and
 //!   Bech32-encoded with the HRP `age`;

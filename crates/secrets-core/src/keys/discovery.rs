@@ -99,6 +99,7 @@ impl fmt::Display for LoadProblem {
 #[derive(Default)]
 pub struct Identities {
     identities: Vec<BoxedIdentity>,
+    loaded_locations: Vec<String>,
     unused_locations: Vec<String>,
     problems: Vec<LoadProblem>,
 }
@@ -142,6 +143,12 @@ impl Identities {
             .map(|i| i.as_ref() as &dyn age::Identity)
     }
 
+    /// Places identities were loaded from (identity files and variables;
+    /// SSH keys are listed as their paths).
+    pub fn loaded_locations(&self) -> &[String] {
+        &self.loaded_locations
+    }
+
     /// Places that were looked at and yielded no keys, in sops' order
     /// (variable names for unset variables, paths for missing files).
     pub fn unused_locations(&self) -> &[String] {
@@ -172,7 +179,10 @@ impl Identities {
     pub fn add_source<C: Callbacks>(&mut self, location: &str, contents: &[u8], callbacks: C) {
         match parse_identity_source(location, contents, callbacks) {
             Ok(ids) if ids.is_empty() => self.note_unused(location),
-            Ok(ids) => self.identities.extend(ids),
+            Ok(ids) => {
+                self.loaded_locations.push(location.to_string());
+                self.identities.extend(ids)
+            }
             Err(reason) => self.note_problem(location, reason),
         }
     }
@@ -263,11 +273,9 @@ pub fn discover<C: Callbacks>(env: &dyn Env, callbacks: C) -> Identities {
             let location = path.display().to_string();
             match read_limited(&path) {
                 Ok(contents) => sources.push((location, contents)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    if sources.is_empty() && found.is_empty() {
-                        found.note_unused(location);
-                    }
-                }
+                // sops lists the missing default file only when no other
+                // source was given; nsec always says every place it looked.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => found.note_unused(location),
                 Err(e) => found.note_problem(location, format!("failed to open file: {e}")),
             }
         }
@@ -491,7 +499,10 @@ fn add_ssh_key_file<C: Callbacks>(found: &mut Identities, path: &Path, callbacks
         }
     };
     match ssh_identities(&location, &contents, callbacks) {
-        Ok(ids) => found.identities.extend(ids),
+        Ok(ids) => {
+            found.loaded_locations.push(location);
+            found.identities.extend(ids)
+        }
         Err(reason) => found.note_problem(location, reason),
     }
 }
@@ -710,11 +721,13 @@ mod tests {
         );
         assert_eq!(ids.len(), 1);
         assert!(ids.problems().is_empty());
-        // Something was found, so the missing default file is not listed.
-        assert!(!ids
+        // The missing default file is listed even though something was
+        // found (sops would leave it out; nsec names every place it looked).
+        assert!(ids
             .unused_locations()
             .iter()
             .any(|l| l.ends_with("keys.txt")));
+        assert_eq!(ids.loaded_locations(), [KEY_FILE_VAR.to_string()]);
 
         let ids = discover(
             &MapEnv::home(home.path()).set(KEY_CMD_VAR, format!("cat '{key_file}'")),
@@ -832,11 +845,12 @@ mod tests {
         assert_eq!(ids.len(), 1);
         let h = home.path().display();
         assert!(ids.unused_locations().contains(&format!("{h}/.ssh/id_rsa")));
-        // The default keys file is not listed: something was found.
-        assert!(!ids
+        // The default keys file is listed too: every place looked at is.
+        assert!(ids
             .unused_locations()
             .iter()
             .any(|l| l.ends_with("keys.txt")));
+        assert_eq!(ids.loaded_locations(), [format!("{h}/.ssh/id_ed25519")]);
     }
 
     /// Answers every passphrase request with a fixed passphrase and counts
@@ -978,6 +992,7 @@ mod tests {
                 format!("{h}/.ssh/id_ed25519"),
                 format!("{h}/.ssh/id_rsa"),
                 KEY_CMD_VAR.to_string(),
+                format!("{h}/.config/sops/age/keys.txt"),
                 KEY_VAR.to_string(),
                 KEY_FILE_VAR.to_string(),
             ]

@@ -116,7 +116,16 @@ pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> 
         }
     }
     let suffix = identities.report_suffix();
-    let locations = suffix.trim_start_matches(". ");
+    let tried = match identities.loaded_locations() {
+        [] => "No identities were loaded".to_string(),
+        loaded => format!(
+            "Tried {} identit{} from '{}'",
+            identities.len(),
+            if identities.len() == 1 { "y" } else { "ies" },
+            loaded.join("', '")
+        ),
+    };
+    let locations = format!("{tried}{suffix}");
     let no_key = |report: String| Error::NoDataKey {
         report: format!("{report}{locations}"),
     };

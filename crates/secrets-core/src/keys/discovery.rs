@@ -250,7 +250,9 @@ pub fn discover<C: Callbacks>(env: &dyn Env, callbacks: C) -> Identities {
     }
     match env.var(KEY_FILE_VAR) {
         Some(path) => match read_limited(Path::new(&path)) {
-            Ok(contents) => sources.push((KEY_FILE_VAR.to_string(), contents)),
+            // Name the file too: "SOPS_AGE_KEY_FILE" alone does not say
+            // which file was wrong.
+            Ok(contents) => sources.push((format!("{KEY_FILE_VAR} ({path})"), contents)),
             Err(e) => found.note_problem(
                 KEY_FILE_VAR,
                 format!("failed to open {KEY_FILE_VAR} file {path}: {e}"),
@@ -727,7 +729,8 @@ mod tests {
             .unused_locations()
             .iter()
             .any(|l| l.ends_with("keys.txt")));
-        assert_eq!(ids.loaded_locations(), [KEY_FILE_VAR.to_string()]);
+        assert_eq!(ids.loaded_locations().len(), 1);
+        assert!(ids.loaded_locations()[0].starts_with(KEY_FILE_VAR));
 
         let ids = discover(
             &MapEnv::home(home.path()).set(KEY_CMD_VAR, format!("cat '{key_file}'")),
@@ -802,12 +805,14 @@ mod tests {
         assert_eq!(ids.len(), 4);
         assert_eq!(ids.problems().len(), 1);
         let problem = &ids.problems()[0];
-        assert_eq!(problem.location, KEY_FILE_VAR);
+        assert!(
+            problem.location.starts_with(KEY_FILE_VAR) && problem.location.ends_with("bad.txt)")
+        );
         assert!(problem.reason.contains("line 4"), "{}", problem.reason);
         assert!(!problem.reason.contains("SECRETSTUFF"));
         assert!(ids
             .report_suffix()
-            .starts_with(". Errors while loading age identities: SOPS_AGE_KEY_FILE: "));
+            .starts_with(". Errors while loading age identities: SOPS_AGE_KEY_FILE ("));
         let h = home.path().display();
         assert_eq!(
             strs(ids.unused_locations()),
@@ -994,7 +999,7 @@ mod tests {
                 KEY_CMD_VAR.to_string(),
                 format!("{h}/.config/sops/age/keys.txt"),
                 KEY_VAR.to_string(),
-                KEY_FILE_VAR.to_string(),
+                format!("{KEY_FILE_VAR} ({})", comments.display()),
             ]
         );
     }

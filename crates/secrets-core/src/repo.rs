@@ -36,7 +36,9 @@ pub fn find_root(dir: Option<&Path>, env_dir: Option<&Path>, cwd: &Path) -> Resu
             }
         }
     }
-    Err(Error::StoreNotFound { from: cwd.to_path_buf() })
+    Err(Error::StoreNotFound {
+        from: cwd.to_path_buf(),
+    })
 }
 
 impl Repo {
@@ -49,7 +51,9 @@ impl Repo {
     pub fn open(root: &Path) -> Result<Repo> {
         let config_path = root.join(CONFIG_NAME);
         if !config_path.is_file() {
-            return Err(Error::StoreNotFound { from: root.to_path_buf() });
+            return Err(Error::StoreNotFound {
+                from: root.to_path_buf(),
+            });
         }
         Ok(Repo {
             root: root.to_path_buf(),
@@ -70,7 +74,9 @@ impl Repo {
         }
         let path = Path::new(name);
         if path.is_absolute() {
-            return Err(bad("absolute paths are not allowed; use a path inside the store"));
+            return Err(bad(
+                "absolute paths are not allowed; use a path inside the store",
+            ));
         }
         for c in path.components() {
             match c {
@@ -152,15 +158,29 @@ mod tests {
     #[test]
     fn names_map_to_files() {
         let (_d, r) = repo();
-        assert_eq!(r.secret_path("api-keys/openai").unwrap(), r.root.join("api-keys/openai.yaml"));
+        assert_eq!(
+            r.secret_path("api-keys/openai").unwrap(),
+            r.root.join("api-keys/openai.yaml")
+        );
         assert_eq!(r.secret_path("x.json").unwrap(), r.root.join("x.json"));
-        assert_eq!(r.name_of(&r.root.join("api-keys/openai.yaml")).unwrap(), "api-keys/openai");
+        assert_eq!(
+            r.name_of(&r.root.join("api-keys/openai.yaml")).unwrap(),
+            "api-keys/openai"
+        );
     }
 
     #[test]
     fn names_that_escape_are_refused() {
         let (_d, r) = repo();
-        for bad in ["../x", "/etc/passwd", "a/../../x", "", ".sops", "a/.git/x", "a/"] {
+        for bad in [
+            "../x",
+            "/etc/passwd",
+            "a/../../x",
+            "",
+            ".sops",
+            "a/.git/x",
+            "a/",
+        ] {
             assert!(
                 matches!(r.secret_path(bad), Err(Error::InvalidName { .. })),
                 "{bad} was accepted"

@@ -342,6 +342,9 @@ pub struct AddInputs {
     pub fields: Vec<(String, String)>,
     /// The user, for `$user` in metadata.
     pub user: String,
+    /// Secret values were read from a file: keep them as they are
+    /// (newlines included) instead of dropping one trailing newline.
+    pub verbatim: bool,
 }
 
 /// What `add` wrote.
@@ -382,7 +385,7 @@ pub fn add(repo: &Repo, plan: &AddPlan, inputs: AddInputs, force: bool) -> Resul
                             plan.name, pf.key
                         ))
                     })?;
-                pf.field.check(&plan.name, &pf.key, v)?
+                pf.field.check(&plan.name, &pf.key, v, inputs.verbatim)?
             }
             Source::Ask => {
                 let v = inputs
@@ -397,7 +400,8 @@ pub fn add(repo: &Repo, plan: &AddPlan, inputs: AddInputs, force: bool) -> Resul
                             plan.name, pf.key, pf.key
                         ))
                     })?;
-                pf.field.check(&plan.name, &pf.key, Zeroizing::new(v))?
+                pf.field
+                    .check(&plan.name, &pf.key, Zeroizing::new(v), false)?
             }
         };
         if !pf.key.ends_with(UNENCRYPTED_SUFFIX) {

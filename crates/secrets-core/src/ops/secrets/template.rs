@@ -118,18 +118,22 @@ impl Field {
     /// Normalises a value that was asked for or read (one trailing newline
     /// of a one-line value is dropped, as shells and editors add it) and
     /// checks it. Errors name the secret and the field, never the value.
+    /// With `verbatim` (a value read from a file) the value is kept as is,
+    /// newlines included.
     pub fn check(
         &self,
         secret: &str,
         key: &str,
         value: Zeroizing<String>,
+        verbatim: bool,
     ) -> Result<Zeroizing<String>> {
         let bad = |message: String| {
             Error::InvalidValue(format!(
                 "secret `{secret}`, field `{key}`: {message}; nothing was written"
             ))
         };
-        let value = if self.multiline {
+        let multiline = self.multiline || verbatim;
+        let value = if multiline {
             value
         } else {
             let trimmed = value
@@ -141,7 +145,7 @@ impl Field {
         if value.trim().is_empty() {
             return Err(bad("the value is empty".into()));
         }
-        if !self.multiline && (value.contains('\n') || value.contains('\r')) {
+        if !multiline && (value.contains('\n') || value.contains('\r')) {
             return Err(bad(
                 if value.trim_end_matches(['\n', '\r']).contains('\n') {
                     "the value has more than one line (use a multiline field)".into()
@@ -388,12 +392,12 @@ mod tests {
         let f = &t.fields[0];
         let v = |s: &str| Zeroizing::new(s.to_string());
         assert_eq!(
-            &*f.check("x", "x", v("abcdefghij\n")).unwrap(),
+            &*f.check("x", "x", v("abcdefghij\n"), false).unwrap(),
             "abcdefghij"
         );
-        assert!(f.check("x", "x", v("abcdefghij\n\n")).is_err());
-        assert!(f.check("x", "x", v("")).is_err());
-        assert!(f.check("x", "x", v("short")).is_err());
-        assert!(f.check("x", "x", v("CHANGEME-1234")).is_err());
+        assert!(f.check("x", "x", v("abcdefghij\n\n"), false).is_err());
+        assert!(f.check("x", "x", v(""), false).is_err());
+        assert!(f.check("x", "x", v("short"), false).is_err());
+        assert!(f.check("x", "x", v("CHANGEME-1234"), false).is_err());
     }
 }

@@ -611,6 +611,9 @@ pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
                 change.recipient,
                 shown(ctx, &change.repo.config.path)
             );
+            eprintln!(
+                "Note: updating re-wraps the existing data keys; a removed host that kept a copy of a file can still read it. Use `nsec rotate` on the secrets to cut it off."
+            );
             (change, *yes)
         }
     };

@@ -68,7 +68,12 @@ pub fn add_host(
         )));
     }
     let before = Config::parse(path, text.as_bytes())?;
-    if before.recipient_names.values().any(|n| n == name) || text.contains(&format!("&{name} ")) {
+    if before.recipient_names.values().any(|n| n == name)
+        || text
+            .lines()
+            .filter_map(item)
+            .any(|c| c.starts_with(&format!("&{name} ")))
+    {
         return Err(config_error(
             path,
             format!("a recipient named `{name}` already exists (remove it first with `nsec host rm {name}`)"),

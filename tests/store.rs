@@ -1045,3 +1045,51 @@ mod pty {
         assert_eq!(files(&st), before);
     }
 }
+
+// --------------------------------------------------------------- example
+
+/// `examples/nixos-repo`: listed without a key; every file decrypts with the
+/// real sops and the THROWAWAY identities published in its README.
+#[test]
+fn example_repo_lists_and_decrypts_with_readme_keys() {
+    let sb = Sandbox::new();
+    let example = repo_root().join("examples/nixos-repo");
+    let readme = std::fs::read_to_string(example.join("README.md")).unwrap();
+    assert!(readme.contains("THROWAWAY"));
+    let ids: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .collect();
+    assert_eq!(ids.len(), 2, "laptop and desktop identities in the README");
+    let v: serde_json::Value = serde_json::from_slice(&ok(sb
+        .nsec()
+        .args(["list", "--json", "--dir"])
+        .arg(example.join("secrets"))))
+    .unwrap();
+    let items = v.as_array().unwrap();
+    assert!(items.len() >= 4);
+    for item in items {
+        assert_eq!(item["status"], "ok", "{item}");
+        let names: Vec<&str> = item["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["laptop", "desktop"]);
+        let file = example.join("secrets").join(item["file"].as_str().unwrap());
+        for id in &ids {
+            let key = sb.write("id.txt", format!("{id}\n"));
+            let plain = sops_decrypt(&sb, &key, &file, None);
+            assert!(!plain.contains("ENC["), "{plain}");
+        }
+    }
+    // show works from a scratch copy with the README's key.
+    let key = sb.write("laptop.txt", format!("{}\n", ids[0]));
+    let out = ok(sb
+        .nsec()
+        .env("SOPS_AGE_KEY_FILE", &key)
+        .args(["show", "api-keys/openai", "--dir"])
+        .arg(example.join("secrets")));
+    assert!(String::from_utf8(out).unwrap().starts_with("sk-THROWAWAY"));
+}

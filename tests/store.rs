@@ -449,7 +449,7 @@ fn generate_hex_and_base64() {
 mod base64_check {
     pub fn decode(s: &str) -> Option<Vec<u8>> {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        if s.len() % 4 != 0 {
+        if !s.len().is_multiple_of(4) {
             return None;
         }
         let mut out = Vec::new();
@@ -509,7 +509,7 @@ fn generate_wireguard_accepted_by_wg() {
         .to_string();
     let private = sops_decrypt(&sb, &key_file("A"), &file, Some("[\"wg0\"]"));
     assert_eq!(private.len(), 44);
-    let out = run_with_stdin(&mut Command::new("wg").arg("pubkey"), private.as_bytes());
+    let out = run_with_stdin(Command::new("wg").arg("pubkey"), private.as_bytes());
     assert!(
         out.status.success(),
         "wg is missing or failed (apt-get install wireguard-tools; scripts/test.sh does)"

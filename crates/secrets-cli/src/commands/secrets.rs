@@ -1,102 +1,650 @@
-//! the secrets store: init, keygen, ssh-to-age, add, show, list, rm, host (issue 4; being written).
+//! The secrets store: init, keygen, ssh-to-age, add, show, list, rm, host.
+//!
+//! Values of secrets come from a hidden prompt, standard input or a file,
+//! never from the command line, and are never printed except by `show`.
 
-use clap::Args;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
 
-use super::Context;
+use clap::{Args, Subcommand};
+use secrecy::ExposeSecret;
+use secrets_core::keys::discovery::ProcessEnv;
+use secrets_core::keys::ssh_to_age;
+use secrets_core::ops::secrets::{self as store, generate::Kind, AddInputs, Status};
+use secrets_core::repo::Repo;
+use secrets_core::{fsio, Error};
+use zeroize::Zeroizing;
+
+use super::{identities, read_input, Context};
 use crate::error::CliError;
+use crate::output::write_stdout;
+use crate::ui;
+
+/// The store directory option every store command takes.
+#[derive(Debug, Args)]
+pub struct DirArg {
+    /// The secrets store (default: $NSEC_DIR, else secrets/.sops.yaml or
+    /// .sops.yaml found upward from the working directory).
+    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+impl DirArg {
+    fn repo(&self, ctx: &Context) -> Result<Repo, CliError> {
+        Ok(Repo::discover(self.dir.as_deref(), None, &ctx.cwd)?)
+    }
+}
+
+fn user_name() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| store::hosts::valid_host_name(u))
+        .unwrap_or_else(|| "me".into())
+}
+
+fn shown(ctx: &Context, p: &Path) -> String {
+    p.strip_prefix(&ctx.cwd).unwrap_or(p).display().to_string()
+}
+
+// ------------------------------------------------------------------- init
 
 /// `nsec init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// Where to create the store (default: $NSEC_DIR, else ./secrets).
+    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
+    pub dir: Option<PathBuf>,
+    /// Your name in .sops.yaml (the anchor of your key; default: $USER).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 /// `nsec init`.
-pub fn init(_ctx: &Context, _args: &InitArgs) -> Result<(), CliError> {
-    Err(CliError::Other("init is not available yet".into()))
+pub fn init(ctx: &Context, args: &InitArgs) -> Result<(), CliError> {
+    let dir = secrets_core::rules::absolute(
+        &ctx.cwd,
+        args.dir.as_deref().unwrap_or(Path::new("secrets")),
+    );
+    let identity = store::default_identity_file(&ProcessEnv).ok_or_else(|| {
+        CliError::Other(
+            "cannot tell where your age identity goes: set HOME or SOPS_AGE_KEY_FILE".into(),
+        )
+    })?;
+    let name = args.name.clone().unwrap_or_else(user_name);
+    let out = store::init(&dir, &identity, &name)?;
+    if out.identity_created {
+        eprintln!(
+            "Created your age identity in {} (keep it safe, back it up)",
+            out.identity.display()
+        );
+    } else {
+        eprintln!(
+            "Using your existing age identity in {}",
+            out.identity.display()
+        );
+    }
+    if out.config_created {
+        eprintln!(
+            "Created {} with rules for api-keys/ and ssh-keys/",
+            shown(ctx, &out.config)
+        );
+    } else {
+        eprintln!("{} exists already; left unchanged", shown(ctx, &out.config));
+    }
+    eprintln!("Your public key:");
+    write_stdout(format!("{}\n", out.recipient).as_bytes())
 }
+
+// ----------------------------------------------------------------- keygen
 
 /// `nsec keygen`.
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// Write the identity to FILE (mode 0600; never overwritten) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `nsec keygen`.
-pub fn keygen(_ctx: &Context, _args: &KeygenArgs) -> Result<(), CliError> {
-    Err(CliError::Other("keygen is not available yet".into()))
+pub fn keygen(_ctx: &Context, args: &KeygenArgs) -> Result<(), CliError> {
+    let (text, public) = store::new_identity_file();
+    match &args.output {
+        None => write_stdout(text.as_bytes()),
+        Some(p) => {
+            if p.exists() {
+                return Err(Error::AlreadyExists(p.clone()).into());
+            }
+            fsio::write_atomic(p, text.as_bytes(), 0o600)?;
+            eprintln!("Public key: {public}");
+            Ok(())
+        }
+    }
 }
+
+// ------------------------------------------------------------- ssh-to-age
 
 /// `nsec ssh-to-age`.
 #[derive(Debug, Args)]
 pub struct SshToAgeArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// The SSH key file, or - for standard input.
+    #[arg(long, short = 'i', value_name = "FILE", default_value = "-")]
+    pub input: String,
+    /// Write the result to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Convert a private key (OpenSSH, unencrypted) to an age identity.
+    #[arg(long, alias = "private-key")]
+    pub private_key: bool,
 }
 
 /// `nsec ssh-to-age`.
-pub fn ssh_to_age(_ctx: &Context, _args: &SshToAgeArgs) -> Result<(), CliError> {
-    Err(CliError::Other("ssh-to-age is not available yet".into()))
+pub fn ssh_to_age(_ctx: &Context, args: &SshToAgeArgs) -> Result<(), CliError> {
+    let input = Zeroizing::new(read_input(&args.input)?);
+    let out = if args.private_key {
+        let id = ssh_to_age::ssh_private_to_age(&input)?;
+        Zeroizing::new(format!("{}\n", id.expose_secret()))
+    } else {
+        let text = String::from_utf8_lossy(&input);
+        Zeroizing::new(format!("{}\n", store::host_recipient(None, Some(&text))?))
+    };
+    match &args.output {
+        None => write_stdout(out.as_bytes()),
+        Some(p) => Ok(fsio::write_atomic(
+            p,
+            out.as_bytes(),
+            if args.private_key { 0o600 } else { 0o644 },
+        )?),
+    }
 }
+
+// -------------------------------------------------------------------- add
 
 /// `nsec add`.
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// The secret's name, e.g. api-keys/openai (a path inside the store).
+    pub name: String,
+    /// Template: generic (default), api-key, ssh-key, database, wireguard, or
+    /// one of the store's .nsec/templates/.
+    #[arg(long, short = 't', value_name = "TEMPLATE")]
+    pub template: Option<String>,
+    /// Generate the value: password, hex, base64, ssh-ed25519, wireguard.
+    #[arg(long, short = 'g', value_name = "KIND")]
+    pub generate: Option<String>,
+    /// Length: characters for passwords, random bytes for hex/base64.
+    #[arg(long, value_name = "N")]
+    pub length: Option<usize>,
+    /// Password characters: alnum (default), alpha, lower, upper, digits,
+    /// hex, ascii, or the characters themselves.
+    #[arg(long, value_name = "CHARSET")]
+    pub charset: Option<String>,
+    /// Read the value from FILE (kept as is, newlines included).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    /// Replace an existing secret.
+    #[arg(long)]
+    pub force: bool,
+    /// A non-secret field or metadata value: KEY=VALUE (e.g. user=app,
+    /// owner=alice, description=…). Secret values are never taken from here.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub field: Vec<String>,
+    #[command(flatten)]
+    pub store: DirArg,
+}
+
+/// Asks for a secret twice on the terminal until both entries agree.
+fn ask_secret(label: &str) -> Result<Zeroizing<String>, CliError> {
+    for attempt in 0..3 {
+        if attempt > 0 {
+            eprintln!("The values do not match; try again.");
+        }
+        let first = Zeroizing::new(
+            rpassword::prompt_password(format!("{label}: ")).map_err(|_| CliError::Interrupted)?,
+        );
+        let second = Zeroizing::new(
+            rpassword::prompt_password(format!("{label} (again): "))
+                .map_err(|_| CliError::Interrupted)?,
+        );
+        if first == second {
+            return Ok(first);
+        }
+    }
+    Err(CliError::Other(
+        "the values did not match three times; nothing was written".into(),
+    ))
 }
 
 /// `nsec add`.
-pub fn add(_ctx: &Context, _args: &AddArgs) -> Result<(), CliError> {
-    Err(CliError::Other("add is not available yet".into()))
+pub fn add(ctx: &Context, args: &AddArgs) -> Result<(), CliError> {
+    let repo = args.store.repo(ctx)?;
+    let kind = args
+        .generate
+        .as_deref()
+        .map(|g| Kind::from_name(g, args.length, args.charset.as_deref()))
+        .transpose()?;
+    if kind.is_none() && (args.length.is_some() || args.charset.is_some()) {
+        return Err(CliError::Usage(
+            "--length and --charset need --generate".into(),
+        ));
+    }
+    let plan = store::plan_add(
+        &repo,
+        &ctx.cwd,
+        &args.name,
+        args.template.as_deref(),
+        kind,
+        args.force,
+    )?;
+    let mut fields = Vec::new();
+    for f in &args.field {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--field `{f}`: expected KEY=VALUE")))?;
+        if plan.secret_inputs().any(|p| p.key == k)
+            || plan.fields.iter().any(|p| p.key == k && p.field.secret)
+        {
+            return Err(CliError::Usage(format!(
+                "field `{k}` is secret: its value is never taken from the command line (use the prompt, stdin or --from-file)"
+            )));
+        }
+        fields.push((k.to_string(), v.to_string()));
+    }
+    let secret_inputs: Vec<_> = plan
+        .secret_inputs()
+        .map(|f| (f.key.clone(), f.field.prompt.clone()))
+        .collect();
+    let terminal = std::io::stdin().is_terminal();
+    let mut secrets = Vec::new();
+    let mut verbatim = false;
+    if let Some(file) = &args.from_file {
+        if args.generate.is_some() {
+            return Err(CliError::Usage(
+                "--from-file and --generate exclude each other".into(),
+            ));
+        }
+        if secret_inputs.len() != 1 {
+            return Err(CliError::Usage(format!(
+                "--from-file gives one value, but template `{}` asks for {} secret fields",
+                plan.template.name,
+                secret_inputs.len()
+            )));
+        }
+        let bytes = Zeroizing::new(read_input(&file.to_string_lossy())?);
+        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+            CliError::Other(format!("{}: the value is not UTF-8 text", file.display()))
+        })?;
+        secrets.push((secret_inputs[0].0.clone(), Zeroizing::new(text)));
+        verbatim = true;
+    } else if !secret_inputs.is_empty() && terminal {
+        for (key, prompt) in &secret_inputs {
+            let label = if secret_inputs.len() == 1 && *key == plan.fields[0].key {
+                format!("{prompt} for {}", plan.name)
+            } else {
+                format!("{prompt} ({key}) for {}", plan.name)
+            };
+            secrets.push((key.clone(), ask_secret(&label)?));
+        }
+    } else if !secret_inputs.is_empty() {
+        let mut buf = Zeroizing::new(Vec::new());
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::Other(format!("cannot read standard input: {e}")))?;
+        let text = Zeroizing::new(
+            String::from_utf8(buf.to_vec())
+                .map_err(|_| CliError::Other("standard input is not UTF-8 text".into()))?,
+        );
+        if secret_inputs.len() == 1 {
+            secrets.push((secret_inputs[0].0.clone(), text));
+        } else {
+            let lines: Vec<&str> = text.lines().collect();
+            if lines.len() != secret_inputs.len() {
+                return Err(CliError::Other(format!(
+                    "template `{}` asks for {} secret values ({}); give one per line on standard input",
+                    plan.template.name,
+                    secret_inputs.len(),
+                    secret_inputs.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            for ((k, _), l) in secret_inputs.iter().zip(lines) {
+                secrets.push((k.clone(), Zeroizing::new(l.to_string())));
+            }
+        }
+    }
+    for pf in plan.plain_inputs() {
+        if fields.iter().any(|(k, _)| *k == pf.key) {
+            continue;
+        }
+        if terminal {
+            let default = pf.field.default.clone();
+            let prompt = match &default {
+                Some(d) => format!("{} [{d}]: ", pf.field.prompt),
+                None => format!("{}: ", pf.field.prompt),
+            };
+            let answer = ui::ask_line(&prompt).ok_or(CliError::Interrupted)?;
+            let answer = if answer.is_empty() {
+                default.unwrap_or_default()
+            } else {
+                answer
+            };
+            fields.push((pf.key.clone(), answer));
+        }
+    }
+    let outcome = store::add(
+        &repo,
+        &plan,
+        AddInputs {
+            secrets,
+            fields,
+            user: user_name(),
+            verbatim,
+        },
+        args.force,
+    )?;
+    let names: Vec<String> = plan
+        .encrypt
+        .key_groups
+        .iter()
+        .flatten()
+        .map(|r| {
+            repo.config
+                .name_of(r.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| r.as_str().to_string())
+        })
+        .collect();
+    eprintln!(
+        "Added {} ({}), encrypted for {}",
+        plan.name,
+        shown(ctx, &outcome.path),
+        names.join(", ")
+    );
+    for (k, v) in &outcome.public {
+        eprintln!("Public key ({k}): {v}");
+    }
+    eprintln!("sops-nix declaration (paths relative to the directory holding the store):");
+    write_stdout(outcome.nix.as_bytes())
 }
+
+// ------------------------------------------------------------------- show
 
 /// `nsec show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// The secret's name.
+    pub name: String,
+    /// Print this field (default: the field named after the secret, else
+    /// the whole document).
+    #[arg(long, value_name = "FIELD")]
+    pub field: Option<String>,
+    #[command(flatten)]
+    pub store: DirArg,
 }
 
 /// `nsec show`.
-pub fn show(_ctx: &Context, _args: &ShowArgs) -> Result<(), CliError> {
-    Err(CliError::Other("show is not available yet".into()))
+pub fn show(ctx: &Context, args: &ShowArgs) -> Result<(), CliError> {
+    let repo = args.store.repo(ctx)?;
+    let mut value = store::show(&repo, &args.name, args.field.as_deref(), &identities())?;
+    if !value.ends_with('\n') {
+        value.push('\n');
+    }
+    write_stdout(value.as_bytes())
 }
+
+// ------------------------------------------------------------------- list
 
 /// `nsec list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// Print JSON (one object per secret).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub store: DirArg,
 }
 
 /// `nsec list`.
-pub fn list(_ctx: &Context, _args: &ListArgs) -> Result<(), CliError> {
-    Err(CliError::Other("list is not available yet".into()))
+pub fn list(ctx: &Context, args: &ListArgs) -> Result<(), CliError> {
+    let repo = args.store.repo(ctx)?;
+    let infos = store::list(&repo, &ctx.cwd)?;
+    if args.json {
+        let items: Vec<serde_json::Value> = infos
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "name": i.name,
+                    "file": i.path.strip_prefix(&repo.root).unwrap_or(&i.path).display().to_string(),
+                    "format": i.format.name(),
+                    "recipients": i.recipients.iter().map(|r| serde_json::json!({
+                        "recipient": r.key,
+                        "name": r.name,
+                    })).collect::<Vec<_>>(),
+                    "lastmodified": i.lastmodified,
+                    "status": match i.status {
+                        Status::Ok => "ok".to_string(),
+                        Status::RecipientsOutOfDate => "recipients-out-of-date".into(),
+                        Status::NotEncrypted => "not-encrypted".into(),
+                        Status::NoMatchingRule => "no-matching-rule".into(),
+                        Status::Unreadable(_) => "unreadable".into(),
+                    },
+                })
+            })
+            .collect();
+        let mut s = serde_json::to_string_pretty(&items).unwrap_or_default();
+        s.push('\n');
+        return write_stdout(s.as_bytes());
+    }
+    let rows: Vec<[String; 5]> = infos
+        .iter()
+        .map(|i| {
+            let recipients = i
+                .recipients
+                .iter()
+                .map(|r| r.name.clone().unwrap_or_else(|| short(&r.key)))
+                .collect::<Vec<_>>()
+                .join(",");
+            [
+                i.name.clone(),
+                i.format.name().to_string(),
+                if recipients.is_empty() {
+                    "-".into()
+                } else {
+                    recipients
+                },
+                i.lastmodified.clone().unwrap_or_else(|| "-".into()),
+                i.status.label(),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "FORMAT", "RECIPIENTS", "LAST MODIFIED", "STATUS"].map(String::from);
+    let mut widths = [0usize; 5];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(n, (c, w))| {
+                if n == 4 {
+                    c.clone()
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    write_stdout(out.as_bytes())
 }
+
+fn short(key: &str) -> String {
+    if key.len() > 16 {
+        format!("{}…", &key[..12])
+    } else {
+        key.to_string()
+    }
+}
+
+// --------------------------------------------------------------------- rm
 
 /// `nsec rm`.
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// The secret's name.
+    pub name: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub store: DirArg,
 }
 
 /// `nsec rm`.
-pub fn rm(_ctx: &Context, _args: &RmArgs) -> Result<(), CliError> {
-    Err(CliError::Other("rm is not available yet".into()))
+pub fn rm(ctx: &Context, args: &RmArgs) -> Result<(), CliError> {
+    let repo = args.store.repo(ctx)?;
+    let path = repo.secret_path(&args.name)?;
+    if !path.is_file() {
+        return Err(Error::SecretNotFound {
+            name: args.name.clone(),
+            path,
+        }
+        .into());
+    }
+    if !args.yes && !ui::confirm(&format!("Remove {} ({})?", args.name, shown(ctx, &path))) {
+        return Err(CliError::Other(
+            "not removed (confirm on a terminal, or pass --yes)".into(),
+        ));
+    }
+    let removed = store::remove(&repo, &args.name)?;
+    eprintln!("Removed {}", shown(ctx, &removed));
+    Ok(())
 }
+
+// ------------------------------------------------------------------- host
 
 /// `nsec host`.
 #[derive(Debug, Args)]
 pub struct HostArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: HostAction,
+}
+
+/// `nsec host add|rm`.
+#[derive(Debug, Subcommand)]
+pub enum HostAction {
+    /// Add a host (or person) as a recipient in .sops.yaml.
+    Add {
+        /// The host's name (its anchor in .sops.yaml).
+        name: String,
+        /// The host's age recipient (age1…).
+        #[arg(
+            long,
+            value_name = "RECIPIENT",
+            conflicts_with = "ssh_key",
+            required_unless_present = "ssh_key"
+        )]
+        age: Option<String>,
+        /// The host's SSH ed25519 public key file (or - for stdin), e.g.
+        /// /etc/ssh/ssh_host_ed25519_key.pub or `ssh-keyscan -t ed25519 host`.
+        #[arg(long, value_name = "FILE")]
+        ssh_key: Option<String>,
+        /// Only the rules whose path_regex contains this text (default: all).
+        #[arg(long, value_name = "TEXT")]
+        only: Option<String>,
+        /// Update the out-of-date files without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[command(flatten)]
+        store: DirArg,
+    },
+    /// Remove a host (or person) from .sops.yaml.
+    Rm {
+        /// The host's name.
+        name: String,
+        /// Update the out-of-date files without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[command(flatten)]
+        store: DirArg,
+    },
 }
 
 /// `nsec host`.
-pub fn host(_ctx: &Context, _args: &HostArgs) -> Result<(), CliError> {
-    Err(CliError::Other("host is not available yet".into()))
+pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
+    let (change, yes) = match &args.action {
+        HostAction::Add {
+            name,
+            age,
+            ssh_key,
+            only,
+            yes,
+            store: dir,
+        } => {
+            let repo = dir.repo(ctx)?;
+            let ssh_text = ssh_key
+                .as_deref()
+                .map(|f| read_input(f).map(|b| String::from_utf8_lossy(&b).into_owned()))
+                .transpose()?;
+            let recipient = store::host_recipient(age.as_deref(), ssh_text.as_deref())?;
+            let change = store::host_add(&repo, &ctx.cwd, name, &recipient, only.as_deref())?;
+            eprintln!(
+                "Added host {name} ({recipient}) to {}",
+                shown(ctx, &change.repo.config.path)
+            );
+            (change, *yes)
+        }
+        HostAction::Rm {
+            name,
+            yes,
+            store: dir,
+        } => {
+            let repo = dir.repo(ctx)?;
+            let change = store::host_rm(&repo, &ctx.cwd, name)?;
+            eprintln!(
+                "Removed host {name} ({}) from {}",
+                change.recipient,
+                shown(ctx, &change.repo.config.path)
+            );
+            eprintln!(
+                "Note: updating re-wraps the existing data keys; a removed host that kept a copy of a file can still read it. Use `nsec rotate` on the secrets to cut it off."
+            );
+            (change, *yes)
+        }
+    };
+    if change.out_of_date.is_empty() {
+        eprintln!("No secret needs new recipients.");
+        return Ok(());
+    }
+    eprintln!("These secrets' recipients are now out of date:");
+    for i in &change.out_of_date {
+        eprintln!("  {}", i.name);
+    }
+    if !(yes || ui::confirm("Update them now (needs your identity)?")) {
+        eprintln!(
+            "Not updated. Run `nsec host` again with --yes, or `nsec updatekeys` on the files."
+        );
+        return Ok(());
+    }
+    let files: Vec<PathBuf> = change.out_of_date.iter().map(|i| i.path.clone()).collect();
+    let results = store::update_recipients(&change.repo, &ctx.cwd, &files, &identities());
+    let mut failed = None;
+    for (path, r) in results {
+        match r {
+            Ok(()) => eprintln!("  updated {}", shown(ctx, &path)),
+            Err(e) => {
+                eprintln!("  FAILED {}: {e}", shown(ctx, &path));
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The main job on the bundled example, with no setup: builds nsec, copies
+# examples/nixos-repo (a NixOS repo whose secrets a laptop and a desktop
+# decrypt at boot with sops-nix; THROWAWAY keys) to a scratch directory and
+# runs the everyday commands on it. Nothing outside the scratch copy changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build -q --release -p secrets-cli
+nsec=$PWD/target/release/nsec
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cp -r examples/nixos-repo "$scratch/repo"
+cd "$scratch/repo"
+# The laptop's THROWAWAY identity (published with the example).
+export SOPS_AGE_KEY_FILE=$PWD/throwaway-keys/laptop.txt
+unset SOPS_AGE_KEY SOPS_AGE_KEY_CMD SOPS_CONFIG NSEC_DIR || true
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+step nsec list;                         "$nsec" list
+step nsec show api-keys/openai;         "$nsec" show api-keys/openai
+step "printf 'sk-demo-123' | nsec add api-keys/demo"
+printf 'sk-demo-123' | "$nsec" add api-keys/demo
+step nsec decrypt secrets/api-keys/demo.yaml; "$nsec" decrypt secrets/api-keys/demo.yaml
+step "nsec set secrets/api-keys/demo.yaml '[\"demo\"]' --value-stdin  (a new value, kept out of argv)"
+printf '"sk-demo-456"' | "$nsec" set --value-stdin secrets/api-keys/demo.yaml '["demo"]'
+step nsec show api-keys/demo;           "$nsec" show api-keys/demo
+step nsec validate --keyless;           "$nsec" validate --keyless || true
+step nsec nix;                          "$nsec" nix || true

@@ -184,7 +184,9 @@ pub fn encrypt_file(path: impl AsRef<Path>) -> Result<Vec<u8>> {
 
 pub mod edit;
 pub mod exec;
+pub mod integrate;
 pub mod keys;
+pub mod revoke;
+pub mod rotate_store;
 pub mod secrets;
 pub mod validate;
-pub mod integrate;

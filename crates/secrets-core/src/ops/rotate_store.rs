@@ -300,13 +300,15 @@ fn prepare(
         .map_err(|e| e.in_file(&tmp))?;
         match reread.open(identities, DecryptOptions::default()) {
             Ok(o) if o.documents == before => {}
-            Ok(_) => return Err(Error::Command {
-                program: "rotate".into(),
-                message: format!(
+            Ok(_) => {
+                return Err(Error::Command {
+                    program: "rotate".into(),
+                    message: format!(
                     "{}: verification failed: the re-encrypted file decrypts to different content",
                     path.display()
                 ),
-            }),
+                })
+            }
             Err(Error::NoDataKey { .. }) => {}
             Err(e) => return Err(e.in_file(&tmp)),
         }

@@ -179,7 +179,10 @@ pub fn staged_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(list
         .split('\0')
         .filter(|s| !s.is_empty())
-        .map(|s| top.join(s))
+        .map(|s| {
+            let p = top.join(s);
+            p.canonicalize().unwrap_or(p)
+        })
         .collect())
 }
 
@@ -205,11 +208,12 @@ pub fn git_install(repo: &Repo, nsec: &str) -> Result<Installed> {
     };
 
     // Hook.
+    // `--git-path` answers relative to the directory git ran in.
     let hooks = PathBuf::from(git(root, &["rev-parse", "--git-path", "hooks"])?);
     let hooks = if hooks.is_absolute() {
         hooks
     } else {
-        top.join(hooks)
+        root.join(hooks)
     };
     std::fs::create_dir_all(&hooks).map_err(|e| Error::io(&hooks, e))?;
     let hook = hooks.join("pre-commit");
@@ -370,9 +374,15 @@ pub fn merge(
         let show = |v: &Option<Value>| -> String {
             match v {
                 None => "(deleted)\n".into(),
-                Some(v) => store::emit_value(Format::Yaml, v, opts)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_else(|_| "(value)\n".into()),
+                Some(v) => {
+                    let mut t = store::emit_value(Format::Yaml, v, opts)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_else(|_| "(value)".into());
+                    if !t.ends_with('\n') {
+                        t.push('\n');
+                    }
+                    t
+                }
             }
         };
         text.push_str(&format!(

@@ -326,7 +326,8 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
     let now = opts.now.clone().unwrap_or_else(Timestamp::now_utc);
     for file in files {
         if let Some(only) = &opts.only {
-            if !only.contains(&file) {
+            let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
+            if !only.contains(&canonical) {
                 continue;
             }
         }
@@ -389,6 +390,17 @@ fn check_file(
     }
     let sops = match SopsFile::parse(format, &bytes) {
         Ok(s) => s,
+        // A binary-store file that is not sops JSON is plaintext too.
+        Err(Error::MetadataNotFound) | Err(Error::Parse { .. }) if format == Format::Binary => {
+            p.push(Problem::new(
+                "E010",
+                "not-encrypted",
+                f(),
+                "plaintext file in the secrets store (no sops metadata)",
+                "encrypt it (`nsec encrypt -i FILE`) or list it under nsec.ignore in .sops.yaml",
+            ));
+            return;
+        }
         Err(Error::MetadataNotFound) => {
             p.push(Problem::new(
                 "E010",

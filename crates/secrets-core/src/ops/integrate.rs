@@ -216,6 +216,7 @@ pub fn git_install(repo: &Repo, nsec: &str) -> Result<Installed> {
         root.join(hooks)
     };
     std::fs::create_dir_all(&hooks).map_err(|e| Error::io(&hooks, e))?;
+    let hooks = hooks.canonicalize().unwrap_or(hooks);
     let hook = hooks.join("pre-commit");
     let block = format!(
         "{MARK}\n{nsec} validate --staged --keyless --dir \"$(git rev-parse --show-toplevel)/{store_arg}\" || exit 1\n"
@@ -452,4 +453,38 @@ fn merge_maps(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(s: &str) -> Map {
+        store::parse(Format::Yaml, s.as_bytes()).unwrap().remove(0)
+    }
+
+    #[test]
+    fn three_way_merge_of_trees() {
+        let o = yaml("a: 1\nb: {x: 1, y: 1}\nc: 1\n");
+        let a = yaml("a: 2\nb: {x: 2, y: 1}\nc: 1\n");
+        let b = yaml("a: 1\nb: {x: 1, y: 3}\nd: 4\n");
+        let mut conflicts = Vec::new();
+        let m = merge_maps(&o, &a, &b, &mut Vec::new(), &mut conflicts);
+        assert!(conflicts.is_empty());
+        assert_eq!(m, yaml("a: 2\nb: {x: 2, y: 3}\nd: 4\n"));
+        let b2 = yaml("a: 3\nb: {x: 1, y: 1}\nc: 1\n");
+        let _ = merge_maps(&o, &a, &b2, &mut Vec::new(), &mut conflicts);
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].0, "[\"a\"]");
+    }
+
+    #[test]
+    fn nix_paths_and_strings() {
+        assert_eq!(nix_path("secrets/a.yaml"), "./secrets/a.yaml");
+        assert_eq!(
+            nix_path("secrets/a b.yaml"),
+            "(./. + \"/secrets/a b.yaml\")"
+        );
+        assert_eq!(nix_string("a\"${x}"), "\"a\\\"\\${x}\"");
+    }
 }

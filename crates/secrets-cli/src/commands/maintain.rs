@@ -112,11 +112,7 @@ impl Progress for Bar {
     fn file_done(&self, done: usize, total: usize, name: &str) {
         if self.tty {
             let width = 30;
-            let filled = if total == 0 {
-                width
-            } else {
-                done * width / total
-            };
+            let filled = (done * width).checked_div(total).unwrap_or(width);
             eprint!(
                 "\r[{}{}] {done}/{total} {name:<40.40}",
                 "#".repeat(filled),

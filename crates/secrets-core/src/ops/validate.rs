@@ -323,7 +323,7 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
         }
         None => None,
     };
-    let now = opts.now.clone().unwrap_or_else(Timestamp::now_utc);
+    let now = opts.now.unwrap_or_else(Timestamp::now_utc);
     for file in files {
         if let Some(only) = &opts.only {
             let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
@@ -502,8 +502,7 @@ fn check_file(
     if let Some(ids) = opts.identities {
         match sops.open(ids, DecryptOptions::default()) {
             Ok(_) => {}
-            Err(e @ Error::NoDataKey { .. }) => {
-                let _ = e;
+            Err(Error::NoDataKey { .. }) => {
                 p.push(Problem::new(
                     "E040",
                     "data-key",

@@ -1,61 +1,359 @@
-//! validate, store-wide rotate, revoke, nix, git (issue 5; being written).
+//! validate, store-wide rotate, revoke, nix and git: operations across the
+//! whole store. The work is in `secrets_core::ops::{validate,
+//! rotate_store, revoke, integrate}`; this module parses, asks, prints.
 
-use clap::Args;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
-use super::Context;
+use clap::{Args, Subcommand};
+use secrets_core::keys::discovery::ProcessEnv;
+use secrets_core::ops::integrate::{self, MergeOutcome};
+use secrets_core::ops::revoke as revoke_op;
+use secrets_core::ops::rotate_store::{self, Plan, Progress, Recovery, Selection};
+use secrets_core::ops::validate::{self, Severity, ValidateOptions};
+use secrets_core::repo::{self, Repo};
+
+use super::{identities, Context};
 use crate::error::CliError;
+use crate::output::write_stdout;
 
 /// `nsec validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// Print a machine-readable JSON report.
+    #[arg(long)]
+    pub json: bool,
+    /// Check that every file this host's rule covers is encrypted to it.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Check only the files git has staged (for a pre-commit hook).
+    #[arg(long)]
+    pub staged: bool,
+    /// Do not try to decrypt (no data key or MAC checks).
+    #[arg(long)]
+    pub keyless: bool,
+    /// The secrets store (default: $NSEC_DIR, or found upward).
+    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
+    pub dir: Option<PathBuf>,
 }
 
-/// `nsec validate`.
-pub fn validate(_ctx: &Context, _args: &ValidateArgs) -> Result<(), CliError> {
-    Err(CliError::Other("validate is not available yet".into()))
+fn store_root(ctx: &Context, dir: Option<&Path>) -> Result<PathBuf, CliError> {
+    Ok(repo::find_root(dir, None, &ctx.cwd)?)
+}
+
+fn open_repo(ctx: &Context, dir: Option<&Path>) -> Result<Repo, CliError> {
+    Ok(Repo::open(&store_root(ctx, dir)?)?)
+}
+
+/// `nsec validate`: exit 0 when clean (warnings allowed), 1 on problems.
+pub fn validate(ctx: &Context, args: &ValidateArgs) -> Result<(), CliError> {
+    let root = store_root(ctx, args.dir.as_deref())?;
+    let ids = (!args.keyless).then(identities);
+    let only = if args.staged {
+        Some(integrate::staged_files(&root)?)
+    } else {
+        None
+    };
+    let env = ProcessEnv;
+    let opts = ValidateOptions {
+        host: args.host.clone(),
+        only,
+        identities: ids.as_ref(),
+        env: Some(&env),
+        now: None,
+    };
+    let report = validate::validate(&root, &opts);
+    if args.json {
+        let mut text = serde_json::to_string_pretty(&report.to_json()).expect("serialisable");
+        text.push('\n');
+        write_stdout(text.as_bytes())?;
+    } else {
+        let mut text = String::new();
+        for p in &report.problems {
+            let sev = match p.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            let file = p
+                .file
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default();
+            let key = p.key.as_ref().map(|k| format!(" {k}")).unwrap_or_default();
+            text.push_str(&format!(
+                "{} {} [{}] {file}{key}: {}\n    fix: {}\n",
+                p.code, sev, p.name, p.message, p.fix
+            ));
+        }
+        let errors = report
+            .problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
+        let warnings = report.problems.len() - errors;
+        text.push_str(&format!(
+            "{} files checked: {errors} problems, {warnings} warnings\n",
+            report.files_checked
+        ));
+        write_stdout(text.as_bytes())?;
+    }
+    if report.has_errors() {
+        return Err(CliError::Child(1));
+    }
+    Ok(())
+}
+
+/// Progress on stderr: a bar on a terminal, nothing otherwise.
+struct Bar {
+    tty: bool,
+}
+
+impl Progress for Bar {
+    fn file_done(&self, done: usize, total: usize, name: &str) {
+        if self.tty {
+            let width = 30;
+            let filled = (done * width).checked_div(total).unwrap_or(width);
+            eprint!(
+                "\r[{}{}] {done}/{total} {name:<40.40}",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            if done == total {
+                eprintln!();
+            }
+        }
+    }
+
+    fn note(&self, message: &str) {
+        eprintln!("{message}");
+    }
+}
+
+fn print_recovery(r: &Recovery) {
+    match r {
+        Recovery::Clean => {}
+        Recovery::RolledBack(n) => eprintln!(
+            "nsec: an interrupted rotation was rolled back ({n} prepared files removed; no secret was changed)"
+        ),
+        Recovery::Completed(n) => eprintln!(
+            "nsec: an interrupted rotation was completed ({n} files replaced)"
+        ),
+    }
+}
+
+fn print_plan(plan: &Plan) {
+    if plan.files.is_empty() {
+        eprintln!(
+            "Nothing to rotate: every file matches its rule ({} files).",
+            plan.unchanged
+        );
+        return;
+    }
+    eprintln!("Plan: new data key for {} file(s):", plan.files.len());
+    for f in &plan.files {
+        let mut changes = Vec::new();
+        if !f.added.is_empty() {
+            changes.push(format!("add {}", f.added.join(", ")));
+        }
+        if !f.removed.is_empty() {
+            changes.push(format!("remove {}", f.removed.join(", ")));
+        }
+        let changes = if changes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", changes.join("; "))
+        };
+        eprintln!("  {}{changes}", f.name);
+    }
+    if plan.unchanged > 0 {
+        eprintln!(
+            "{} file(s) already match their rules and are left alone.",
+            plan.unchanged
+        );
+    }
+}
+
+fn confirmed(yes: bool, question: &str) -> Result<(), CliError> {
+    if yes || crate::ui::confirm(question) {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(
+            "not a terminal: pass --yes to go ahead".into(),
+        ));
+    }
+    Err(CliError::Other("cancelled; nothing was changed".into()))
+}
+
+/// `nsec rotate NAME…|--all` (store mode).
+pub fn rotate_store(ctx: &Context, args: &crate::cli::RotateArgs) -> Result<(), CliError> {
+    let repo = open_repo(ctx, args.dir.as_deref())?;
+    if !args.dry_run {
+        print_recovery(&rotate_store::recover(&repo.root)?);
+    }
+    let selection = if args.all {
+        Selection::All
+    } else if !args.targets.is_empty() {
+        Selection::Names(args.targets.clone())
+    } else {
+        Selection::Drifted
+    };
+    let plan = rotate_store::plan(&repo, &selection)?;
+    print_plan(&plan);
+    if args.dry_run || plan.files.is_empty() {
+        return Ok(());
+    }
+    confirmed(args.yes, "Rotate these files?")?;
+    let bar = Bar {
+        tty: std::io::stderr().is_terminal(),
+    };
+    rotate_store::execute(&repo, &plan, &identities(), &bar)?;
+    eprintln!("Rotated {} file(s).", plan.files.len());
+    Ok(())
 }
 
 /// `nsec revoke`.
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// The host or person: a recipient name from .sops.yaml, or the age1… key.
+    pub who: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The secrets store (default: $NSEC_DIR, or found upward).
+    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `nsec revoke`.
-pub fn revoke(_ctx: &Context, _args: &RevokeArgs) -> Result<(), CliError> {
-    Err(CliError::Other("revoke is not available yet".into()))
+pub fn revoke(ctx: &Context, args: &RevokeArgs) -> Result<(), CliError> {
+    let repo = open_repo(ctx, args.dir.as_deref())?;
+    print_recovery(&rotate_store::recover(&repo.root)?);
+    let plan = revoke_op::plan(&repo, &args.who)?;
+    let who = plan.name.clone().unwrap_or_else(|| plan.recipient.clone());
+    eprintln!(
+        "Revoke {who} ({}): remove from {} and re-key {} file(s).",
+        plan.recipient,
+        repo.config.path.display(),
+        plan.files.len()
+    );
+    confirmed(args.yes, "Go ahead?")?;
+    let bar = Bar {
+        tty: std::io::stderr().is_terminal(),
+    };
+    revoke_op::execute(&repo, &plan, &identities(), &bar)?;
+    let mut out = format!(
+        "Revoked {who}. They could read these secrets; change each at its source (provider, service), then update it here:\n"
+    );
+    for name in &plan.readable {
+        out.push_str(&format!("  {name}\n"));
+    }
+    write_stdout(out.as_bytes())
 }
 
 /// `nsec nix`.
 #[derive(Debug, Args)]
 pub struct NixArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// The directory the Nix file will live in; sopsFile paths are relative
+    /// to it (default: the working directory).
+    #[arg(long, value_name = "DIR")]
+    pub relative_to: Option<PathBuf>,
+    /// The secrets store (default: $NSEC_DIR, or found upward).
+    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `nsec nix`.
-pub fn nix(_ctx: &Context, _args: &NixArgs) -> Result<(), CliError> {
-    Err(CliError::Other("nix is not available yet".into()))
+pub fn nix(ctx: &Context, args: &NixArgs) -> Result<(), CliError> {
+    let repo = open_repo(ctx, args.dir.as_deref())?;
+    let base = match &args.relative_to {
+        Some(d) => secrets_core::rules::absolute(&ctx.cwd, d),
+        None => ctx.cwd.clone(),
+    };
+    let text = integrate::nix_declarations(&repo, &base)?;
+    write_stdout(text.as_bytes())
 }
 
 /// `nsec git`.
 #[derive(Debug, Args)]
 pub struct GitArgs {
-    /// Arguments (being written).
-    pub rest: Vec<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: GitCommand,
+}
+
+/// `nsec git` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GitCommand {
+    /// Install the pre-commit hook, diff and merge drivers and .gitattributes (idempotent).
+    Install {
+        /// The command the hook and drivers run.
+        #[arg(long, default_value = "nsec", value_name = "CMD")]
+        command: String,
+        /// The secrets store (default: $NSEC_DIR, or found upward).
+        #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Diff driver: print the decrypted file (or the file as is, without a key).
+    #[command(hide = true)]
+    Textconv {
+        /// The file git hands over.
+        file: PathBuf,
+    },
+    /// Merge driver: git merge %O %A %B %P.
+    #[command(hide = true)]
+    Merge {
+        /// The common ancestor (%O).
+        base: PathBuf,
+        /// Ours (%A); receives the result.
+        ours: PathBuf,
+        /// Theirs (%B).
+        theirs: PathBuf,
+        /// The path in the repository (%P).
+        name: String,
+    },
 }
 
 /// `nsec git`.
-pub fn git(_ctx: &Context, _args: &GitArgs) -> Result<(), CliError> {
-    Err(CliError::Other("git is not available yet".into()))
-}
-
-/// `nsec rotate NAME…|--all` (store mode).
-pub fn rotate_store(_ctx: &Context, _args: &crate::cli::RotateArgs) -> Result<(), CliError> {
-    Err(CliError::Other(
-        "store-wide rotate is not available yet".into(),
-    ))
+pub fn git(ctx: &Context, args: &GitArgs) -> Result<(), CliError> {
+    match &args.command {
+        GitCommand::Install { command, dir } => {
+            let repo = open_repo(ctx, dir.as_deref())?;
+            let done = integrate::git_install(&repo, command)?;
+            let mut out = String::new();
+            if done.changes.is_empty() {
+                out.push_str("git integration already installed; nothing changed\n");
+            }
+            for c in &done.changes {
+                out.push_str(&format!("installed {c}\n"));
+            }
+            write_stdout(out.as_bytes())
+        }
+        GitCommand::Textconv { file } => {
+            let config = ctx.config_for(Some(file)).ok().flatten();
+            let bytes =
+                integrate::textconv(file, &identities(), &ctx.store_options(config.as_ref()))?;
+            write_stdout(&bytes)
+        }
+        GitCommand::Merge {
+            base,
+            ours,
+            theirs,
+            name,
+        } => {
+            let config = ctx.config_for(Some(Path::new(name))).ok().flatten();
+            let opts = ctx.store_options(config.as_ref());
+            match integrate::merge(base, ours, theirs, name, &identities(), &opts)? {
+                MergeOutcome::Merged => Ok(()),
+                MergeOutcome::Conflict { paths, markers } => {
+                    eprintln!(
+                        "nsec: merge conflict in {name} at {}\nnsec: conflict markers (plaintext, private) in {}; delete it when resolved",
+                        paths.join(", "),
+                        markers.display()
+                    );
+                    Err(CliError::Child(1))
+                }
+            }
+        }
+    }
 }

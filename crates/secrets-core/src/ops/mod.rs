@@ -186,5 +186,7 @@ pub mod edit;
 pub mod exec;
 pub mod integrate;
 pub mod keys;
+pub mod revoke;
+pub mod rotate_store;
 pub mod secrets;
 pub mod validate;

@@ -1,1 +1,742 @@
-//! `validate`, tree-wide `rotate`, `revoke` (issue 5; being written).
+//! `nsec validate`: checks a whole secrets store without printing a secret.
+//!
+//! Every problem has a stable code (documented in `docs/validate.md`; tools
+//! may match on it), the file, the key path where relevant, and a one-line
+//! fix. The codes:
+//!
+//! | code | name                 | check |
+//! |------|----------------------|-------|
+//! | E001 | config-parse         | 1: `.sops.yaml` does not parse |
+//! | E002 | config-regex         | 1: a `path_regex` does not compile |
+//! | E003 | config-recipient     | 1: a recipient does not parse |
+//! | E004 | rule-unreachable     | 1: a rule follows a catch-all rule |
+//! | E010 | not-encrypted        | 2: a plaintext file (not in the ignore list) |
+//! | E011 | malformed            | 2: a file that is not a well-formed sops file |
+//! | E012 | no-rule              | 2: no creation rule matches the file |
+//! | E020 | plaintext-value      | 3: a value that must be encrypted is plaintext |
+//! | E030 | recipient-drift      | 4: recipients differ from the rule's |
+//! | E031 | group-drift          | 4: key groups / threshold differ from the rule's |
+//! | E040 | data-key             | 5: no identity at hand opens the data key |
+//! | E041 | mac                  | 5: the MAC or a value does not verify |
+//! | E050 | host-unknown         | 6: `--host NAME` names no recipient |
+//! | E051 | host-missing         | 6: the host's rule covers the file, its recipient is missing |
+//! | E052 | host-not-string      | 6: a leaf sops-nix reads is not a string |
+//! | W060 | rotation-due         | 7: older than the rotation policy (warning) |
+//! | E070 | identity-permissions | 8: an identity file is readable by group or others |
+//!
+//! Check 9 (`--staged`) limits the file checks to what git has staged.
+//!
+//! Store settings nsec reads from an `nsec:` section of `.sops.yaml`, which
+//! sops ignores: `rotation_days: N` (check 7) and `ignore: [glob, …]` (files
+//! of the store that may stay plaintext, check 2).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::file::{DecryptOptions, SopsFile};
+use crate::format::Format;
+use crate::keys::discovery::{Env, Identities};
+use crate::metadata::{Metadata, Selector};
+use crate::rules::{Config, CreationRule, CONFIG_NAME};
+use crate::store;
+use crate::time::Timestamp;
+use crate::tree::{Item, Map, Value};
+
+/// How serious a problem is: errors fail validation, warnings do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// Fails validation (exit 1).
+    Error,
+    /// Reported, but the store is still valid.
+    Warning,
+}
+
+/// One finding. Never holds a secret value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The stable code, e.g. `E020`.
+    pub code: &'static str,
+    /// The stable short name, e.g. `plaintext-value`.
+    pub name: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file, relative to the store (or absolute for identity files).
+    pub file: Option<PathBuf>,
+    /// The key path inside the file, `["a"]["b"]` style.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// A one-line fix.
+    pub fix: String,
+}
+
+impl Problem {
+    fn new(
+        code: &'static str,
+        name: &'static str,
+        file: Option<PathBuf>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            code,
+            name,
+            severity: if code.starts_with('W') {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
+            file,
+            key: None,
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+
+    fn at(mut self, key: String) -> Problem {
+        self.key = Some(key);
+        self
+    }
+}
+
+/// What to check.
+#[derive(Default)]
+pub struct ValidateOptions<'a> {
+    /// Check 6 for this host (a recipient name from `.sops.yaml`).
+    pub host: Option<String>,
+    /// Check 9: only these files (absolute paths); `None` checks all.
+    pub only: Option<Vec<PathBuf>>,
+    /// Check 5 with these identities; `None` is `--keyless`.
+    pub identities: Option<&'a Identities>,
+    /// Check 8 with the identity file locations of this environment.
+    pub env: Option<&'a dyn Env>,
+    /// "Now" for check 7 (the current time when `None`).
+    pub now: Option<Timestamp>,
+}
+
+/// The result of a validation.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// The store checked.
+    pub root: PathBuf,
+    /// How many files were checked.
+    pub files_checked: usize,
+    /// The findings, in check order per file.
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    /// Are there problems that fail validation?
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(|p| p.severity == Severity::Error)
+    }
+
+    /// The report as JSON: `{"store","files_checked","errors","warnings","problems":[…]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let count = |s| self.problems.iter().filter(|p| p.severity == s).count();
+        serde_json::json!({
+            "store": self.root.display().to_string(),
+            "files_checked": self.files_checked,
+            "errors": count(Severity::Error),
+            "warnings": count(Severity::Warning),
+            "problems": self.problems.iter().map(|p| serde_json::json!({
+                "code": p.code,
+                "name": p.name,
+                "severity": match p.severity { Severity::Error => "error", Severity::Warning => "warning" },
+                "file": p.file.as_ref().map(|f| f.display().to_string()),
+                "key": p.key,
+                "message": p.message,
+                "fix": p.fix,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// nsec's own settings from the `nsec:` section of `.sops.yaml`.
+#[derive(Clone, Debug, Default)]
+pub struct StoreSettings {
+    /// Maximum age of a secret in days (by its `lastmodified`), if any.
+    pub rotation_days: Option<i64>,
+    /// Globs (relative to the store) of files that may stay plaintext.
+    pub ignore: Vec<String>,
+}
+
+/// Reads the `nsec:` section of `.sops.yaml` text (missing: defaults).
+pub fn store_settings(config_text: &[u8]) -> StoreSettings {
+    let mut s = StoreSettings::default();
+    let Ok(docs) = store::parse(Format::Yaml, config_text) else {
+        return s;
+    };
+    let Some(Value::Map(nsec)) = docs.first().and_then(|d| d.get("nsec")) else {
+        return s;
+    };
+    if let Some(Value::Int(d)) = nsec.get("rotation_days") {
+        s.rotation_days = Some(*d);
+    }
+    if let Some(Value::List(items)) = nsec.get("ignore") {
+        s.ignore = Value::list_values(items)
+            .filter_map(|v| match v {
+                Value::Str(g) => Some(g.clone()),
+                _ => None,
+            })
+            .collect();
+    }
+    s
+}
+
+/// Does `rel` (a `/`-separated path) match the glob? `*` matches within a
+/// component, `**` across components, a trailing `/` matches a directory.
+pub fn glob_match(glob: &str, rel: &str) -> bool {
+    if let Some(dir) = glob.strip_suffix('/') {
+        return rel.starts_with(&format!("{dir}/"));
+    }
+    let mut re = String::from("^");
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                re.push_str(".*");
+            }
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).is_ok_and(|r| r.is_match(rel))
+}
+
+/// Is a rule a catch-all (no regex, or one that matches every path)?
+fn is_catch_all(rule: &CreationRule) -> bool {
+    match &rule.path_regex {
+        None => true,
+        Some(re) => {
+            let s = re.as_str().trim_start_matches('^').trim_end_matches('$');
+            s.is_empty() || s == ".*"
+        }
+    }
+}
+
+/// Validates the store at `root`.
+pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
+    let mut report = Report {
+        root: root.to_path_buf(),
+        ..Report::default()
+    };
+    let p = &mut report.problems;
+    let config_path = root.join(CONFIG_NAME);
+    let cfg_rel = Some(PathBuf::from(CONFIG_NAME));
+
+    // Check 8 first: it does not need the config.
+    if let Some(env) = opts.env {
+        check_identity_files(env, p);
+    }
+
+    // Check 1.
+    let text = match std::fs::read(&config_path) {
+        Ok(t) => t,
+        Err(e) => {
+            p.push(Problem::new(
+                "E001",
+                "config-parse",
+                cfg_rel,
+                format!("cannot read .sops.yaml: {e}"),
+                "create it with `nsec init`, or point --dir at the store",
+            ));
+            return report;
+        }
+    };
+    let config = match Config::parse(&config_path, &text) {
+        Ok(c) => c,
+        Err(e) => {
+            let (code, name, fix) = match &e {
+                Error::Config { message, .. } if message.contains("path_regex") => (
+                    "E002",
+                    "config-regex",
+                    "fix the path_regex (Go RE2 syntax)",
+                ),
+                Error::Config { message, .. } if message.contains("recipient") => (
+                    "E003",
+                    "config-recipient",
+                    "replace it with the age1… public key from `age-keygen -y` or `nsec ssh-to-age`",
+                ),
+                _ => (
+                    "E001",
+                    "config-parse",
+                    "fix the YAML of .sops.yaml (creation_rules must be a list of maps)",
+                ),
+            };
+            p.push(Problem::new(code, name, cfg_rel, e.to_string(), fix));
+            return report;
+        }
+    };
+    let settings = store_settings(&text);
+    if let Some(pos) = config.creation_rules.iter().position(is_catch_all) {
+        for r in &config.creation_rules[pos + 1..] {
+            p.push(Problem::new(
+                "E004",
+                "rule-unreachable",
+                cfg_rel.clone(),
+                format!(
+                    "creation rule {} can never match: rule {} before it matches every file",
+                    r.index, pos
+                ),
+                "move the catch-all rule to the end, or remove the unreachable rule",
+            ));
+        }
+    }
+
+    // Checks 2–7, file by file.
+    let files = match crate::repo::Repo::open(root).and_then(|r| r.secret_files()) {
+        Ok(f) => f,
+        Err(e) => {
+            p.push(Problem::new(
+                "E001",
+                "config-parse",
+                cfg_rel,
+                e.to_string(),
+                "check the store directory",
+            ));
+            return report;
+        }
+    };
+    let host_recipients = match &opts.host {
+        Some(host) => {
+            let r: Vec<String> = config
+                .recipient_names
+                .iter()
+                .filter(|(_, n)| *n == host)
+                .map(|(r, _)| r.clone())
+                .collect();
+            if r.is_empty() {
+                p.push(Problem::new(
+                    "E050",
+                    "host-unknown",
+                    cfg_rel.clone(),
+                    format!("no recipient in .sops.yaml is named `{host}`"),
+                    "name the host's key with an anchor (`- &HOST age1…`) or a `# HOST` comment",
+                ));
+            }
+            Some(r)
+        }
+        None => None,
+    };
+    let now = opts.now.unwrap_or_else(Timestamp::now_utc);
+    for file in files {
+        if let Some(only) = &opts.only {
+            let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
+            if !only.contains(&canonical) {
+                continue;
+            }
+        }
+        report.files_checked += 1;
+        let rel = file.strip_prefix(root).unwrap_or(&file).to_path_buf();
+        let rel_str = rel.to_string_lossy().replace('\\', "/");
+        if settings.ignore.iter().any(|g| glob_match(g, &rel_str)) {
+            continue;
+        }
+        check_file(
+            &config,
+            &settings,
+            &file,
+            rel,
+            opts,
+            host_recipients.as_deref(),
+            &now,
+            &mut report.problems,
+        );
+    }
+    report
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_file(
+    config: &Config,
+    settings: &StoreSettings,
+    file: &Path,
+    rel: PathBuf,
+    opts: &ValidateOptions<'_>,
+    host: Option<&[String]>,
+    now: &Timestamp,
+    p: &mut Vec<Problem>,
+) {
+    let f = || Some(rel.clone());
+    let format = Format::from_path(file);
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            p.push(Problem::new(
+                "E011",
+                "malformed",
+                f(),
+                format!("cannot read: {e}"),
+                "fix the file's permissions",
+            ));
+            return;
+        }
+    };
+    // Check 2.
+    let rule = config.rule_for(config.dir(), file).ok();
+    if rule.is_none() {
+        p.push(Problem::new(
+            "E012",
+            "no-rule",
+            f(),
+            "no creation rule in .sops.yaml matches this file",
+            "add a creation rule whose path_regex matches it, or move the file",
+        ));
+    }
+    let sops = match SopsFile::parse(format, &bytes) {
+        Ok(s) => s,
+        // A binary-store file that is not sops JSON is plaintext too.
+        Err(Error::MetadataNotFound) | Err(Error::Parse { .. }) if format == Format::Binary => {
+            p.push(Problem::new(
+                "E010",
+                "not-encrypted",
+                f(),
+                "plaintext file in the secrets store (no sops metadata)",
+                "encrypt it (`nsec encrypt -i FILE`) or list it under nsec.ignore in .sops.yaml",
+            ));
+            return;
+        }
+        Err(Error::MetadataNotFound) => {
+            p.push(Problem::new(
+                "E010",
+                "not-encrypted",
+                f(),
+                "plaintext file in the secrets store (no sops metadata)",
+                "encrypt it (`nsec encrypt -i FILE`) or list it under nsec.ignore in .sops.yaml",
+            ));
+            return;
+        }
+        Err(e) => {
+            p.push(Problem::new(
+                "E011",
+                "malformed",
+                f(),
+                format!("not a well-formed sops file: {e}"),
+                "restore the file from git, or re-create it",
+            ));
+            return;
+        }
+    };
+    // Check 3.
+    if format != Format::Binary {
+        let selector = sops.metadata.effective_selector();
+        for doc in &sops.documents {
+            let mut path = Vec::new();
+            plaintext_leaves(doc, &selector, &mut path, &mut |key| {
+                p.push(
+                    Problem::new(
+                        "E020",
+                        "plaintext-value",
+                        f(),
+                        "value is plaintext but the file's selector says it must be encrypted",
+                        "re-encrypt the value: `nsec set FILE KEY VALUE` (and change the secret at its source)",
+                    )
+                    .at(key),
+                );
+            });
+        }
+    }
+    // Check 4.
+    if let Some(rule) = rule {
+        check_drift(config, rule, &sops.metadata, f(), p);
+    }
+    // Check 6.
+    if let (Some(host), Some(rule)) = (host, rule) {
+        let covers = rule.recipients().any(|r| host.iter().any(|h| h == r));
+        if covers {
+            if !sops
+                .metadata
+                .age_recipients()
+                .any(|r| host.iter().any(|h| h == r))
+            {
+                p.push(Problem::new(
+                    "E051",
+                    "host-missing",
+                    f(),
+                    format!(
+                        "the host's rule covers this file but it is not encrypted to the host ({}); sops-nix would fail at boot with \"0 successful groups\"",
+                        host.join(", ")
+                    ),
+                    "run `nsec rotate NAME` (or `nsec rotate`) to bring recipients in line",
+                ));
+            }
+            if matches!(format, Format::Yaml | Format::Json) {
+                for doc in &sops.documents {
+                    non_string_leaves(doc, &mut Vec::new(), &mut |key| {
+                        p.push(
+                            Problem::new(
+                                "E052",
+                                "host-not-string",
+                                f(),
+                                "sops-nix reads this leaf but it is not a string",
+                                "quote the value so it is stored as a string",
+                            )
+                            .at(key),
+                        );
+                    });
+                }
+            }
+        }
+    }
+    // Check 7.
+    if let Some(days) = settings.rotation_days {
+        if let Some(modified) = Timestamp::parse_rfc3339(&sops.metadata.lastmodified) {
+            let age_days = (now.unix_seconds() - modified.unix_seconds()) / 86_400;
+            if age_days > days {
+                p.push(Problem::new(
+                    "W060",
+                    "rotation-due",
+                    f(),
+                    format!("last changed {age_days} days ago; the rotation policy is {days} days"),
+                    "change the secret at its source and update it, then `nsec rotate NAME`",
+                ));
+            }
+        }
+    }
+    // Check 5.
+    if let Some(ids) = opts.identities {
+        match sops.open(ids, DecryptOptions::default()) {
+            Ok(_) => {}
+            Err(Error::NoDataKey { .. }) => {
+                p.push(Problem::new(
+                    "E040",
+                    "data-key",
+                    f(),
+                    "none of your identities opens the data key",
+                    "ask a key holder to run `nsec rotate NAME` after adding you, or use --keyless",
+                ));
+            }
+            Err(e) => p.push(Problem::new(
+                "E041",
+                "mac",
+                f(),
+                format!("integrity check failed: {}", safe_message(&e)),
+                "the file was changed outside sops: restore it from git",
+            )),
+        }
+    }
+}
+
+/// Error text that is safe to print (MAC values are digests, not secrets,
+/// but keep the report short).
+fn safe_message(e: &Error) -> String {
+    match e.root() {
+        Error::MacMismatch { .. } => "MAC mismatch".into(),
+        other => other.to_string(),
+    }
+}
+
+fn key_path(path: &[String]) -> String {
+    path.iter().map(|k| format!("[{k:?}]")).collect()
+}
+
+/// Calls `found` with the key path of every leaf that the selector says
+/// must be encrypted but is not an `ENC[…]` string (null and "" are fine).
+/// Comment selectors are not checked here (their context is positional).
+fn plaintext_leaves(
+    map: &Map,
+    sel: &Selector,
+    path: &mut Vec<String>,
+    found: &mut dyn FnMut(String),
+) {
+    for item in &map.items {
+        if let Item::Entry(k, v) = item {
+            path.push(k.clone());
+            plaintext_value(v, sel, path, found);
+            path.pop();
+        }
+    }
+}
+
+fn plaintext_value(
+    v: &Value,
+    sel: &Selector,
+    path: &mut Vec<String>,
+    found: &mut dyn FnMut(String),
+) {
+    match v {
+        Value::Map(m) => plaintext_leaves(m, sel, path, found),
+        Value::List(items) => {
+            for (i, item) in Value::list_values(items).enumerate() {
+                path.push(i.to_string());
+                plaintext_value(item, sel, &mut path.clone(), found);
+                path.pop();
+            }
+        }
+        Value::Null | Value::Comment(_) => {}
+        Value::Str(s) if s.is_empty() || s.starts_with("ENC[AES256_GCM,") => {}
+        _ => {
+            // List indices are in `path` as numbers; selectors only look at keys.
+            let keys: Vec<&String> = path
+                .iter()
+                .filter(|k| k.parse::<usize>().is_err())
+                .collect();
+            let any = |f: &dyn Fn(&str) -> bool| keys.iter().any(|k| f(k));
+            let must = match sel {
+                Selector::UnencryptedSuffix(s) => !any(&|k| k.ends_with(s.as_str())),
+                Selector::EncryptedSuffix(s) => any(&|k| k.ends_with(s.as_str())),
+                Selector::UnencryptedRegex(re) => !any(&|k| re.is_match(k)),
+                Selector::EncryptedRegex(re) => any(&|k| re.is_match(k)),
+                Selector::UnencryptedCommentRegex(_) | Selector::EncryptedCommentRegex(_) => false,
+            };
+            if must {
+                found(key_path(path));
+            }
+        }
+    }
+}
+
+/// Leaves that are not strings: plaintext non-strings, or `ENC[…]` values
+/// whose type tag is not `str`.
+fn non_string_leaves(map: &Map, path: &mut Vec<String>, found: &mut dyn FnMut(String)) {
+    for item in &map.items {
+        if let Item::Entry(k, v) = item {
+            path.push(k.clone());
+            match v {
+                Value::Map(m) => non_string_leaves(m, path, found),
+                Value::Str(s) if s.starts_with("ENC[") => {
+                    if !s.contains(",type:str]") {
+                        found(key_path(path));
+                    }
+                }
+                Value::Str(_) | Value::Null | Value::Comment(_) => {}
+                _ => found(key_path(path)),
+            }
+            path.pop();
+        }
+    }
+}
+
+fn named(config: &Config, r: &str) -> String {
+    match config.name_of(r) {
+        Some(n) => n.to_string(),
+        None => r.to_string(),
+    }
+}
+
+/// The differences between a file's recipients and its rule's, by name:
+/// `(added, missing)` — added are in the file but not the rule.
+pub fn recipient_drift(
+    config: &Config,
+    rule: &CreationRule,
+    metadata: &Metadata,
+) -> (Vec<String>, Vec<String>) {
+    let want: BTreeSet<&str> = rule.recipients().collect();
+    let have: BTreeSet<&str> = metadata.age_recipients().collect();
+    let added = have.difference(&want).map(|r| named(config, r)).collect();
+    let missing = want.difference(&have).map(|r| named(config, r)).collect();
+    (added, missing)
+}
+
+fn check_drift(
+    config: &Config,
+    rule: &CreationRule,
+    m: &Metadata,
+    file: Option<PathBuf>,
+    p: &mut Vec<Problem>,
+) {
+    let (added, missing) = recipient_drift(config, rule, m);
+    if !added.is_empty() || !missing.is_empty() {
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!("missing {}", missing.join(", ")));
+        }
+        if !added.is_empty() {
+            parts.push(format!("not in the rule {}", added.join(", ")));
+        }
+        p.push(Problem::new(
+            "E030",
+            "recipient-drift",
+            file.clone(),
+            format!(
+                "recipients differ from creation rule {}: {}",
+                rule.index,
+                parts.join("; ")
+            ),
+            "run `nsec rotate` to re-key it for the rule's recipients",
+        ));
+    }
+    let groups_match = rule.key_groups.len() == m.key_groups.len()
+        && rule
+            .key_groups
+            .iter()
+            .zip(&m.key_groups)
+            .all(|(want, have)| {
+                let w: BTreeSet<&str> = want.iter().map(|s| s.as_str()).collect();
+                let h: BTreeSet<&str> = have.age.iter().map(|k| k.recipient.as_str()).collect();
+                w == h
+            });
+    if !groups_match && added.is_empty() && missing.is_empty() {
+        p.push(Problem::new(
+            "E031",
+            "group-drift",
+            file,
+            format!(
+                "key groups differ from creation rule {} ({} groups in the rule, {} in the file)",
+                rule.index,
+                rule.key_groups.len(),
+                m.key_groups.len()
+            ),
+            "run `nsec rotate` to re-key it with the rule's key groups",
+        ));
+    }
+}
+
+/// Check 8: identity files readable by group or others.
+fn check_identity_files(env: &dyn Env, p: &mut Vec<Problem>) {
+    let mut paths = Vec::new();
+    if let Some(f) = env.var("SOPS_AGE_KEY_FILE").filter(|f| !f.is_empty()) {
+        paths.push(PathBuf::from(f));
+    }
+    if let Some(f) = env
+        .var("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+        .filter(|f| !f.is_empty())
+    {
+        paths.push(PathBuf::from(f));
+    }
+    let config_dir = env
+        .var("XDG_CONFIG_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env.home_dir().map(|h| h.join(".config")));
+    if let Some(d) = config_dir {
+        paths.push(d.join("sops/age/keys.txt"));
+    }
+    for path in paths {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(m) = std::fs::metadata(&path) {
+                let mode = m.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    p.push(Problem::new(
+                        "E070",
+                        "identity-permissions",
+                        Some(path.clone()),
+                        format!("identity file has mode {mode:03o}: group or others can read it"),
+                        format!("chmod 600 {}", path.display()),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("README.md", "README.md"));
+        assert!(glob_match("*.md", "README.md"));
+        assert!(!glob_match("*.md", "docs/README.md"));
+        assert!(glob_match("**.md", "docs/README.md"));
+        assert!(glob_match("public/", "public/a.yaml"));
+    }
+}

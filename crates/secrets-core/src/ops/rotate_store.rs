@@ -1,0 +1,334 @@
+//! Store-wide rotation: new data keys and recipients from `.sops.yaml`,
+//! all or nothing.
+//!
+//! The run has three phases:
+//! 1. **plan**: which files, and what changes (new data key, recipients
+//!    added or removed, by name);
+//! 2. **prepare**: every new file is written to a temporary file beside the
+//!    original (`.NAME.nsec-rotate`) and verified by decrypting it again;
+//!    nothing is replaced yet, so a failure removes the temporaries and
+//!    leaves the store as it was;
+//! 3. **commit**: each temporary is renamed over its original (each rename is
+//!    atomic, so every file is always complete, old or new).
+//!
+//! A journal (`<store>/.nsec/rotate-journal`) records the phase and the
+//! files. The next run finds it: a `prepare` journal is rolled back (the
+//! temporaries are removed), a `commit` journal is completed (the remaining
+//! verified temporaries are renamed).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::file::{DecryptOptions, SopsFile};
+use crate::format::Format;
+use crate::fsio;
+use crate::keys::discovery::Identities;
+use crate::ops::{self, EncryptOverrides};
+use crate::repo::Repo;
+
+/// One file of a rotation plan.
+#[derive(Clone, Debug)]
+pub struct PlannedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its secret name.
+    pub name: String,
+    /// Recipients the rule has and the file lacks (by name).
+    pub added: Vec<String>,
+    /// Recipients the file has and the rule lacks (by name).
+    pub removed: Vec<String>,
+}
+
+/// What a rotation will do.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// The files to rotate, each gets a new data key.
+    pub files: Vec<PlannedFile>,
+    /// Files left alone (already in line with the rules).
+    pub unchanged: usize,
+}
+
+/// Which files to rotate.
+#[derive(Clone, Debug, Default)]
+pub enum Selection {
+    /// Only files whose recipients drift from their rule.
+    #[default]
+    Drifted,
+    /// Every file of the store.
+    All,
+    /// These secret names.
+    Names(Vec<String>),
+    /// These files (used by revoke).
+    Files(Vec<PathBuf>),
+}
+
+/// Progress callbacks.
+pub trait Progress {
+    /// A file is done (`done` of `total`, in the prepare phase).
+    fn file_done(&self, _done: usize, _total: usize, _name: &str) {}
+    /// A message about recovery from an earlier run.
+    fn note(&self, _message: &str) {}
+}
+
+/// No progress output.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// The journal file of a store.
+pub fn journal_path(root: &Path) -> PathBuf {
+    root.join(".nsec").join("rotate-journal")
+}
+
+fn temp_path(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    file.with_file_name(format!(".{name}.nsec-rotate"))
+}
+
+/// Makes the plan.
+pub fn plan(repo: &Repo, selection: &Selection) -> Result<Plan> {
+    let all = repo.secret_files()?;
+    let mut out = Plan::default();
+    let chosen: Vec<PathBuf> = match selection {
+        Selection::Names(names) => names
+            .iter()
+            .map(|n| {
+                let p = repo.secret_path(n)?;
+                if !p.is_file() {
+                    return Err(Error::SecretNotFound {
+                        name: n.clone(),
+                        path: p,
+                    });
+                }
+                Ok(p)
+            })
+            .collect::<Result<_>>()?,
+        Selection::Files(f) => f.clone(),
+        _ => all.clone(),
+    };
+    for path in chosen {
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let sops =
+            SopsFile::parse(Format::from_path(&path), &bytes).map_err(|e| e.in_file(&path))?;
+        let rule = repo
+            .config
+            .rule_for(repo.config.dir(), &path)
+            .map_err(|e| e.in_file(&path))?;
+        let (removed, added) = super::validate::recipient_drift(&repo.config, rule, &sops.metadata);
+        let drift = !added.is_empty() || !removed.is_empty();
+        let take = match selection {
+            Selection::Drifted => drift,
+            _ => true,
+        };
+        if take {
+            out.files.push(PlannedFile {
+                name: repo.name_of(&path).unwrap_or_default(),
+                path,
+                added,
+                removed,
+            });
+        } else {
+            out.unchanged += 1;
+        }
+    }
+    Ok(out)
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Journal {
+    phase: String,
+    files: Vec<PathBuf>,
+}
+
+fn write_journal(root: &Path, phase: &str, files: &[PathBuf]) -> Result<()> {
+    let path = journal_path(root);
+    let dir = path.parent().expect("has a parent");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let j = Journal {
+        phase: phase.into(),
+        files: files.to_vec(),
+    };
+    let text = serde_json::to_vec_pretty(&j).expect("serialisable");
+    fsio::write_atomic(&path, &text, 0o600)
+}
+
+fn remove_journal(root: &Path) -> Result<()> {
+    let path = journal_path(root);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+/// A failure injection point for tests: with `NSEC_TEST_FAIL_AFTER=N` in a
+/// debug build, the process aborts (like a kill) at the N-th step.
+fn step(counter: &mut usize) {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    *counter += 1;
+    if let Some(n) = std::env::var("NSEC_TEST_FAIL_AFTER")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if *counter == n {
+            eprintln!("nsec: injected failure at step {n}");
+            std::process::abort();
+        }
+    }
+}
+
+/// What recovery found and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// No journal: the last run finished.
+    Clean,
+    /// An interrupted prepare phase was rolled back (files untouched).
+    RolledBack(usize),
+    /// An interrupted commit phase was completed (files replaced).
+    Completed(usize),
+}
+
+/// Finishes or undoes an interrupted run, as its journal says.
+pub fn recover(root: &Path) -> Result<Recovery> {
+    let path = journal_path(root);
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Recovery::Clean),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let j: Journal = serde_json::from_slice(&text).map_err(|e| Error::Command {
+        program: "rotate".into(),
+        message: format!(
+            "{}: unreadable journal ({e}); remove it after checking the store with `nsec validate`",
+            path.display()
+        ),
+    })?;
+    let result = if j.phase == "commit" {
+        let mut n = 0;
+        for f in &j.files {
+            let tmp = temp_path(f);
+            if tmp.exists() {
+                std::fs::rename(&tmp, f).map_err(|e| Error::io(f, e))?;
+                n += 1;
+            }
+        }
+        Recovery::Completed(n)
+    } else {
+        let mut n = 0;
+        for f in &j.files {
+            let tmp = temp_path(f);
+            if tmp.exists() {
+                std::fs::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))?;
+                n += 1;
+            }
+        }
+        Recovery::RolledBack(n)
+    };
+    remove_journal(root)?;
+    Ok(result)
+}
+
+/// Carries out a plan: every file gets a new data key and its rule's
+/// recipients. All or nothing (see the module docs).
+pub fn execute(
+    repo: &Repo,
+    plan: &Plan,
+    identities: &Identities,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let root = &repo.root;
+    let files: Vec<PathBuf> = plan.files.iter().map(|f| f.path.clone()).collect();
+    let mut counter = 0;
+    write_journal(root, "prepare", &files)?;
+    step(&mut counter);
+    let prepared = prepare(repo, plan, identities, progress, &mut counter);
+    if let Err(e) = prepared {
+        for f in &files {
+            let _ = std::fs::remove_file(temp_path(f));
+        }
+        remove_journal(root)?;
+        return Err(e);
+    }
+    write_journal(root, "commit", &files)?;
+    step(&mut counter);
+    for f in &files {
+        std::fs::rename(temp_path(f), f).map_err(|e| Error::io(f, e))?;
+        step(&mut counter);
+    }
+    remove_journal(root)
+}
+
+fn prepare(
+    repo: &Repo,
+    plan: &Plan,
+    identities: &Identities,
+    progress: &dyn Progress,
+    counter: &mut usize,
+) -> Result<()> {
+    let opts = ops::store_options(Some(&repo.config));
+    for (i, f) in plan.files.iter().enumerate() {
+        let path = &f.path;
+        let format = Format::from_path(path);
+        let enc = ops::encrypt_options(
+            Some(&repo.config),
+            repo.config.dir(),
+            path,
+            &EncryptOverrides::default(),
+        )
+        .map_err(|e| e.in_file(path))?;
+        let opened = ops::open_file(path, identities)?;
+        let before = opened.documents.clone();
+        let sealed = opened
+            .seal_with_new_key(&enc.key_groups, enc.shamir_threshold)
+            .map_err(|e| e.in_file(path))?;
+        let bytes = sealed.to_bytes(&opts).map_err(|e| e.in_file(path))?;
+        let tmp = temp_path(path);
+        let mode = file_mode(path);
+        fsio::write_atomic(&tmp, &bytes, mode)?;
+        // Verify: the new file parses and decrypts to the same documents.
+        // When the identities at hand are no longer recipients (a person
+        // revoking their own access), the data key cannot be recovered
+        // and only the structure is checked.
+        let reread = SopsFile::parse(
+            format,
+            &std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e))?,
+        )
+        .map_err(|e| e.in_file(&tmp))?;
+        match reread.open(identities, DecryptOptions::default()) {
+            Ok(o) if o.documents == before => {}
+            Ok(_) => {
+                return Err(Error::Command {
+                    program: "rotate".into(),
+                    message: format!(
+                    "{}: verification failed: the re-encrypted file decrypts to different content",
+                    path.display()
+                ),
+                })
+            }
+            Err(Error::NoDataKey { .. }) => {}
+            Err(e) => return Err(e.in_file(&tmp)),
+        }
+        progress.file_done(i + 1, plan.files.len(), &f.name);
+        step(counter);
+    }
+    Ok(())
+}
+
+fn file_mode(path: &Path) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o644)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        0o644
+    }
+}

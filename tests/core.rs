@@ -978,9 +978,21 @@ fn stores_indentation_from_config_matches_sops() {
         let enc = ok(sb.nsec().arg("encrypt").arg(f));
         let ext = f.extension().unwrap().to_string_lossy().into_owned();
         let enc_file = sb.write(&format!("enc.{ext}"), &enc);
-        let ours = ok(sb.nsec().env("SOPS_AGE_KEY_FILE", key_file("A")).arg("decrypt").arg(&enc_file));
-        let theirs = ok(sb.sops().env("SOPS_AGE_KEY_FILE", key_file("A")).arg("decrypt").arg(&enc_file));
-        assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs), "{ext}");
+        let ours = ok(sb
+            .nsec()
+            .env("SOPS_AGE_KEY_FILE", key_file("A"))
+            .arg("decrypt")
+            .arg(&enc_file));
+        let theirs = ok(sb
+            .sops()
+            .env("SOPS_AGE_KEY_FILE", key_file("A"))
+            .arg("decrypt")
+            .arg(&enc_file));
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs),
+            "{ext}"
+        );
         // The encrypted file itself uses the configured indentation, as sops' does.
         let sops_enc = ok(sb.sops().arg("encrypt").arg(f));
         let indent_of = |b: &[u8]| {
@@ -997,22 +1009,52 @@ fn stores_indentation_from_config_matches_sops() {
 fn foreign_master_keys_and_unknown_metadata_survive_rewrites() {
     let sb = Sandbox::new();
     let plain = sb.write("s.yaml", "a: 1\nb: two\n");
-    let enc = String::from_utf8(ok(sb.nsec().args(["encrypt", "--age", AGE_A]).arg(&plain))).unwrap();
+    let enc =
+        String::from_utf8(ok(sb.nsec().args(["encrypt", "--age", AGE_A]).arg(&plain))).unwrap();
     // Add a PGP key, a KMS key and an unknown field, as another tool would.
     let foreign = "    kms:\n        - arn: arn:aws:kms:us-east-1:000000000000:key/test\n          created_at: \"2026-01-01T00:00:00Z\"\n          enc: AQICAHg=\n          aws_profile: \"\"\n";
     let pgp = "    pgp:\n        - created_at: \"2026-01-01T00:00:00Z\"\n          enc: |\n            -----BEGIN PGP MESSAGE-----\n            x\n            -----END PGP MESSAGE-----\n          fp: 85D77543B3D624B63CEA9E6DBC17301B491B3F21\n";
     let mut text = enc.replacen("    age:\n", &format!("{foreign}    age:\n"), 1);
-    text = text.replacen("    unencrypted_suffix:", &format!("{}    unencrypted_suffix:", pgp), 1);
-    text = text.replacen("    version:", "    nsec_test_unknown: kept\n    version:", 1);
+    text = text.replacen(
+        "    unencrypted_suffix:",
+        &format!("{}    unencrypted_suffix:", pgp),
+        1,
+    );
+    text = text.replacen(
+        "    version:",
+        "    nsec_test_unknown: kept\n    version:",
+        1,
+    );
     let f = sb.write("s.yaml", &text);
     // sops still decrypts it (age is tried first).
-    ok(sb.sops().env("SOPS_AGE_KEY_FILE", key_file("A")).arg("decrypt").arg(&f));
-    ok(sb.nsec().env("SOPS_AGE_KEY_FILE", key_file("A")).args(["set", "s.yaml", r#"["b"]"#, r#""three""#]));
-    ok(sb.nsec().env("SOPS_AGE_KEY_FILE", key_file("A")).args(["rotate", "-i", "s.yaml"]));
+    ok(sb
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", key_file("A"))
+        .arg("decrypt")
+        .arg(&f));
+    ok(sb.nsec().env("SOPS_AGE_KEY_FILE", key_file("A")).args([
+        "set",
+        "s.yaml",
+        r#"["b"]"#,
+        r#""three""#,
+    ]));
+    ok(sb
+        .nsec()
+        .env("SOPS_AGE_KEY_FILE", key_file("A"))
+        .args(["rotate", "-i", "s.yaml"]));
     let after = std::fs::read_to_string(&f).unwrap();
-    for needle in ["arn:aws:kms:us-east-1:000000000000:key/test", "-----BEGIN PGP MESSAGE-----", "fp: 85D77543B3D624B63CEA9E6DBC17301B491B3F21", "nsec_test_unknown: kept"] {
+    for needle in [
+        "arn:aws:kms:us-east-1:000000000000:key/test",
+        "-----BEGIN PGP MESSAGE-----",
+        "fp: 85D77543B3D624B63CEA9E6DBC17301B491B3F21",
+        "nsec_test_unknown: kept",
+    ] {
         assert!(after.contains(needle), "{needle} was dropped:\n{after}");
     }
-    let out = ok(sb.sops().env("SOPS_AGE_KEY_FILE", key_file("A")).arg("decrypt").arg(&f));
+    let out = ok(sb
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", key_file("A"))
+        .arg("decrypt")
+        .arg(&f));
     assert_eq!(out, b"a: 1\nb: three\n");
 }

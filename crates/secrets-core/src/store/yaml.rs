@@ -115,7 +115,11 @@ enum Frame {
         seen: HashMap<String, usize>,
         /// Line on which the last entry's value ended.
         last_line: usize,
+        /// Whether the last entry's value was a flow collection.
+        last_flow: bool,
+        start_line: usize,
         col: usize,
+        flow: bool,
         anchor: usize,
     },
     Seq {
@@ -172,7 +176,7 @@ impl Builder {
             Event::Scalar(text, style, anchor, tag) => {
                 self.flush_pending_before_node();
                 let value = resolve_node(&text, style, tag.as_deref(), &span)?;
-                self.complete(value, anchor, &span)?;
+                self.complete(value, anchor, false, false, &span)?;
             }
             Event::Alias(id) => {
                 self.flush_pending_before_node();
@@ -181,9 +185,9 @@ impl Builder {
                     .get(&id)
                     .cloned()
                     .ok_or_else(|| parse_error(format!("{}: unknown anchor", at(&span))))?;
-                self.complete(value, 0, &span)?;
+                self.complete(value, 0, false, false, &span)?;
             }
-            Event::MappingStart(_, anchor, _) => {
+            Event::MappingStart(style, anchor, _) => {
                 self.check_key_position(&span)?;
                 self.flush_pending_into_seq();
                 self.stack.push(Frame::Map {
@@ -191,7 +195,10 @@ impl Builder {
                     key: None,
                     seen: HashMap::new(),
                     last_line: span.start.line(),
+                    last_flow: false,
+                    start_line: span.start.line(),
                     col: span.start.col(),
+                    flow: style == StructureStyle::Flow,
                     anchor,
                 });
             }
@@ -208,9 +215,19 @@ impl Builder {
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.flush_pending_at_end();
-                let (value, anchor) = match self.stack.pop() {
-                    Some(Frame::Map { items, anchor, .. }) => (Value::Map(Map { items }), anchor),
-                    Some(Frame::Seq { items, anchor, .. }) => (Value::List(items), anchor),
+                let (value, anchor, flow) = match self.stack.pop() {
+                    Some(Frame::Map {
+                        items,
+                        anchor,
+                        flow,
+                        ..
+                    }) => (Value::Map(Map { items }), anchor, flow),
+                    Some(Frame::Seq {
+                        items,
+                        anchor,
+                        flow,
+                        ..
+                    }) => (Value::List(items), anchor, flow),
                     None => {
                         return Err(parse_error(format!(
                             "{}: unbalanced collection end",
@@ -218,7 +235,7 @@ impl Builder {
                         )))
                     }
                 };
-                self.complete(value, anchor, &span)?;
+                self.complete(value, anchor, flow, !flow, &span)?;
             }
             // Anchor metadata events are off by default; unresolved aliases are errors.
             _ => {
@@ -260,10 +277,43 @@ impl Builder {
                     items,
                     key: None,
                     last_line,
+                    last_flow,
+                    start_line,
+                    flow: false,
                     ..
                 }) if *last_line == line => {
+                    let single = items
+                        .iter()
+                        .filter(|i| matches!(i, Item::Entry(..)))
+                        .count()
+                        == 1;
+                    let item_map = single && *start_line == line;
+                    let last_flow = *last_flow;
                     if let Some(at) = items.iter().rposition(|i| matches!(i, Item::Entry(..))) {
-                        items.insert(at, Item::Comment(text));
+                        let n = self.stack.len();
+                        // A list item's map whose first entry has the comment:
+                        // go-yaml gives it to the item, sops puts it in the
+                        // list in front of the item.
+                        if item_map && n >= 2 {
+                            if let Frame::Seq { items: list, .. } = &mut self.stack[n - 2] {
+                                list.push(Value::Comment(text));
+                                return;
+                            }
+                        }
+                        let Some(Frame::Map { items, .. }) = self.stack.last_mut() else {
+                            return;
+                        };
+                        // After a flow collection the comment is the
+                        // collection's own and sops puts it inside, first.
+                        match &mut items[at] {
+                            Item::Entry(_, Value::Map(m)) if last_flow && !m.items.is_empty() => {
+                                m.items.insert(0, Item::Comment(text))
+                            }
+                            Item::Entry(_, Value::List(l)) if last_flow && !l.is_empty() => {
+                                l.insert(0, Value::Comment(text))
+                            }
+                            _ => items.insert(at, Item::Comment(text)),
+                        }
                         return;
                     }
                 }
@@ -402,17 +452,27 @@ impl Builder {
     }
 
     /// A node is complete: record its anchor and hand it to its parent.
-    fn complete(&mut self, value: Value, anchor: usize, span: &Span) -> Result<()> {
+    fn complete(
+        &mut self,
+        value: Value,
+        anchor: usize,
+        flow: bool,
+        block_end: bool,
+        span: &Span,
+    ) -> Result<()> {
         if anchor != 0 {
             self.anchors.insert(anchor, value.clone());
         }
-        let line = span.end.line();
+        // A block collection's end is reported at the next token, so no line
+        // comment can trail it: remember no line for it.
+        let line = if block_end { 0 } else { span.end.line() };
         match self.stack.last_mut() {
             Some(Frame::Map {
                 items,
                 key,
                 seen,
                 last_line,
+                last_flow,
                 ..
             }) => match key.take() {
                 None => {
@@ -440,6 +500,7 @@ impl Builder {
                 Some((name, _)) => {
                     items.push(Item::Entry(name, value));
                     *last_line = line;
+                    *last_flow = flow;
                 }
             },
             Some(Frame::Seq {
@@ -1464,6 +1525,12 @@ mod sops_oracle {
         "a:\n  b:\n    c: 1\n    # foot c\n  # foot b\n# foot a\nd: 2\n",
         "l:\n  - a: 1\n    # in map\n    b: 2\n  # between maps\n  - c: 3\n#top\n#  indented text\n",
         "k: v\n# only trailing comment\n",
+        "k: # c\n  n: 1\nl: # d\n  - 1\n",
+        "l:\n  - a: 1 # c\n    b: 2 # d\n  - # e\n    f: 1\n  - [1, 2] # g\n  - {h: 1} # h\n",
+        "a: {b: 1} # c\nd: [1] # e\nf: 1\n",
+        "a: 1\n\n\n# c\n\nb: 2\n",
+        "a:\n  b: 1\n\n  # c\n\nd: 1\n",
+        "a: \"multi\n  line\" # c\n",
         "x:\n  - 1\n  # c1\n  - - 2\n    # c2\n    - 3\n  # c3\n",
         // Flow collections.
         "a: {b: 1, c: [1, 2, {d: e}]}\nf: [x, 'y', \"z\"]\n",

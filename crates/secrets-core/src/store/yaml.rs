@@ -478,11 +478,12 @@ impl Builder {
                 None => {
                     let name = match value {
                         Value::Str(s) => s,
-                        _ => {
+                        other => {
                             return Err(parse_error(format!(
-                            "{}: mapping key is not a string (sops requires string keys; quote it)",
-                            at(span)
-                        )))
+                                "{}: mapping key {} is not a string (sops requires string keys; quote it)",
+                                at(span),
+                                describe_key(&other)
+                            )))
                         }
                     };
                     let key_line = span.start.line();
@@ -537,6 +538,19 @@ impl Builder {
             }
         }
         Ok(())
+    }
+}
+
+/// A non-string key for an error message (keys are not secret).
+fn describe_key(key: &Value) -> String {
+    match key {
+        Value::Null => "`null` (null)".into(),
+        Value::Bool(b) => format!("`{b}` (bool)"),
+        Value::Int(i) => format!("`{i}` (int)"),
+        Value::Float(f) => format!("`{}` (float)", gofmt::format_yaml_float(*f)),
+        Value::Time(t) => format!("`{t}` (timestamp)"),
+        Value::Bytes(_) => "(binary)".into(),
+        _ => "(collection)".into(),
     }
 }
 
@@ -929,12 +943,17 @@ impl Emitter {
                     match value {
                         // After a complex key's `:` go-yaml starts a block
                         // collection on the same line, padded to its indent.
-                        Value::Map(m) if complex && !m.items.is_empty() => {
-                            self.pad(child - indent - 1);
+                        Value::Map(m)
+                            if complex && matches!(m.items.first(), Some(Item::Entry(..))) =>
+                        {
+                            self.after_complex_colon(indent, child);
                             self.map(m, child, true)?;
                         }
-                        Value::List(l) if complex && !l.is_empty() => {
-                            self.pad(child - indent - 1);
+                        Value::List(l)
+                            if complex
+                                && l.first().is_some_and(|v| !matches!(v, Value::Comment(_))) =>
+                        {
+                            self.after_complex_colon(indent, child);
                             self.seq(l, child, true)?;
                         }
                         _ => self.value_after_indicator(value, indent, Ctx::Map)?,
@@ -945,6 +964,18 @@ impl Emitter {
         Ok(())
     }
 
+    /// Moves from just after a complex key's `:` (at column `indent + 1`) to
+    /// column `child`: go-yaml pads on the same line, or breaks the line when
+    /// no space would be left between the two.
+    fn after_complex_colon(&mut self, indent: usize, child: usize) {
+        if child > indent + 1 {
+            self.pad(child - indent - 1);
+        } else {
+            self.out.push('\n');
+            self.pad(child);
+        }
+    }
+
     /// A block sequence whose dashes are at column `indent`.
     fn seq(&mut self, items: &[Value], indent: usize, mut inline: bool) -> Result<()> {
         for item in items {
@@ -952,11 +983,63 @@ impl Emitter {
                 self.comment(text, indent, &mut inline);
                 continue;
             }
+            // Comments that open a collection item are written before its
+            // `-`, as go-yaml writes the head comment of the item's node.
+            let (lead, rest) = match item {
+                Value::Map(m) => {
+                    let n = m
+                        .items
+                        .iter()
+                        .take_while(|i| matches!(i, Item::Comment(_)))
+                        .count();
+                    (
+                        m.items[..n]
+                            .iter()
+                            .map(|i| match i {
+                                Item::Comment(t) => t.as_str(),
+                                Item::Entry(..) => "",
+                            })
+                            .collect::<Vec<_>>(),
+                        n,
+                    )
+                }
+                Value::List(l) => {
+                    let n = l
+                        .iter()
+                        .take_while(|v| matches!(v, Value::Comment(_)))
+                        .count();
+                    (
+                        l[..n]
+                            .iter()
+                            .map(|v| match v {
+                                Value::Comment(t) => t.as_str(),
+                                _ => "",
+                            })
+                            .collect::<Vec<_>>(),
+                        n,
+                    )
+                }
+                _ => (Vec::new(), 0),
+            };
+            for text in &lead {
+                self.comment(text, indent, &mut inline);
+            }
             if !std::mem::take(&mut inline) {
                 self.pad(indent);
             }
             self.out.push('-');
-            self.value_after_indicator(item, indent, Ctx::Seq)?;
+            if rest == 0 {
+                self.value_after_indicator(item, indent, Ctx::Seq)?;
+            } else {
+                let trimmed = match item {
+                    Value::Map(m) => Value::Map(Map {
+                        items: m.items[rest..].to_vec(),
+                    }),
+                    Value::List(l) => Value::List(l[rest..].to_vec()),
+                    other => other.clone(),
+                };
+                self.value_after_indicator(&trimmed, indent, Ctx::Seq)?;
+            }
         }
         Ok(())
     }
@@ -1524,6 +1607,7 @@ mod sops_oracle {
         "# head\n\n# second\na: 1 # line a\n# before b\nb:\n  # inside b\n  c: 2 # line c\n  # foot of b\n# before list\nlist: # line list\n  # first\n  - x # line x\n  # between\n  - y\n  # after\n# end\n",
         "a:\n  b:\n    c: 1\n    # foot c\n  # foot b\n# foot a\nd: 2\n",
         "l:\n  - a: 1\n    # in map\n    b: 2\n  # between maps\n  - c: 3\n#top\n#  indented text\n",
+        "l:\n  -\n    # c\n    a: 1\n  -\n    # d\n    - 1\n",
         "k: v\n# only trailing comment\n",
         "k: # c\n  n: 1\nl: # d\n  - 1\n",
         "l:\n  - a: 1 # c\n    b: 2 # d\n  - # e\n    f: 1\n  - [1, 2] # g\n  - {h: 1} # h\n",
@@ -1598,5 +1682,325 @@ mod sops_oracle {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n=====\n"));
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn one(input: &str) -> Map {
+        let mut docs = parse(input.as_bytes()).unwrap();
+        assert_eq!(docs.len(), 1);
+        docs.remove(0)
+    }
+
+    fn message(input: &str) -> String {
+        match parse(input.as_bytes()) {
+            Err(Error::Parse { message, .. }) => message,
+            other => panic!("expected a parse error for {input:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn scalar_types() {
+        let doc = one(
+            "a: 0x1F\nb: 0o17\nc: 017\nd: 1_000\ne: +5\nf: 08\ng: 1e400\nh: -0\ni: .5\nj: 123456789012345678901234567890\nk: 2024-1-2\nl: \"2024-01-02\"\nm: yes\nn: ~\no: !!str 1\np: !!int \"7\"\nq: !!float 1\nr: !custom 5\ns: !!binary aGVsbG8=\nt: !!binary /wA=\nu: TRUE\nv: -.inf\nw: 1e3\n",
+        );
+        let want = [
+            ("a", Value::Int(31)),
+            ("b", Value::Int(15)),
+            ("c", Value::Int(15)),
+            ("d", Value::Int(1000)),
+            ("e", Value::Int(5)),
+            ("f", Value::Float(8.0)),
+            ("g", Value::Str("1e400".into())),
+            ("h", Value::Int(0)),
+            ("i", Value::Float(0.5)),
+            ("j", Value::Float(1.2345678901234568e29)),
+            ("k", Value::Time("2024-01-02T00:00:00Z".into())),
+            ("l", Value::Str("2024-01-02".into())),
+            ("m", Value::Str("yes".into())),
+            ("n", Value::Null),
+            ("o", Value::Str("1".into())),
+            ("p", Value::Int(7)),
+            ("q", Value::Float(1.0)),
+            ("r", Value::Str("5".into())),
+            ("s", Value::Str("hello".into())),
+            ("t", Value::Bytes(vec![0xff, 0])),
+            ("u", Value::Bool(true)),
+            ("v", Value::Float(f64::NEG_INFINITY)),
+            ("w", Value::Float(1000.0)),
+        ];
+        for (key, value) in want {
+            assert_eq!(doc.get(key), Some(&value), "{key}");
+        }
+    }
+
+    #[test]
+    fn anchors_and_merge_key() {
+        let doc = one("base: &b\n  x: 1\ncopy: *b\nm:\n  <<: *b\n  y: 2\n");
+        let base = doc.get("base").unwrap().clone();
+        assert_eq!(doc.get("copy"), Some(&base));
+        let Some(Value::Map(m)) = doc.get("m") else {
+            panic!("m is not a map")
+        };
+        assert_eq!(m.get("<<"), Some(&base));
+        assert_eq!(m.get("y"), Some(&Value::Int(2)));
+    }
+
+    #[test]
+    fn comments_become_items() {
+        let doc = one("# top\na: 1 # line\nl:\n  - x # on x\n  # foot\n");
+        assert_eq!(
+            doc.items[..3],
+            [
+                Item::Comment(" top".into()),
+                Item::Comment(" line".into()),
+                Item::Entry("a".into(), Value::Int(1)),
+            ]
+        );
+        assert_eq!(
+            doc.get("l"),
+            Some(&Value::List(vec![
+                Value::Comment(" on x".into()),
+                Value::Str("x".into()),
+                Value::Comment(" foot".into()),
+            ]))
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert!(matches!(parse(b""), Err(Error::EmptyFile)));
+        assert!(matches!(
+            parse(b"# only a comment\n"),
+            Err(Error::EmptyFile)
+        ));
+        let m = message("a: 1\nb:\n  c: 1\n  c: 2\n");
+        assert!(
+            m.contains("line 4") && m.contains("\"c\"") && m.contains("line 3"),
+            "{m}"
+        );
+        let m = message("1: a\n");
+        assert!(
+            m.contains("line 1") && m.contains("`1` (int) is not a string"),
+            "{m}"
+        );
+        let m = message("a:\n  2024-01-02: x\n");
+        assert!(
+            m.contains("line 2") && m.contains("2024-01-02T00:00:00Z"),
+            "{m}"
+        );
+        let m = message("a: 18446744073709551615\n");
+        assert!(
+            m.contains("line 1") && !m.contains("18446744073709551615"),
+            "{m}"
+        );
+        assert!(message("- a\n").contains("sequences"));
+        assert!(message("just text\n").contains("scalars"));
+        assert!(message("a: [1\n").contains("line"));
+        assert!(message("a: !!int x\n").contains("!!int"));
+        assert!(message("a: *nope\n").contains("line 1"));
+        // An explicitly empty document is an empty map.
+        assert_eq!(parse(b"---\n").unwrap(), vec![Map::new()]);
+    }
+
+    #[test]
+    fn secret_values_stay_out_of_errors() {
+        let m = message("password: !!int hunter2\n");
+        assert!(!m.contains("hunter2"), "{m}");
+    }
+
+    #[test]
+    fn quoting_decisions() {
+        let cases = [
+            ("plain", "plain"),
+            ("yes", "\"yes\""),
+            ("Off", "\"Off\""),
+            ("123", "\"123\""),
+            ("1:20", "\"1:20\""),
+            ("", "\"\""),
+            ("a: b", "'a: b'"),
+            (" x", "' x'"),
+            ("it's", "it's"),
+            ("'q", "'''q'"),
+            ("a\tb", "\"a\\tb\""),
+            ("\u{1F510}", "\"\\U0001F510\""),
+            ("<<", "!!merge <<"),
+        ];
+        for (value, want) in cases {
+            let doc = Map {
+                items: vec![Item::Entry("k".into(), Value::Str(value.into()))],
+            };
+            let out = String::from_utf8(emit(&[doc], 4).unwrap()).unwrap();
+            assert_eq!(out, format!("k: {want}\n"), "{value:?}");
+        }
+    }
+
+    /// `--extract` of non-map values (outputs checked against sops 3.11).
+    #[test]
+    fn extracted_values() {
+        let doc = one("l:\n  - a\n  - b: 1\n    c:\n      - 2\n  # cm\n  - [1, [2]]\n");
+        let out = emit_value(doc.get("l").unwrap(), 4).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "- a\n- b: 1\n  c:\n    - 2\n# cm\n- - 1\n  - - 2\n"
+        );
+        let cases = [
+            (Value::Int(42), "42\n"),
+            (Value::Bool(true), "true\n"),
+            (Value::Null, "null\n"),
+            (Value::Float(1.5), "1.5\n"),
+            (
+                Value::Time("2024-01-02T00:00:00Z".into()),
+                "2024-01-02T00:00:00Z\n",
+            ),
+            (Value::List(vec![]), "[]\n"),
+        ];
+        for (value, want) in cases {
+            assert_eq!(emit_value(&value, 4).unwrap(), want.as_bytes());
+        }
+    }
+}
+
+/// Property: whatever tree we emit parses back to the same tree.
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("a".to_string()),
+            Just(" ".to_string()),
+            Just("\n".to_string()),
+            Just("\t".to_string()),
+            Just("\r".to_string()),
+            Just(":".to_string()),
+            Just("#".to_string()),
+            Just("-".to_string()),
+            Just("'".to_string()),
+            Just("\"".to_string()),
+            Just("\\".to_string()),
+            Just("{".to_string()),
+            Just("*".to_string()),
+            Just("é".to_string()),
+            Just("\u{1F510}".to_string()),
+            Just("\u{85}".to_string()),
+            Just("\u{feff}".to_string()),
+            Just("\u{7f}".to_string()),
+            Just("yes".to_string()),
+            Just("null".to_string()),
+            Just("12".to_string()),
+            Just("0x1".to_string()),
+            Just("2024-01-02".to_string()),
+            Just(".5".to_string()),
+            Just("~".to_string()),
+            Just("---".to_string()),
+            "[a-z0-9 ]{0,6}",
+        ];
+        prop::collection::vec(piece, 0..6).prop_map(|v| v.concat())
+    }
+
+    fn comment() -> impl Strategy<Value = String> {
+        "[ a-z#:'\"-]{0,12}"
+    }
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::Int),
+            // Integral floats print like ints and read back as ints (as in
+            // sops), so keep a fraction.
+            (-1.0e12f64..1.0e12).prop_map(|f| Value::Float(f.trunc() + 0.25)),
+            Just(Value::Float(f64::INFINITY)),
+            Just(Value::Float(1.5e-300)),
+            text().prop_map(Value::Str),
+            Just(Value::Time("2024-01-02T03:04:05.5+02:00".into())),
+            Just(Value::Bytes(vec![0xff, 0, 1])),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec((text(), inner.clone(), prop::option::of(comment())), 0..5)
+                    .prop_map(|entries| Value::Map(map_of(entries))),
+                prop::collection::vec((inner, prop::option::of(comment())), 0..5).prop_map(
+                    |items| {
+                        let mut list = Vec::new();
+                        for (mut v, c) in items {
+                            // sops moves comments that open a list item's
+                            // collection in front of the item.
+                            match &mut v {
+                                Value::Map(m) => m.items.retain(|i| matches!(i, Item::Entry(..))),
+                                Value::List(l) => {
+                                    while matches!(l.first(), Some(Value::Comment(_))) {
+                                        l.remove(0);
+                                    }
+                                }
+                                _ => {}
+                            }
+                            if let Some(c) = c {
+                                list.push(Value::Comment(c));
+                            }
+                            list.push(v);
+                        }
+                        Value::List(list)
+                    }
+                ),
+            ]
+        })
+    }
+
+    /// Unique keys; a comment before some entries.
+    fn map_of(entries: Vec<(String, Value, Option<String>)>) -> Map {
+        let mut seen = std::collections::HashSet::new();
+        let mut items = Vec::new();
+        for (k, v, c) in entries {
+            if !seen.insert(k.clone()) {
+                continue;
+            }
+            if let Some(c) = c {
+                items.push(Item::Comment(c));
+            }
+            items.push(Item::Entry(k, v));
+        }
+        Map { items }
+    }
+
+    fn doc() -> impl Strategy<Value = Map> {
+        (
+            prop::collection::vec((text(), value(), prop::option::of(comment())), 1..6),
+            prop::option::of(comment()),
+        )
+            .prop_map(|(entries, foot)| {
+                let mut map = map_of(entries);
+                if let Some(foot) = foot {
+                    map.items.push(Item::Comment(foot));
+                }
+                map
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn emit_then_parse(docs in prop::collection::vec(doc(), 1..3), indent in 2usize..7) {
+            let text = emit(&docs, indent).unwrap();
+            let back = parse(&text);
+            // go-yaml (and so sops) writes an indentation indicator relative
+            // to the wrong column for block scalars in list-item maps, which
+            // can make unreadable YAML (checked with sops: `- k: "\nyes"`);
+            // we reproduce that byte for byte, so such cases are skipped.
+            let indicator = text.windows(2).any(|w| w[0] == b'|' && w[1].is_ascii_digit());
+            if indicator {
+                prop_assume!(matches!(&back, Ok(b) if *b == docs));
+            }
+            prop_assert!(back.is_ok(), "{:?}\n{}", back, String::from_utf8_lossy(&text));
+            prop_assert_eq!(back.unwrap(), docs, "{}", String::from_utf8_lossy(&text));
+        }
     }
 }

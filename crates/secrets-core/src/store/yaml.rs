@@ -159,7 +159,16 @@ impl Builder {
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<()> {
         match event {
             Event::StreamStart | Event::StreamEnd => {}
-            Event::DocumentStart(..) => {
+            Event::DocumentStart(_, version) => {
+                // go-yaml only accepts `%YAML 1.1` directives.
+                if let Some(v) = version.filter(|v| (v.major, v.minor) != (1, 1)) {
+                    return Err(parse_error(format!(
+                        "{}: found incompatible YAML document (%YAML {}.{}; only 1.1 is accepted)",
+                        at(&span),
+                        v.major,
+                        v.minor
+                    )));
+                }
                 self.in_document = true;
                 self.root = None;
                 self.anchors.clear();
@@ -1629,6 +1638,12 @@ mod sops_oracle {
         "a: !!binary /wA=\nb: !!binary aGVsbG8=\nc: !!binary |\n  AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq+wsbKztLW2t7i5uru8vb6/wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t/g4eLj5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/w==\n",
         // Keys go-yaml cannot write as simple keys.
         "\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\": v\n\"a\\nb\": 1\nz:\n  \"x\\ny\":\n    - 1\n",
+        // CRLF line ends, comments between documents, merge lists.
+        "# top\r\na: 1 # c\r\nb: |\r\n  x\r\n  y\r\nc: \"q\r\n  r\"\r\n",
+        "a: 1\n# end of one\n---\n# start of two\nb: 2\n...\n---\nc: 3\n",
+        "x: &x {a: 1}\ny: &y\n  - 1\nz:\n  <<: [*x]\n  l: *y\n  s: &s str\n  t: *s\n",
+        "%YAML 1.2\n---\na: 1\n",
+        "%YAML 1.1\n---\na: 1\n",
         // Errors sops reports while reading.
         "a: 1\na: 2\n",
         "- a\n",

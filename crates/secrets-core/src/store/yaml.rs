@@ -291,9 +291,25 @@ impl Builder {
                 Some(Frame::Map {
                     items,
                     key: Some(_),
+                    start_line,
+                    flow,
                     ..
                 }) => {
-                    items.push(Item::Comment(text));
+                    // On the first key of a list item's map the comment goes
+                    // to the list, as for `- a: 1 # c` below.
+                    let first_of_item = !*flow
+                        && *start_line == line
+                        && items.iter().all(|i| matches!(i, Item::Comment(_)));
+                    if first_of_item && self.stack.len() >= 2 {
+                        let n = self.stack.len();
+                        if let Frame::Seq { items: list, .. } = &mut self.stack[n - 2] {
+                            list.push(Value::Comment(text));
+                            return;
+                        }
+                    }
+                    if let Some(Frame::Map { items, .. }) = self.stack.last_mut() {
+                        items.push(Item::Comment(text));
+                    }
                     return;
                 }
                 Some(Frame::Map {
@@ -407,9 +423,13 @@ impl Builder {
         };
         match next_col {
             Some(node_col) => {
-                // A block sequence's items are `-` at the sequence's column.
+                // The next node starts at its block collection's column (the
+                // key, or the `-` of a list item), wherever its content is.
                 let next_col = match self.stack.get(depth.wrapping_sub(ends + 1)) {
                     Some(Frame::Seq {
+                        col, flow: false, ..
+                    })
+                    | Some(Frame::Map {
                         col, flow: false, ..
                     }) if depth > ends => *col,
                     _ => node_col,
@@ -867,353 +887,989 @@ fn is_old_bool(s: &str) -> bool {
 
 // ---------------------------------------------------------------------------
 // Emitter
+//
+// sops turns its tree into go-yaml `Node`s (comments become head and foot
+// comments of nodes, see `to_node`), go-yaml's encoder turns the nodes into
+// events (`Encoder`), and go-yaml's emitter writes the events. The emitter
+// below follows go-yaml v3's `emitterc.go` state machine for the block styles
+// sops produces, because its comment handling (deferred foot comments, blank
+// lines after them, comments written inline after `- `) is only reproduced
+// byte for byte by doing the same steps.
 
 /// Writes documents as sops does (go-yaml v3, `indent` spaces per level),
 /// separated by `---`.
 pub(crate) fn emit(docs: &[Map], indent: usize) -> Result<Vec<u8>> {
-    let mut e = Emitter::new(indent);
-    for (i, doc) in docs.iter().enumerate() {
-        if i > 0 {
-            e.out.push_str("---\n");
-        }
-        if doc.items.is_empty() {
-            e.out.push_str("{}\n");
-        } else {
-            e.map(doc, 0, false)?;
-        }
+    let mut enc = Encoder::default();
+    enc.push(Ev::StreamStart, Comments::default());
+    for doc in docs {
+        enc.push(Ev::DocStart, Comments::default());
+        let node = map_node(doc)?;
+        enc.node(node, String::new());
+        enc.push(Ev::DocEnd, Comments::default());
     }
-    Ok(e.out.into_bytes())
+    enc.push(Ev::StreamEnd, Comments::default());
+    Ok(Emitter::run(&enc.events, indent).into_bytes())
 }
 
-/// Writes one non-map, non-string value as a YAML document (`--extract`).
+/// Writes one value as its own YAML document (`--extract` of a non-string).
 pub(crate) fn emit_value(value: &Value, indent: usize) -> Result<Vec<u8>> {
-    let mut e = Emitter::new(indent);
-    match value {
-        Value::Map(m) if !m.items.is_empty() => e.map(m, 0, false)?,
-        Value::List(l) if Value::list_values(l).next().is_some() || !l.is_empty() => {
-            e.seq(l, 0, false)?
-        }
-        other => {
-            e.scalar_or_empty(other, 0, Ctx::Seq)?;
-            e.out.push('\n');
-        }
-    }
-    Ok(e.out.into_bytes())
+    let mut enc = Encoder::default();
+    enc.push(Ev::StreamStart, Comments::default());
+    enc.push(Ev::DocStart, Comments::default());
+    enc.node(value_node(value)?, String::new());
+    enc.push(Ev::DocEnd, Comments::default());
+    enc.push(Ev::StreamEnd, Comments::default());
+    Ok(Emitter::run(&enc.events, indent).into_bytes())
 }
 
-/// Where a value is written: its indentation depends on the parent.
-#[derive(Clone, Copy, PartialEq)]
-enum Ctx {
-    /// The value of a mapping entry whose keys are at the given column.
-    Map,
-    /// An item of a sequence.
-    Seq,
+/// How the encoder asks for a scalar to be written (before the emitter's
+/// own checks).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
 }
 
-struct Emitter {
-    out: String,
-    best: usize,
+/// A go-yaml node as sops builds it from the tree.
+struct Node<'a> {
+    kind: NodeKind<'a>,
+    head: String,
+    foot: String,
 }
 
-impl Emitter {
-    fn new(indent: usize) -> Self {
-        // go-yaml accepts indents 2..9 and falls back to 2 outside them;
-        // sops passes its configured value through.
-        let best = if (2..10).contains(&indent) { indent } else { 2 };
-        Emitter {
-            out: String::new(),
-            best,
+enum NodeKind<'a> {
+    Scalar {
+        value: std::borrow::Cow<'a, str>,
+        style: Style,
+        tag: Option<&'static str>,
+    },
+    /// Keys and values, alternating.
+    Map(Vec<Node<'a>>),
+    Seq(Vec<Node<'a>>),
+}
+
+impl<'a> Node<'a> {
+    fn new(kind: NodeKind<'a>) -> Self {
+        Node {
+            kind,
+            head: String::new(),
+            foot: String::new(),
         }
     }
+}
 
-    /// The indentation of a child collection or block scalar (go-yaml's
-    /// `increase_indent`): two more inside a sequence item (past the `- `),
-    /// otherwise the next multiple of the indent width.
-    fn child_indent(&self, indent: usize, ctx: Ctx) -> usize {
-        match ctx {
-            Ctx::Seq => indent + 2,
-            Ctx::Map => self.best * ((indent + self.best) / self.best),
-        }
+/// sops' `"#" + strings.Join(comments, "\n#")`, added to existing text.
+fn add_comments(target: &mut String, comments: &mut Vec<&str>, before: bool) {
+    if comments.is_empty() {
+        return;
     }
-
-    fn pad(&mut self, n: usize) {
-        for _ in 0..n {
-            self.out.push(' ');
+    let mut text = String::new();
+    for (i, c) in comments.drain(..).enumerate() {
+        if i > 0 {
+            text.push('\n');
         }
+        text.push('#');
+        text.push_str(c);
     }
-
-    fn comment(&mut self, text: &str, indent: usize, inline: &mut bool) {
-        if !std::mem::take(inline) {
-            self.pad(indent);
-        }
-        self.out.push('#');
-        self.out.push_str(text);
-        self.out.push('\n');
+    if target.is_empty() {
+        *target = text;
+    } else if before {
+        *target = format!("{text}\n{target}");
+    } else {
+        target.push('\n');
+        target.push_str(&text);
     }
+}
 
-    /// A block mapping whose keys are at column `indent`. With `inline`, the
-    /// cursor already sits after a `- ` on that column.
-    fn map(&mut self, map: &Map, indent: usize, mut inline: bool) -> Result<()> {
-        for item in &map.items {
-            match item {
-                Item::Comment(text) => self.comment(text, indent, &mut inline),
-                Item::Entry(key, value) => {
-                    if !std::mem::take(&mut inline) {
-                        self.pad(indent);
-                    }
-                    let complex = self.key(key, indent);
-                    let child = self.child_indent(indent, Ctx::Map);
-                    match value {
-                        // After a complex key's `:` go-yaml starts a block
-                        // collection on the same line, padded to its indent.
-                        Value::Map(m)
-                            if complex && matches!(m.items.first(), Some(Item::Entry(..))) =>
-                        {
-                            self.after_complex_colon(indent, child);
-                            self.map(m, child, true)?;
-                        }
-                        Value::List(l)
-                            if complex
-                                && l.first().is_some_and(|v| !matches!(v, Value::Comment(_))) =>
-                        {
-                            self.after_complex_colon(indent, child);
-                            self.seq(l, child, true)?;
-                        }
-                        _ => self.value_after_indicator(value, indent, Ctx::Map)?,
-                    }
+/// sops `appendTreeBranch`: leading comments become the mapping's head
+/// comment, comments before an entry its key's head comment, trailing ones
+/// the last key's foot comment.
+fn map_node(map: &Map) -> Result<Node<'_>> {
+    let mut content = Vec::new();
+    let mut comments = Vec::new();
+    let mut head = String::new();
+    let mut beginning = true;
+    for item in &map.items {
+        match item {
+            Item::Comment(c) => comments.push(c.as_str()),
+            Item::Entry(key, value) => {
+                if beginning {
+                    add_comments(&mut head, &mut comments, true);
+                    beginning = false;
                 }
+                let mut key_node = string_node(key);
+                add_comments(&mut key_node.head, &mut comments, true);
+                content.push(key_node);
+                content.push(value_node(value)?);
             }
         }
-        Ok(())
     }
+    if beginning {
+        add_comments(&mut head, &mut comments, true);
+    } else if let Some(last_key) = content.len().checked_sub(2).map(|i| &mut content[i]) {
+        add_comments(&mut last_key.foot, &mut comments, false);
+    }
+    let mut node = Node::new(NodeKind::Map(content));
+    node.head = head;
+    Ok(node)
+}
 
-    /// Moves from just after a complex key's `:` (at column `indent + 1`) to
-    /// column `child`: go-yaml pads on the same line, or breaks the line when
-    /// no space would be left between the two.
-    fn after_complex_colon(&mut self, indent: usize, child: usize) {
-        if child > indent + 1 {
-            self.pad(child - indent - 1);
-        } else {
-            self.out.push('\n');
-            self.pad(child);
+/// sops `appendSequence`: like a mapping, trailing comments become the last
+/// item's foot comment.
+fn seq_node(list: &[Value]) -> Result<Node<'_>> {
+    let mut content: Vec<Node<'_>> = Vec::new();
+    let mut comments = Vec::new();
+    let mut head = String::new();
+    let mut beginning = true;
+    for item in list {
+        if let Value::Comment(c) = item {
+            comments.push(c.as_str());
+            continue;
         }
+        if beginning {
+            add_comments(&mut head, &mut comments, true);
+            beginning = false;
+        }
+        let mut node = value_node(item)?;
+        add_comments(&mut node.head, &mut comments, true);
+        content.push(node);
     }
+    if beginning {
+        add_comments(&mut head, &mut comments, true);
+    } else if let Some(last) = content.last_mut() {
+        add_comments(&mut last.foot, &mut comments, false);
+    }
+    let mut node = Node::new(NodeKind::Seq(content));
+    node.head = head;
+    Ok(node)
+}
 
-    /// A block sequence whose dashes are at column `indent`.
-    fn seq(&mut self, items: &[Value], indent: usize, mut inline: bool) -> Result<()> {
-        for item in items {
-            if let Value::Comment(text) = item {
-                self.comment(text, indent, &mut inline);
-                continue;
-            }
-            // Comments that open a collection item are written before its
-            // `-`, as go-yaml writes the head comment of the item's node.
-            let (lead, rest) = match item {
-                Value::Map(m) => {
-                    let n = m
-                        .items
-                        .iter()
-                        .take_while(|i| matches!(i, Item::Comment(_)))
-                        .count();
-                    (
-                        m.items[..n]
-                            .iter()
-                            .map(|i| match i {
-                                Item::Comment(t) => t.as_str(),
-                                Item::Entry(..) => "",
-                            })
-                            .collect::<Vec<_>>(),
-                        n,
-                    )
+fn plain(text: impl Into<std::borrow::Cow<'static, str>>) -> Node<'static> {
+    Node::new(NodeKind::Scalar {
+        value: text.into(),
+        style: Style::Plain,
+        tag: None,
+    })
+}
+
+/// go-yaml's `Node.Encode` of a string (`stringv`): a literal block when it
+/// has a line break, plain when that reads back as the same string, else
+/// double quotes. sops gives `<<` the merge tag.
+fn string_node(s: &str) -> Node<'_> {
+    if s == "<<" {
+        return Node::new(NodeKind::Scalar {
+            value: s.into(),
+            style: Style::Plain,
+            tag: Some("merge"),
+        });
+    }
+    let style = if s.contains('\n') {
+        Style::Literal
+    } else if resolve_plain(s) == Resolved::Str && !is_base60_float(s) && !is_old_bool(s) {
+        Style::Plain
+    } else {
+        Style::Double
+    };
+    Node::new(NodeKind::Scalar {
+        value: s.into(),
+        style,
+        tag: None,
+    })
+}
+
+fn value_node(value: &Value) -> Result<Node<'_>> {
+    Ok(match value {
+        Value::Null => plain("null"),
+        Value::Bool(b) => plain(if *b { "true" } else { "false" }),
+        Value::Int(i) => plain(i.to_string()),
+        Value::Float(f) => plain(gofmt::format_yaml_float(*f)),
+        Value::Time(t) => Node::new(NodeKind::Scalar {
+            value: t.as_str().into(),
+            style: Style::Plain,
+            tag: None,
+        }),
+        Value::Str(s) => string_node(s),
+        Value::Bytes(b) => {
+            // go-yaml writes non-UTF-8 strings as base64 under `!!binary`,
+            // in lines of 70 characters when longer than one line.
+            let encoded = base64::engine::general_purpose::STANDARD.encode(b);
+            let text = if encoded.len() > 70 {
+                let mut text = String::with_capacity(encoded.len() + encoded.len() / 70 + 1);
+                for chunk in encoded.as_bytes().chunks(70) {
+                    text.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+                    text.push('\n');
                 }
-                Value::List(l) => {
-                    let n = l
-                        .iter()
-                        .take_while(|v| matches!(v, Value::Comment(_)))
-                        .count();
-                    (
-                        l[..n]
-                            .iter()
-                            .map(|v| match v {
-                                Value::Comment(t) => t.as_str(),
-                                _ => "",
-                            })
-                            .collect::<Vec<_>>(),
-                        n,
-                    )
-                }
-                _ => (Vec::new(), 0),
-            };
-            for text in &lead {
-                self.comment(text, indent, &mut inline);
-            }
-            if !std::mem::take(&mut inline) {
-                self.pad(indent);
-            }
-            self.out.push('-');
-            if rest == 0 {
-                self.value_after_indicator(item, indent, Ctx::Seq)?;
+                text
             } else {
-                let trimmed = match item {
-                    Value::Map(m) => Value::Map(Map {
-                        items: m.items[rest..].to_vec(),
-                    }),
-                    Value::List(l) => Value::List(l[rest..].to_vec()),
-                    other => other.clone(),
-                };
-                self.value_after_indicator(&trimmed, indent, Ctx::Seq)?;
-            }
+                encoded
+            };
+            let style = if text.contains('\n') {
+                Style::Literal
+            } else {
+                Style::Plain
+            };
+            Node::new(NodeKind::Scalar {
+                value: text.into(),
+                style,
+                tag: Some("binary"),
+            })
         }
-        Ok(())
+        Value::Map(m) => map_node(m)?,
+        Value::List(l) => seq_node(l)?,
+        Value::Comment(_) => {
+            return Err(Error::Emit {
+                format: Format::Yaml,
+                message: "a comment cannot be a mapping value".into(),
+            })
+        }
+    })
+}
+
+/// One emitter event.
+enum Ev<'a> {
+    StreamStart,
+    StreamEnd,
+    DocStart,
+    DocEnd,
+    MapStart,
+    MapEnd,
+    SeqStart,
+    SeqEnd,
+    Scalar {
+        value: std::borrow::Cow<'a, str>,
+        style: Style,
+        tag: Option<&'static str>,
+    },
+}
+
+/// The comments an event carries.
+#[derive(Default)]
+struct Comments {
+    head: String,
+    line: String,
+    foot: String,
+    tail: String,
+}
+
+/// go-yaml's encoder (`encode.go`, `node`): nodes to events.
+#[derive(Default)]
+struct Encoder<'a> {
+    events: Vec<(Ev<'a>, Comments)>,
+}
+
+impl<'a> Encoder<'a> {
+    fn push(&mut self, ev: Ev<'a>, comments: Comments) {
+        self.events.push((ev, comments));
     }
 
-    /// Writes what follows `key:` or `-`, including the final line break.
-    fn value_after_indicator(&mut self, value: &Value, indent: usize, ctx: Ctx) -> Result<()> {
-        let child = self.child_indent(indent, ctx);
-        match value {
-            Value::Map(m) if !m.items.is_empty() => match ctx {
-                Ctx::Map => {
-                    self.out.push('\n');
-                    self.map(m, child, false)
+    fn node(&mut self, node: Node<'a>, tail: String) {
+        match node.kind {
+            NodeKind::Scalar { value, style, tag } => self.push(
+                Ev::Scalar { value, style, tag },
+                Comments {
+                    head: node.head,
+                    line: String::new(),
+                    foot: node.foot,
+                    tail,
+                },
+            ),
+            NodeKind::Seq(items) => {
+                self.push(
+                    Ev::SeqStart,
+                    Comments {
+                        head: node.head,
+                        ..Comments::default()
+                    },
+                );
+                for item in items {
+                    self.node(item, String::new());
                 }
-                Ctx::Seq => {
-                    self.out.push(' ');
-                    self.map(m, child, true)
+                self.push(
+                    Ev::SeqEnd,
+                    Comments {
+                        foot: node.foot,
+                        ..Comments::default()
+                    },
+                );
+            }
+            NodeKind::Map(content) => {
+                self.push(
+                    Ev::MapStart,
+                    Comments {
+                        head: node.head,
+                        tail,
+                        ..Comments::default()
+                    },
+                );
+                // A key's foot comment is written after its whole value:
+                // go-yaml moves it to the next key (or the mapping end) as
+                // a "tail" comment.
+                let mut tail = String::new();
+                let mut iter = content.into_iter();
+                while let (Some(mut key), Some(value)) = (iter.next(), iter.next()) {
+                    let foot = std::mem::take(&mut key.foot);
+                    self.node(key, std::mem::take(&mut tail));
+                    tail = foot;
+                    self.node(value, String::new());
                 }
-            },
-            Value::List(l) if !l.is_empty() => match ctx {
-                Ctx::Map => {
-                    self.out.push('\n');
-                    self.seq(l, child, false)
-                }
-                Ctx::Seq => {
-                    self.out.push(' ');
-                    self.seq(l, child, true)
-                }
-            },
-            other => {
-                self.out.push(' ');
-                let ended_with_break = self.scalar_or_empty(other, child, ctx)?;
-                if !ended_with_break {
-                    self.out.push('\n');
-                }
-                Ok(())
+                self.push(
+                    Ev::MapEnd,
+                    Comments {
+                        foot: node.foot,
+                        tail,
+                        ..Comments::default()
+                    },
+                );
             }
         }
     }
+}
 
-    /// Writes a leaf (or an empty collection). Returns whether the output
-    /// already ends with a line break (block scalars do).
-    fn scalar_or_empty(&mut self, value: &Value, child_indent: usize, _ctx: Ctx) -> Result<bool> {
-        match value {
-            Value::Null => self.out.push_str("null"),
-            Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => self.out.push_str(&i.to_string()),
-            Value::Float(f) => self.out.push_str(&gofmt::format_yaml_float(*f)),
-            Value::Time(t) => self.out.push_str(t),
-            Value::Str(s) => return Ok(self.string(s, child_indent, false)),
-            Value::Bytes(b) => {
-                // go-yaml writes non-UTF-8 strings as base64 under `!!binary`,
-                // 70 characters per line when longer than one line.
-                let encoded = base64::engine::general_purpose::STANDARD.encode(b);
-                self.out.push_str("!!binary ");
-                if encoded.len() > 70 {
-                    let mut text = String::with_capacity(encoded.len() + encoded.len() / 70 + 1);
-                    for chunk in encoded.as_bytes().chunks(70) {
-                        text.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-                        text.push('\n');
-                    }
-                    self.literal(&text, child_indent);
-                    return Ok(true);
-                }
-                self.out.push_str(&encoded);
-            }
-            Value::Map(_) => self.out.push_str("{}"),
-            Value::List(_) => self.out.push_str("[]"),
-            Value::Comment(_) => {
-                return Err(Error::Emit {
-                    format: Format::Yaml,
-                    message: "a comment cannot be a value".into(),
-                })
-            }
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum State {
+    StreamStart,
+    FirstDocStart,
+    DocStart,
+    DocContent,
+    DocEnd,
+    FlowSeqFirst,
+    FlowSeqItem,
+    FlowSeqTrail,
+    FlowMapFirst,
+    FlowMapKey,
+    FlowMapTrail,
+    FlowMapSimpleValue,
+    FlowMapValue,
+    BlockSeqFirst,
+    BlockSeqItem,
+    BlockMapFirst,
+    BlockMapKey,
+    BlockMapSimpleValue,
+    BlockMapValue,
+    End,
+}
+
+/// go-yaml v3's emitter (`emitterc.go`) for the events above, with unicode
+/// output and no line width limit, as sops configures it.
+struct Emitter<'e, 'a> {
+    events: &'e [(Ev<'a>, Comments)],
+    at: usize,
+    out: String,
+    best_indent: i64,
+    state: State,
+    states: Vec<State>,
+    indent: i64,
+    indents: Vec<i64>,
+    flow_level: usize,
+    column: i64,
+    whitespace: bool,
+    indention: bool,
+    foot_indent: i64,
+    simple_key_context: bool,
+    head: String,
+    line: String,
+    foot: String,
+    tail: String,
+    key_line: String,
+    /// The current scalar's analysis and chosen style.
+    analysis: Analysis,
+}
+
+impl<'e, 'a> Emitter<'e, 'a> {
+    fn run(events: &'e [(Ev<'a>, Comments)], indent: usize) -> String {
+        let best_indent = if (2..10).contains(&indent) {
+            indent as i64
+        } else {
+            2
+        };
+        let mut e = Emitter {
+            events,
+            at: 0,
+            out: String::new(),
+            best_indent,
+            state: State::StreamStart,
+            states: Vec::new(),
+            indent: -1,
+            indents: Vec::new(),
+            flow_level: 0,
+            column: 0,
+            whitespace: true,
+            indention: true,
+            foot_indent: -1,
+            simple_key_context: false,
+            head: String::new(),
+            line: String::new(),
+            foot: String::new(),
+            tail: String::new(),
+            key_line: String::new(),
+            analysis: analyze(""),
+        };
+        while e.at < events.len() {
+            e.analyze_event();
+            e.state_machine();
+            e.at += 1;
         }
-        Ok(false)
+        e.out
     }
 
-    /// Writes a mapping key followed by `:`; returns whether it was written
-    /// as a complex key (`? key` on its own line).
-    fn key(&mut self, key: &str, indent: usize) -> bool {
-        if key == "<<" {
-            // sops tags the merge key explicitly.
-            self.out.push_str("!!merge <<:");
-            return false;
-        }
-        let style = choose_style(key, true);
-        if style == Style::Complex {
-            // go-yaml writes keys over 128 bytes (or multi-line) as complex keys.
-            self.out.push_str("? ");
-            let child = self.child_indent(indent, Ctx::Map);
-            if !self.string(key, child, false) {
-                self.out.push('\n');
-            }
-            self.pad(indent);
-            self.out.push(':');
-            return true;
-        }
-        let child = self.child_indent(indent, Ctx::Map);
-        self.write_style(key, style, child);
-        self.out.push(':');
-        false
+    fn event(&self) -> &'e Ev<'a> {
+        &self.events[self.at].0
     }
 
-    /// Writes a string value; returns whether a line break was written last.
-    fn string(&mut self, s: &str, child_indent: usize, simple_key: bool) -> bool {
-        if s == "<<" {
-            // sops gives every `<<` string go-yaml's merge tag.
-            self.out.push_str("!!merge <<");
-            return false;
-        }
-        let style = choose_style(s, simple_key);
-        if style == Style::Literal {
-            self.literal(s, child_indent);
-            return true;
-        }
-        self.write_style(s, style, child_indent);
-        false
+    fn next_event(&self) -> Option<&'e Ev<'a>> {
+        self.events.get(self.at + 1).map(|(ev, _)| ev)
     }
 
-    fn write_style(&mut self, s: &str, style: Style, indent: usize) {
-        match style {
-            Style::Plain => self.out.push_str(s),
-            Style::Single => {
-                self.out.push('\'');
-                let mut after_break = false;
-                for c in s.chars() {
-                    if is_break(c) {
-                        // Only next-line/line/paragraph separators get here
-                        // (strings with `\n` are literal blocks); go-yaml
-                        // writes them raw and indents the next line.
-                        self.out.push(c);
-                        after_break = true;
-                        continue;
-                    }
-                    if std::mem::take(&mut after_break) {
-                        self.pad(indent);
-                    }
-                    if c == '\'' {
-                        self.out.push('\'');
-                    }
-                    self.out.push(c);
-                }
-                self.out.push('\'');
-            }
-            Style::Double | Style::Complex | Style::Literal => self.double_quoted(s),
+    fn analyze_event(&mut self) {
+        let (ev, c) = &self.events[self.at];
+        if !c.head.is_empty() {
+            self.head.clone_from(&c.head);
+        }
+        if !c.line.is_empty() {
+            self.line.clone_from(&c.line);
+        }
+        if !c.foot.is_empty() {
+            self.foot.clone_from(&c.foot);
+        }
+        if !c.tail.is_empty() {
+            self.tail.clone_from(&c.tail);
+        }
+        if let Ev::Scalar { value, .. } = ev {
+            self.analysis = analyze(value);
         }
     }
 
-    fn double_quoted(&mut self, s: &str) {
-        self.out.push('"');
+    fn pop_state(&mut self) {
+        self.state = self.states.pop().unwrap_or(State::End);
+    }
+
+    fn pop_indent(&mut self) {
+        self.indent = self.indents.pop().unwrap_or(-1);
+    }
+
+    fn state_machine(&mut self) {
+        match self.state {
+            State::StreamStart => self.state = State::FirstDocStart,
+            State::FirstDocStart => self.document_start(true),
+            State::DocStart => self.document_start(false),
+            State::DocContent => self.document_content(),
+            State::DocEnd => self.document_end(),
+            State::FlowSeqFirst => self.flow_sequence_item(true, false),
+            State::FlowSeqItem => self.flow_sequence_item(false, false),
+            State::FlowSeqTrail => self.flow_sequence_item(false, true),
+            State::FlowMapFirst => self.flow_mapping_key(true, false),
+            State::FlowMapKey => self.flow_mapping_key(false, false),
+            State::FlowMapTrail => self.flow_mapping_key(false, true),
+            State::FlowMapSimpleValue => self.flow_mapping_value(true),
+            State::FlowMapValue => self.flow_mapping_value(false),
+            State::BlockSeqFirst => self.block_sequence_item(true),
+            State::BlockSeqItem => self.block_sequence_item(false),
+            State::BlockMapFirst => self.block_mapping_key(true),
+            State::BlockMapKey => self.block_mapping_key(false),
+            State::BlockMapSimpleValue => self.block_mapping_value(true),
+            State::BlockMapValue => self.block_mapping_value(false),
+            State::End => {}
+        }
+    }
+
+    // -- writing primitives ------------------------------------------------
+
+    fn put(&mut self, c: char) {
+        self.out.push(c);
+        self.column += 1;
+    }
+
+    fn put_break(&mut self) {
+        self.out.push('\n');
+        self.column = 0;
+        self.indention = true;
+    }
+
+    /// Writes a line break from the value (`\n` as a newline, the other
+    /// break characters as themselves).
+    fn write_break(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+            self.indention = true;
+        }
+    }
+
+    fn write_indent(&mut self) {
+        let indent = self.indent.max(0);
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            self.put_break();
+        }
+        if self.foot_indent == indent {
+            self.put_break();
+        }
+        while self.column < indent {
+            self.put(' ');
+        }
+        self.whitespace = true;
+        self.foot_indent = -1;
+    }
+
+    fn write_indicator(
+        &mut self,
+        s: &str,
+        need_whitespace: bool,
+        is_whitespace: bool,
+        is_indention: bool,
+    ) {
+        if need_whitespace && !self.whitespace {
+            self.put(' ');
+        }
         for c in s.chars() {
+            self.put(c);
+        }
+        self.whitespace = is_whitespace;
+        self.indention = self.indention && is_indention;
+    }
+
+    fn write_comment(&mut self, comment: &str) {
+        let mut breaks = false;
+        let mut pound = false;
+        for c in comment.chars() {
+            if is_break(c) {
+                self.write_break(c);
+                breaks = true;
+                pound = false;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if !pound {
+                    if c != '#' {
+                        self.put('#');
+                        self.put(' ');
+                    }
+                    pound = true;
+                }
+                self.put(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+        if !breaks {
+            self.put_break();
+        }
+        self.whitespace = true;
+    }
+
+    fn process_head_comment(&mut self) {
+        if !self.tail.is_empty() {
+            self.write_indent();
+            let tail = std::mem::take(&mut self.tail);
+            self.write_comment(&tail);
+            self.foot_indent = self.indent.max(0);
+        }
+        if self.head.is_empty() {
+            return;
+        }
+        self.write_indent();
+        let head = std::mem::take(&mut self.head);
+        self.write_comment(&head);
+    }
+
+    fn process_line_comment(&mut self) {
+        if self.line.is_empty() {
+            return;
+        }
+        if !self.whitespace {
+            self.put(' ');
+        }
+        let line = std::mem::take(&mut self.line);
+        self.write_comment(&line);
+    }
+
+    fn process_foot_comment(&mut self) {
+        if self.foot.is_empty() {
+            return;
+        }
+        self.write_indent();
+        let foot = std::mem::take(&mut self.foot);
+        self.write_comment(&foot);
+        self.foot_indent = self.indent.max(0);
+    }
+
+    fn increase_indent(&mut self, flow: bool, indentless: bool) {
+        self.indents.push(self.indent);
+        if self.indent < 0 {
+            self.indent = if flow { self.best_indent } else { 0 };
+        } else if !indentless {
+            if self.states.last() == Some(&State::BlockSeqItem) {
+                // The first indent inside a sequence skips the `- `.
+                self.indent += 2;
+            } else {
+                // Everything else aligns to the chosen indentation.
+                self.indent =
+                    self.best_indent * ((self.indent + self.best_indent) / self.best_indent);
+            }
+        }
+    }
+
+    // -- states -------------------------------------------------------------
+
+    fn document_start(&mut self, first: bool) {
+        match self.event() {
+            Ev::DocStart => {
+                if !first {
+                    self.write_indent();
+                    self.write_indicator("---", true, false, false);
+                    self.write_indent();
+                }
+                if !self.head.is_empty() {
+                    self.process_head_comment();
+                    self.put_break();
+                }
+                self.state = State::DocContent;
+            }
+            _ => self.state = State::End,
+        }
+    }
+
+    fn document_content(&mut self) {
+        self.states.push(State::DocEnd);
+        self.process_head_comment();
+        self.node(true, false, false);
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn document_end(&mut self) {
+        // go-yaml forces a document's foot comments apart.
+        self.foot_indent = 0;
+        self.process_foot_comment();
+        self.foot_indent = -1;
+        self.write_indent();
+        self.state = State::DocStart;
+    }
+
+    fn flow_sequence_item(&mut self, first: bool, trail: bool) {
+        if first {
+            self.write_indicator("[", true, true, false);
+            self.increase_indent(true, false);
+            self.flow_level += 1;
+        }
+        if matches!(self.event(), Ev::SeqEnd) {
+            self.flow_level -= 1;
+            self.pop_indent();
+            if self.column == 0 {
+                self.write_indent();
+            }
+            self.write_indicator("]", false, false, false);
+            self.process_line_comment();
+            self.process_foot_comment();
+            self.pop_state();
+            return;
+        }
+        if !first && !trail {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_head_comment();
+        if self.column == 0 {
+            self.write_indent();
+        }
+        let pending = !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty());
+        self.states.push(if pending {
+            State::FlowSeqTrail
+        } else {
+            State::FlowSeqItem
+        });
+        self.node(false, true, false);
+        if !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty()) {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn flow_mapping_key(&mut self, first: bool, trail: bool) {
+        if first {
+            self.write_indicator("{", true, true, false);
+            self.increase_indent(true, false);
+            self.flow_level += 1;
+        }
+        if matches!(self.event(), Ev::MapEnd) {
+            let pending = !(self.head.is_empty() && self.foot.is_empty() && self.tail.is_empty());
+            if pending && !first && !trail {
+                self.write_indicator(",", false, false, false);
+            }
+            self.process_head_comment();
+            self.flow_level -= 1;
+            self.pop_indent();
+            self.write_indicator("}", false, false, false);
+            self.process_line_comment();
+            self.process_foot_comment();
+            self.pop_state();
+            return;
+        }
+        if !first && !trail {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_head_comment();
+        if self.column == 0 {
+            self.write_indent();
+        }
+        if self.check_simple_key() {
+            self.states.push(State::FlowMapSimpleValue);
+            self.node(false, false, true);
+        } else {
+            self.write_indicator("?", true, false, false);
+            self.states.push(State::FlowMapValue);
+            self.node(false, false, false);
+        }
+    }
+
+    fn flow_mapping_value(&mut self, simple: bool) {
+        if simple {
+            self.write_indicator(":", false, false, false);
+        } else {
+            self.write_indicator(":", true, false, false);
+        }
+        let pending = !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty());
+        self.states.push(if pending {
+            State::FlowMapTrail
+        } else {
+            State::FlowMapKey
+        });
+        self.node(false, false, false);
+        if !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty()) {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn block_sequence_item(&mut self, first: bool) {
+        if first {
+            self.increase_indent(false, false);
+        }
+        if matches!(self.event(), Ev::SeqEnd) {
+            self.pop_indent();
+            self.pop_state();
+            return;
+        }
+        self.process_head_comment();
+        self.write_indent();
+        self.write_indicator("-", true, false, true);
+        self.states.push(State::BlockSeqItem);
+        self.node(false, true, false);
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn block_mapping_key(&mut self, first: bool) {
+        if first {
+            self.increase_indent(false, false);
+        }
+        self.process_head_comment();
+        if matches!(self.event(), Ev::MapEnd) {
+            self.pop_indent();
+            self.pop_state();
+            return;
+        }
+        self.write_indent();
+        if !self.line.is_empty() {
+            self.key_line = std::mem::take(&mut self.line);
+        }
+        if self.check_simple_key() {
+            self.states.push(State::BlockMapSimpleValue);
+            self.node(false, false, true);
+        } else {
+            self.write_indicator("?", true, false, true);
+            self.states.push(State::BlockMapValue);
+            self.node(false, false, false);
+        }
+    }
+
+    fn block_mapping_value(&mut self, simple: bool) {
+        if simple {
+            self.write_indicator(":", false, false, false);
+        } else {
+            self.write_indent();
+            self.write_indicator(":", true, false, true);
+        }
+        if !self.key_line.is_empty() {
+            match self.event() {
+                Ev::Scalar { .. } => {
+                    if self.line.is_empty() {
+                        self.line = std::mem::take(&mut self.key_line);
+                    }
+                }
+                Ev::MapStart | Ev::SeqStart => {
+                    std::mem::swap(&mut self.line, &mut self.key_line);
+                    self.process_line_comment();
+                    std::mem::swap(&mut self.line, &mut self.key_line);
+                }
+                _ => {}
+            }
+        }
+        self.states.push(State::BlockMapKey);
+        self.node(false, false, false);
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn check_simple_key(&self) -> bool {
+        match self.event() {
+            Ev::Scalar { value, tag, .. } => {
+                if self.analysis.multiline {
+                    return false;
+                }
+                let tag_len = tag.map_or(0, |t| 2 + t.len());
+                tag_len + value.len() <= 128
+            }
+            Ev::SeqStart => matches!(self.next_event(), Some(Ev::SeqEnd)),
+            Ev::MapStart => matches!(self.next_event(), Some(Ev::MapEnd)),
+            _ => false,
+        }
+    }
+
+    fn node(&mut self, _root: bool, _sequence: bool, simple_key: bool) {
+        self.simple_key_context = simple_key;
+        match self.event() {
+            Ev::Scalar { value, style, tag } => self.scalar(value, *style, *tag),
+            Ev::SeqStart => {
+                let empty = matches!(self.next_event(), Some(Ev::SeqEnd));
+                self.state = if self.flow_level > 0 || empty {
+                    State::FlowSeqFirst
+                } else {
+                    State::BlockSeqFirst
+                };
+            }
+            Ev::MapStart => {
+                let empty = matches!(self.next_event(), Some(Ev::MapEnd));
+                self.state = if self.flow_level > 0 || empty {
+                    State::FlowMapFirst
+                } else {
+                    State::BlockMapFirst
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn scalar(&mut self, value: &str, style: Style, tag: Option<&'static str>) {
+        let style = self.select_style(value, style);
+        if let Some(tag) = tag {
+            if !self.whitespace {
+                self.put(' ');
+            }
+            self.put('!');
+            self.put('!');
+            for c in tag.chars() {
+                self.put(c);
+            }
+            self.whitespace = false;
+            self.indention = false;
+        }
+        self.increase_indent(true, false);
+        match style {
+            Style::Plain => self.write_plain(value),
+            Style::Single => self.write_single_quoted(value),
+            Style::Double => self.write_double_quoted(value),
+            Style::Literal => self.write_literal(value),
+        }
+        self.pop_indent();
+        self.pop_state();
+    }
+
+    fn select_style(&self, value: &str, requested: Style) -> Style {
+        let a = &self.analysis;
+        let mut style = requested;
+        if self.simple_key_context && a.multiline {
+            style = Style::Double;
+        }
+        if style == Style::Plain {
+            let plain_allowed = if self.flow_level > 0 {
+                a.flow_plain_allowed
+            } else {
+                a.block_plain_allowed
+            };
+            if !plain_allowed
+                || (value.is_empty() && (self.flow_level > 0 || self.simple_key_context))
+            {
+                style = Style::Single;
+            }
+        }
+        if style == Style::Single && !a.single_quoted_allowed {
+            style = Style::Double;
+        }
+        if style == Style::Literal
+            && (!a.block_allowed || self.flow_level > 0 || self.simple_key_context)
+        {
+            style = Style::Double;
+        }
+        style
+    }
+
+    fn write_plain(&mut self, value: &str) {
+        if !value.is_empty() && !self.whitespace {
+            self.put(' ');
+        }
+        let mut breaks = false;
+        for c in value.chars() {
+            if c == ' ' {
+                self.put(c);
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break(c);
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+        if !value.is_empty() {
+            self.whitespace = false;
+        }
+        self.indention = false;
+    }
+
+    fn write_single_quoted(&mut self, value: &str) {
+        self.write_indicator("'", true, false, false);
+        let mut breaks = false;
+        for c in value.chars() {
+            if c == ' ' {
+                self.put(c);
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break(c);
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if c == '\'' {
+                    self.put('\'');
+                }
+                self.put(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_double_quoted(&mut self, value: &str) {
+        self.write_indicator("\"", true, false, false);
+        for c in value.chars() {
             let escape = match c {
                 '\0' => Some('0'),
                 '\u{7}' => Some('a'),
@@ -1227,77 +1883,84 @@ impl Emitter {
                 '"' => Some('"'),
                 '\\' => Some('\\'),
                 '\u{85}' => Some('N'),
+                '\u{a0}' => Some('_'),
                 '\u{2028}' => Some('L'),
                 '\u{2029}' => Some('P'),
                 _ => None,
             };
-            if let Some(e) = escape {
-                self.out.push('\\');
-                self.out.push(e);
-            } else if !is_printable(c) || c == '\u{feff}' {
-                let v = c as u32;
-                if v <= 0xFF {
-                    self.out.push_str(&format!("\\x{v:02X}"));
-                } else if v <= 0xFFFF {
-                    self.out.push_str(&format!("\\u{v:04X}"));
-                } else {
-                    self.out.push_str(&format!("\\U{v:08X}"));
+            let needs_escape =
+                !is_printable(c) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\';
+            if !needs_escape {
+                self.put(c);
+                continue;
+            }
+            self.put('\\');
+            match escape {
+                Some(e) => self.put(e),
+                None => {
+                    let v = c as u32;
+                    let text = if v <= 0xFF {
+                        format!("x{v:02X}")
+                    } else if v <= 0xFFFF {
+                        format!("u{v:04X}")
+                    } else {
+                        format!("U{v:08X}")
+                    };
+                    for c in text.chars() {
+                        self.put(c);
+                    }
                 }
-            } else {
-                self.out.push(c);
             }
         }
-        self.out.push('"');
+        self.write_indicator("\"", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
     }
 
-    /// A literal block scalar (`|`), its lines at column `indent`.
-    fn literal(&mut self, s: &str, indent: usize) {
-        self.out.push('|');
-        let first = s.chars().next();
-        if first.is_some_and(|c| c == ' ' || is_break(c)) {
-            self.out.push(char::from(b'0' + self.best as u8));
+    fn write_literal(&mut self, value: &str) {
+        self.write_indicator("|", true, false, false);
+        // Block scalar hints: an indentation indicator when the text starts
+        // with a space or break, a chomping indicator from its end.
+        if value.starts_with(|c: char| c == ' ' || is_break(c)) {
+            let hint = char::from(b'0' + self.best_indent as u8);
+            self.write_indicator(&hint.to_string(), false, false, false);
         }
-        let mut rev = s.chars().rev();
-        match rev.next() {
-            Some(c) if is_break(c) => {
-                if s.chars().count() == 1 || rev.next().is_some_and(is_break) {
-                    self.out.push('+');
-                }
-            }
-            _ => self.out.push('-'),
+        let mut rev = value.chars().rev();
+        let chomp = match rev.next() {
+            None => Some("-"),
+            Some(c) if !is_break(c) => Some("-"),
+            Some(_) => match rev.next() {
+                None => Some("+"),
+                Some(c) if is_break(c) => Some("+"),
+                Some(_) => None,
+            },
+        };
+        if let Some(chomp) = chomp {
+            self.write_indicator(chomp, false, false, false);
         }
-        self.out.push('\n');
-        let mut at_line_start = true;
-        for c in s.chars() {
+        // go-yaml v3.0.4 (`process_line_comment_linebreak`): the line comment
+        // or a line break, so a leading break in the text is an empty line.
+        if self.line.is_empty() {
+            self.put_break();
+        } else {
+            self.process_line_comment();
+        }
+        self.whitespace = true;
+        let mut breaks = true;
+        for c in value.chars() {
             if is_break(c) {
-                if c == '\n' {
-                    self.out.push('\n');
-                } else {
-                    self.out.push(c);
-                }
-                at_line_start = true;
+                self.write_break(c);
+                breaks = true;
             } else {
-                if at_line_start {
-                    self.pad(indent);
-                    at_line_start = false;
+                if breaks {
+                    self.write_indent();
                 }
-                self.out.push(c);
+                self.put(c);
+                self.indention = false;
+                breaks = false;
             }
         }
-        if !at_line_start {
-            self.out.push('\n');
-        }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Style {
-    Plain,
-    Single,
-    Double,
-    Literal,
-    /// A mapping key written as `? key`.
-    Complex,
 }
 
 /// go-yaml's `is_printable` (with unicode output enabled).
@@ -1313,35 +1976,9 @@ fn is_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-/// The style go-yaml v3 ends up with for a string written by sops: the
-/// encoder's choice (`Node.Encode` → `stringv`) refined by the emitter's
-/// scalar analysis (`yaml_emitter_analyze_scalar` / `select_scalar_style`).
-fn choose_style(s: &str, simple_key: bool) -> Style {
-    let a = analyze(s);
-    if simple_key && (a.multiline || s.len() > 128) {
-        return Style::Complex;
-    }
-    let mut style = if s.contains('\n') {
-        Style::Literal
-    } else if resolve_plain(s) == Resolved::Str && !is_base60_float(s) && !is_old_bool(s) {
-        Style::Plain
-    } else {
-        Style::Double
-    };
-    if style == Style::Plain && (!a.block_plain_allowed || (s.is_empty() && simple_key)) {
-        style = Style::Single;
-    }
-    if style == Style::Single && !a.single_quoted_allowed {
-        style = Style::Double;
-    }
-    if style == Style::Literal && (!a.block_allowed || simple_key) {
-        style = Style::Double;
-    }
-    style
-}
-
 struct Analysis {
     multiline: bool,
+    flow_plain_allowed: bool,
     block_plain_allowed: bool,
     single_quoted_allowed: bool,
     block_allowed: bool,
@@ -1353,12 +1990,14 @@ fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
         return Analysis {
             multiline: false,
+            flow_plain_allowed: false,
             block_plain_allowed: true,
             single_quoted_allowed: true,
             block_allowed: false,
         };
     }
     let mut block_indicators = s.starts_with("---") || s.starts_with("...");
+    let mut flow_indicators = block_indicators;
     let mut line_breaks = false;
     let mut special = false;
     let mut tabs = false;
@@ -1380,14 +2019,31 @@ fn analyze(s: &str) -> Analysis {
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
-                | '%' | '@' | '`' => block_indicators = true,
-                '?' | ':' | '-' if followed_by_whitespace => block_indicators = true,
+                | '%' | '@' | '`' => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
+                '?' | ':' => {
+                    flow_indicators = true;
+                    block_indicators |= followed_by_whitespace;
+                }
+                '-' if followed_by_whitespace => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
                 _ => {}
             }
         } else {
             match c {
-                ':' if followed_by_whitespace => block_indicators = true,
-                '#' if preceded_by_whitespace => block_indicators = true,
+                ',' | '?' | '[' | ']' | '{' | '}' => flow_indicators = true,
+                ':' => {
+                    flow_indicators = true;
+                    block_indicators |= followed_by_whitespace;
+                }
+                '#' if preceded_by_whitespace => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
                 _ => {}
             }
         }
@@ -1430,21 +2086,25 @@ fn analyze(s: &str) -> Analysis {
     }
     let mut a = Analysis {
         multiline: line_breaks,
+        flow_plain_allowed: true,
         block_plain_allowed: true,
         single_quoted_allowed: true,
         block_allowed: true,
     };
     if leading_space || leading_break || trailing_space || trailing_break {
+        a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
     }
     if trailing_space {
         a.block_allowed = false;
     }
     if break_space {
+        a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
         a.single_quoted_allowed = false;
     }
     if space_break || tabs || special {
+        a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
         a.single_quoted_allowed = false;
     }
@@ -1452,7 +2112,11 @@ fn analyze(s: &str) -> Analysis {
         a.block_allowed = false;
     }
     if line_breaks {
+        a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
+    }
+    if flow_indicators {
+        a.flow_plain_allowed = false;
     }
     if block_indicators {
         a.block_plain_allowed = false;
@@ -1934,6 +2598,13 @@ mod round_trip {
         prop::collection::vec(piece, 0..6).prop_map(|v| v.concat())
     }
 
+    /// Keys without line breaks: go-yaml writes those as `? key` complex
+    /// keys, after which comments do not read back in place (the oracle
+    /// tests cover complex keys).
+    fn key() -> impl Strategy<Value = String> {
+        text().prop_map(|k| k.replace(is_break, " "))
+    }
+
     fn comment() -> impl Strategy<Value = String> {
         "[ a-z#:'\"-]{0,12}"
     }
@@ -1957,7 +2628,7 @@ mod round_trip {
     fn value() -> impl Strategy<Value = Value> {
         leaf().prop_recursive(4, 48, 6, |inner| {
             prop_oneof![
-                prop::collection::vec((text(), inner.clone(), prop::option::of(comment())), 0..5)
+                prop::collection::vec((key(), inner.clone(), prop::option::of(comment())), 0..5)
                     .prop_map(|entries| Value::Map(map_of(entries))),
                 prop::collection::vec((inner, prop::option::of(comment())), 0..5).prop_map(
                     |items| {
@@ -2004,7 +2675,7 @@ mod round_trip {
 
     fn doc() -> impl Strategy<Value = Map> {
         (
-            prop::collection::vec((text(), value(), prop::option::of(comment())), 1..6),
+            prop::collection::vec((key(), value(), prop::option::of(comment())), 1..6),
             prop::option::of(comment()),
         )
             .prop_map(|(entries, foot)| {
@@ -2059,7 +2730,7 @@ mod fz_tmp {
                     Ok(got) if got == want => {}
                     Ok(got) => {
                         bad += 1;
-                        if bad <= 4 {
+                        if bad <= 100 {
                             eprintln!(
                                 "MISMATCH {}\n{input}--- sops\n{want}--- ours\n{got}",
                                 p.display()

@@ -326,7 +326,8 @@ impl Builder {
                         .filter(|i| matches!(i, Item::Entry(..)))
                         .count()
                         == 1;
-                    let item_map = single && *start_line == line;
+                    // (A comment after a flow collection stays with it.)
+                    let item_map = single && *start_line == line && !*last_flow;
                     let last_flow = *last_flow;
                     if let Some(at) = items.iter().rposition(|i| matches!(i, Item::Entry(..))) {
                         let n = self.stack.len();
@@ -408,10 +409,10 @@ impl Builder {
     /// and at its column are its head comments; the others are foot
     /// comments of the innermost closing collection, a comment moving one
     /// collection out when it is indented less than the collection it would
-    /// join and that collection already got one. At the end of a document a
-    /// comment stays in the innermost collection only while it is indented
-    /// at least as far as its entries; from the first one that is not, all
-    /// go to the document's top level.
+    /// join and that collection already got one. At the end of a document
+    /// the same holds, except that a first comment indented less than the
+    /// innermost collection, or one that would move into an outer list,
+    /// sends it and all after it to the document's top level.
     fn plan_comments(&mut self, ends: usize, next_col: Option<usize>) {
         let depth = self.stack.len();
         let ends = ends.min(depth);
@@ -420,6 +421,18 @@ impl Builder {
         }
         let col_of = |stack: &[Frame], level: usize| match &stack[depth - 1 - level] {
             Frame::Map { col, .. } | Frame::Seq { col, .. } => *col,
+        };
+        // At the end of a document, a last comment at the top level's column
+        // works like a following top-level node.
+        let root_col = match self.stack.first() {
+            Some(Frame::Map { col, .. } | Frame::Seq { col, .. }) => *col,
+            None => 0,
+        };
+        let next_col = match next_col {
+            None if ends == depth && self.pending.last().is_some_and(|c| c.col == root_col) => {
+                Some(root_col)
+            }
+            other => other,
         };
         match next_col {
             Some(node_col) => {
@@ -455,11 +468,26 @@ impl Builder {
                 }
             }
             None => {
-                let innermost = col_of(&self.stack, 0);
-                let mut out = false;
+                let mut level = 0;
+                let mut count = 0;
+                let mut top = false;
                 for c in self.pending.iter_mut() {
-                    out |= c.col < innermost;
-                    c.level = if out { ends - 1 } else { 0 };
+                    if !top && count == 0 && level == 0 && c.col < col_of(&self.stack, 0) {
+                        top = true;
+                    }
+                    if !top {
+                        while level + 1 < ends && count > 0 && c.col < col_of(&self.stack, level) {
+                            level += 1;
+                            count = 0;
+                        }
+                        // A list further out does not take them: the rest
+                        // go to the document's top level.
+                        if level > 0 && matches!(self.stack[depth - 1 - level], Frame::Seq { .. }) {
+                            top = true;
+                        }
+                    }
+                    c.level = if top { ends - 1 } else { level };
+                    count += 1;
                 }
             }
         }
@@ -2712,7 +2740,7 @@ mod fz_tmp {
     fn fz() {
         let mut bad = 0;
         let mut total = 0;
-        for e in std::fs::read_dir("/tmp/ysc/fz").unwrap() {
+        for e in std::fs::read_dir("/tmp/ysc/fz3").unwrap() {
             let p = e.unwrap().path();
             if p.extension().unwrap() != "yaml" {
                 continue;

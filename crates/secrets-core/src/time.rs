@@ -76,7 +76,8 @@ impl Timestamp {
         let second = p.fixed(2)?;
         let nanos = p.fraction()?;
         let offset = p.zone()?;
-        if !p.at_end() {
+        // Go's RFC 3339 parser rejects offsets past 23:59.
+        if !p.at_end() || offset.unsigned_abs() >= 24 * 3600 || offset % 3600 / 60 >= 60 {
             return None;
         }
         build(year, month, day, hour, minute, second, nanos, offset)
@@ -403,6 +404,8 @@ mod tests {
         assert!(Timestamp::parse_rfc3339("2024-1-02T03:04:05Z").is_none());
         assert!(Timestamp::parse_rfc3339("2024-01-02 03:04:05Z").is_none());
         assert!(Timestamp::parse_rfc3339("2024-01-02T03:04:05").is_none());
+        assert!(Timestamp::parse_rfc3339("2024-01-02T03:04:05+24:00").is_none());
+        assert!(Timestamp::parse_yaml("2024-01-02T03:04:05+24:00").is_some());
     }
 
     #[test]

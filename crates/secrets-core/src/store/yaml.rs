@@ -1725,10 +1725,8 @@ impl<'e, 'a> Emitter<'e, 'a> {
         }
         if !self.key_line.is_empty() {
             match self.event() {
-                Ev::Scalar { .. } => {
-                    if self.line.is_empty() {
-                        self.line = std::mem::take(&mut self.key_line);
-                    }
+                Ev::Scalar { .. } if self.line.is_empty() => {
+                    self.line = std::mem::take(&mut self.key_line);
                 }
                 Ev::MapStart | Ev::SeqStart => {
                     std::mem::swap(&mut self.line, &mut self.key_line);

@@ -2362,6 +2362,9 @@ mod sops_oracle {
         "k0_0: 1\nk0_1: v\nk0_2:\n  # c21\n  k1_0: 'q'\n  k1_1:\n    k2_0:\n      - 1\n      # c10\n      - 'q'\n      # c59\n      - {a: 1} # t2\n    # c24\n    k2_1: v\n    # c66\n  # c98\n",
         "# c57\nk0_0:\n  - \"d\"\n  - - k3_0: 'q' # t0\n      # c32\n    - v\n    # c27\n    - k3_0: 'q'\n      # c42\n  # c0\n  - plain\nk0_1: [1, 2]\n",
         "k0_0: x y # t0\nk0_1:\n  - - k3_0: true # t0\n      # c25\n    - plain\n    - true\n  # c0\n  - [1, 2]\n  - 'q'\n  # c49\n# c39\n",
+        // Realistic files.
+        "# Kubernetes secret\napiVersion: v1\nkind: Secret\nmetadata:\n  name: app-secrets   # the name\n  namespace: prod\n  labels:\n    app: web\n    tier: \"backend\"\ntype: Opaque\nstringData:\n  # database\n  DB_PASSWORD: \"s3cr3t!@#\"\n  DB_URL: postgres://user:pass@db:5432/app?sslmode=disable\n  # api keys\n  API_KEY: 0123456789abcdef\n  EMPTY: \"\"\n  PORT: \"8080\"\n  ENABLED: \"true\"\n  CERT: |\n    -----BEGIN CERTIFICATE-----\n    MIIBszCCAVmgAwIBAgIUX\n    -----END CERTIFICATE-----\n",
+        "version: \"3.8\"\nservices:\n  web:\n    image: nginx:1.25\n    ports:\n      - \"80:80\"\n      - 443:443\n    environment:\n      - KEY=value\n      - OTHER=with spaces  # trailing\n    depends_on: [db, cache]\n  db:\n    image: postgres:16\n    volumes:\n      - db-data:/var/lib/postgresql/data\n    # healthcheck\n    healthcheck:\n      test: [\"CMD\", \"pg_isready\"]\n      interval: 10s\n      retries: 5\nvolumes:\n  db-data: {}\n# end\n",
         // Errors sops reports while reading.
         "a: 1\na: 2\n",
         "- a\n",

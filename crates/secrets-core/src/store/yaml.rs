@@ -454,29 +454,40 @@ impl Builder {
                     .map_or(0, |i| i + 1);
                 let mut level = 0;
                 let mut count = 0;
+                let mut prev_col = usize::MAX;
                 for (i, c) in self.pending.iter_mut().enumerate() {
                     if i >= head_from {
                         c.level = ends;
                         continue;
                     }
-                    while level < ends && count > 0 && c.col < col_of(&self.stack, level) {
+                    while level < ends
+                        && count > 0
+                        && c.col != prev_col
+                        && c.col < col_of(&self.stack, level)
+                    {
                         level += 1;
                         count = 0;
                     }
                     c.level = level;
                     count += 1;
+                    prev_col = c.col;
                 }
             }
             None => {
                 let mut level = 0;
                 let mut count = 0;
                 let mut top = false;
+                let mut prev_col = usize::MAX;
                 for c in self.pending.iter_mut() {
                     if !top && count == 0 && level == 0 && c.col < col_of(&self.stack, 0) {
                         top = true;
                     }
                     if !top {
-                        while level + 1 < ends && count > 0 && c.col < col_of(&self.stack, level) {
+                        while level + 1 < ends
+                            && count > 0
+                            && c.col != prev_col
+                            && c.col < col_of(&self.stack, level)
+                        {
                             level += 1;
                             count = 0;
                         }
@@ -488,6 +499,7 @@ impl Builder {
                     }
                     c.level = if top { ends - 1 } else { level };
                     count += 1;
+                    prev_col = c.col;
                 }
             }
         }

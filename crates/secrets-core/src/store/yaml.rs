@@ -422,6 +422,8 @@ impl Builder {
         let col_of = |stack: &[Frame], level: usize| match &stack[depth - 1 - level] {
             Frame::Map { col, .. } | Frame::Seq { col, .. } => *col,
         };
+        let is_seq =
+            |stack: &[Frame], level: usize| matches!(stack[depth - 1 - level], Frame::Seq { .. });
         // At the end of a document, a last comment at the top level's column
         // works like a following top-level node.
         let root_col = match self.stack.first() {
@@ -460,13 +462,19 @@ impl Builder {
                         c.level = ends;
                         continue;
                     }
+                    let mut stepped = false;
                     while level < ends
-                        && count > 0
-                        && c.col != prev_col
                         && c.col < col_of(&self.stack, level)
+                        && (stepped || (count > 0 && c.col != prev_col))
                     {
                         level += 1;
                         count = 0;
+                        stepped = true;
+                    }
+                    // A list further out does not take foot comments: they
+                    // go one collection further.
+                    if stepped && level < ends && is_seq(&self.stack, level) {
+                        level += 1;
                     }
                     c.level = level;
                     count += 1;
@@ -483,17 +491,18 @@ impl Builder {
                         top = true;
                     }
                     if !top {
+                        let mut stepped = false;
                         while level + 1 < ends
-                            && count > 0
-                            && c.col != prev_col
                             && c.col < col_of(&self.stack, level)
+                            && (stepped || (count > 0 && c.col != prev_col))
                         {
                             level += 1;
                             count = 0;
+                            stepped = true;
                         }
                         // A list further out does not take them: the rest
                         // go to the document's top level.
-                        if level > 0 && matches!(self.stack[depth - 1 - level], Frame::Seq { .. }) {
+                        if level > 0 && is_seq(&self.stack, level) {
                             top = true;
                         }
                     }

@@ -404,15 +404,18 @@ impl Builder {
     /// collections close in a row, followed by a node at column `next_col`
     /// (`None`: the document ends).
     ///
-    /// This reproduces where go-yaml v3 attaches such comments (checked
-    /// against sops on many layouts): comments directly before the next node
-    /// and at its column are its head comments; the others are foot
-    /// comments of the innermost closing collection, a comment moving one
-    /// collection out when it is indented less than the collection it would
-    /// join and that collection already got one. At the end of a document
-    /// the same holds, except that a first comment indented less than the
-    /// innermost collection, or one that would move into an outer list,
-    /// sends it and all after it to the document's top level.
+    /// This approximates where go-yaml v3 attaches such comments (rules
+    /// found by running sops on many layouts, see the oracle tests):
+    /// comments directly before the next node and at its column are its head
+    /// comments; the others are foot comments of the innermost closing
+    /// collection, a comment moving out when it is indented less than the
+    /// collection it would join, differently from the comment before it, and
+    /// that collection already got one (once moving, it moves on while it is
+    /// indented less; an outer list is skipped). At the end of a document a
+    /// last comment at the top level's column acts as a following node;
+    /// otherwise the same rules hold, except that a comment that would go to
+    /// an outer list (for the first comment: whose indentation is an outer
+    /// list's) sends it and all after it to the document's top level.
     fn plan_comments(&mut self, ends: usize, next_col: Option<usize>) {
         let depth = self.stack.len();
         let ends = ends.min(depth);
@@ -488,7 +491,15 @@ impl Builder {
                 let mut prev_col = usize::MAX;
                 for c in self.pending.iter_mut() {
                     if !top && count == 0 && level == 0 && c.col < col_of(&self.stack, 0) {
-                        top = true;
+                        // A first comment indented less than the innermost
+                        // collection stays there, unless the collection at
+                        // its indentation is a list: then it is the top
+                        // level's.
+                        let mut land = 0;
+                        while land + 1 < ends && c.col < col_of(&self.stack, land) {
+                            land += 1;
+                        }
+                        top = land > 0 && is_seq(&self.stack, land);
                     }
                     if !top {
                         let mut stepped = false;

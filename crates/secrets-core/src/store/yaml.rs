@@ -183,7 +183,12 @@ impl Builder {
             }
             Event::Comment(text, placement) => self.comment(text.into_owned(), placement, &span),
             Event::Scalar(text, style, anchor, tag) => {
-                self.flush_pending_before_node();
+                // An empty value is reported at the next token, but go-yaml
+                // places it where it is missing: comments seen so far follow it.
+                let implicit_null = text.is_empty() && style == ScalarStyle::Plain && tag.is_none();
+                if !implicit_null {
+                    self.flush_pending_before_node();
+                }
                 let value = resolve_node(&text, style, tag.as_deref(), &span)?;
                 self.complete(value, anchor, false, false, &span)?;
             }
@@ -2360,6 +2365,7 @@ mod sops_oracle {
         "l:\n  - a: 1 # c\n    b: 2 # d\n  - # e\n    f: 1\n  - [1, 2] # g\n  - {h: 1} # h\n",
         "a: {b: 1} # c\nd: [1] # e\nf: 1\n",
         "a: 1\n\n\n# c\n\nb: 2\n",
+        "a: 1\nk:\n  # c\nnext: 1\nl:\n  -\n  # d\n  - 2\n",
         "a:\n  b: 1\n\n  # c\n\nd: 1\n",
         "a: \"multi\n  line\" # c\n",
         "x:\n  - 1\n  # c1\n  - - 2\n    # c2\n    - 3\n  # c3\n",

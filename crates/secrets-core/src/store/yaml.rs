@@ -185,7 +185,10 @@ impl Builder {
             Event::Scalar(text, style, anchor, tag) => {
                 // An empty value is reported at the next token, but go-yaml
                 // places it where it is missing: comments seen so far follow it.
-                let implicit_null = text.is_empty() && style == ScalarStyle::Plain && tag.is_none();
+                // (granit reports it as an empty-span `~`.)
+                let implicit_null = style == ScalarStyle::Plain
+                    && tag.is_none()
+                    && (text.is_empty() || span.start.index() == span.end.index());
                 if !implicit_null {
                     self.flush_pending_before_node();
                 }

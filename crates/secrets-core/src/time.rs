@@ -108,7 +108,13 @@ impl Timestamp {
         let sep = p.next()?;
         let zoned = match sep {
             b'T' | b't' => true,
-            b' ' => false,
+            b' ' => {
+                // Go's parser matches a run of spaces to a layout space.
+                while p.peek() == Some(b' ') {
+                    p.i += 1;
+                }
+                false
+            }
             _ => return None,
         };
         let hour = p.short()?;
@@ -353,6 +359,7 @@ mod tests {
             ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05Z"),
             ("2024-01-02 03:04:05", "2024-01-02T03:04:05Z"),
             ("2024-01-02 3:4:5.5", "2024-01-02T03:04:05.5Z"),
+            ("2024-01-02   03:04:05", "2024-01-02T03:04:05Z"),
             (
                 "2024-01-02T03:04:05.123456789+02:00",
                 "2024-01-02T03:04:05.123456789+02:00",

@@ -114,9 +114,7 @@ pub enum Error {
         file: String,
     },
     /// No recipients: no rule and no `--age`.
-    #[error(
-        "no recipients: no .sops.yaml creation rule applies and no --age recipients were given"
-    )]
+    #[error("no recipients: no .sops.yaml creation rule applies and no --age recipients were given")]
     NoRecipients,
     /// An invalid option combination or selector.
     #[error("{0}")]

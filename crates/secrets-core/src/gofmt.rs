@@ -165,10 +165,7 @@ mod tests {
         assert_eq!(format_yaml_float(f64::NEG_INFINITY), "-.inf");
         assert_eq!(format_json_float(1e21).unwrap(), "1e+21");
         assert_eq!(format_json_float(1e-7).unwrap(), "1e-7");
-        assert_eq!(
-            format_json_float(12345678901234567890.0).unwrap(),
-            "12345678901234567000"
-        );
+        assert_eq!(format_json_float(12345678901234567890.0).unwrap(), "12345678901234567000");
         assert_eq!(format_json_float(42.0).unwrap(), "42");
         assert_eq!(format_json_float(f64::NAN), None);
         assert_eq!(format_flat_float(5.0), "5.0");

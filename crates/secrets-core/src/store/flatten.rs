@@ -3,10 +3,6 @@ use crate::error::Result;
 use crate::tree::{Map, Value};
 
 /// Flattens the metadata tree to `(key, string value)` pairs.
-pub(crate) fn flatten(_metadata: &Map) -> Vec<(String, String)> {
-    todo!()
-}
+pub(crate) fn flatten(_metadata: &Map) -> Vec<(String, String)> { todo!() }
 /// Rebuilds the metadata tree from flat pairs.
-pub(crate) fn unflatten(_flat: Vec<(String, Value)>) -> Result<Map> {
-    todo!()
-}
+pub(crate) fn unflatten(_flat: Vec<(String, Value)>) -> Result<Map> { todo!() }

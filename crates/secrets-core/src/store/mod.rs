@@ -179,17 +179,13 @@ pub fn emit_encrypted(
             yaml::emit(&docs, opts.yaml_indent)
         }
         Format::Json => json::emit(&with_metadata(first(docs), metadata), opts.json_indent),
-        Format::Binary => json::emit(
-            &with_metadata(first(docs), metadata),
-            opts.json_binary_indent,
-        ),
+        Format::Binary => json::emit(&with_metadata(first(docs), metadata), opts.json_binary_indent),
         Format::Dotenv => {
             let mut doc = first(docs).clone();
             let mut flat = flatten::flatten(metadata);
             flat.sort_by(|a, b| a.0.cmp(&b.0));
             for (k, v) in flat {
-                doc.items
-                    .push(Item::Entry(format!("sops_{k}"), Value::Str(v)));
+                doc.items.push(Item::Entry(format!("sops_{k}"), Value::Str(v)));
             }
             dotenv::emit(&doc)
         }
@@ -201,8 +197,7 @@ pub fn emit_encrypted(
                     .map(|(k, v)| Item::Entry(k, Value::Str(v)))
                     .collect(),
             };
-            doc.items
-                .push(Item::Entry(METADATA_KEY.into(), Value::Map(section)));
+            doc.items.push(Item::Entry(METADATA_KEY.into(), Value::Map(section)));
             ini::emit(&doc)
         }
     }
@@ -210,9 +205,7 @@ pub fn emit_encrypted(
 
 fn with_metadata(doc: &Map, metadata: &Map) -> Map {
     let mut doc = doc.clone();
-    doc.items.push(Item::Entry(
-        METADATA_KEY.into(),
-        Value::Map(metadata.clone()),
-    ));
+    doc.items
+        .push(Item::Entry(METADATA_KEY.into(), Value::Map(metadata.clone())));
     doc
 }

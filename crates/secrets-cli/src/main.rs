@@ -11,9 +11,6 @@ mod ui;
 
 use std::process::ExitCode;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::Parser;
 
 use cli::{Cli, Command};

@@ -20,6 +20,9 @@ struct Walk<'a> {
     mac: MacHasher,
     /// The map keys from the root to the current node.
     path: Vec<String>,
+    /// `path` joined as the AAD (`a:b:`), and where each key starts in it.
+    aad: String,
+    aad_lens: Vec<usize>,
     /// For every open map or list, the comments seen since its last
     /// non-comment item (sops' comment context for the comment regexes).
     comment_runs: Vec<Vec<String>>,
@@ -33,21 +36,35 @@ impl<'a> Walk<'a> {
             mac_only_encrypted,
             mac: MacHasher::new(mac_only_encrypted),
             path: Vec::new(),
+            aad: String::new(),
+            aad_lens: Vec::new(),
             comment_runs: Vec::new(),
         }
     }
 
     /// The AAD of the current position: keys joined by `:`, plus a trailing `:`.
-    fn aad(&self) -> String {
-        let mut s = String::with_capacity(self.path.iter().map(|k| k.len() + 1).sum::<usize>() + 1);
-        for k in &self.path {
-            s.push_str(k);
-            s.push(':');
-        }
+    fn aad(&self) -> &str {
         if self.path.is_empty() {
-            s.push(':');
+            ":"
+        } else {
+            &self.aad
         }
-        s
+    }
+
+    /// Enters a map entry: its key joins the path (and the AAD, which is
+    /// kept as one growing string so no leaf allocates its own).
+    fn enter(&mut self, key: String) {
+        self.aad_lens.push(self.aad.len());
+        self.aad.push_str(&key);
+        self.aad.push(':');
+        self.path.push(key);
+    }
+
+    /// Leaves the entry entered last and gives its key back.
+    fn leave(&mut self) -> String {
+        let len = self.aad_lens.pop().expect("entered before");
+        self.aad.truncate(len);
+        self.path.pop().expect("entered before")
     }
 
     /// Does the selector encrypt the leaf at the current position? For a
@@ -95,7 +112,7 @@ impl<'a> Walk<'a> {
     }
 
     fn path_display(&self) -> String {
-        self.aad()
+        self.aad().to_string()
     }
 
     // ---- encryption ----
@@ -110,9 +127,9 @@ impl<'a> Walk<'a> {
                     }
                 }
                 Item::Entry(key, value) => {
-                    self.path.push(std::mem::take(key));
+                    self.enter(std::mem::take(key));
                     let r = self.encrypt_value(value, cache);
-                    *key = self.path.pop().expect("pushed above");
+                    *key = self.leave();
                     r?;
                     self.end_of_item();
                 }
@@ -139,10 +156,9 @@ impl<'a> Walk<'a> {
                 });
             }
         }
-        let aad = self.aad();
         Ok(self
             .cipher
-            .map(|c| c.encrypt(text.as_bytes(), ValueType::Comment, &aad, cache)))
+            .map(|c| c.encrypt(text.as_bytes(), ValueType::Comment, self.aad(), cache)))
     }
 
     fn encrypt_value(&mut self, value: &mut Value, cache: Option<&IvCache>) -> Result<()> {
@@ -171,7 +187,7 @@ impl<'a> Walk<'a> {
                 let (bytes, ty) = cipher::to_plaintext(leaf).expect("a leaf");
                 self.add_to_mac(&bytes, encrypt);
                 if let Some(c) = self.cipher.filter(|_| encrypt && !bytes.is_empty()) {
-                    *leaf = Value::Str(c.encrypt(&bytes, ty, &self.aad(), cache));
+                    *leaf = Value::Str(c.encrypt(&bytes, ty, self.aad(), cache));
                 }
                 Ok(())
             }
@@ -195,9 +211,9 @@ impl<'a> Walk<'a> {
                     self.note_comment(&text.clone());
                 }
                 Item::Entry(key, value) => {
-                    self.path.push(std::mem::take(key));
+                    self.enter(std::mem::take(key));
                     let r = self.decrypt_value(value, cache);
-                    *key = self.path.pop().expect("pushed above");
+                    *key = self.leave();
                     r?;
                     self.end_of_item();
                 }
@@ -216,7 +232,7 @@ impl<'a> Walk<'a> {
         let ev: EncryptedValue = text.parse().ok()?;
         let plain = self
             .decrypting_cipher()
-            .decrypt(&ev, &self.aad(), Some(cache))?;
+            .decrypt(&ev, self.aad(), Some(cache))?;
         String::from_utf8(plain.to_vec()).ok()
     }
 
@@ -286,14 +302,15 @@ impl<'a> Walk<'a> {
                             path: self.path_display(),
                             reason: e.to_string(),
                         })?;
-                let aad = self.aad();
                 let plain = self
                     .decrypting_cipher()
-                    .decrypt(&ev, &aad, Some(cache))
-                    .ok_or_else(|| Error::DecryptValue { path: aad.clone() })?;
+                    .decrypt(&ev, self.aad(), Some(cache))
+                    .ok_or_else(|| Error::DecryptValue {
+                        path: self.path_display(),
+                    })?;
                 let typed = cipher::from_plaintext(&plain, ev.value_type()).map_err(|e| {
                     Error::MalformedValue {
-                        path: aad.clone(),
+                        path: self.path_display(),
                         reason: e.to_string(),
                     }
                 })?;

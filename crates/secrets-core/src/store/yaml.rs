@@ -974,6 +974,9 @@ fn is_old_bool(s: &str) -> bool {
 /// separated by `---`.
 pub(crate) fn emit(docs: &[Map], indent: usize) -> Result<Vec<u8>> {
     let mut enc = Encoder::default();
+    // Sizing the event list up front avoids copying it on every doubling.
+    enc.events
+        .reserve(docs.iter().map(|d| d.items.len() * 4).sum::<usize>() + 8);
     enc.push(Ev::StreamStart, Comments::default());
     for doc in docs {
         enc.push(Ev::DocStart, Comments::default());
@@ -1061,7 +1064,7 @@ fn add_comments(target: &mut String, comments: &mut Vec<&str>, before: bool) {
 /// comment, comments before an entry its key's head comment, trailing ones
 /// the last key's foot comment.
 fn map_node(map: &Map) -> Result<Node<'_>> {
-    let mut content = Vec::new();
+    let mut content = Vec::with_capacity(map.items.len() * 2);
     let mut comments = Vec::new();
     let mut head = String::new();
     let mut beginning = true;
@@ -1093,7 +1096,7 @@ fn map_node(map: &Map) -> Result<Node<'_>> {
 /// sops `appendSequence`: like a mapping, trailing comments become the last
 /// item's foot comment.
 fn seq_node(list: &[Value]) -> Result<Node<'_>> {
-    let mut content: Vec<Node<'_>> = Vec::new();
+    let mut content: Vec<Node<'_>> = Vec::with_capacity(list.len());
     let mut comments = Vec::new();
     let mut head = String::new();
     let mut beginning = true;
@@ -1230,12 +1233,18 @@ struct Comments {
 /// go-yaml's encoder (`encode.go`, `node`): nodes to events.
 #[derive(Default)]
 struct Encoder<'a> {
-    events: Vec<(Ev<'a>, Comments)>,
+    events: Vec<(Ev<'a>, Option<Box<Comments>>)>,
 }
 
 impl<'a> Encoder<'a> {
+    /// Most events carry no comments; boxing the few that do keeps the event
+    /// list small (it holds one event per key and value).
     fn push(&mut self, ev: Ev<'a>, comments: Comments) {
-        self.events.push((ev, comments));
+        let empty = comments.head.is_empty()
+            && comments.line.is_empty()
+            && comments.foot.is_empty()
+            && comments.tail.is_empty();
+        self.events.push((ev, (!empty).then(|| Box::new(comments))));
     }
 
     fn node(&mut self, node: Node<'a>, tail: String) {
@@ -1328,7 +1337,7 @@ enum State {
 /// go-yaml v3's emitter (`emitterc.go`) for the events above, with unicode
 /// output and no line width limit, as sops configures it.
 struct Emitter<'e, 'a> {
-    events: &'e [(Ev<'a>, Comments)],
+    events: &'e [(Ev<'a>, Option<Box<Comments>>)],
     at: usize,
     out: String,
     best_indent: i64,
@@ -1352,7 +1361,7 @@ struct Emitter<'e, 'a> {
 }
 
 impl<'e, 'a> Emitter<'e, 'a> {
-    fn run(events: &'e [(Ev<'a>, Comments)], indent: usize) -> String {
+    fn run(events: &'e [(Ev<'a>, Option<Box<Comments>>)], indent: usize) -> String {
         let best_indent = if (2..10).contains(&indent) {
             indent as i64
         } else {
@@ -1361,7 +1370,9 @@ impl<'e, 'a> Emitter<'e, 'a> {
         let mut e = Emitter {
             events,
             at: 0,
-            out: String::new(),
+            // A guess of the output size from the event count, so the output
+            // is rarely copied while it grows.
+            out: String::with_capacity(events.len() * 48),
             best_indent,
             state: State::StreamStart,
             states: Vec::new(),
@@ -1398,6 +1409,15 @@ impl<'e, 'a> Emitter<'e, 'a> {
 
     fn analyze_event(&mut self) {
         let (ev, c) = &self.events[self.at];
+        if let Some(c) = c {
+            self.take_comments(c);
+        }
+        if let Ev::Scalar { value, .. } = ev {
+            self.analysis = analyze(value);
+        }
+    }
+
+    fn take_comments(&mut self, c: &Comments) {
         if !c.head.is_empty() {
             self.head.clone_from(&c.head);
         }
@@ -1409,9 +1429,6 @@ impl<'e, 'a> Emitter<'e, 'a> {
         }
         if !c.tail.is_empty() {
             self.tail.clone_from(&c.tail);
-        }
-        if let Ev::Scalar { value, .. } = ev {
-            self.analysis = analyze(value);
         }
     }
 
@@ -1481,8 +1498,10 @@ impl<'e, 'a> Emitter<'e, 'a> {
         if self.foot_indent == indent {
             self.put_break();
         }
-        while self.column < indent {
-            self.put(' ');
+        if self.column < indent {
+            let n = (indent - self.column) as usize;
+            self.out.extend(std::iter::repeat_n(' ', n));
+            self.column = indent;
         }
         self.whitespace = true;
         self.foot_indent = -1;
@@ -1885,6 +1904,21 @@ impl<'e, 'a> Emitter<'e, 'a> {
         if !value.is_empty() && !self.whitespace {
             self.put(' ');
         }
+        // Most scalars (keys, ENC[…] values) have no line break: copy them
+        // whole instead of character by character.
+        if !self.analysis.multiline {
+            self.out.push_str(value);
+            self.column += if value.is_ascii() {
+                value.len()
+            } else {
+                value.chars().count()
+            } as i64;
+            if !value.is_empty() {
+                self.whitespace = false;
+            }
+            self.indention = false;
+            return;
+        }
         let mut breaks = false;
         for c in value.chars() {
             if c == ' ' {
@@ -2048,6 +2082,55 @@ fn is_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
+/// The common case of [`analyze`], decided from the bytes alone: a
+/// non-empty ASCII string of letters, digits and the punctuation that never
+/// matters to YAML (as in keys and `ENC[…]` values) allows every style but
+/// is not multi-line. `None` sends everything else to the full analysis.
+fn analyze_simple(s: &str) -> Option<Analysis> {
+    let bytes = s.as_bytes();
+    let first = *bytes.first()?;
+    if !(first.is_ascii_alphanumeric() || first == b'_' || first == b'/' || first == b'.')
+        || s.starts_with("...")
+    {
+        return None;
+    }
+    let mut flow_indicators = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            // `:` makes a block indicator only before whitespace or at the end.
+            b':' if i + 1 < bytes.len() => flow_indicators = true,
+            b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'_'
+            | b'-'
+            | b'.'
+            | b'/'
+            | b'+'
+            | b'='
+            | b'('
+            | b')'
+            | b'$'
+            | b';'
+            | b'~'
+            | b'^'
+            | b'<'
+            | b'>' => {}
+            // Flow indicators inside a scalar only rule out flow-plain style
+            // (`,` `[` `]` `{` `}` `?` cannot make a block-plain scalar end).
+            b',' | b'[' | b']' | b'{' | b'}' | b'?' => flow_indicators = true,
+            _ => return None,
+        }
+    }
+    Some(Analysis {
+        multiline: false,
+        flow_plain_allowed: !flow_indicators,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    })
+}
+
 struct Analysis {
     multiline: bool,
     flow_plain_allowed: bool,
@@ -2059,6 +2142,9 @@ struct Analysis {
 /// go-yaml's `yaml_emitter_analyze_scalar`, the parts that matter in block
 /// context.
 fn analyze(s: &str) -> Analysis {
+    if let Some(a) = analyze_simple(s) {
+        return a;
+    }
     if s.is_empty() {
         return Analysis {
             multiline: false,

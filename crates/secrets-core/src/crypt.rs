@@ -232,7 +232,7 @@ impl<'a> Walk<'a> {
         let ev: EncryptedValue = text.parse().ok()?;
         let plain = self
             .decrypting_cipher()
-            .decrypt(&ev, self.aad(), Some(cache))?;
+            .decrypt(ev, self.aad(), Some(cache))?;
         String::from_utf8(plain.to_vec()).ok()
     }
 
@@ -302,13 +302,14 @@ impl<'a> Walk<'a> {
                             path: self.path_display(),
                             reason: e.to_string(),
                         })?;
+                let value_type = ev.value_type();
                 let plain = self
                     .decrypting_cipher()
-                    .decrypt(&ev, self.aad(), Some(cache))
+                    .decrypt(ev, self.aad(), Some(cache))
                     .ok_or_else(|| Error::DecryptValue {
                         path: self.path_display(),
                     })?;
-                let typed = cipher::from_plaintext(&plain, ev.value_type()).map_err(|e| {
+                let typed = cipher::from_plaintext(&plain, value_type).map_err(|e| {
                     Error::MalformedValue {
                         path: self.path_display(),
                         reason: e.to_string(),

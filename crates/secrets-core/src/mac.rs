@@ -83,7 +83,7 @@ pub fn verify(cipher: &Cipher, stored: &str, lastmodified: &str, computed: &str)
     }
     let value: EncryptedValue = stored.parse().map_err(|_| Error::MacUndecryptable)?;
     let plain = cipher
-        .decrypt(&value, &mac_aad(lastmodified)?, None)
+        .decrypt(value, &mac_aad(lastmodified)?, None)
         .ok_or(Error::MacUndecryptable)?;
     if plain.len() == computed.len() && bool::from(plain.as_slice().ct_eq(computed.as_bytes())) {
         Ok(())

@@ -339,8 +339,18 @@ fn push_lossy(out: &mut String, mut bytes: &[u8]) {
 /// `indent` `None` indents with a tab (sops' default), `Some(n)` with `n`
 /// spaces (`Some(0)`: line breaks but no indentation). Comments are skipped.
 pub(crate) fn emit(doc: &Map, indent: Option<usize>) -> Result<Vec<u8>> {
+    emit_with(doc, None, indent)
+}
+
+/// [`emit`] with one more member appended (the `sops` metadata), without
+/// copying the document.
+pub(crate) fn emit_with(
+    doc: &Map,
+    trailing: Option<(&str, &Value)>,
+    indent: Option<usize>,
+) -> Result<Vec<u8>> {
     let mut w = Writer::new(indent);
-    w.map(doc, 0)?;
+    w.map(doc, trailing, 0)?;
     w.out.push(b'\n');
     Ok(w.out)
 }
@@ -377,7 +387,7 @@ impl Writer {
         }
     }
 
-    fn map(&mut self, map: &Map, depth: usize) -> Result<()> {
+    fn map(&mut self, map: &Map, trailing: Option<(&str, &Value)>, depth: usize) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(emit_error(format!(
                 "nesting deeper than {MAX_DEPTH} levels"
@@ -385,7 +395,7 @@ impl Writer {
         }
         self.out.push(b'{');
         let mut empty = true;
-        for (key, value) in map.entries() {
+        for (key, value) in map.entries().chain(trailing) {
             if !empty {
                 self.out.push(b',');
             }
@@ -427,7 +437,7 @@ impl Writer {
 
     fn value(&mut self, value: &Value, depth: usize) -> Result<()> {
         match value {
-            Value::Map(m) => self.map(m, depth)?,
+            Value::Map(m) => self.map(m, None, depth)?,
             Value::List(items) => self.list(items, depth)?,
             Value::Null => self.out.extend_from_slice(b"null"),
             Value::Bool(true) => self.out.extend_from_slice(b"true"),

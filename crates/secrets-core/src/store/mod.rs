@@ -173,14 +173,16 @@ pub fn emit_encrypted(
     metadata: &Map,
     opts: &StoreOptions,
 ) -> Result<Vec<u8>> {
+    let sops = Value::Map(metadata.clone());
     match format {
         Format::Yaml => {
-            let docs: Vec<Map> = docs.iter().map(|d| with_metadata(d, metadata)).collect();
-            yaml::emit(&docs, opts.yaml_indent)
+            let entry = Item::Entry(METADATA_KEY.into(), sops);
+            yaml::emit_with(docs, Some(&entry), opts.yaml_indent)
         }
-        Format::Json => json::emit(&with_metadata(first(docs), metadata), opts.json_indent),
-        Format::Binary => json::emit(
-            &with_metadata(first(docs), metadata),
+        Format::Json => json::emit_with(first(docs), Some((METADATA_KEY, &sops)), opts.json_indent),
+        Format::Binary => json::emit_with(
+            first(docs),
+            Some((METADATA_KEY, &sops)),
             opts.json_binary_indent,
         ),
         Format::Dotenv => {
@@ -206,13 +208,4 @@ pub fn emit_encrypted(
             ini::emit(&doc)
         }
     }
-}
-
-fn with_metadata(doc: &Map, metadata: &Map) -> Map {
-    let mut doc = doc.clone();
-    doc.items.push(Item::Entry(
-        METADATA_KEY.into(),
-        Value::Map(metadata.clone()),
-    ));
-    doc
 }

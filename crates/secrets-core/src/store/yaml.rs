@@ -973,6 +973,12 @@ fn is_old_bool(s: &str) -> bool {
 /// Writes documents as sops does (go-yaml v3, `indent` spaces per level),
 /// separated by `---`.
 pub(crate) fn emit(docs: &[Map], indent: usize) -> Result<Vec<u8>> {
+    emit_with(docs, None, indent)
+}
+
+/// [`emit`] with one more entry appended to every document (the `sops`
+/// metadata of an encrypted file), as if it were the documents' last item.
+pub(crate) fn emit_with(docs: &[Map], trailing: Option<&Item>, indent: usize) -> Result<Vec<u8>> {
     let mut enc = Encoder::default();
     // Sizing the event list up front avoids copying it on every doubling.
     enc.events
@@ -980,7 +986,7 @@ pub(crate) fn emit(docs: &[Map], indent: usize) -> Result<Vec<u8>> {
     enc.push(Ev::StreamStart, Comments::default());
     for doc in docs {
         enc.push(Ev::DocStart, Comments::default());
-        let node = map_node(doc)?;
+        let node = map_items_node(doc.items.iter().chain(trailing), doc.items.len() + 1)?;
         enc.node(node, String::new());
         enc.push(Ev::DocEnd, Comments::default());
     }
@@ -1064,11 +1070,17 @@ fn add_comments(target: &mut String, comments: &mut Vec<&str>, before: bool) {
 /// comment, comments before an entry its key's head comment, trailing ones
 /// the last key's foot comment.
 fn map_node(map: &Map) -> Result<Node<'_>> {
-    let mut content = Vec::with_capacity(map.items.len() * 2);
+    map_items_node(map.items.iter(), map.items.len())
+}
+
+/// [`map_node`] over any run of items (a document plus its `sops` entry,
+/// without copying the document).
+fn map_items_node<'a>(items: impl Iterator<Item = &'a Item>, len: usize) -> Result<Node<'a>> {
+    let mut content = Vec::with_capacity(len * 2);
     let mut comments = Vec::new();
     let mut head = String::new();
     let mut beginning = true;
-    for item in &map.items {
+    for item in items {
         match item {
             Item::Comment(c) => comments.push(c.as_str()),
             Item::Entry(key, value) => {

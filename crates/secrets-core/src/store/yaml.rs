@@ -117,7 +117,10 @@ enum Frame {
         items: Vec<Item>,
         /// The key whose value is being read, with its line.
         key: Option<(String, usize)>,
-        /// Keys seen so far and their lines (duplicate detection).
+        /// The line of every key so far, in order (for duplicate errors).
+        key_lines: Vec<usize>,
+        /// Keys seen so far and their lines, once the map is large
+        /// (duplicate detection; small maps are scanned).
         seen: HashMap<String, usize>,
         /// Line on which the last entry's value ended.
         last_line: usize,
@@ -145,6 +148,9 @@ struct Pending {
     /// comment belongs (set by `plan_comments`).
     level: usize,
 }
+
+/// Maps up to this many entries find duplicate keys by scanning.
+const SMALL_MAP: usize = 32;
 
 #[derive(Default)]
 struct Builder {
@@ -216,6 +222,7 @@ impl Builder {
                 self.stack.push(Frame::Map {
                     items: Vec::new(),
                     key: None,
+                    key_lines: Vec::new(),
                     seen: HashMap::new(),
                     last_line: span.start.line(),
                     last_flow: false,
@@ -587,6 +594,7 @@ impl Builder {
             Some(Frame::Map {
                 items,
                 key,
+                key_lines,
                 seen,
                 last_line,
                 last_flow,
@@ -604,7 +612,30 @@ impl Builder {
                         }
                     };
                     let key_line = span.start.line();
-                    if let Some(first) = seen.get(&name) {
+                    // Small maps (most of them) are checked by a scan of the
+                    // keys so far; hashing every key cost more than that.
+                    let first = if key_lines.len() < SMALL_MAP {
+                        items
+                            .iter()
+                            .filter_map(|item| match item {
+                                Item::Entry(k, _) => Some(k),
+                                Item::Comment(_) => None,
+                            })
+                            .position(|k| *k == name)
+                            .map(|i| key_lines[i])
+                    } else {
+                        if seen.is_empty() {
+                            let keys = items.iter().filter_map(|item| match item {
+                                Item::Entry(k, _) => Some(k),
+                                Item::Comment(_) => None,
+                            });
+                            for (k, line) in keys.zip(key_lines.iter()) {
+                                seen.insert(k.clone(), *line);
+                            }
+                        }
+                        seen.get(&name).copied()
+                    };
+                    if let Some(first) = first {
                         return Err(parse_error(format!(
                             "{}: mapping key \"{}\" already defined at line {}",
                             at(span),
@@ -612,7 +643,10 @@ impl Builder {
                             first
                         )));
                     }
-                    seen.insert(name.clone(), key_line);
+                    key_lines.push(key_line);
+                    if key_lines.len() > SMALL_MAP {
+                        seen.insert(name.clone(), key_line);
+                    }
                     *key = Some((name, key_line));
                 }
                 Some((name, _)) => {

@@ -204,7 +204,18 @@ impl Builder {
                 if !implicit_null {
                     self.flush_pending_before_node();
                 }
-                let value = resolve_node(&text, style, tag.as_deref(), &span)?;
+                let value = if self.in_metadata() && !implicit_null {
+                    // sops reads its metadata into typed Go fields, so a
+                    // foreign key's `fp: 0000…` stays the text it is; typing
+                    // it as YAML would rewrite it as `0`. Metadata::from_tree
+                    // accepts text for its own numeric and boolean fields.
+                    match resolve_node(&text, style, tag.as_deref(), &span)? {
+                        Value::Null => Value::Null,
+                        _ => Value::Str(text.to_string()),
+                    }
+                } else {
+                    resolve_node(&text, style, tag.as_deref(), &span)?
+                };
                 self.complete(value, anchor, false, false, &span)?;
             }
             Event::Alias(id) => {
@@ -576,6 +587,17 @@ impl Builder {
     }
 
     /// A node is complete: record its anchor and hand it to its parent.
+    /// Is the scalar being read inside a master key entry of the `sops`
+    /// metadata (below `sops.pgp`, `sops.kms`, `sops.key_groups`, …)? The
+    /// metadata's own fields (one level down) keep their YAML types.
+    fn in_metadata(&self) -> bool {
+        self.stack.len() >= 3
+            && matches!(
+                self.stack.first(),
+                Some(Frame::Map { key: Some((k, _)), .. }) if k == "sops"
+            )
+    }
+
     fn complete(
         &mut self,
         value: Value,

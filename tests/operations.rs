@@ -2,13 +2,15 @@
 //! store-wide rotate with failure injection, revoke, sops-nix output, git
 //! integration, runbooks.
 //!
-//! Every store here has the layout of `examples/nixos-repo`:
-//! `secrets/.sops.yaml` with a laptop (key A) and a desktop (key B), and
-//! secrets under `secrets/api-keys/` and `secrets/ssh-keys/`. The real sops
-//! proves who can decrypt what.
+//! The runbook tests run each `docs/runbooks/*.md` on a fresh copy of
+//! `examples/nixos-repo` itself (see `Example`). The other tests build a store
+//! with the same layout (`Store`): `secrets/.sops.yaml` with a laptop (key A)
+//! and a desktop (key B), and secrets under `secrets/api-keys/` and
+//! `secrets/ssh-keys/`. The real sops proves who can decrypt what.
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -696,6 +698,29 @@ fn merge_driver_merges_decrypted_trees() {
 }
 
 // ------------------------------------------------------------ runbooks
+//
+// Each runbook runs end to end on a fresh copy of `examples/nixos-repo`
+// (laptop and desktop in `secrets/.sops.yaml`, their THROWAWAY identities in
+// `throwaway-keys/`), committed in git. Afterwards the real sops proves, for
+// every file under `secrets/` (except `.sops.yaml`), which identities decrypt
+// it and which do not, with one identity at a time: the laptop, the desktop,
+// a stranger (test key C, never a recipient) and any identity the runbook
+// adds. The sandbox HOME has no `~/.config/sops/age/keys.txt` during the
+// proofs, so sops sees only the identity under test.
+
+/// The laptop's recipient in `examples/nixos-repo` (THROWAWAY).
+const EX_LAPTOP: &str = "age1un8ktsqc8x3gx02598cw3x0tthahgf2dp4ljtszhx3ly0xn2ra8sdrjlls";
+/// The desktop's recipient in `examples/nixos-repo` (THROWAWAY).
+const EX_DESKTOP: &str = "age1tmwxq0jzh03xzl80dz2r7mycyemgnxz5fw9e4ujzfnmx2fa74p0qtfxz86";
+
+/// The files of the example's `secrets/`, except `.sops.yaml`.
+const EX_FILES: [&str; 5] = [
+    "api-keys/github.yaml",
+    "api-keys/openai.yaml",
+    "api-keys/postgres.yaml",
+    "ssh-keys/backup-ed25519.yaml",
+    "ssh-keys/wg-desktop.yaml",
+];
 
 /// The ```sh blocks of a runbook, in order.
 fn runbook_script(name: &str) -> String {
@@ -718,154 +743,346 @@ fn runbook_script(name: &str) -> String {
     script
 }
 
-/// Runs a runbook end to end on a store like `examples/nixos-repo`,
-/// committed in git, with key `admin` as the operator's identity.
-fn run_runbook(s: &Store, name: &str, admin: &str, env: &[(&str, String)]) {
-    git_ok(s, &["init", "-q", "-b", "main"]);
-    git_ok(s, &["add", "secrets"]);
-    git_ok(s, &["commit", "-q", "-m", "store"]);
-    let script = s.sb.write("runbook.sh", runbook_script(name));
-    let path = format!(
-        "{}:{}",
-        nsec_bin().parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut c = s.sb.cmd("sh");
-    c.arg("-eu")
-        .arg(&script)
-        .env("PATH", path)
-        .env("SOPS_AGE_KEY_FILE", s.key(admin))
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.org")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.org");
-    for (k, v) in env {
-        c.env(k, v);
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
     }
-    let out = run(&mut c);
-    assert!(
-        out.status.success(),
-        "runbook {name} failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Every runbook ends committed and clean.
-    assert_eq!(git_ok(s, &["status", "--porcelain", "secrets"]), "");
+}
+
+/// A fresh copy of `examples/nixos-repo` as the sandbox's working directory
+/// (the root of a git repository), with the identities kept apart in
+/// `<sandbox>/identities/NAME.txt`: neither in the copy's tree that the
+/// runbook touches nor in the sandbox HOME.
+struct Example {
+    sb: Sandbox,
+}
+
+impl Example {
+    fn new() -> Example {
+        let sb = Sandbox::new();
+        copy_dir(&repo_root().join("examples/nixos-repo"), &sb.work());
+        let ex = Example { sb };
+        for who in ["laptop", "desktop"] {
+            let key = std::fs::read(ex.sb.path(&format!("throwaway-keys/{who}.txt"))).unwrap();
+            ex.add_identity(who, &key);
+        }
+        ex.add_identity("stranger", &std::fs::read(key_file("C")).unwrap());
+        ex.git_ok(&["init", "-q", "-b", "main"]);
+        ex.git_ok(&["add", "."]);
+        ex.git_ok(&["commit", "-q", "-m", "nixos-repo"]);
+        assert_eq!(ex.files(), EX_FILES);
+        ex
+    }
+
+    fn identity(&self, who: &str) -> PathBuf {
+        self.sb.dir.path().join(format!("identities/{who}.txt"))
+    }
+
+    fn add_identity(&self, who: &str, key: &[u8]) {
+        let p = self.identity(who);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, key).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    fn file(&self, rel: &str) -> PathBuf {
+        self.sb.path("secrets").join(rel)
+    }
+
+    /// `secrets/.sops.yaml` without its comment lines.
+    fn sops_yaml(&self) -> String {
+        std::fs::read_to_string(self.file(".sops.yaml"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    /// Every file under `secrets/` except `.sops.yaml`, sorted.
+    fn files(&self) -> Vec<String> {
+        let root = self.sb.path("secrets");
+        let mut v: Vec<String> = walk(&root)
+            .into_iter()
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .filter(|r| r != ".sops.yaml")
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn git(&self, args: &[&str]) -> std::process::Output {
+        run(self
+            .sb
+            .cmd("git")
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.org")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.org"))
+    }
+
+    fn git_ok(&self, args: &[&str]) -> String {
+        let out = self.git(args);
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The real sops decrypts `rel` with identity `who` only: Some(plaintext),
+    /// or None when sops cannot get the data key (exit 128). Any other failure
+    /// fails the test.
+    fn sops_decrypt(&self, rel: &str, who: &str) -> Option<String> {
+        let default_keys = self.sb.home().join(".config/sops/age/keys.txt");
+        assert!(
+            !default_keys.exists(),
+            "{} would give sops a second identity",
+            default_keys.display()
+        );
+        let out = run(self
+            .sb
+            .sops()
+            .env("SOPS_AGE_KEY_FILE", self.identity(who))
+            .arg("decrypt")
+            .arg(self.file(rel)));
+        match code(&out) {
+            0 => Some(String::from_utf8(out.stdout).unwrap()),
+            128 => None,
+            c => panic!(
+                "sops decrypt {rel} as {who}: exit {c}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+
+    /// Proves that every file of the copy opens for each of `can` (all with the
+    /// same plaintext) and for none of `cannot`. Returns the plaintexts.
+    fn prove_access(&self, can: &[&str], cannot: &[&str]) -> BTreeMap<String, String> {
+        assert_eq!(
+            self.files(),
+            EX_FILES,
+            "the runbook changed the set of files"
+        );
+        let mut plain = BTreeMap::new();
+        for rel in self.files() {
+            let mut seen: Option<String> = None;
+            for who in can {
+                let p = self
+                    .sops_decrypt(&rel, who)
+                    .unwrap_or_else(|| panic!("{rel} does not open for {who}"));
+                if let Some(s) = &seen {
+                    assert_eq!(&p, s, "{rel}: {who} sees another plaintext");
+                }
+                seen = Some(p);
+            }
+            for who in cannot {
+                assert!(
+                    self.sops_decrypt(&rel, who).is_none(),
+                    "{rel} opens for {who}"
+                );
+            }
+            plain.insert(rel, seen.expect("no identity can decrypt"));
+        }
+        plain
+    }
+
+    /// Runs a runbook end to end from the repository root, with identity
+    /// `admin` as the operator's `SOPS_AGE_KEY_FILE` and nsec on the PATH.
+    fn run_runbook(&self, name: &str, admin: &str, env: &[(&str, String)]) {
+        let script = self.sb.dir.path().join(format!("{name}.sh"));
+        std::fs::write(&script, runbook_script(name)).unwrap();
+        let path = format!(
+            "{}:{}",
+            nsec_bin().parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut c = self.sb.cmd("sh");
+        c.arg("-eu")
+            .arg(&script)
+            .env("PATH", path)
+            .env("SOPS_AGE_KEY_FILE", self.identity(admin))
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.org")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.org");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = run(&mut c);
+        assert!(
+            out.status.success(),
+            "runbook {name} failed\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Every runbook ends committed and clean.
+        assert_eq!(self.git_ok(&["status", "--porcelain", "secrets"]), "");
+    }
 }
 
 #[test]
 fn runbook_rotate_leaked_api_key() {
-    let s = Store::new();
-    let before = std::fs::read_to_string(s.file("api-keys/openai.yaml")).unwrap();
-    run_runbook(
-        &s,
+    let ex = Example::new();
+    let before = ex.prove_access(&["laptop", "desktop"], &["stranger"]);
+    let old_file = std::fs::read_to_string(ex.file("api-keys/openai.yaml")).unwrap();
+    // The data key, encrypted to each recipient: the age blocks of the file.
+    let age_blocks = |t: &str| -> Vec<String> {
+        t.split("-----BEGIN AGE ENCRYPTED FILE-----")
+            .skip(1)
+            .map(|b| {
+                b.split("-----END AGE ENCRYPTED FILE-----")
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    ex.run_runbook(
         "rotate-leaked-api-key.md",
-        "A",
+        "laptop",
         &[("NEW_API_KEY", "sk-new-999".into())],
     );
-    assert_ne!(
-        std::fs::read_to_string(s.file("api-keys/openai.yaml")).unwrap(),
-        before
+    let after = ex.prove_access(&["laptop", "desktop"], &["stranger"]);
+    // The value changed, the metadata stayed; nothing else changed.
+    let want = before["api-keys/openai.yaml"].replace(
+        "openai: sk-THROWAWAY-example-not-a-real-key\n",
+        "openai: sk-new-999\n",
     );
-    for k in ["A", "B"] {
-        assert_eq!(
-            s.sops_plain("api-keys/openai.yaml", k),
-            "api_key: sk-new-999\n"
-        );
+    assert_ne!(want, before["api-keys/openai.yaml"]);
+    assert_eq!(after["api-keys/openai.yaml"], want);
+    for rel in EX_FILES.iter().filter(|r| **r != "api-keys/openai.yaml") {
+        assert_eq!(after[*rel], before[*rel], "{rel}");
     }
-    assert!(!s.sops_decrypts("api-keys/openai.yaml", "C"));
+    // Fresh data key, still for the laptop and the desktop: new age blocks.
+    let new_file = std::fs::read_to_string(ex.file("api-keys/openai.yaml")).unwrap();
+    let (old_blocks, new_blocks) = (age_blocks(&old_file), age_blocks(&new_file));
+    assert_eq!((old_blocks.len(), new_blocks.len()), (2, 2));
+    assert!(new_blocks.iter().all(|b| !old_blocks.contains(b)));
+    let log = ex.git_ok(&["log", "--oneline", "-1"]);
+    assert!(log.contains("Rotate leaked OpenAI API key"), "{log}");
 }
 
 #[test]
 fn runbook_remove_person_or_host() {
-    let s = Store::new();
-    run_runbook(&s, "remove-person-or-host.md", "A", &[]);
-    let listed = std::fs::read_to_string(s.sb.path("revoked.txt")).unwrap();
-    for (rel, _) in SECRETS {
+    let ex = Example::new();
+    let before = ex.prove_access(&["laptop", "desktop"], &["stranger"]);
+    ex.run_runbook("remove-person-or-host.md", "laptop", &[]);
+    // The desktop is gone from .sops.yaml and from every file.
+    let c = ex.sops_yaml();
+    assert!(!c.contains(EX_DESKTOP) && !c.contains("*desktop"), "{c}");
+    assert!(c.contains(EX_LAPTOP));
+    let after = ex.prove_access(&["laptop"], &["desktop", "stranger"]);
+    assert_eq!(after, before, "revoking changed a value");
+    // The runbook's list of secrets to change at their source names them all.
+    let listed = std::fs::read_to_string(ex.sb.path("revoked.txt")).unwrap();
+    for rel in EX_FILES {
         assert!(listed.contains(rel.trim_end_matches(".yaml")), "{listed}");
-        assert!(s.sops_decrypts(rel, "A"));
-        assert!(
-            !s.sops_decrypts(rel, "B"),
-            "{rel} still opens for the desktop"
-        );
     }
 }
 
 #[test]
 fn runbook_host_cannot_decrypt_at_boot() {
-    let s = Store::new();
-    // A secret made before the desktop was in the rules.
-    std::fs::write(s.file(".sops.yaml"), config("", &["laptop"])).unwrap();
-    s.encrypt_new("api-keys/late.yaml", "token: t-1\n");
-    std::fs::write(s.file(".sops.yaml"), config("", &["laptop", "desktop"])).unwrap();
-    assert!(!s.sops_decrypts("api-keys/late.yaml", "B"));
-    run_runbook(&s, "host-cannot-decrypt-at-boot.md", "A", &[]);
-    assert_eq!(s.sops_plain("api-keys/late.yaml", "B"), "token: t-1\n");
-    for (rel, _) in SECRETS {
-        assert!(s.sops_decrypts(rel, "B") && s.sops_decrypts(rel, "A"));
-        assert!(!s.sops_decrypts(rel, "C"));
-    }
+    let ex = Example::new();
+    // Break the copy the way the runbook describes: github.yaml was made
+    // before the desktop was a recipient (here: the real sops takes the
+    // desktop out of it).
+    ok(ex
+        .sb
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", ex.identity("laptop"))
+        .args(["rotate", "-i", "--rm-age", EX_DESKTOP])
+        .arg(ex.file("api-keys/github.yaml")));
+    ex.git_ok(&["commit", "-qam", "github.yaml without the desktop"]);
+    assert!(ex.sops_decrypt("api-keys/github.yaml", "desktop").is_none());
+    let before = ex.sops_decrypt("api-keys/github.yaml", "laptop").unwrap();
+    let out = run(ex
+        .sb
+        .nsec()
+        .args(["validate", "--keyless", "--host", "desktop"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("E051"));
+
+    ex.run_runbook("host-cannot-decrypt-at-boot.md", "laptop", &[]);
+    let after = ex.prove_access(&["laptop", "desktop"], &["stranger"]);
+    assert_eq!(after["api-keys/github.yaml"], before);
+    assert_eq!(
+        after["api-keys/github.yaml"],
+        "github: ghp_THROWAWAYexample0000000000000000\ncreated_unencrypted: \"2026-11-26\"\n"
+    );
 }
 
 /// sops-nix turns the host's SSH key into an age identity with ssh-to-age;
-/// sops 3.11 itself does not, so the check uses that derived identity.
+/// sops 3.11 itself does not, so the proof uses that derived identity.
 #[test]
 fn runbook_add_host_from_ssh_key() {
-    let s = Store::new();
-    let pub_key = vectors().join("keys/ssh_ed25519.pub");
-    run_runbook(
-        &s,
-        "add-host-from-ssh-key.md",
-        "A",
-        &[("HOST_KEY_PUB", pub_key.display().to_string())],
-    );
-    let derived = ok(s
+    let ex = Example::new();
+    let before = ex.prove_access(&["laptop", "desktop"], &["stranger"]);
+    let derived = ok(ex
         .sb
         .nsec()
         .args(["ssh-to-age", "--private-key", "-i"])
         .arg(vectors().join("keys/ssh_ed25519")));
-    let host_identity = s.sb.write("host-identity.txt", &derived);
-    for (rel, _) in SECRETS {
-        let out = run(s
-            .sb
-            .sops()
-            .env("SOPS_AGE_KEY_FILE", &host_identity)
-            .arg("decrypt")
-            .arg(s.file(rel)));
-        assert!(
-            out.status.success(),
-            "{rel}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    ex.add_identity("nas", &derived);
+    for rel in EX_FILES {
+        assert!(ex.sops_decrypt(rel, "nas").is_none(), "{rel} opens for nas");
     }
+    let pub_key = vectors().join("keys/ssh_ed25519.pub");
+    ex.run_runbook(
+        "add-host-from-ssh-key.md",
+        "laptop",
+        &[("HOST_KEY_PUB", pub_key.display().to_string())],
+    );
+    let nas_recipient =
+        String::from_utf8(ok(ex.sb.nsec().args(["ssh-to-age", "-i"]).arg(&pub_key))).unwrap();
+    let c = ex.sops_yaml();
+    assert!(c.contains(&format!("&nas {}", nas_recipient.trim())), "{c}");
+    let after = ex.prove_access(&["laptop", "desktop", "nas"], &["stranger"]);
+    assert_eq!(after, before, "adding a host changed a value");
+    let nix = std::fs::read_to_string(ex.sb.path("secrets.nix")).unwrap();
+    assert!(nix.contains("./secrets/api-keys/openai.yaml"), "{nix}");
 }
 
 #[test]
 fn runbook_restore_after_lost_laptop() {
-    let s = Store::new();
-    run_runbook(&s, "restore-after-lost-laptop.md", "B", &[]);
-    // Move the new laptop's identity out of the default location: sops reads
-    // the default keys.txt besides SOPS_AGE_KEY_FILE, which would make every
-    // check below succeed with the new key.
-    let default_key = s.sb.home().join(".config/sops/age/keys.txt");
-    let new_key = s.sb.path("new-laptop.txt");
-    std::fs::rename(&default_key, &new_key).unwrap();
-    for (rel, _) in SECRETS {
-        assert!(
-            !s.sops_decrypts(rel, "A"),
-            "{rel} still opens for the lost laptop"
-        );
-        assert!(s.sops_decrypts(rel, "B"));
-        let out = run(s
-            .sb
-            .sops()
-            .env("SOPS_AGE_KEY_FILE", &new_key)
-            .arg("decrypt")
-            .arg(s.file(rel)));
-        assert!(
-            out.status.success(),
-            "{rel}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    let ex = Example::new();
+    let before = ex.prove_access(&["laptop", "desktop"], &["stranger"]);
+    ex.run_runbook("restore-after-lost-laptop.md", "desktop", &[]);
+    // The runbook put the new laptop's identity at the default location of
+    // the sandbox HOME; move it with the others, so that sops reads only the
+    // identity under test.
+    let default_keys = ex.sb.home().join(".config/sops/age/keys.txt");
+    let new_key = std::fs::read(&default_keys).unwrap();
+    std::fs::remove_file(&default_keys).unwrap();
+    ex.add_identity("new-laptop", &new_key);
+    let new_recipient = String::from_utf8(ok(Command::new(age_bin("age-keygen"))
+        .arg("-y")
+        .arg(ex.identity("new-laptop"))))
+    .unwrap();
+    let c = ex.sops_yaml();
+    assert!(!c.contains(EX_LAPTOP), "{c}");
+    assert!(
+        c.contains(&format!("&laptop {}", new_recipient.trim())),
+        "{c}"
+    );
+    let after = ex.prove_access(&["desktop", "new-laptop"], &["laptop", "stranger"]);
+    assert_eq!(after, before, "restoring changed a value");
+    let listed = std::fs::read_to_string(ex.sb.path("revoked.txt")).unwrap();
+    for rel in EX_FILES {
+        assert!(listed.contains(rel.trim_end_matches(".yaml")), "{listed}");
     }
 }

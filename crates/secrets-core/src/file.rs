@@ -207,17 +207,29 @@ impl SopsFile {
         groups: &[Vec<AgeRecipient>],
         threshold: usize,
     ) -> Result<()> {
-        let threshold = groups::effective_threshold(threshold, groups.len())?;
-        let mut new_groups = groups::wrap(key, groups, threshold)?;
-        keep_other_keys(&self.metadata.key_groups, &mut new_groups);
-        self.metadata.key_groups = new_groups;
-        self.metadata.shamir_threshold = if groups.len() > 1 {
-            threshold
-        } else {
-            self.metadata.shamir_threshold.min(threshold)
-        };
-        Ok(())
+        install_key_groups(&mut self.metadata, key, groups, threshold)
     }
+}
+
+/// Wraps `key` for `groups` into the metadata. Non-age master keys of the
+/// old groups are kept; the threshold is set for several groups and never
+/// raised for one.
+fn install_key_groups(
+    metadata: &mut Metadata,
+    key: &DataKey,
+    groups: &[Vec<AgeRecipient>],
+    threshold: usize,
+) -> Result<()> {
+    let threshold = groups::effective_threshold(threshold, groups.len())?;
+    let mut new_groups = groups::wrap(key, groups, threshold)?;
+    keep_other_keys(&metadata.key_groups, &mut new_groups);
+    metadata.key_groups = new_groups;
+    metadata.shamir_threshold = if groups.len() > 1 {
+        threshold
+    } else {
+        metadata.shamir_threshold.min(threshold)
+    };
+    Ok(())
 }
 
 /// Non-age master keys of the old groups are kept in the group of the same
@@ -270,41 +282,14 @@ impl Opened {
     /// Encrypts with a new data key for the given key groups (sops'
     /// `rotate`). IVs are reused, but every ciphertext changes with the key.
     pub fn seal_with_new_key(
-        self,
+        mut self,
         groups: &[Vec<AgeRecipient>],
         threshold: usize,
     ) -> Result<SopsFile> {
-        let Opened {
-            format,
-            mut documents,
-            mut metadata,
-            ivs,
-            ..
-        } = self;
         let key = DataKey::generate();
-        let threshold = groups::effective_threshold(threshold, groups.len())?;
-        let cipher = Cipher::new(&key);
-        let selector = metadata.effective_selector();
-        let mac = crypt::encrypt_documents(
-            &mut documents,
-            &cipher,
-            &selector,
-            metadata.mac_only_encrypted,
-            Some(&ivs),
-        )?;
-        let mut new_groups = groups::wrap(&key, groups, threshold)?;
-        keep_other_keys(&metadata.key_groups, &mut new_groups);
-        metadata.key_groups = new_groups;
-        if groups.len() > 1 {
-            metadata.shamir_threshold = threshold;
-        }
-        metadata.lastmodified = now();
-        metadata.mac = mac::seal(&cipher, &mac, &metadata.lastmodified)?;
-        Ok(SopsFile {
-            format,
-            documents,
-            metadata,
-        })
+        install_key_groups(&mut self.metadata, &key, groups, threshold)?;
+        self.key = key;
+        self.seal()
     }
 
     /// The recipients of the file, group by group, parsed.

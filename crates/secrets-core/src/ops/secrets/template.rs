@@ -345,19 +345,9 @@ pub fn expand_metadata(value: &str, user: &str, today_days: i64) -> String {
         .replace("$today", &date(today_days))
 }
 
-/// `YYYY-MM-DD` for days since 1970-01-01 (proleptic Gregorian).
+/// `YYYY-MM-DD` for days since 1970-01-01.
 pub fn date(days: i64) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    crate::time::date_from_days(days)
 }
 
 /// A fresh value for a generated field.

@@ -1093,3 +1093,79 @@ fn example_repo_lists_and_decrypts_with_readme_keys() {
         .arg(example.join("secrets")));
     assert!(String::from_utf8(out).unwrap().starts_with("sk-THROWAWAY"));
 }
+
+/// `nsec ssh-to-age` against an independent implementation of Mic92's
+/// ssh-to-age algorithm (Python, no libraries): public key = Montgomery u of
+/// the ed25519 point, private key = first 32 bytes of SHA-512(seed), both
+/// Bech32 (HRPs `age` and `AGE-SECRET-KEY-`, the latter upper-cased).
+#[test]
+fn ssh_to_age_matches_an_independent_implementation() {
+    const PY: &str = r#"
+import base64, hashlib, sys
+CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+def polymod(values):
+    gen = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3]
+    chk = 1
+    for v in values:
+        b = chk >> 25
+        chk = (chk & 0x1ffffff) << 5 ^ v
+        for i in range(5):
+            chk ^= gen[i] if ((b >> i) & 1) else 0
+    return chk
+def bech32(hrp, data):
+    acc, bits, out = 0, 0, []
+    for b in data:
+        acc = (acc << 8) | b; bits += 8
+        while bits >= 5:
+            bits -= 5; out.append((acc >> bits) & 31)
+    if bits: out.append((acc << (5 - bits)) & 31)
+    h = hrp.lower()
+    exp = [ord(c) >> 5 for c in h] + [0] + [ord(c) & 31 for c in h]
+    pm = polymod(exp + out + [0] * 6) ^ 1
+    checksum = [(pm >> 5 * (5 - i)) & 31 for i in range(6)]
+    return h + "1" + "".join(CHARSET[d] for d in out + checksum)
+def field(buf, at):
+    n = int.from_bytes(buf[at:at + 4], "big"); return buf[at + 4:at + 4 + n], at + 4 + n
+pub_line, priv_path = sys.argv[1], sys.argv[2]
+blob = base64.b64decode(pub_line.split()[1])
+_, at = field(blob, 0); key, _ = field(blob, at)
+p = 2**255 - 19
+y = int.from_bytes(key, "little") & ((1 << 255) - 1)
+u = (1 + y) * pow(1 - y, p - 2, p) % p
+print(bech32("age", u.to_bytes(32, "little")))
+body = "".join(l for l in open(priv_path).read().splitlines() if not l.startswith("-----"))
+raw = base64.b64decode(body)
+at = len(b"openssh-key-v1\0")
+for _ in range(3): _, at = field(raw, at)            # cipher, kdf, kdf options
+at += 4; _, at = field(raw, at)                       # key count, public key
+private, _ = field(raw, at)
+at = 8; _, at = field(private, at); _, at = field(private, at)   # check ints, type, pub
+secret, _ = field(private, at)
+print(bech32("AGE-SECRET-KEY-", hashlib.sha512(secret[:32]).digest()[:32]).upper())
+"#;
+    let sb = Sandbox::new();
+    let pub_line = std::fs::read_to_string(vectors().join("keys/ssh_ed25519.pub")).unwrap();
+    let expected = ok(sb
+        .cmd("python3")
+        .arg("-c")
+        .arg(PY)
+        .arg(pub_line.trim())
+        .arg(vectors().join("keys/ssh_ed25519")));
+    let expected = String::from_utf8(expected).unwrap();
+    let mut lines = expected.lines();
+    let (want_pub, want_priv) = (lines.next().unwrap(), lines.next().unwrap());
+    let ours_pub = ok(sb
+        .nsec()
+        .args(["ssh-to-age", "-i"])
+        .arg(vectors().join("keys/ssh_ed25519.pub")));
+    assert_eq!(String::from_utf8_lossy(&ours_pub).trim(), want_pub);
+    let ours_priv = ok(sb
+        .nsec()
+        .args(["ssh-to-age", "--private-key", "-i"])
+        .arg(vectors().join("keys/ssh_ed25519")));
+    assert_eq!(String::from_utf8_lossy(&ours_priv).trim(), want_priv);
+    // And the pair belongs together, for the real age tools.
+    let identity = sb.write("id.txt", &ours_priv);
+    let derived = ok(sb.cmd(age_bin("age-keygen")).arg("-y").arg(&identity));
+    assert_eq!(String::from_utf8_lossy(&derived).trim(), want_pub);
+}

@@ -1,10 +1,12 @@
 //! `nsec revoke`: remove a host or person from `.sops.yaml` and re-key,
 //! with fresh data keys, every file they could read.
 //!
-//! The config is edited as text so that comments, anchors and layout stay:
-//! the line defining the recipient (`- &laptop age1…`, `- age1… # laptop`)
-//! goes, as do alias references (`- *laptop`) and the recipient inside
-//! comma-separated `age:` strings.
+//! The config is edited as text so that comments, anchors and layout stay,
+//! by [`crate::ops::config_edit::remove_recipient`], the same edit as
+//! `nsec host rm`: the line defining the recipient (`- &laptop age1…`,
+//! `- age1… # laptop`) goes, as do alias references (`- *laptop`) and the
+//! recipient inside comma-separated `age:` strings; a rule is never left
+//! without recipients.
 
 use std::path::PathBuf;
 
@@ -13,9 +15,9 @@ use crate::file::SopsFile;
 use crate::format::Format;
 use crate::fsio;
 use crate::keys::discovery::Identities;
+use crate::ops::config_edit;
 use crate::ops::rotate_store::{self, Plan, Progress, Selection};
 use crate::repo::Repo;
-use crate::rules::Config;
 
 /// Who is revoked and what they could read.
 #[derive(Clone, Debug)]
@@ -62,15 +64,14 @@ pub fn plan(repo: &Repo, who: &str) -> Result<RevokePlan> {
         }
     };
     let text = std::fs::read_to_string(&config.path).map_err(|e| Error::io(&config.path, e))?;
-    let new_config = remove_recipient(&text, &recipient, name.as_deref());
+    // Checks that the new config loads and keeps a recipient in every rule.
+    let new_config = config_edit::remove_recipient(&config.path, &text, &recipient)?;
     if new_config == text {
         return Err(Error::InvalidOption(format!(
             "{recipient} does not appear in {}",
             config.path.display()
         )));
     }
-    // The new config must still load.
-    Config::parse(&config.path, new_config.as_bytes())?;
     let mut readable = Vec::new();
     let mut files = Vec::new();
     for f in repo.secret_files()? {
@@ -106,75 +107,4 @@ pub fn execute(
     let rotation = rotate_store::plan(&repo, &Selection::Files(plan.files.clone()))?;
     rotate_store::execute(&repo, &rotation, identities, progress)?;
     Ok(rotation)
-}
-
-/// Removes a recipient from `.sops.yaml` text, keeping everything else.
-pub fn remove_recipient(text: &str, recipient: &str, anchor: Option<&str>) -> String {
-    let alias = anchor.map(|a| format!("*{a}"));
-    let mut out = String::with_capacity(text.len());
-    for line in text.split_inclusive('\n') {
-        let body = line.trim_end_matches(['\n', '\r']);
-        let trimmed = body.trim_start();
-        let code = match trimmed.find(" #") {
-            Some(i) => &trimmed[..i],
-            None => trimmed,
-        };
-        let item = code.strip_prefix("- ").map(str::trim);
-        // A list item that is the recipient, its anchor, or an alias of it.
-        if let Some(item) = item {
-            let item = item.trim_matches(|c| c == '"' || c == '\'');
-            let is_it = item == recipient
-                || !item.contains(": ") && item.ends_with(&format!(" {recipient}"))
-                || alias.as_deref().is_some_and(|a| item == a);
-            if is_it {
-                continue;
-            }
-        }
-        if body.contains(recipient) || alias.as_deref().is_some_and(|a| body.contains(a)) {
-            out.push_str(&remove_from_inline(line, recipient, alias.as_deref()));
-            continue;
-        }
-        out.push_str(line);
-    }
-    out
-}
-
-/// Removes the recipient (or the alias) from a comma-separated `age:` value
-/// or a flow list on one line.
-fn remove_from_inline(line: &str, recipient: &str, alias: Option<&str>) -> String {
-    let Some(colon) = line.find(": ") else {
-        return line.to_string();
-    };
-    let (head, value) = line.split_at(colon + 2);
-    let ending = &value[value.trim_end_matches(['\n', '\r']).len()..];
-    let v = value.trim_end_matches(['\n', '\r']);
-    let (open, inner, close) = if v.starts_with('[') && v.ends_with(']') {
-        ("[", &v[1..v.len() - 1], "]")
-    } else if (v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))
-    {
-        (&v[..1], &v[1..v.len() - 1], &v[v.len() - 1..])
-    } else {
-        ("", v, "")
-    };
-    let kept: Vec<&str> = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty() && *p != recipient && Some(*p) != alias)
-        .collect();
-    format!("{head}{open}{}{close}{ending}", kept.join(","))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn removes_anchor_aliases_and_inline() {
-        let text = "keys:\n  - &laptop age1aaa # laptop key\n  - &desktop age1bbb\ncreation_rules:\n  # all\n  - path_regex: .*\n    key_groups:\n      - age:\n          - *laptop\n          - *desktop\n  - age: age1aaa,age1bbb\n";
-        let out = remove_recipient(text, "age1aaa", Some("laptop"));
-        assert_eq!(
-            out,
-            "keys:\n  - &desktop age1bbb\ncreation_rules:\n  # all\n  - path_regex: .*\n    key_groups:\n      - age:\n          - *desktop\n  - age: age1bbb\n"
-        );
-    }
 }

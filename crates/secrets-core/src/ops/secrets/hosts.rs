@@ -1,40 +1,20 @@
-//! Adding and removing recipients in `.sops.yaml` by editing its text.
+//! `nsec host add/rm`: adding and removing named recipients in
+//! `.sops.yaml` by editing its text.
 //!
-//! The YAML parser does not keep comments, so the config is changed line by
-//! line instead, in the layout `nsec init` writes (and most sops-nix repos
-//! use): a top-level `keys:` list of anchored recipients
-//! (`- &desktop age1…`) and rules whose `age:` lists refer to them
-//! (`- *desktop`). Every other line is kept byte for byte. The result is
-//! parsed again before it is returned, so a layout this code does not
-//! understand gives an error instead of a broken file.
+//! The line helpers and the removal itself live in
+//! [`crate::ops::config_edit`], shared with `nsec revoke` so that both
+//! commands remove a recipient the same way. Adding is specific to hosts:
+//! it writes the layout `nsec init` uses, a top-level `keys:` list of
+//! anchored recipients (`- &desktop age1…`) and rules whose `age:` lists
+//! refer to them (`- *desktop`). The result is parsed again before it is
+//! returned, so a layout this code does not understand gives an error
+//! instead of a broken file.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::ops::config_edit::{self, anchored, config_error, indent_of, is_blank_or_comment, item};
 use crate::rules::Config;
-
-fn indent_of(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
-}
-
-fn is_blank_or_comment(line: &str) -> bool {
-    let t = line.trim();
-    t.is_empty() || t.starts_with('#')
-}
-
-/// The content of a list item line (`  - foo # c` → `foo`), if it is one.
-fn item(line: &str) -> Option<&str> {
-    let t = line.trim_start().strip_prefix('-')?;
-    if !(t.is_empty() || t.starts_with(' ')) {
-        return None;
-    }
-    let t = t.trim_start();
-    let t = match t.find(" #") {
-        Some(i) => &t[..i],
-        None => t,
-    };
-    Some(t.trim())
-}
 
 /// Whether `name` can be a YAML anchor here.
 pub fn valid_host_name(name: &str) -> bool {
@@ -42,14 +22,6 @@ pub fn valid_host_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-fn config_error(path: &Path, message: String) -> Error {
-    Error::Config {
-        path: path.to_path_buf(),
-        rule: None,
-        message,
-    }
 }
 
 /// Adds `- &name recipient` to the `keys:` list (creating the list when
@@ -72,7 +44,8 @@ pub fn add_host(
         || text
             .lines()
             .filter_map(item)
-            .any(|c| c.starts_with(&format!("&{name} ")))
+            .filter_map(anchored)
+            .any(|(anchor, _)| anchor == name)
     {
         return Err(config_error(
             path,
@@ -224,9 +197,10 @@ pub fn add_host(
     Ok(out)
 }
 
-/// Removes the host `name` (its anchor line in `keys:`, every `*name`
-/// reference, and list items holding its recipient with a `# name`
-/// comment). Returns the new text and the host's recipient.
+/// Removes the host `name`: its anchor line in `keys:`, every `*name`
+/// reference and every other place its recipient is listed (see
+/// [`config_edit::remove_recipient`]). Returns the new text and the host's
+/// recipient.
 pub fn remove_host(path: &Path, text: &str, name: &str) -> Result<(String, String)> {
     let before = Config::parse(path, text.as_bytes())?;
     let recipient = before
@@ -242,48 +216,7 @@ pub fn remove_host(path: &Path, text: &str, name: &str) -> Result<(String, Strin
                 ),
             )
         })?;
-    let alias = format!("*{name}");
-    let anchored = format!("&{name} ");
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|l| match item(l) {
-            Some(c) => {
-                let c = c.trim_matches(|ch| ch == '"' || ch == '\'');
-                !(c == alias || c.starts_with(&anchored) || c == recipient)
-            }
-            None => true,
-        })
-        .collect();
-    let mut out = kept.join("\n");
-    if text.ends_with('\n') {
-        out.push('\n');
-    }
-    let after = Config::parse(path, out.as_bytes()).map_err(|_| {
-        config_error(
-            path,
-            format!("removing `{name}` would leave the file invalid (is `*{name}` used outside a list?); edit it by hand"),
-        )
-    })?;
-    for (b, a) in before.creation_rules.iter().zip(&after.creation_rules) {
-        if a.recipients().any(|r| r == recipient) {
-            return Err(config_error(
-                path,
-                format!(
-                    "rule {} still names `{name}` in a form nsec cannot edit; edit it by hand",
-                    a.index + 1
-                ),
-            ));
-        }
-        if b.recipients().next().is_some() && a.recipients().next().is_none() {
-            return Err(config_error(
-                path,
-                format!(
-                    "removing `{name}` would leave creation rule {} without recipients",
-                    a.index + 1
-                ),
-            ));
-        }
-    }
+    let out = config_edit::remove_recipient(path, text, &recipient)?;
     Ok((out, recipient))
 }
 
@@ -334,5 +267,19 @@ mod tests {
         assert!(add_host(p, &text(), "bob", A, None).is_err());
         assert!(remove_host(p, &text(), "alice").is_err());
         assert!(remove_host(p, &text(), "nobody").is_err());
+    }
+
+    #[test]
+    fn remove_from_a_comma_separated_string() {
+        let p = Path::new("/x/.sops.yaml");
+        let t = format!(
+            "keys:\n  - &alice {A}\n  - &desktop {B}\ncreation_rules:\n  - age: {A},{B} # both\n"
+        );
+        let (removed, r) = remove_host(p, &t, "desktop").unwrap();
+        assert_eq!(r, B);
+        assert_eq!(
+            removed,
+            format!("keys:\n  - &alice {A}\ncreation_rules:\n  - age: {A} # both\n")
+        );
     }
 }

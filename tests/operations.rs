@@ -143,6 +143,30 @@ fn clean_store_validates() {
     assert_eq!(s.validate_codes(&["--host", "desktop"]), (0, vec![]));
 }
 
+/// A secret whose own `rotate-after` date (template metadata) has passed is
+/// a warning; one still in the future is not.
+#[test]
+fn rotate_after_metadata_is_a_rotation_warning() {
+    let s = Store::new();
+    s.encrypt_new(
+        "api-keys/old.yaml",
+        "old: v\nrotate-after_unencrypted: \"2020-01-01\"\n",
+    );
+    s.encrypt_new(
+        "api-keys/new.yaml",
+        "new: v\nrotate-after_unencrypted: \"2999-01-01\"\n",
+    );
+    let (exit, codes) = s.validate_codes(&["--keyless"]);
+    assert_eq!(
+        codes,
+        vec!["W060".to_string()],
+        "only the passed date warns"
+    );
+    assert_eq!(exit, 0, "a warning alone is not a failure");
+    let out = run(s.nsec().args(["validate", "--keyless"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("api-keys/old.yaml"));
+}
+
 /// One defect per store; validate reports exactly that code.
 #[test]
 fn broken_store_corpus() {

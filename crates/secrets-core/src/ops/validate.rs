@@ -21,7 +21,7 @@
 //! | E050 | host-unknown         | 6: `--host NAME` names no recipient |
 //! | E051 | host-missing         | 6: the host's rule covers the file, its recipient is missing |
 //! | E052 | host-not-string      | 6: a leaf sops-nix reads is not a string |
-//! | W060 | rotation-due         | 7: older than the rotation policy (warning) |
+//! | W060 | rotation-due         | 7: its `rotate-after` date passed, or older than `rotation_days` (warning) |
 //! | E070 | identity-permissions | 8: an identity file is readable by group or others |
 //!
 //! Check 9 (`--staged`) limits the file checks to what git has staged.
@@ -483,7 +483,19 @@ fn check_file(
             }
         }
     }
-    // Check 7.
+    // Check 7: the secret's own `rotate-after` date (plaintext metadata
+    // written by the templates), then the store's `rotation_days` policy.
+    if let Some(due) = rotate_after(&sops.documents) {
+        if due.unix_seconds() <= now.unix_seconds() {
+            p.push(Problem::new(
+                "W060",
+                "rotation-due",
+                f(),
+                format!("its rotate-after date {} has passed", due.to_go_text().get(..10).unwrap_or("")),
+                "change the secret at its source, `nsec set` the new value and the next rotate-after date, then `nsec rotate NAME`",
+            ));
+        }
+    }
     if let Some(days) = settings.rotation_days {
         if let Some(modified) = Timestamp::parse_rfc3339(&sops.metadata.lastmodified) {
             let age_days = (now.unix_seconds() - modified.unix_seconds()) / 86_400;
@@ -500,7 +512,13 @@ fn check_file(
     }
     // Check 5.
     if let Some(ids) = opts.identities {
-        match sops.open(ids, DecryptOptions::default()) {
+        match sops.open(
+            ids,
+            DecryptOptions {
+                read_only: true,
+                ..DecryptOptions::default()
+            },
+        ) {
             Ok(_) => {}
             Err(Error::NoDataKey { .. }) => {
                 p.push(Problem::new(
@@ -725,6 +743,22 @@ fn check_identity_files(env: &dyn Env, p: &mut Vec<Problem>) {
             }
         }
     }
+}
+
+/// The date in a document's plaintext `rotate-after` metadata field
+/// (`rotate-after_unencrypted` or `rotate_after_unencrypted`), if any.
+fn rotate_after(docs: &[Map]) -> Option<Timestamp> {
+    let doc = docs.first()?;
+    doc.entries().find_map(|(k, v)| {
+        let name = k.strip_suffix("_unencrypted")?;
+        if name != "rotate-after" && name != "rotate_after" {
+            return None;
+        }
+        match v {
+            Value::Str(s) | Value::Time(s) => Timestamp::parse_yaml(s),
+            _ => None,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -31,14 +31,14 @@ pub enum Error {
     /// The stored MAC could not be decrypted (tampered `mac` or `lastmodified`).
     #[error("cannot decrypt MAC: message authentication failed (the `mac` or `lastmodified` field was changed)")]
     MacUndecryptable,
-    /// The MAC computed over the values differs from the stored one.
-    #[error("MAC mismatch. File has {stored}, computed {computed}")]
-    MacMismatch {
-        /// The stored MAC (empty when the file has none).
-        stored: String,
-        /// The recomputed MAC.
-        computed: String,
-    },
+    /// The MAC computed over the values differs from the stored one (a
+    /// value was changed, added, removed or reordered outside sops).
+    ///
+    /// Unlike sops, the message does not show the two MACs: they are
+    /// SHA-512 hashes of the plaintext values, and a CI log is no place for
+    /// a hash a short secret can be guessed from.
+    #[error("MAC mismatch: the file's values do not match its MAC (a value was changed, added, removed or reordered without sops or nsec; --ignore-mac reads it anyway)")]
+    MacMismatch,
     /// No identity could recover the data key.
     #[error("failed to get the data key required to decrypt the SOPS file\n{report}")]
     NoDataKey {

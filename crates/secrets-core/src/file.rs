@@ -207,7 +207,7 @@ impl SopsFile {
         groups: &[Vec<AgeRecipient>],
         threshold: usize,
     ) -> Result<()> {
-        install_key_groups(&mut self.metadata, key, groups, threshold)
+        install_key_groups(&mut self.metadata, key, groups, threshold, false)
     }
 }
 
@@ -219,7 +219,27 @@ fn install_key_groups(
     key: &DataKey,
     groups: &[Vec<AgeRecipient>],
     threshold: usize,
+    new_key: bool,
 ) -> Result<()> {
+    // PGP/KMS/Vault entries hold the data key (or a share of it) encrypted
+    // by tools nsec does not have. They stay valid only while the key and
+    // its single-group layout stay; otherwise they would hold a stale key.
+    let split = groups.len() > 1 || metadata.key_groups.len() > 1;
+    if new_key || split {
+        let kinds: std::collections::BTreeSet<&str> = metadata
+            .key_groups
+            .iter()
+            .filter(|g| g.has_other_keys())
+            .flat_map(|g| g.other.iter().map(|(k, _)| k.as_str()))
+            .collect();
+        if !kinds.is_empty() {
+            return Err(Error::InvalidOption(format!(
+                "this file also has {} master keys; nsec cannot encrypt a {} for them, so this change would leave them holding a stale key (use sops for it, or remove those keys first)",
+                kinds.into_iter().collect::<Vec<_>>().join(", "),
+                if new_key { "new data key" } else { "key-group share" }
+            )));
+        }
+    }
     let threshold = groups::effective_threshold(threshold, groups.len())?;
     let mut new_groups = groups::wrap(key, groups, threshold)?;
     keep_other_keys(&metadata.key_groups, &mut new_groups);
@@ -287,7 +307,7 @@ impl Opened {
         threshold: usize,
     ) -> Result<SopsFile> {
         let key = DataKey::generate();
-        install_key_groups(&mut self.metadata, &key, groups, threshold)?;
+        install_key_groups(&mut self.metadata, &key, groups, threshold, true)?;
         self.key = key;
         self.seal()
     }

@@ -13,21 +13,69 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Writes `bytes` to `path` atomically. An existing file keeps its
-/// permissions; a new one gets `new_mode` (e.g. 0o600 for plaintext, 0o644
-/// for encrypted files).
+/// Writes `bytes` to `path` atomically.
+///
+/// A new file gets `new_mode` (0o600 for plaintext, 0o644 for encrypted
+/// files). An existing file keeps its permissions, except that a private
+/// `new_mode` (no group or other bits) also strips those bits from the kept
+/// ones: decrypting over a 0644 encrypted file must not leave plaintext
+/// readable by others. A symlink is written through, not replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mode = match fs::metadata(path) {
+    let path = resolve_link(path);
+    let mode = match fs::metadata(&path) {
+        #[cfg(unix)]
+        Ok(m) if new_mode & 0o077 == 0 => m.permissions().mode() & 0o7700,
         #[cfg(unix)]
         Ok(m) => m.permissions().mode() & 0o7777,
-        #[cfg(not(unix))]
-        Ok(_) => new_mode,
-        Err(_) => new_mode,
+        _ => new_mode,
     };
+    let tmp = write_temp(&path, bytes, mode)?;
+    tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+    sync_dir(&path);
+    Ok(())
+}
+
+/// Writes a file that must not exist yet, atomically: if something appears
+/// at `path` meanwhile, it is kept and the result is
+/// [`Error::AlreadyExists`] (checking first and writing later could
+/// overwrite an identity file created in between).
+pub fn write_new(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
+    if fs::symlink_metadata(path).is_ok() {
+        return Err(Error::AlreadyExists(path.to_path_buf()));
+    }
+    let tmp = write_temp(path, bytes, new_mode)?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => {
+            sync_dir(path);
+            Ok(())
+        }
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(Error::AlreadyExists(path.to_path_buf()))
+        }
+        Err(e) => Err(Error::io(path, e.error)),
+    }
+}
+
+/// The file a symlink points to (so writes go through it), else `path`.
+fn resolve_link(path: &Path) -> PathBuf {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The content in a flushed temporary file beside `path`, with `mode`.
+fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::NamedTempFile> {
+    let dir = parent_dir(path);
     let mut tmp = tempfile::Builder::new()
         .prefix(".nsec-tmp-")
         .tempfile_in(&dir)
@@ -36,14 +84,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io(tmp.path(), e))?;
+    #[cfg(not(unix))]
+    let _ = mode;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    // Make the rename itself durable.
-    if let Ok(d) = File::open(&dir) {
+    Ok(tmp)
+}
+
+/// Makes a rename in `path`'s directory durable.
+fn sync_dir(path: &Path) {
+    if let Ok(d) = File::open(parent_dir(path)) {
         let _ = d.sync_all();
     }
-    Ok(())
 }
 
 /// An exclusive lock on a file, held until dropped.
@@ -101,7 +153,8 @@ mod tests {
         );
         #[cfg(unix)]
         fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
-        write_atomic(&p, b"two", 0o600).unwrap();
+        // An encrypted (non-private) write keeps the file's own mode.
+        write_atomic(&p, b"two", 0o644).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         #[cfg(unix)]
         assert_eq!(
@@ -109,6 +162,43 @@ mod tests {
             0o640
         );
         // No temporary file is left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_writes_close_an_open_file_and_follow_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real.yaml");
+        write_atomic(&target, b"enc", 0o644).unwrap();
+        assert_eq!(
+            fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_atomic(&link, b"plain", 0o600).unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(&target).unwrap(), b"plain");
+        assert_eq!(
+            fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn new_files_never_replace_existing_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("keys.txt");
+        write_new(&p, b"first", 0o600).unwrap();
+        assert!(matches!(
+            write_new(&p, b"second", 0o600),
+            Err(Error::AlreadyExists(_))
+        ));
+        assert_eq!(fs::read(&p).unwrap(), b"first");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -19,7 +19,7 @@ pub struct EditArgs {
 }
 
 /// `nsec set`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct SetArgs {
     /// Read the JSON value from standard input (keeps it out of argv).
     #[arg(long, conflicts_with = "value_file")]
@@ -39,6 +39,21 @@ pub struct SetArgs {
     pub index: String,
     /// The value, as JSON (omit with --value-stdin / --value-file).
     pub value: Option<String>,
+}
+
+/// Written by hand so that a VALUE given in argv never reaches debug output.
+impl std::fmt::Debug for SetArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetArgs")
+            .field("value_stdin", &self.value_stdin)
+            .field("value_file", &self.value_file)
+            .field("idempotent", &self.idempotent)
+            .field("ignore_mac", &self.ignore_mac)
+            .field("file", &self.file)
+            .field("index", &self.index)
+            .field("value", &self.value.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 /// `nsec unset`.

@@ -111,10 +111,7 @@ pub fn keygen(_ctx: &Context, args: &KeygenArgs) -> Result<(), CliError> {
     match &args.output {
         None => write_stdout(text.as_bytes()),
         Some(p) => {
-            if p.exists() {
-                return Err(Error::AlreadyExists(p.clone()).into());
-            }
-            fsio::write_atomic(p, text.as_bytes(), 0o600)?;
+            fsio::write_new(p, text.as_bytes(), 0o600)?;
             eprintln!("Public key: {public}");
             Ok(())
         }

@@ -73,6 +73,15 @@ pub fn encrypt_options(
             .map(|r| AgeRecipient::parse(r))
             .collect::<Result<_>>()?]
     } else if let Some(rule) = rule {
+        if rule.has_non_age_keys {
+            // Encrypting to the age keys alone would quietly leave out the
+            // people and machines the rule gives PGP/KMS/Vault keys.
+            return Err(Error::Config {
+                path: config.map(|c| c.path.clone()).unwrap_or_default(),
+                rule: Some(rule.index),
+                message: "the rule names pgp, kms, gcp_kms, azure_keyvault or hc_vault keys, which nsec cannot encrypt to (use sops for these files, or give --age to encrypt to age recipients only)".into(),
+            });
+        }
         if rule.recipients().next().is_none() {
             return Err(Error::Config {
                 path: config.map(|c| c.path.clone()).unwrap_or_default(),

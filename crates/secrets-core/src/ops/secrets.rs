@@ -130,7 +130,7 @@ pub fn init(dir: &Path, identity_file: &Path, person: &str) -> Result<InitOutcom
             create_private_dir(parent)?;
         }
         let (text, public) = new_identity_file();
-        fsio::write_atomic(identity_file, text.as_bytes(), 0o600)?;
+        fsio::write_new(identity_file, text.as_bytes(), 0o600)?;
         (public, true)
     };
     let config = dir.join(CONFIG_NAME);
@@ -140,7 +140,7 @@ pub fn init(dir: &Path, identity_file: &Path, person: &str) -> Result<InitOutcom
         let text = SOPS_YAML_TEMPLATE
             .replace("{{person}}", person)
             .replace("{{recipient}}", &recipient);
-        fsio::write_atomic(&config, text.as_bytes(), 0o644)?;
+        fsio::write_new(&config, text.as_bytes(), 0o644)?;
     }
     Ok(InitOutcome {
         config,
@@ -450,7 +450,12 @@ pub fn add(repo: &Repo, plan: &AddPlan, inputs: AddInputs, force: bool) -> Resul
     if let Some(parent) = plan.path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    fsio::write_atomic(&plan.path, &bytes, 0o644)?;
+    if force {
+        fsio::write_atomic(&plan.path, &bytes, 0o644)?;
+    } else {
+        // Never replace a secret that appeared since the check above.
+        fsio::write_new(&plan.path, &bytes, 0o644)?;
+    }
     Ok(AddOutcome {
         path: plan.path.clone(),
         public,

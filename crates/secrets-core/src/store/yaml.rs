@@ -165,6 +165,31 @@ struct Builder {
     plan_left: usize,
     /// Which level of that run is closing next.
     plan_level: usize,
+    /// Nodes copied so far by expanding aliases (see [`MAX_ALIAS_NODES`]).
+    alias_nodes: usize,
+}
+
+/// How many nodes alias expansion may copy in one file. Aliases of aliases
+/// grow exponentially ("billion laughs"): a few lines could exhaust memory,
+/// and the parser runs on files from anyone before any key is checked.
+const MAX_ALIAS_NODES: usize = 1_000_000;
+
+/// The number of nodes in a value (for the alias budget).
+fn node_count(v: &Value) -> usize {
+    match v {
+        Value::Map(m) => {
+            1 + m
+                .items
+                .iter()
+                .map(|i| match i {
+                    Item::Entry(_, v) => 1 + node_count(v),
+                    Item::Comment(_) => 1,
+                })
+                .sum::<usize>()
+        }
+        Value::List(items) => 1 + items.iter().map(node_count).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 impl Builder {
@@ -220,11 +245,18 @@ impl Builder {
             }
             Event::Alias(id) => {
                 self.flush_pending_before_node();
-                let value = self
+                let anchored = self
                     .anchors
                     .get(&id)
-                    .cloned()
                     .ok_or_else(|| parse_error(format!("{}: unknown anchor", at(&span))))?;
+                self.alias_nodes = self.alias_nodes.saturating_add(node_count(anchored));
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(parse_error(format!(
+                        "{}: excessive aliasing (aliases would expand to more than {MAX_ALIAS_NODES} nodes)",
+                        at(&span)
+                    )));
+                }
+                let value = anchored.clone();
                 self.complete(value, 0, false, false, &span)?;
             }
             Event::MappingStart(style, anchor, _) => {
@@ -2759,6 +2791,19 @@ mod unit {
         for (key, value) in want {
             assert_eq!(doc.get(key), Some(&value), "{key}");
         }
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = parse(text.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("excessive aliasing"), "{err}");
+        // Ordinary use of anchors is fine.
+        assert!(parse(b"base: &b {k: v}\nother: *b\n").is_ok());
     }
 
     #[test]

@@ -164,7 +164,10 @@ pub fn exec_file(
             "--filename `{filename}` must be a plain file name"
         )));
     }
-    let dir = PrivateDir::new(None)?;
+    // $XDG_RUNTIME_DIR belongs to us (0700), so another user could not reach
+    // a directory inside it: for --user, use the system temp directory.
+    let base = opts.user.as_ref().map(|_| std::env::temp_dir());
+    let dir = PrivateDir::new(base.as_deref())?;
     if let Some(name) = &opts.user {
         // The command runs as another user: it must be able to enter the
         // directory (the file itself stays 0600, owned by that user below).

@@ -41,6 +41,8 @@ fi
 export NSEC_TEST_SOPS="$tools/sops"
 echo "==> cargo test"
 cargo test --workspace --all-targets -- --test-threads="${NSEC_TEST_THREADS:-2}"
+echo "==> doc tests"
+cargo test --workspace --doc
 echo "==> examples"
 for ex in crates/secrets-core/examples/*.rs; do
   [ -e "$ex" ] || continue

@@ -39,13 +39,18 @@ fi
 "$tools/sops" --version --disable-version-check | head -1
 
 export NSEC_TEST_SOPS="$tools/sops"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 echo "==> cargo test"
-cargo test --workspace --all-targets -- --test-threads="${NSEC_TEST_THREADS:-2}"
+cargo test --workspace --all-targets -- --test-threads="${NSEC_TEST_THREADS:-2}" 2>&1 | tee "$log"
 echo "==> doc tests"
-cargo test --workspace --doc
+cargo test --workspace --doc 2>&1 | tee -a "$log"
 echo "==> examples"
 for ex in crates/secrets-core/examples/*.rs; do
   [ -e "$ex" ] || continue
   name=$(basename "$ex" .rs)
   cargo run -q -p secrets-core --example "$name"
 done
+# One closing line for the whole run (pipefail above stops on any failure).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use secrets_core::file::SopsFile;
-use secrets_core::fsio::{self, FileLock};
+use secrets_core::fsio::FileLock;
 use secrets_core::keys::age::AgeRecipient;
-use secrets_core::ops::keys::{self, UpdateKeysPlan};
+use secrets_core::ops::keys::{self, GroupsOutput, UpdateKeysOutcome, UpdateKeysPlan};
 use secrets_core::rules::{split_recipients, Config};
 use secrets_core::{Error, Format};
 
@@ -179,31 +179,28 @@ pub fn updatekeys(ctx: &Context, args: &UpdatekeysArgs) -> Result<(), CliError> 
         if !path.is_file() {
             return Err(CliError::NoSuchFile(path.to_path_buf()));
         }
-        let _lock = FileLock::acquire(path)?;
-        let sops = read_sops(path, Format::from_path(path))?;
-        let in_file = |e: Error| CliError::Core(e.in_file(path));
-        let plan = keys::plan_updatekeys(&sops, &config, &ctx.cwd, path).map_err(in_file)?;
-        if plan.is_empty() && !args.rotate {
-            eprintln!("{file}: already up to date");
-            continue;
+        let outcome = keys::update_keys_file(
+            path,
+            &identities(),
+            &config,
+            &ctx.cwd,
+            &ctx.store_options(Some(&config)),
+            args.rotate,
+            |plan| {
+                if !plan.is_empty() {
+                    print_plan(file, &config, plan);
+                }
+                if args.rotate {
+                    eprintln!("A new data key will be made and every value re-encrypted.");
+                }
+                args.yes || crate::ui::confirm("Is this okay?")
+            },
+        )?;
+        match outcome {
+            UpdateKeysOutcome::UpToDate => eprintln!("{file}: already up to date"),
+            UpdateKeysOutcome::Declined => eprintln!("{file}: changes have not been applied"),
+            UpdateKeysOutcome::Updated => eprintln!("{file}: updated"),
         }
-        if !plan.is_empty() {
-            print_plan(file, &config, &plan);
-        }
-        if args.rotate {
-            eprintln!("A new data key will be made and every value re-encrypted.");
-        }
-        if !args.yes && !crate::ui::confirm("Is this okay?") {
-            eprintln!("{file}: changes have not been applied");
-            continue;
-        }
-        let updated =
-            keys::apply_updatekeys(sops, &identities(), &plan, args.rotate).map_err(in_file)?;
-        let bytes = updated
-            .to_bytes(&ctx.store_options(Some(&config)))
-            .map_err(in_file)?;
-        fsio::write_atomic(path, &bytes, 0o644)?;
-        eprintln!("{file}: updated");
     }
     Ok(())
 }
@@ -217,30 +214,29 @@ pub fn groups(ctx: &Context, args: &GroupsArgs) -> Result<(), CliError> {
     };
     let path = file.as_path();
     let config = ctx.config_for(Some(path))?;
-    let _lock = lock_if(in_place, path)?;
-    let sops = read_sops(path, Format::from_path(path))?;
-    let in_file = |e: Error| CliError::Core(e.in_file(path));
-    let changed = match &args.action {
+    if !path.is_file() {
+        return Err(CliError::NoSuchFile(path.to_path_buf()));
+    }
+    let store_opts = ctx.store_options(config.as_ref());
+    let output = match &args.action {
         GroupsAction::Add {
             age,
             shamir_secret_sharing_threshold,
             ..
-        } => keys::add_group(
-            sops,
+        } => keys::groups_add_file(
+            path,
             &identities(),
+            &store_opts,
             parse_recipients(age)?,
             *shamir_secret_sharing_threshold,
+            in_place,
         ),
-        GroupsAction::Delete { index, .. } => keys::delete_group(sops, &identities(), *index),
-    }
-    .map_err(in_file)?;
-    let bytes = changed
-        .to_bytes(&ctx.store_options(config.as_ref()))
-        .map_err(in_file)?;
-    if in_place {
-        fsio::write_atomic(path, &bytes, 0o644)?;
-        Ok(())
-    } else {
-        write_stdout(&bytes)
+        GroupsAction::Delete { index, .. } => {
+            keys::groups_delete_file(path, &identities(), &store_opts, *index, in_place)
+        }
+    }?;
+    match output {
+        GroupsOutput::InPlace => Ok(()),
+        GroupsOutput::Bytes(bytes) => write_stdout(&bytes),
     }
 }

@@ -64,7 +64,35 @@ pub fn parse_set_value(json: &[u8]) -> Result<Value> {
     Ok(Value::from_json(&v))
 }
 
-/// Reads, decrypts, changes and writes back one file under its lock.
+/// Reads and parses one encrypted file (its store from its name).
+pub(crate) fn read_sops(path: &Path) -> Result<SopsFile> {
+    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    SopsFile::parse(Format::from_path(path), &bytes).map_err(|e| e.in_file(path))
+}
+
+/// The one read-modify-write of an encrypted file: takes the file's lock,
+/// reads and parses it only then (so a concurrent writer's change is seen),
+/// lets `change` make the file to write, and writes that atomically before
+/// the lock is released. `change` returns `None` to leave the file alone
+/// ([`Outcome::Unchanged`]). Errors from `change` and from encoding are
+/// reported in the file.
+pub(crate) fn rewrite_locked(
+    path: &Path,
+    store_opts: &StoreOptions,
+    change: impl FnOnce(SopsFile) -> Result<Option<SopsFile>>,
+) -> Result<Outcome> {
+    let _lock = FileLock::acquire(path)?;
+    let in_file = |e: Error| e.in_file(path);
+    let file = read_sops(path)?;
+    let Some(changed) = change(file).map_err(in_file)? else {
+        return Ok(Outcome::Unchanged);
+    };
+    let out = changed.to_bytes(store_opts).map_err(in_file)?;
+    fsio::write_atomic(path, &out, 0o644)?;
+    Ok(Outcome::Written)
+}
+
+/// Decrypts, changes and seals one file with [`rewrite_locked`].
 /// `change` returns whether it changed anything; when it did not and
 /// `skip_unchanged` is set, the file is not rewritten.
 fn modify_in_place(
@@ -75,24 +103,14 @@ fn modify_in_place(
     skip_unchanged: bool,
     change: impl FnOnce(&mut Opened) -> Result<bool>,
 ) -> Result<Outcome> {
-    let _lock = FileLock::acquire(path)?;
-    // Read only now, under the lock, so a concurrent writer's change is seen.
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-    let format = Format::from_path(path);
-    let in_file = |e: Error| e.in_file(path);
-    let mut opened = SopsFile::parse(format, &bytes)
-        .and_then(|f| f.open(identities, opts))
-        .map_err(in_file)?;
-    let changed = change(&mut opened).map_err(in_file)?;
-    if !changed && skip_unchanged {
-        return Ok(Outcome::Unchanged);
-    }
-    let out = opened
-        .seal()
-        .and_then(|f| f.to_bytes(store_opts))
-        .map_err(in_file)?;
-    fsio::write_atomic(path, &out, 0o644)?;
-    Ok(Outcome::Written)
+    rewrite_locked(path, store_opts, |file| {
+        let mut opened = file.open(identities, opts)?;
+        let changed = change(&mut opened)?;
+        if !changed && skip_unchanged {
+            return Ok(None);
+        }
+        opened.seal().map(Some)
+    })
 }
 
 /// `set`: puts `value` at `steps` in the first document, creating missing

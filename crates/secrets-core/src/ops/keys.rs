@@ -11,6 +11,11 @@
 //!   still holds the old data key.
 //! * `groups add` / `groups delete` add or remove one key group, re-splitting
 //!   the data key; values, `lastmodified` and the MAC are unchanged.
+//!
+//! [`update_keys_file`], [`groups_add_file`] and [`groups_delete_file`] are
+//! the whole commands on a file: they read it, change it and (in place)
+//! write it back under its lock, through the same read-modify-write as
+//! `edit`, `set` and `unset`.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -19,7 +24,9 @@ use crate::error::{Error, Result};
 use crate::file::{recipient_groups, DecryptOptions, SopsFile};
 use crate::keys::age::AgeRecipient;
 use crate::keys::discovery::Identities;
+use crate::ops::edit::{read_sops, rewrite_locked};
 use crate::rules::Config;
+use crate::store::StoreOptions;
 
 /// `rotate`: a new data key for every value; `add` recipients join the
 /// first key group, `rm` recipients leave every group. The MAC is checked.
@@ -239,4 +246,104 @@ pub fn delete_group(mut file: SopsFile, identities: &Identities, index: usize) -
         file.metadata.shamir_threshold = 0;
     }
     Ok(file)
+}
+
+/// How [`update_keys_file`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateKeysOutcome {
+    /// The file already matched its rule (and no rotation was asked for);
+    /// it was left alone and `confirm` was not called.
+    UpToDate,
+    /// `confirm` said no; the file was left alone.
+    Declined,
+    /// The file was rewritten.
+    Updated,
+}
+
+/// `updatekeys` on one file: under the file's lock, reads it, plans the
+/// change against the `.sops.yaml` rule for `path` ([`plan_updatekeys`]),
+/// asks `confirm` (given the plan; called only when there is something to
+/// do: a non-empty plan or `rotate`), and applies and writes it
+/// ([`apply_updatekeys`]). The lock is held while `confirm` runs, so what
+/// was shown is what is written.
+pub fn update_keys_file(
+    path: &Path,
+    identities: &Identities,
+    config: &Config,
+    cwd: &Path,
+    store_opts: &StoreOptions,
+    rotate: bool,
+    confirm: impl FnOnce(&UpdateKeysPlan) -> bool,
+) -> Result<UpdateKeysOutcome> {
+    let mut outcome = UpdateKeysOutcome::UpToDate;
+    rewrite_locked(path, store_opts, |file| {
+        let plan = plan_updatekeys(&file, config, cwd, path)?;
+        if plan.is_empty() && !rotate {
+            return Ok(None);
+        }
+        if !confirm(&plan) {
+            outcome = UpdateKeysOutcome::Declined;
+            return Ok(None);
+        }
+        let updated = apply_updatekeys(file, identities, &plan, rotate)?;
+        outcome = UpdateKeysOutcome::Updated;
+        Ok(Some(updated))
+    })?;
+    Ok(outcome)
+}
+
+/// Where `groups add` / `groups delete` put the changed file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupsOutput {
+    /// Written back to the file (`--in-place`).
+    InPlace,
+    /// Not written: the changed file's bytes, for the caller to print.
+    Bytes(Vec<u8>),
+}
+
+/// Runs `change` on the file at `path`: in place under its lock, or on a
+/// plain read with the result returned.
+fn change_file(
+    path: &Path,
+    store_opts: &StoreOptions,
+    in_place: bool,
+    change: impl FnOnce(SopsFile) -> Result<SopsFile>,
+) -> Result<GroupsOutput> {
+    if in_place {
+        rewrite_locked(path, store_opts, |file| change(file).map(Some))?;
+        return Ok(GroupsOutput::InPlace);
+    }
+    let in_file = |e: Error| e.in_file(path);
+    let changed = change(read_sops(path)?).map_err(in_file)?;
+    let bytes = changed.to_bytes(store_opts).map_err(in_file)?;
+    Ok(GroupsOutput::Bytes(bytes))
+}
+
+/// `groups add` on a file: [`add_group`], written back when `in_place`
+/// (under the file's lock), else returned.
+pub fn groups_add_file(
+    path: &Path,
+    identities: &Identities,
+    store_opts: &StoreOptions,
+    recipients: Vec<AgeRecipient>,
+    threshold: Option<usize>,
+    in_place: bool,
+) -> Result<GroupsOutput> {
+    change_file(path, store_opts, in_place, |file| {
+        add_group(file, identities, recipients, threshold)
+    })
+}
+
+/// `groups delete` on a file: [`delete_group`], written back when
+/// `in_place` (under the file's lock), else returned.
+pub fn groups_delete_file(
+    path: &Path,
+    identities: &Identities,
+    store_opts: &StoreOptions,
+    index: usize,
+    in_place: bool,
+) -> Result<GroupsOutput> {
+    change_file(path, store_opts, in_place, |file| {
+        delete_group(file, identities, index)
+    })
 }

@@ -1110,3 +1110,103 @@ fn runbook_restore_after_lost_laptop() {
         assert!(listed.contains(rel.trim_end_matches(".yaml")), "{listed}");
     }
 }
+
+// ------------------------------------------------ rotate: NaN and locking
+
+/// A `.nan` value is not equal to itself; the verification of the rotated
+/// file must still accept it.
+#[test]
+fn rotate_all_keeps_a_nan_value() {
+    let s = Store::new();
+    s.encrypt_new("api-keys/nan.yaml", "ratio: .nan\nscale: 1.5\n");
+    let before = std::fs::read_to_string(s.file("api-keys/nan.yaml")).unwrap();
+    let out = run(s.nsec().args(["rotate", "--all", "--yes"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(
+        std::fs::read_to_string(s.file("api-keys/nan.yaml")).unwrap(),
+        before,
+        "not rotated"
+    );
+    let plain = s.sops_plain("api-keys/nan.yaml", "B");
+    assert!(plain.contains("ratio: .nan"), "{plain}");
+    assert!(plain.contains("scale: 1.5"), "{plain}");
+    assert!(!s.file(".nsec/rotate-journal").exists());
+}
+
+/// `nsec rotate --all` and `nsec set` at the same time: the rotation locks
+/// the files, so the set is never lost and every file always decrypts.
+#[test]
+fn rotate_all_and_concurrent_set_never_lose_the_set() {
+    let s = Store::new();
+    let rel = "api-keys/openai.yaml";
+    for round in 0..20 {
+        let spawn_set = || {
+            s.nsec()
+                .arg("set")
+                .arg(s.file(rel))
+                .arg(format!("[\"k{round}\"]"))
+                .arg(format!("\"v{round}\""))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let spawn_rotate = || {
+            s.nsec()
+                .args(["rotate", "--yes", "--all"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let pause = std::time::Duration::from_millis((round % 5) as u64 * 3);
+        let (set, rotate) = if round % 2 == 0 {
+            let set = spawn_set();
+            std::thread::sleep(pause);
+            (set, spawn_rotate())
+        } else {
+            let rotate = spawn_rotate();
+            std::thread::sleep(pause);
+            (spawn_set(), rotate)
+        };
+        let set = set.wait_with_output().unwrap();
+        let rotate = rotate.wait_with_output().unwrap();
+        assert!(
+            set.status.success(),
+            "round {round}: set: {}",
+            String::from_utf8_lossy(&set.stderr)
+        );
+        assert!(
+            rotate.status.success(),
+            "round {round}: rotate: {}",
+            String::from_utf8_lossy(&rotate.stderr)
+        );
+        // Every set so far is there (the real sops decrypts the file).
+        let plain = s.sops_plain(rel, "A");
+        assert!(
+            plain.contains("api_key: sk-openai-123"),
+            "round {round}: {plain}"
+        );
+        for k in 0..=round {
+            assert!(
+                plain.contains(&format!("k{k}: v{k}")),
+                "round {round}: the set of k{k} was lost:\n{plain}"
+            );
+        }
+        for (other, _) in SECRETS {
+            assert!(s.sops_decrypts(other, "B"), "round {round}: {other}");
+        }
+        assert!(!s.file(".nsec/rotate-journal").exists());
+    }
+    let leftovers: Vec<_> = walk(&s.root())
+        .into_iter()
+        .filter(|p| {
+            p.to_string_lossy().contains("nsec-rotate") || p.to_string_lossy().contains("nsec-tmp")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -15,16 +15,26 @@
 //! files. The next run finds it: a `prepare` journal is rolled back (the
 //! temporaries are removed), a `commit` journal is completed (the remaining
 //! verified temporaries are renamed).
+//!
+//! Every planned file is locked ([`fsio::FileLock`], in path order, so two
+//! runs cannot deadlock) before it is read, and the locks are held until the
+//! last rename: an `nsec set` or `edit` either finishes before the rotation
+//! reads the file, or waits and then re-reads the rotated file. Since a
+//! rename moves the path to a new inode, each temporary is locked too before
+//! it takes its file's place; a writer arriving after the rename waits on
+//! that lock, and one that was waiting on the old inode notices the
+//! replacement when it gets the lock and locks the new file.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::file::{DecryptOptions, SopsFile};
 use crate::format::Format;
-use crate::fsio;
+use crate::fsio::{self, FileLock};
 use crate::keys::discovery::Identities;
 use crate::ops::{self, EncryptOverrides};
 use crate::repo::Repo;
+use zeroize::Zeroizing;
 
 /// One file of a rotation plan.
 #[derive(Clone, Debug)]
@@ -108,7 +118,11 @@ pub fn plan(repo: &Repo, selection: &Selection) -> Result<Plan> {
         Selection::Files(f) => f.clone(),
         _ => all.clone(),
     };
+    let mut seen = std::collections::BTreeSet::new();
     for path in chosen {
+        if !seen.insert(lock_key(&path)) {
+            continue;
+        }
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         let sops =
             SopsFile::parse(Format::from_path(&path), &bytes).map_err(|e| e.in_file(&path))?;
@@ -242,10 +256,13 @@ pub fn execute(
 ) -> Result<()> {
     let root = &repo.root;
     let files: Vec<PathBuf> = plan.files.iter().map(|f| f.path.clone()).collect();
+    // Every file is locked before anything is read, and stays locked (old
+    // inode and, once renamed, new inode) until the journal is gone.
+    let mut locks = lock_all(&files)?;
     let mut counter = 0;
     write_journal(root, "prepare", &files)?;
     step(&mut counter);
-    let prepared = prepare(repo, plan, identities, progress, &mut counter);
+    let prepared = prepare(repo, plan, identities, progress, &mut counter, &mut locks);
     if let Err(e) = prepared {
         for f in &files {
             let _ = std::fs::remove_file(temp_path(f));
@@ -259,7 +276,30 @@ pub fn execute(
         std::fs::rename(temp_path(f), f).map_err(|e| Error::io(f, e))?;
         step(&mut counter);
     }
-    remove_journal(root)
+    remove_journal(root)?;
+    drop(locks);
+    Ok(())
+}
+
+/// The key a file is locked and de-duplicated by: its canonical path, so
+/// that two spellings of one file are one lock (a second lock on the same
+/// file from this process would wait for ever).
+fn lock_key(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Locks `files` in a fixed order (sorted canonical paths), so concurrent
+/// runs that lock several files cannot deadlock.
+fn lock_all(files: &[PathBuf]) -> Result<Vec<FileLock>> {
+    let mut order: Vec<(PathBuf, &PathBuf)> = files.iter().map(|f| (lock_key(f), f)).collect();
+    order.sort();
+    order.dedup_by(|a, b| a.0 == b.0);
+    // One more slot per file for the lock on its replacement.
+    let mut locks = Vec::with_capacity(2 * order.len());
+    for (_, f) in order {
+        locks.push(FileLock::acquire(f)?);
+    }
+    Ok(locks)
 }
 
 fn prepare(
@@ -268,6 +308,7 @@ fn prepare(
     identities: &Identities,
     progress: &dyn Progress,
     counter: &mut usize,
+    locks: &mut Vec<FileLock>,
 ) -> Result<()> {
     let opts = ops::store_options(Some(&repo.config));
     for (i, f) in plan.files.iter().enumerate() {
@@ -280,8 +321,15 @@ fn prepare(
             &EncryptOverrides::default(),
         )
         .map_err(|e| e.in_file(path))?;
+        // Read only now, under the lock, so a writer that came first is seen.
         let opened = ops::open_file(path, identities)?;
-        let before = opened.documents.clone();
+        // Compared as emitted plaintext, not as values: a `.nan` is not
+        // equal to itself.
+        let before = Zeroizing::new(
+            opened
+                .plaintext(format, &opts)
+                .map_err(|e| e.in_file(path))?,
+        );
         let sealed = opened
             .seal_with_new_key(&enc.key_groups, enc.shamir_threshold)
             .map_err(|e| e.in_file(path))?;
@@ -289,6 +337,9 @@ fn prepare(
         let tmp = temp_path(path);
         let mode = file_mode(path);
         fsio::write_atomic(&tmp, &bytes, mode)?;
+        // The temporary becomes the file at the rename: lock it now, so the
+        // path stays locked through the commit.
+        locks.push(FileLock::acquire(&tmp)?);
         // Verify: the new file parses and decrypts to the same documents.
         // When the identities at hand are no longer recipients (a person
         // revoking their own access), the data key cannot be recovered
@@ -299,7 +350,10 @@ fn prepare(
         )
         .map_err(|e| e.in_file(&tmp))?;
         match reread.open(identities, DecryptOptions::default()) {
-            Ok(o) if o.documents == before => {}
+            Ok(o)
+                if o.plaintext(format, &opts)
+                    .map(|after| Zeroizing::new(after) == before)
+                    .unwrap_or(false) => {}
             Ok(_) => {
                 return Err(Error::Command {
                     program: "rotate".into(),

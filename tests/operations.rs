@@ -841,7 +841,8 @@ impl Example {
                     .to_string_lossy()
                     .into_owned()
             })
-            .filter(|r| r != ".sops.yaml")
+            // nsec's own state (lock, journal) lives in .nsec/ and is ignored by git.
+            .filter(|r| r != ".sops.yaml" && !r.starts_with(".nsec/"))
             .collect();
         v.sort();
         v

@@ -188,9 +188,14 @@ fn confirmed(yes: bool, question: &str) -> Result<(), CliError> {
 /// `nsec rotate NAME…|--all` (store mode).
 pub fn rotate_store(ctx: &Context, args: &crate::cli::RotateArgs) -> Result<(), CliError> {
     let repo = open_repo(ctx, args.dir.as_deref())?;
-    if !args.dry_run {
+    // Held until the rotation is done: one store-wide rewrite at a time.
+    let _store_lock = if args.dry_run {
+        None
+    } else {
+        let lock = rotate_store::lock_store(&repo.root)?;
         print_recovery(&rotate_store::recover(&repo.root)?);
-    }
+        Some(lock)
+    };
     let selection = if args.all {
         Selection::All
     } else if !args.targets.is_empty() {
@@ -228,6 +233,7 @@ pub struct RevokeArgs {
 /// `nsec revoke`.
 pub fn revoke(ctx: &Context, args: &RevokeArgs) -> Result<(), CliError> {
     let repo = open_repo(ctx, args.dir.as_deref())?;
+    let _store_lock = rotate_store::lock_store(&repo.root)?;
     print_recovery(&rotate_store::recover(&repo.root)?);
     let plan = revoke_op::plan(&repo, &args.who)?;
     let who = plan.name.clone().unwrap_or_else(|| plan.recipient.clone());

@@ -465,10 +465,8 @@ pub fn edit_file(
         Target::New(enc) => file::encrypt(format, documents, &enc).map_err(in_file)?,
     };
     let out = sealed.to_bytes(&opts.store).map_err(in_file)?;
-    if path.exists() {
-        return Err(Error::AlreadyExists(path.to_path_buf()));
-    }
-    fsio::write_atomic(path, &out, 0o644)?;
+    // A file that appeared while the editor ran is never overwritten.
+    fsio::write_new(path, &out, 0o644)?;
     Ok(Outcome::Written)
 }
 

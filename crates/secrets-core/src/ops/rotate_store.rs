@@ -84,6 +84,26 @@ pub trait Progress {
 pub struct Quiet;
 impl Progress for Quiet {}
 
+/// Serialises store-wide rewrites (`rotate`, `revoke`): the returned lock
+/// on `<store>/.nsec/lock` is held until dropped, so two runs never act on
+/// one journal at once. The lock file is never replaced (unlike
+/// `.sops.yaml`, which `revoke` rewrites) and is ignored by git.
+pub fn lock_store(root: &Path) -> Result<FileLock> {
+    let dir = root.join(".nsec");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        fsio::write_atomic(&ignore, b"/.gitignore\n/lock\n/rotate-journal\n", 0o644)?;
+    }
+    let lock = dir.join("lock");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&lock)
+        .map_err(|e| Error::io(&lock, e))?;
+    FileLock::acquire(&lock)
+}
+
 /// The journal file of a store.
 pub fn journal_path(root: &Path) -> PathBuf {
     root.join(".nsec").join("rotate-journal")

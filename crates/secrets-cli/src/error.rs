@@ -75,7 +75,7 @@ impl CliError {
 fn core_code(e: &CoreError) -> u8 {
     match e {
         CoreError::DecryptValue { .. } | CoreError::MalformedValue { .. } => 25,
-        CoreError::MacUndecryptable | CoreError::MacMismatch { .. } => 51,
+        CoreError::MacUndecryptable | CoreError::MacMismatch => 51,
         CoreError::NoDataKey { .. } => 128,
         CoreError::AlreadyEncrypted => 203,
         CoreError::Parse { .. } => 2,

@@ -74,7 +74,7 @@ pub fn format_g(v: f64, upper: bool) -> String {
     let (digits, dp) = shortest_digits(v);
     let exp = dp - 1;
     // With the shortest precision Go uses 6 as the %e threshold.
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         layout_e(v < 0.0, &digits, dp, upper)
     } else {
         format_f(v)
@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn g_matches_go() {
         assert_eq!(format_g(1e10, false), "1e+10");
-        assert_eq!(format_g(3.14, false), "3.14");
+        assert_eq!(format_g(2.75, false), "2.75");
         assert_eq!(format_g(0.1, false), "0.1");
         assert_eq!(format_g(100000.0, false), "100000");
         assert_eq!(format_g(1e6, false), "1e+06");
@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(format_json_float(42.0).unwrap(), "42");
         assert_eq!(format_json_float(f64::NAN), None);
         assert_eq!(format_flat_float(5.0), "5.0");
-        assert_eq!(format_flat_float(3.14), "3.14");
+        assert_eq!(format_flat_float(2.75), "2.75");
         assert_eq!(format_flat_float(1e10), "1E+10");
     }
 }

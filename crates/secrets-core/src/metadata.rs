@@ -146,10 +146,8 @@ impl KeyGroup {
         for (k, v) in map.entries() {
             match k {
                 "age" => group.age = age_keys(v, what)?,
-                k if OTHER_KEY_TYPES.contains(&k) => {
-                    if !matches!(v, Value::Null) {
-                        group.other.push((k.to_string(), v.clone()))
-                    }
+                k if OTHER_KEY_TYPES.contains(&k) && !matches!(v, Value::Null) => {
+                    group.other.push((k.to_string(), v.clone()))
                 }
                 _ => {}
             }

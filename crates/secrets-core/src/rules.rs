@@ -341,7 +341,7 @@ pub fn recipient_names(text: &str) -> HashMap<String, String> {
             Some(i) => (&body[..i], Some(body[i + 2..].trim())),
             None => (body, None),
         };
-        let body = body.trim().trim_start_matches(|c| c == '"' || c == '\'');
+        let body = body.trim().trim_start_matches(['"', '\'']);
         let (anchor, rest) = match body.strip_prefix('&') {
             Some(b) => match b.split_once(char::is_whitespace) {
                 Some((a, r)) => (Some(a), r.trim()),
@@ -349,9 +349,7 @@ pub fn recipient_names(text: &str) -> HashMap<String, String> {
             },
             None => (None, body),
         };
-        let rest = rest
-            .trim_end_matches(|c| c == '"' || c == '\'' || c == ',')
-            .trim();
+        let rest = rest.trim_end_matches(['"', '\'', ',']).trim();
         let looks_like_key = rest.starts_with("age1") || rest.starts_with("ssh-");
         if !looks_like_key {
             continue;

@@ -209,7 +209,6 @@ impl Map {
     pub fn unset_path(&mut self, steps: &[PathStep]) -> Result<(), crate::Error> {
         let not_found = || crate::Error::PathNotFound(describe(steps));
         let (last, parents) = steps.split_last().ok_or_else(not_found)?;
-        let parent: &mut Value;
         if parents.is_empty() {
             return match last {
                 PathStep::Key(k) => self.remove(k).map(|_| ()).ok_or_else(not_found),
@@ -229,8 +228,7 @@ impl Map {
                 _ => return Err(not_found()),
             };
         }
-        parent = cur;
-        match (last, parent) {
+        match (last, cur) {
             (PathStep::Key(k), Value::Map(m)) => m.remove(k).map(|_| ()).ok_or_else(not_found),
             (PathStep::Index(i), Value::List(items)) => {
                 let pos = list_position(items, *i).ok_or_else(|| {

@@ -544,7 +544,7 @@ fn check_file(
 /// but keep the report short).
 fn safe_message(e: &Error) -> String {
     match e.root() {
-        Error::MacMismatch { .. } => "MAC mismatch".into(),
+        Error::MacMismatch => "MAC mismatch".into(),
         other => other.to_string(),
     }
 }

@@ -481,6 +481,31 @@ fn exec_env_and_exec_file() {
     );
 }
 
+/// `--user` runs the command as another user (the tests run as root, as
+/// CI does; the command must then read the secret as that user).
+#[test]
+fn exec_as_another_user() {
+    let sb = setup();
+    encrypted(&sb, "x.yaml", "API_KEY: abc\n");
+    let out = ok(nsec(&sb).args([
+        "exec-env",
+        "--user",
+        "nobody",
+        "x.yaml",
+        "printf '%s|%s' \"$(id -un)\" \"$API_KEY\"",
+    ]));
+    assert_eq!(out, b"nobody|abc");
+    for fifo in [true, false] {
+        let mut cmd = nsec(&sb);
+        cmd.args(["exec-file", "--user", "nobody"]);
+        if !fifo {
+            cmd.arg("--no-fifo");
+        }
+        let out = ok(cmd.args(["x.yaml", "printf '%s|' \"$(id -un)\"; cat {}"]));
+        assert_eq!(out, b"nobody|API_KEY: abc\n", "fifo: {fifo}");
+    }
+}
+
 #[test]
 fn failed_writes_leave_the_file_intact() {
     let sb = setup();

@@ -3,8 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use secrets_core::file::SopsFile;
-use secrets_core::fsio::FileLock;
 use secrets_core::keys::age::AgeRecipient;
 use secrets_core::ops::keys::{self, GroupsOutput, UpdateKeysOutcome, UpdateKeysPlan};
 use secrets_core::rules::{split_recipients, Config};
@@ -76,27 +74,6 @@ fn parse_recipients(lists: &[String]) -> Result<Vec<AgeRecipient>, CliError> {
         .collect()
 }
 
-fn read_sops(path: &Path, format: Format) -> Result<SopsFile, CliError> {
-    if !path.is_file() {
-        return Err(CliError::NoSuchFile(path.to_path_buf()));
-    }
-    let bytes = std::fs::read(path).map_err(|e| {
-        CliError::Core(Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })
-    })?;
-    SopsFile::parse(format, &bytes).map_err(|e| CliError::Core(e.in_file(path)))
-}
-
-/// Locks `path` when the result goes back into it.
-fn lock_if(in_place: bool, path: &Path) -> Result<Option<FileLock>, CliError> {
-    if !in_place || !path.is_file() {
-        return Ok(None);
-    }
-    Ok(Some(FileLock::acquire(path)?))
-}
-
 /// `nsec rotate FILE` (sops-style).
 pub fn rotate_file(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
     let [file] = args.targets.as_slice() else {
@@ -123,13 +100,21 @@ pub fn rotate_file(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
     let add = parse_recipients(&args.add_age)?;
     let rm = parse_recipients(&args.rm_age)?;
     let config = ctx.config_for(Some(path))?;
-    let _lock = lock_if(args.in_place, path)?;
-    let sops = read_sops(path, in_fmt)?;
-    let rotated = keys::rotate(sops, &identities(), &add, &rm)
-        .map_err(|e| CliError::Core(e.in_file(path)))?;
-    let bytes = rotated
-        .to_bytes_as(out_fmt, &ctx.store_options(config.as_ref()))
-        .map_err(|e| CliError::Core(e.in_file(path)))?;
+    if !path.is_file() {
+        return Err(CliError::NoSuchFile(path.to_path_buf()));
+    }
+    let bytes = keys::rotate_file(
+        path,
+        (in_fmt, out_fmt),
+        &identities(),
+        &ctx.store_options(config.as_ref()),
+        &add,
+        &rm,
+        args.in_place,
+    )?;
+    if args.in_place {
+        return Ok(());
+    }
     dest.write(&bytes, 0o644)
 }
 

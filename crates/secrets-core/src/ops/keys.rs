@@ -28,6 +28,39 @@ use crate::ops::edit::{read_sops, rewrite_locked};
 use crate::rules::Config;
 use crate::store::StoreOptions;
 
+/// sops' `rotate` on a file, as stored in `formats.0` and written in
+/// `formats.1`. With `in_place` the file is locked, re-read under the lock
+/// and replaced atomically; the rotated bytes are returned either way.
+#[allow(clippy::too_many_arguments)]
+pub fn rotate_file(
+    path: &Path,
+    formats: (crate::format::Format, crate::format::Format),
+    identities: &Identities,
+    store_opts: &StoreOptions,
+    add: &[AgeRecipient],
+    rm: &[AgeRecipient],
+    in_place: bool,
+) -> Result<Vec<u8>> {
+    let _lock = if in_place {
+        Some(crate::fsio::FileLock::acquire(path)?)
+    } else {
+        None
+    };
+    let in_file = |e: Error| e.in_file(path);
+    let bytes = std::fs::read(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let file = SopsFile::parse(formats.0, &bytes).map_err(in_file)?;
+    let out = rotate(file, identities, add, rm)
+        .and_then(|f| f.to_bytes_as(formats.1, store_opts))
+        .map_err(in_file)?;
+    if in_place {
+        crate::fsio::write_atomic(path, &out, 0o644)?;
+    }
+    Ok(out)
+}
+
 /// `rotate`: a new data key for every value; `add` recipients join the
 /// first key group, `rm` recipients leave every group. The MAC is checked.
 /// `version` is kept.

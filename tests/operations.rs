@@ -1211,3 +1211,54 @@ fn rotate_all_and_concurrent_set_never_lose_the_set() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// A rotation killed after its commit journal is written, then an `nsec set`
+/// before the next run: recovery must not put back the prepared copy over
+/// the set (the journal records what each file was), and the next run still
+/// gives every file its new recipients.
+#[test]
+fn recovery_keeps_a_change_made_after_an_interrupted_rotation() {
+    let s = Store::new();
+    std::fs::write(
+        s.file(".sops.yaml"),
+        config(&format!("  - &ci {AGE_C}\n"), &["laptop", "ci"]),
+    )
+    .unwrap();
+    // journal, one prepare step per file, then the commit journal.
+    let commit_journal_written = 1 + SECRETS.len() + 1;
+    let out = run(s
+        .nsec()
+        .args(["rotate", "--yes"])
+        .env("NSEC_TEST_FAIL_AFTER", commit_journal_written.to_string()));
+    assert!(!out.status.success());
+    let journal = std::fs::read_to_string(s.file(".nsec/rotate-journal")).unwrap();
+    assert!(journal.contains("\"commit\""), "{journal}");
+    // (the value in argv is fine for a throwaway test value)
+    ok(s.nsec().args([
+        "set",
+        "secrets/api-keys/openai.yaml",
+        r#"["api_key"]"#,
+        r#""sk-after-crash""#,
+    ]));
+    let out = run(s.nsec().args(["rotate", "--yes"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("changed since"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(s
+        .sops_plain("api-keys/openai.yaml", "C")
+        .contains("sk-after-crash"));
+    for (rel, _) in SECRETS {
+        assert!(s.sops_decrypts(rel, "C"), "{rel} was not rotated");
+        assert!(
+            !s.sops_decrypts(rel, "B"),
+            "{rel} still opens for the desktop"
+        );
+    }
+}

@@ -138,6 +138,13 @@ fn print_recovery(r: &Recovery) {
         Recovery::Completed(n) => eprintln!(
             "nsec: an interrupted rotation was completed ({n} files replaced)"
         ),
+        Recovery::CompletedExcept(n, changed) => {
+            eprintln!("nsec: an interrupted rotation was completed ({n} files replaced), except for files changed since, which keep their change and old data key:");
+            for f in changed {
+                eprintln!("  {}", f.display());
+            }
+            eprintln!("nsec: rotate them again (`nsec rotate --all`) to give them new data keys");
+        }
     }
 }
 

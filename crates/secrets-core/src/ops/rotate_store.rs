@@ -174,18 +174,41 @@ pub fn plan(repo: &Repo, selection: &Selection) -> Result<Plan> {
 struct Journal {
     phase: String,
     files: Vec<PathBuf>,
+    /// For the commit phase: SHA-256 of each file as the rotation read it,
+    /// so recovery never replaces a file that was changed after a crash.
+    #[serde(default)]
+    originals: Vec<String>,
 }
 
 fn write_journal(root: &Path, phase: &str, files: &[PathBuf]) -> Result<()> {
     let path = journal_path(root);
     let dir = path.parent().expect("has a parent");
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let originals = if phase == "commit" {
+        files
+            .iter()
+            .map(|f| file_digest(f))
+            .collect::<Result<_>>()?
+    } else {
+        Vec::new()
+    };
     let j = Journal {
         phase: phase.into(),
         files: files.to_vec(),
+        originals,
     };
     let text = serde_json::to_vec_pretty(&j).expect("serialisable");
     fsio::write_atomic(&path, &text, 0o600)
+}
+
+/// SHA-256 of a file's bytes, in hex.
+fn file_digest(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn remove_journal(root: &Path) -> Result<()> {
@@ -224,6 +247,9 @@ pub enum Recovery {
     RolledBack(usize),
     /// An interrupted commit phase was completed (files replaced).
     Completed(usize),
+    /// Completed, except for these files, which were changed after the
+    /// interruption: they keep that change and their old data key.
+    CompletedExcept(usize, Vec<PathBuf>),
 }
 
 /// Finishes or undoes an interrupted run, as its journal says.
@@ -243,14 +269,34 @@ pub fn recover(root: &Path) -> Result<Recovery> {
     })?;
     let result = if j.phase == "commit" {
         let mut n = 0;
-        for f in &j.files {
+        let mut changed = Vec::new();
+        for (i, f) in j.files.iter().enumerate() {
             let tmp = temp_path(f);
-            if tmp.exists() {
+            if !tmp.exists() {
+                continue;
+            }
+            let _lock = FileLock::acquire(f)?;
+            // A file changed since the rotation read it (an `nsec set`
+            // after the crash) keeps that change: its prepared copy is
+            // dropped, and the file keeps its old data key until the next
+            // rotation.
+            let unchanged = j
+                .originals
+                .get(i)
+                .map_or(true, |d| file_digest(f).ok().as_ref() == Some(d));
+            if unchanged {
                 std::fs::rename(&tmp, f).map_err(|e| Error::io(f, e))?;
                 n += 1;
+            } else {
+                std::fs::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))?;
+                changed.push(f.clone());
             }
         }
-        Recovery::Completed(n)
+        if changed.is_empty() {
+            Recovery::Completed(n)
+        } else {
+            Recovery::CompletedExcept(n, changed)
+        }
     } else {
         let mut n = 0;
         for f in &j.files {

@@ -283,7 +283,7 @@ pub fn recover(root: &Path) -> Result<Recovery> {
             let unchanged = j
                 .originals
                 .get(i)
-                .map_or(true, |d| file_digest(f).ok().as_ref() == Some(d));
+                .is_none_or(|d| file_digest(f).ok().as_ref() == Some(d));
             if unchanged {
                 std::fs::rename(&tmp, f).map_err(|e| Error::io(f, e))?;
                 n += 1;

@@ -230,12 +230,12 @@ fn edit_with_scripted_editor() {
         .args(["edit", "e.yaml"]));
     assert_eq!(code(&out), 200);
     assert_eq!(std::fs::read(&f).unwrap(), same);
-    // A failing editor: error, no write, no temp file.
+    // A failing editor: sops' exit code 201, no write, no temp file.
     let out = run(nsec(&sb)
         .env("EDITOR", "sh -c 'echo x >> \"$1\"; exit 3' --")
         .env("XDG_RUNTIME_DIR", &run_dir)
         .args(["edit", "e.yaml"]));
-    assert_ne!(code(&out), 0);
+    assert_eq!(code(&out), 201);
     assert_eq!(std::fs::read(&f).unwrap(), same);
     // A parse error without a terminal: fail, say where, write nothing.
     let out = run(nsec(&sb)

@@ -85,6 +85,7 @@ fn core_code(e: &CoreError) -> u8 {
         CoreError::InvalidIndex { .. } => 91,
         CoreError::InvalidValue(_) => 7,
         CoreError::Io { .. } => 3,
+        CoreError::Editor { .. } => 201,
         _ => 1,
     }
 }

@@ -181,6 +181,14 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// The editor could not be run or failed (sops exit code 201).
+    #[error("editor {program}: {message}")]
+    Editor {
+        /// The editor command (or the variable it came from).
+        program: String,
+        /// What happened.
+        message: String,
+    },
     /// The operation was interrupted by the user.
     #[error("interrupted")]
     Interrupted,

@@ -179,7 +179,7 @@ pub fn editor_command(var: impl Fn(&str) -> Option<String>) -> Result<Vec<String
     for name in ["SOPS_EDITOR", "EDITOR"] {
         if let Some(v) = var(name).filter(|v| !v.trim().is_empty()) {
             let words =
-                crate::keys::discovery::split_shell_words(&v).map_err(|e| Error::Command {
+                crate::keys::discovery::split_shell_words(&v).map_err(|e| Error::Editor {
                     program: format!("${name}"),
                     message: format!("cannot split the editor command: {e}"),
                 })?;
@@ -334,7 +334,7 @@ fn temp_name(path: &Path) -> String {
 /// Runs the editor on `file`, waiting for it. A failure to start, a
 /// non-zero exit or a death by signal are errors; nothing is written.
 fn run_editor(editor: &[String], file: &Path) -> Result<()> {
-    let (program, args) = editor.split_first().ok_or_else(|| Error::Command {
+    let (program, args) = editor.split_first().ok_or_else(|| Error::Editor {
         program: "editor".into(),
         message: "the editor command is empty".into(),
     })?;
@@ -342,7 +342,7 @@ fn run_editor(editor: &[String], file: &Path) -> Result<()> {
         .args(args)
         .arg(file)
         .status()
-        .map_err(|e| Error::Command {
+        .map_err(|e| Error::Editor {
             program: program.clone(),
             message: format!("could not run the editor: {e}"),
         })?;
@@ -356,7 +356,7 @@ fn run_editor(editor: &[String], file: &Path) -> Result<()> {
             return Err(Error::Interrupted);
         }
     }
-    Err(Error::Command {
+    Err(Error::Editor {
         program: program.clone(),
         message: format!("the editor failed ({status}); the file was not changed"),
     })

@@ -1037,10 +1037,10 @@ mod pty {
         s.send(ControlCode::EndOfText).unwrap();
         let _ = s.expect(Eof);
         let status = s.get_process().wait().unwrap();
-        assert!(
-            !format!("{status:?}").contains("Exited(_, 0)"),
-            "{status:?}"
-        );
+        assert!(format!("{status:?}").contains(", 85)"), "{status:?}");
+        // The terminal gets its echo back: an interrupted prompt must not
+        // leave the user's shell without echo.
+        assert!(s.get_process().get_echo().unwrap(), "echo was not restored");
         assert!(!st.join("api-keys/x.yaml").exists());
         assert_eq!(files(&st), before);
     }

@@ -195,13 +195,16 @@ fn ask_secret(label: &str) -> Result<Zeroizing<String>, CliError> {
         if attempt > 0 {
             eprintln!("The values do not match; try again.");
         }
-        let first = Zeroizing::new(
-            rpassword::prompt_password(format!("{label}: ")).map_err(|_| CliError::Interrupted)?,
-        );
-        let second = Zeroizing::new(
-            rpassword::prompt_password(format!("{label} (again): "))
-                .map_err(|_| CliError::Interrupted)?,
-        );
+        let hidden = |prompt: String| {
+            crate::ui::read_hidden(&prompt).map_err(|e| match e {
+                crate::ui::HiddenReadError::Interrupted => CliError::Interrupted,
+                crate::ui::HiddenReadError::NoTerminal(e) => {
+                    CliError::Other(format!("cannot read the value from the terminal: {e}"))
+                }
+            })
+        };
+        let first = hidden(format!("{label}: "))?;
+        let second = hidden(format!("{label} (again): "))?;
         if first == second {
             return Ok(first);
         }

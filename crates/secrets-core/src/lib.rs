@@ -73,25 +73,26 @@
 //! [SOPS]: https://github.com/getsops/sops
 #![forbid(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
+#![warn(missing_docs)]
 
+pub mod cipher;
+pub mod crypt;
 pub mod error;
+pub mod file;
 pub mod format;
+pub mod fsio;
 pub mod gofmt;
 pub mod keys;
+pub mod mac;
+pub mod metadata;
+pub mod ops;
+pub mod repo;
+pub mod rules;
 pub mod store;
 pub mod time;
 pub mod tree;
 
+pub use age::{Callbacks, NoCallbacks};
 pub use error::{Error, Result};
 pub use format::Format;
 pub use tree::{Item, Map, PathStep, Value};
-pub mod cipher;
-pub mod crypt;
-pub mod file;
-pub mod fsio;
-pub mod mac;
-pub mod metadata;
-pub mod ops;
-pub mod rules;
-pub use age::{Callbacks, NoCallbacks};
-pub mod repo;

@@ -53,4 +53,4 @@ for ex in crates/secrets-core/examples/*.rs; do
 done
 # One closing line for the whole run (pipefail above stops on any failure).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -13,8 +13,7 @@ use crate::tree::{Item, Map, Value};
 
 /// Walk state shared by encryption and decryption.
 struct Walk<'a> {
-    /// `None` when only the MAC is wanted.
-    cipher: Option<&'a Cipher>,
+    cipher: &'a Cipher,
     selector: &'a Selector,
     mac_only_encrypted: bool,
     mac: MacHasher,
@@ -29,7 +28,7 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    fn new(cipher: Option<&'a Cipher>, selector: &'a Selector, mac_only_encrypted: bool) -> Self {
+    fn new(cipher: &'a Cipher, selector: &'a Selector, mac_only_encrypted: bool) -> Self {
         Walk {
             cipher,
             selector,
@@ -156,9 +155,12 @@ impl<'a> Walk<'a> {
                 });
             }
         }
-        Ok(self
-            .cipher
-            .map(|c| c.encrypt(text.as_bytes(), ValueType::Comment, self.aad(), cache)))
+        Ok(Some(self.cipher.encrypt(
+            text.as_bytes(),
+            ValueType::Comment,
+            self.aad(),
+            cache,
+        )))
     }
 
     fn encrypt_value(&mut self, value: &mut Value, cache: Option<&IvCache>) -> Result<()> {
@@ -186,8 +188,8 @@ impl<'a> Walk<'a> {
                 let encrypt = self.should_encrypt(false);
                 let (bytes, ty) = cipher::to_plaintext(leaf).expect("a leaf");
                 self.add_to_mac(&bytes, encrypt);
-                if let Some(c) = self.cipher.filter(|_| encrypt && !bytes.is_empty()) {
-                    *leaf = Value::Str(c.encrypt(&bytes, ty, self.aad(), cache));
+                if encrypt && !bytes.is_empty() {
+                    *leaf = Value::Str(self.cipher.encrypt(&bytes, ty, self.aad(), cache));
                 }
                 Ok(())
             }
@@ -195,10 +197,6 @@ impl<'a> Walk<'a> {
     }
 
     // ---- decryption ----
-
-    fn decrypting_cipher(&self) -> &'a Cipher {
-        self.cipher.expect("decryption walks always have a cipher")
-    }
 
     fn decrypt_map(&mut self, map: &mut Map, cache: &mut IvCache) -> Result<()> {
         self.comment_runs.push(Vec::new());
@@ -230,9 +228,7 @@ impl<'a> Walk<'a> {
             return None;
         }
         let ev: EncryptedValue = text.parse().ok()?;
-        let plain = self
-            .decrypting_cipher()
-            .decrypt(ev, self.aad(), Some(cache))?;
+        let plain = self.cipher.decrypt(ev, self.aad(), Some(cache))?;
         String::from_utf8(plain.to_vec()).ok()
     }
 
@@ -304,7 +300,7 @@ impl<'a> Walk<'a> {
                         })?;
                 let value_type = ev.value_type();
                 let plain = self
-                    .decrypting_cipher()
+                    .cipher
                     .decrypt(ev, self.aad(), Some(cache))
                     .ok_or_else(|| Error::DecryptValue {
                         path: self.path_display(),
@@ -335,7 +331,7 @@ pub fn encrypt_documents(
     mac_only_encrypted: bool,
     cache: Option<&IvCache>,
 ) -> Result<String> {
-    let mut walk = Walk::new(Some(cipher), selector, mac_only_encrypted);
+    let mut walk = Walk::new(cipher, selector, mac_only_encrypted);
     for doc in docs.iter_mut() {
         walk.encrypt_map(doc, cache)?;
     }
@@ -352,21 +348,11 @@ pub fn decrypt_documents(
     mac_only_encrypted: bool,
     record_ivs: bool,
 ) -> Result<(String, IvCache)> {
-    let mut walk = Walk::new(Some(cipher), selector, mac_only_encrypted);
+    let mut walk = Walk::new(cipher, selector, mac_only_encrypted);
     let mut cache = IvCache::default();
     cache.enabled = record_ivs;
     for doc in docs.iter_mut() {
         walk.decrypt_map(doc, &mut cache)?;
     }
     Ok((walk.mac.finish(), cache))
-}
-
-/// Computes the MAC of plaintext documents without encrypting them
-/// (the documents are walked on a copy, because the walk takes them mutably).
-pub fn compute_mac(docs: &[Map], selector: &Selector, mac_only_encrypted: bool) -> Result<String> {
-    let mut walk = Walk::new(None, selector, mac_only_encrypted);
-    for doc in docs {
-        walk.encrypt_map(&mut doc.clone(), None)?;
-    }
-    Ok(walk.mac.finish())
 }

@@ -14,6 +14,7 @@ use regex::Regex;
 
 use crate::error::{Error, Result};
 use crate::format::Format;
+use crate::keys::age::split_recipient_list;
 use crate::metadata::{Selector, SELECTOR_NAMES};
 use crate::store::{self, StoreOptions};
 use crate::tree::{Map, Value};
@@ -287,11 +288,11 @@ fn collect_group(
 ) -> std::result::Result<(), String> {
     match m.get("age") {
         None | Some(Value::Null) => {}
-        Some(Value::Str(s)) => out.extend(split_recipients(s)),
+        Some(Value::Str(s)) => out.extend(split_recipient_list(s).map(str::to_string)),
         Some(Value::List(items)) => {
             for item in Value::list_values(items) {
                 match item {
-                    Value::Str(s) => out.extend(split_recipients(s)),
+                    Value::Str(s) => out.extend(split_recipient_list(s).map(str::to_string)),
                     _ => return Err("age entries must be strings".into()),
                 }
             }
@@ -321,14 +322,6 @@ fn collect_group(
         }
     }
     Ok(())
-}
-
-/// sops' comma rule for `age:` strings: split on `,`, trim, skip empty parts.
-pub fn split_recipients(s: &str) -> impl Iterator<Item = String> + '_ {
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
 }
 
 /// Names recipients after the YAML anchors and trailing comments that label
@@ -386,11 +379,5 @@ mod tests {
             names.get("ssh-ed25519 AAAAC3 ci@host").map(String::as_str),
             Some("ci")
         );
-    }
-
-    #[test]
-    fn split_like_sops() {
-        let v: Vec<_> = split_recipients(" a ,\n b,, c ").collect();
-        assert_eq!(v, ["a", "b", "c"]);
     }
 }

@@ -34,7 +34,7 @@ pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
         age: args
             .age
             .iter()
-            .flat_map(|a| secrets_core::rules::split_recipients(a))
+            .flat_map(|a| secrets_core::keys::age::split_recipient_list(a).map(str::to_string))
             .collect(),
         selector: given
             .first()

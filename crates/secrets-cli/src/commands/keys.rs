@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use secrets_core::keys::age::AgeRecipient;
+use secrets_core::keys::age::{parse_recipient_list, AgeRecipient};
 use secrets_core::ops::keys::{self, GroupsOutput, UpdateKeysOutcome, UpdateKeysPlan};
-use secrets_core::rules::{split_recipients, Config};
+use secrets_core::rules::Config;
 use secrets_core::{Error, Format};
 
 use super::{identities, Context};
@@ -67,11 +67,11 @@ pub enum GroupsAction {
 }
 
 fn parse_recipients(lists: &[String]) -> Result<Vec<AgeRecipient>, CliError> {
-    lists
-        .iter()
-        .flat_map(|l| split_recipients(l))
-        .map(|r| AgeRecipient::parse(&r).map_err(CliError::from))
-        .collect()
+    let mut all = Vec::new();
+    for list in lists {
+        all.extend(parse_recipient_list(list)?);
+    }
+    Ok(all)
 }
 
 /// `nsec rotate FILE` (sops-style).

@@ -139,11 +139,14 @@ impl Eq for AgeRecipient {}
 /// trim each part (spaces, tabs, newlines), skip empty parts. Duplicates are
 /// kept (spec §11.4).
 pub fn parse_recipient_list(s: &str) -> Result<Vec<AgeRecipient>> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-        .map(AgeRecipient::parse)
-        .collect()
+    split_recipient_list(s).map(AgeRecipient::parse).collect()
+}
+
+/// sops' comma rule for lists of recipients (`age:` strings in
+/// `.sops.yaml`, `--age`, `SOPS_AGE_RECIPIENTS`): split on `,`, trim
+/// whitespace (newlines included), skip empty parts.
+pub fn split_recipient_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').map(str::trim).filter(|part| !part.is_empty())
 }
 
 /// Encrypts `payload` to one recipient as an armored age file, laid out

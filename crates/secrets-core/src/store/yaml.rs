@@ -30,6 +30,8 @@ use crate::gofmt;
 use crate::time::Timestamp;
 use crate::tree::{Item, Map, Value};
 
+mod fast;
+
 /// Parses a YAML stream into one [`Map`] per document.
 ///
 /// Errors: syntax errors, non-mapping documents, duplicate keys, keys that
@@ -41,7 +43,20 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
         .map_err(|e| parse_error(format!("invalid UTF-8 at byte offset {}", e.valid_up_to())))?;
     // A byte order mark is allowed at the start, as in go-yaml.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut builder = Builder::default();
+    // Most files are plain block YAML, which the fast reader takes. Whatever
+    // it leaves, and any error, is read again by granit-parser, which has
+    // the last word.
+    if fast::eligible(text) {
+        let mut reader = fast::Reader::new(text);
+        let docs = build(|| {
+            reader
+                .next_event()
+                .map(|next| next.map_err(|_| parse_error("left to the full parser".into())))
+        });
+        if let Ok(docs) = docs {
+            return Ok(docs);
+        }
+    }
     let mut parser = Parser::new_from_str(text);
     let scan_error = |e: granit_parser::ScanError| {
         parse_error(format!(
@@ -51,13 +66,21 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
             e.info()
         ))
     };
+    build(|| parser.next().map(|next| next.map_err(scan_error)))
+}
+
+/// Builds the documents from a stream of parser events.
+fn build<'a>(
+    mut next_event: impl FnMut() -> Option<Result<(Event<'a>, Span)>>,
+) -> Result<Vec<Map>> {
+    let mut builder = Builder::default();
     // Events read ahead to place comments at the end of collections.
-    let mut queue: VecDeque<(Event<'_>, Span)> = VecDeque::new();
+    let mut queue: VecDeque<(Event<'a>, Span)> = VecDeque::new();
     loop {
         let (event, span) = match queue.pop_front() {
             Some(next) => next,
-            None => match parser.next() {
-                Some(next) => next.map_err(scan_error)?,
+            None => match next_event() {
+                Some(next) => next?,
                 None => break,
             },
         };
@@ -69,8 +92,8 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
             let mut i = 0;
             loop {
                 if i == queue.len() {
-                    match parser.next() {
-                        Some(next) => queue.push_back(next.map_err(scan_error)?),
+                    match next_event() {
+                        Some(next) => queue.push_back(next?),
                         None => break,
                     }
                 }
@@ -2182,55 +2205,78 @@ fn is_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
+/// Byte classes for [`analyze_simple`]: bits that a byte sets.
+const SIMPLE_BAD: u8 = 1;
+/// A flow indicator (`,` `[` `]` `{` `}` `?`, and `:` before more text).
+const SIMPLE_FLOW: u8 = 2;
+
+/// What each byte contributes to [`analyze_simple`]: letters, digits and
+/// the punctuation that never matters to YAML contribute nothing; flow
+/// indicators only rule out flow-plain style (they cannot end a block-plain
+/// scalar); anything else sends the string to the full analysis.
+const SIMPLE_CLASS: [u8; 256] = {
+    let mut t = [SIMPLE_BAD; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            t[b] = 0;
+        }
+        b += 1;
+    }
+    let quiet = b"_-./+=()$;~^<>";
+    let mut i = 0;
+    while i < quiet.len() {
+        t[quiet[i] as usize] = 0;
+        i += 1;
+    }
+    let flow = b",[]{}?:";
+    let mut i = 0;
+    while i < flow.len() {
+        t[flow[i] as usize] = SIMPLE_FLOW;
+        i += 1;
+    }
+    t
+};
+
 /// The common case of [`analyze`], decided from the bytes alone: a
 /// non-empty ASCII string of letters, digits and the punctuation that never
 /// matters to YAML (as in keys and `ENC[…]` values) allows every style but
 /// is not multi-line. `None` sends everything else to the full analysis.
+///
+/// Branch-free over the bytes: this runs on every key and value written,
+/// and a `match` per byte was most of the time spent writing large files.
 fn analyze_simple(s: &str) -> Option<Analysis> {
     let bytes = s.as_bytes();
-    let first = *bytes.first()?;
+    let (&last, body) = bytes.split_last()?;
+    let first = bytes[0];
     if !(first.is_ascii_alphanumeric() || first == b'_' || first == b'/' || first == b'.')
         || s.starts_with("...")
     {
         return None;
     }
-    let mut flow_indicators = false;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            // `:` makes a block indicator only before whitespace or at the end.
-            b':' if i + 1 < bytes.len() => flow_indicators = true,
-            b'a'..=b'z'
-            | b'A'..=b'Z'
-            | b'0'..=b'9'
-            | b'_'
-            | b'-'
-            | b'.'
-            | b'/'
-            | b'+'
-            | b'='
-            | b'('
-            | b')'
-            | b'$'
-            | b';'
-            | b'~'
-            | b'^'
-            | b'<'
-            | b'>' => {}
-            // Flow indicators inside a scalar only rule out flow-plain style
-            // (`,` `[` `]` `{` `}` `?` cannot make a block-plain scalar end).
-            b',' | b'[' | b']' | b'{' | b'}' | b'?' => flow_indicators = true,
-            _ => return None,
-        }
+    // `:` makes a block indicator before whitespace (a bad byte anyway) or
+    // at the end: that case is left to the full analysis.
+    if last == b':' {
+        return None;
+    }
+    let class = body
+        .iter()
+        .fold(0u8, |acc, &b| acc | SIMPLE_CLASS[b as usize])
+        | SIMPLE_CLASS[last as usize];
+    if class & SIMPLE_BAD != 0 {
+        return None;
     }
     Some(Analysis {
         multiline: false,
-        flow_plain_allowed: !flow_indicators,
+        flow_plain_allowed: class & SIMPLE_FLOW == 0,
         block_plain_allowed: true,
         single_quoted_allowed: true,
         block_allowed: true,
     })
 }
 
+#[derive(Debug, PartialEq)]
 struct Analysis {
     multiline: bool,
     flow_plain_allowed: bool,
@@ -2242,9 +2288,11 @@ struct Analysis {
 /// go-yaml's `yaml_emitter_analyze_scalar`, the parts that matter in block
 /// context.
 fn analyze(s: &str) -> Analysis {
-    if let Some(a) = analyze_simple(s) {
-        return a;
-    }
+    analyze_simple(s).unwrap_or_else(|| analyze_full(s))
+}
+
+/// [`analyze`] without the fast path.
+fn analyze_full(s: &str) -> Analysis {
     if s.is_empty() {
         return Analysis {
             multiline: false,
@@ -2409,6 +2457,35 @@ mod tests {
     }
 
     /// sops' own encrypted files re-emit byte for byte.
+    #[test]
+    /// The fast reader takes the YAML files in the repository (vectors,
+    /// expected plaintexts, the example store, templates) and reads each as
+    /// granit-parser does, or leaves it.
+    fn fast_reader_agrees_on_repository_files() {
+        let root = Path::new(VECTORS).join("../../..");
+        let mut files = Vec::new();
+        for dir in ["tests/data", "examples", "templates"] {
+            files.extend(yaml_files(&root.join(dir), ".yaml"));
+        }
+        assert!(files.len() > 40, "test data not found");
+        let mut taken = 0;
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            match fast::tests::agree(&text) {
+                Ok(true) => taken += 1,
+                Ok(false) => {}
+                Err(e) => panic!("{}: {e}", file.display()),
+            }
+        }
+        // Most of them are in the subset; a regression that made the fast
+        // reader leave everything would pass silently otherwise.
+        assert!(
+            taken * 3 > files.len() * 2,
+            "fast reader took only {taken} of {}",
+            files.len()
+        );
+    }
+
     #[test]
     fn encrypted_vectors_round_trip() {
         let mut files = yaml_files(&Path::new(VECTORS).join("cases"), "encrypted.yaml");
@@ -3062,10 +3139,23 @@ mod round_trip {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The fast path of the scalar analysis decides as the full one.
+        #[test]
+        fn simple_analysis_agrees(s in "[a-zA-Z0-9_./:,\\[\\]{}?+=()$;~^<>#&*!|'\"%@` \n-]{0,12}") {
+            if let Some(fast) = analyze_simple(&s) {
+                prop_assert_eq!(fast, analyze_full(&s), "{:?}", s);
+            }
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
         #[test]
         fn emit_then_parse(docs in prop::collection::vec(doc(), 1..3), indent in 2usize..7) {
             let text = emit(&docs, indent).unwrap();
+            let agreed = fast::tests::agree(std::str::from_utf8(&text).unwrap());
+            prop_assert!(agreed.is_ok(), "{:?}", agreed);
             let back = parse(&text);
             // go-yaml (and so sops) writes an indentation indicator relative
             // to the wrong column for block scalars in list-item maps, which

@@ -1090,30 +1090,56 @@ pub(crate) fn emit(docs: &[Map], indent: usize) -> Result<Vec<u8>> {
 /// [`emit`] with one more entry appended to every document (the `sops`
 /// metadata of an encrypted file), as if it were the documents' last item.
 pub(crate) fn emit_with(docs: &[Map], trailing: Option<&Item>, indent: usize) -> Result<Vec<u8>> {
-    let mut enc = Encoder::default();
-    // Sizing the event list up front avoids copying it on every doubling.
-    enc.events
-        .reserve(docs.iter().map(|d| d.items.len() * 4).sum::<usize>() + 8);
+    // A guess of the output size, so the output is rarely copied while it
+    // grows.
+    let items: usize = docs.iter().map(|d| item_count(&d.items)).sum();
+    let mut enc = Encoder {
+        emitter: Emitter::new(indent, items * 40 + 64),
+    };
     enc.push(Ev::StreamStart, Comments::default());
     for doc in docs {
         enc.push(Ev::DocStart, Comments::default());
-        let node = map_items_node(doc.items.iter().chain(trailing), doc.items.len() + 1)?;
-        enc.node(node, String::new());
+        enc.map(
+            doc.items.iter().chain(trailing),
+            String::new(),
+            String::new(),
+        )?;
         enc.push(Ev::DocEnd, Comments::default());
     }
     enc.push(Ev::StreamEnd, Comments::default());
-    Ok(Emitter::run(&enc.events, indent).into_bytes())
+    Ok(enc.emitter.finish().into_bytes())
 }
 
 /// Writes one value as its own YAML document (`--extract` of a non-string).
 pub(crate) fn emit_value(value: &Value, indent: usize) -> Result<Vec<u8>> {
-    let mut enc = Encoder::default();
+    let mut enc = Encoder {
+        emitter: Emitter::new(indent, 64),
+    };
     enc.push(Ev::StreamStart, Comments::default());
     enc.push(Ev::DocStart, Comments::default());
-    enc.node(value_node(value)?, String::new());
+    enc.value(value, String::new(), String::new())?;
     enc.push(Ev::DocEnd, Comments::default());
     enc.push(Ev::StreamEnd, Comments::default());
-    Ok(Emitter::run(&enc.events, indent).into_bytes())
+    Ok(enc.emitter.finish().into_bytes())
+}
+
+/// The number of items and list elements in a tree (no strings are read).
+fn item_count(items: &[Item]) -> usize {
+    items
+        .iter()
+        .map(|item| match item {
+            Item::Entry(_, v) => 1 + value_count(v),
+            Item::Comment(_) => 1,
+        })
+        .sum()
+}
+
+fn value_count(value: &Value) -> usize {
+    match value {
+        Value::Map(m) => item_count(&m.items),
+        Value::List(l) => l.iter().map(|v| 1 + value_count(v)).sum(),
+        _ => 0,
+    }
 }
 
 /// How the encoder asks for a scalar to be written (before the emitter's
@@ -1126,35 +1152,8 @@ enum Style {
     Literal,
 }
 
-/// A go-yaml node as sops builds it from the tree.
-struct Node<'a> {
-    kind: NodeKind<'a>,
-    head: String,
-    foot: String,
-}
-
-enum NodeKind<'a> {
-    Scalar {
-        value: std::borrow::Cow<'a, str>,
-        style: Style,
-        tag: Option<&'static str>,
-    },
-    /// Keys and values, alternating.
-    Map(Vec<Node<'a>>),
-    Seq(Vec<Node<'a>>),
-}
-
-impl<'a> Node<'a> {
-    fn new(kind: NodeKind<'a>) -> Self {
-        Node {
-            kind,
-            head: String::new(),
-            foot: String::new(),
-        }
-    }
-}
-
-/// sops' `"#" + strings.Join(comments, "\n#")`, added to existing text.
+/// sops' `"#" + strings.Join(comments, "\n#")`, added to existing text:
+/// in front of it (`before`) or after it.
 fn add_comments(target: &mut String, comments: &mut Vec<&str>, before: bool) {
     if comments.is_empty() {
         return;
@@ -1177,93 +1176,16 @@ fn add_comments(target: &mut String, comments: &mut Vec<&str>, before: bool) {
     }
 }
 
-/// sops `appendTreeBranch`: leading comments become the mapping's head
-/// comment, comments before an entry its key's head comment, trailing ones
-/// the last key's foot comment.
-fn map_node(map: &Map) -> Result<Node<'_>> {
-    map_items_node(map.items.iter(), map.items.len())
-}
-
-/// [`map_node`] over any run of items (a document plus its `sops` entry,
-/// without copying the document).
-fn map_items_node<'a>(items: impl Iterator<Item = &'a Item>, len: usize) -> Result<Node<'a>> {
-    let mut content = Vec::with_capacity(len * 2);
-    let mut comments = Vec::new();
-    let mut head = String::new();
-    let mut beginning = true;
-    for item in items {
-        match item {
-            Item::Comment(c) => comments.push(c.as_str()),
-            Item::Entry(key, value) => {
-                if beginning {
-                    add_comments(&mut head, &mut comments, true);
-                    beginning = false;
-                }
-                let mut key_node = string_node(key);
-                add_comments(&mut key_node.head, &mut comments, true);
-                content.push(key_node);
-                content.push(value_node(value)?);
-            }
-        }
-    }
-    if beginning {
-        add_comments(&mut head, &mut comments, true);
-    } else if let Some(last_key) = content.len().checked_sub(2).map(|i| &mut content[i]) {
-        add_comments(&mut last_key.foot, &mut comments, false);
-    }
-    let mut node = Node::new(NodeKind::Map(content));
-    node.head = head;
-    Ok(node)
-}
-
-/// sops `appendSequence`: like a mapping, trailing comments become the last
-/// item's foot comment.
-fn seq_node(list: &[Value]) -> Result<Node<'_>> {
-    let mut content: Vec<Node<'_>> = Vec::with_capacity(list.len());
-    let mut comments = Vec::new();
-    let mut head = String::new();
-    let mut beginning = true;
-    for item in list {
-        if let Value::Comment(c) = item {
-            comments.push(c.as_str());
-            continue;
-        }
-        if beginning {
-            add_comments(&mut head, &mut comments, true);
-            beginning = false;
-        }
-        let mut node = value_node(item)?;
-        add_comments(&mut node.head, &mut comments, true);
-        content.push(node);
-    }
-    if beginning {
-        add_comments(&mut head, &mut comments, true);
-    } else if let Some(last) = content.last_mut() {
-        add_comments(&mut last.foot, &mut comments, false);
-    }
-    let mut node = Node::new(NodeKind::Seq(content));
-    node.head = head;
-    Ok(node)
-}
-
-fn plain(text: impl Into<std::borrow::Cow<'static, str>>) -> Node<'static> {
-    Node::new(NodeKind::Scalar {
-        value: text.into(),
-        style: Style::Plain,
-        tag: None,
-    })
-}
-
 /// go-yaml's `Node.Encode` of a string (`stringv`): a literal block when it
 /// has a line break, plain when that reads back as the same string, else
 /// double quotes. sops gives `<<` the merge tag.
-fn string_node(s: &str) -> Node<'_> {
+fn string_scalar(s: &str) -> Ev<'_> {
     if s == "<<" {
-        return Node::new(NodeKind::Scalar {
+        return Ev::Scalar {
             value: s.into(),
             style: Style::Plain,
             tag: Some("merge"),
-        });
+        };
     }
     let style = if s.contains('\n') {
         Style::Literal
@@ -1272,25 +1194,34 @@ fn string_node(s: &str) -> Node<'_> {
     } else {
         Style::Double
     };
-    Node::new(NodeKind::Scalar {
+    Ev::Scalar {
         value: s.into(),
         style,
         tag: None,
-    })
+    }
 }
 
-fn value_node(value: &Value) -> Result<Node<'_>> {
-    Ok(match value {
+fn plain(text: impl Into<std::borrow::Cow<'static, str>>) -> Ev<'static> {
+    Ev::Scalar {
+        value: text.into(),
+        style: Style::Plain,
+        tag: None,
+    }
+}
+
+/// The scalar event of a leaf value.
+fn scalar_event(value: &Value) -> Ev<'_> {
+    match value {
         Value::Null => plain("null"),
         Value::Bool(b) => plain(if *b { "true" } else { "false" }),
         Value::Int(i) => plain(i.to_string()),
         Value::Float(f) => plain(gofmt::format_yaml_float(*f)),
-        Value::Time(t) => Node::new(NodeKind::Scalar {
+        Value::Time(t) => Ev::Scalar {
             value: t.as_str().into(),
             style: Style::Plain,
             tag: None,
-        }),
-        Value::Str(s) => string_node(s),
+        },
+        Value::Str(s) => string_scalar(s),
         Value::Bytes(b) => {
             // go-yaml writes non-UTF-8 strings as base64 under `!!binary`,
             // in lines of 70 characters when longer than one line.
@@ -1310,21 +1241,16 @@ fn value_node(value: &Value) -> Result<Node<'_>> {
             } else {
                 Style::Plain
             };
-            Node::new(NodeKind::Scalar {
+            Ev::Scalar {
                 value: text.into(),
                 style,
                 tag: Some("binary"),
-            })
+            }
         }
-        Value::Map(m) => map_node(m)?,
-        Value::List(l) => seq_node(l)?,
-        Value::Comment(_) => {
-            return Err(Error::Emit {
-                format: Format::Yaml,
-                message: "a comment cannot be a mapping value".into(),
-            })
+        Value::Map(_) | Value::List(_) | Value::Comment(_) => {
+            unreachable!("scalar_event is called on leaves")
         }
-    })
+    }
 }
 
 /// One emitter event.
@@ -1353,83 +1279,173 @@ struct Comments {
     tail: String,
 }
 
-/// go-yaml's encoder (`encode.go`, `node`): nodes to events.
-#[derive(Default)]
+/// sops' tree-to-node conversion (`appendTreeBranch`, `appendSequence`)
+/// and go-yaml's encoder (`encode.go`) in one walk over the tree. Events go
+/// to the emitter as they are made, so each string is read once while it
+/// is in cache, and neither a node tree nor an event list is built.
+///
+/// Comments: those before a collection's first entry or item are its head
+/// comment (after any head comment its container gives it); those before
+/// a later entry its key's head comment, before a later item that item's;
+/// those after the last entry end the mapping (go-yaml moves the last key's
+/// foot comment there as a "tail"), those after the last item are that
+/// item's foot comment.
 struct Encoder<'a> {
-    events: Vec<(Ev<'a>, Option<Box<Comments>>)>,
+    emitter: Emitter<'a>,
 }
 
 impl<'a> Encoder<'a> {
-    /// Most events carry no comments; boxing the few that do keeps the event
-    /// list small (it holds one event per key and value).
+    /// Most events carry no comments; boxing the few that do keeps the
+    /// events small.
     fn push(&mut self, ev: Ev<'a>, comments: Comments) {
         let empty = comments.head.is_empty()
             && comments.line.is_empty()
             && comments.foot.is_empty()
             && comments.tail.is_empty();
-        self.events.push((ev, (!empty).then(|| Box::new(comments))));
+        self.emitter.push(ev, (!empty).then(|| Box::new(comments)));
     }
 
-    fn node(&mut self, node: Node<'a>, tail: String) {
-        match node.kind {
-            NodeKind::Scalar { value, style, tag } => self.push(
-                Ev::Scalar { value, style, tag },
-                Comments {
-                    head: node.head,
-                    line: String::new(),
-                    foot: node.foot,
-                    tail,
-                },
-            ),
-            NodeKind::Seq(items) => {
+    /// A value, with the head and foot comments its container gives it.
+    fn value(&mut self, value: &'a Value, head: String, foot: String) -> Result<()> {
+        match value {
+            Value::Map(m) => self.map(m.items.iter(), head, foot),
+            Value::List(l) => self.seq(l, head, foot),
+            Value::Comment(_) => Err(Error::Emit {
+                format: Format::Yaml,
+                message: "a comment cannot be a mapping value".into(),
+            }),
+            leaf => {
                 self.push(
-                    Ev::SeqStart,
+                    scalar_event(leaf),
                     Comments {
-                        head: node.head,
+                        head,
+                        foot,
                         ..Comments::default()
                     },
                 );
-                for item in items {
-                    self.node(item, String::new());
-                }
-                self.push(
-                    Ev::SeqEnd,
-                    Comments {
-                        foot: node.foot,
-                        ..Comments::default()
-                    },
-                );
-            }
-            NodeKind::Map(content) => {
-                self.push(
-                    Ev::MapStart,
-                    Comments {
-                        head: node.head,
-                        tail,
-                        ..Comments::default()
-                    },
-                );
-                // A key's foot comment is written after its whole value:
-                // go-yaml moves it to the next key (or the mapping end) as
-                // a "tail" comment.
-                let mut tail = String::new();
-                let mut iter = content.into_iter();
-                while let (Some(mut key), Some(value)) = (iter.next(), iter.next()) {
-                    let foot = std::mem::take(&mut key.foot);
-                    self.node(key, std::mem::take(&mut tail));
-                    tail = foot;
-                    self.node(value, String::new());
-                }
-                self.push(
-                    Ev::MapEnd,
-                    Comments {
-                        foot: node.foot,
-                        tail,
-                        ..Comments::default()
-                    },
-                );
+                Ok(())
             }
         }
+    }
+
+    fn map(
+        &mut self,
+        items: impl Iterator<Item = &'a Item>,
+        mut head: String,
+        foot: String,
+    ) -> Result<()> {
+        let mut comments: Vec<&str> = Vec::new();
+        let mut started = false;
+        for item in items {
+            let (key, value) = match item {
+                Item::Comment(c) => {
+                    comments.push(c);
+                    continue;
+                }
+                Item::Entry(key, value) => (key, value),
+            };
+            let mut key_head = String::new();
+            if started {
+                add_comments(&mut key_head, &mut comments, true);
+            } else {
+                let mut own = String::new();
+                add_comments(&mut own, &mut comments, true);
+                self.start(Ev::MapStart, head, own);
+                head = String::new();
+                started = true;
+            }
+            self.push(
+                string_scalar(key),
+                Comments {
+                    head: key_head,
+                    ..Comments::default()
+                },
+            );
+            self.value(value, String::new(), String::new())?;
+        }
+        let mut tail = String::new();
+        if started {
+            add_comments(&mut tail, &mut comments, false);
+        } else {
+            let mut own = String::new();
+            add_comments(&mut own, &mut comments, true);
+            self.start(Ev::MapStart, head, own);
+        }
+        self.push(
+            Ev::MapEnd,
+            Comments {
+                foot,
+                tail,
+                ..Comments::default()
+            },
+        );
+        Ok(())
+    }
+
+    fn seq(&mut self, list: &'a [Value], head: String, foot: String) -> Result<()> {
+        let mut comments: Vec<&str> = Vec::new();
+        let last = list.iter().rposition(|v| !matches!(v, Value::Comment(_)));
+        let mut own = String::new();
+        if let Some(first) = list.iter().position(|v| !matches!(v, Value::Comment(_))) {
+            comments.extend(list[..first].iter().filter_map(comment_text));
+        } else {
+            comments.extend(list.iter().filter_map(comment_text));
+        }
+        add_comments(&mut own, &mut comments, true);
+        self.start(Ev::SeqStart, head, own);
+        if let Some(last) = last {
+            let mut started = false;
+            for (i, item) in list[..=last].iter().enumerate() {
+                if let Value::Comment(c) = item {
+                    if started {
+                        comments.push(c);
+                    }
+                    continue;
+                }
+                started = true;
+                let mut item_head = String::new();
+                add_comments(&mut item_head, &mut comments, true);
+                let mut item_foot = String::new();
+                if i == last {
+                    let mut trailing: Vec<&str> =
+                        list[last + 1..].iter().filter_map(comment_text).collect();
+                    add_comments(&mut item_foot, &mut trailing, false);
+                }
+                self.value(item, item_head, item_foot)?;
+            }
+        }
+        self.push(
+            Ev::SeqEnd,
+            Comments {
+                foot,
+                ..Comments::default()
+            },
+        );
+        Ok(())
+    }
+
+    /// A collection's start event, whose head comment is the one from its
+    /// container followed by its own.
+    fn start(&mut self, ev: Ev<'a>, container: String, own: String) {
+        let head = match (container.is_empty(), own.is_empty()) {
+            (true, _) => own,
+            (_, true) => container,
+            _ => format!("{container}\n{own}"),
+        };
+        self.push(
+            ev,
+            Comments {
+                head,
+                ..Comments::default()
+            },
+        );
+    }
+}
+
+fn comment_text(v: &Value) -> Option<&str> {
+    match v {
+        Value::Comment(c) => Some(c),
+        _ => None,
     }
 }
 
@@ -1458,10 +1474,14 @@ enum State {
 }
 
 /// go-yaml v3's emitter (`emitterc.go`) for the events above, with unicode
-/// output and no line width limit, as sops configures it.
-struct Emitter<'e, 'a> {
-    events: &'e [(Ev<'a>, Option<Box<Comments>>)],
-    at: usize,
+/// output and no line width limit, as sops configures it. Events are fed
+/// one by one ([`Emitter::push`]); each is handled once the next one is
+/// known (go-yaml looks one event ahead).
+struct Emitter<'a> {
+    /// Events fed but not handled yet (at most two).
+    window: VecDeque<(Ev<'a>, Option<Box<Comments>>)>,
+    /// The event being handled.
+    current: Ev<'a>,
     out: String,
     best_indent: i64,
     state: State,
@@ -1483,19 +1503,17 @@ struct Emitter<'e, 'a> {
     analysis: Analysis,
 }
 
-impl<'e, 'a> Emitter<'e, 'a> {
-    fn run(events: &'e [(Ev<'a>, Option<Box<Comments>>)], indent: usize) -> String {
+impl<'a> Emitter<'a> {
+    fn new(indent: usize, capacity: usize) -> Self {
         let best_indent = if (2..10).contains(&indent) {
             indent as i64
         } else {
             2
         };
-        let mut e = Emitter {
-            events,
-            at: 0,
-            // A guess of the output size from the event count, so the output
-            // is rarely copied while it grows.
-            out: String::with_capacity(events.len() * 48),
+        Emitter {
+            window: VecDeque::with_capacity(3),
+            current: Ev::StreamStart,
+            out: String::with_capacity(capacity),
             best_indent,
             state: State::StreamStart,
             states: Vec::new(),
@@ -1513,45 +1531,58 @@ impl<'e, 'a> Emitter<'e, 'a> {
             tail: String::new(),
             key_line: String::new(),
             analysis: analyze(""),
+        }
+    }
+
+    fn push(&mut self, ev: Ev<'a>, comments: Option<Box<Comments>>) {
+        self.window.push_back((ev, comments));
+        if self.window.len() == 2 {
+            self.handle_next();
+        }
+    }
+
+    /// Handles the remaining events and returns the text.
+    fn finish(mut self) -> String {
+        while !self.window.is_empty() {
+            self.handle_next();
+        }
+        self.out
+    }
+
+    fn handle_next(&mut self) {
+        let Some((ev, comments)) = self.window.pop_front() else {
+            return;
         };
-        while e.at < events.len() {
-            e.analyze_event();
-            e.state_machine();
-            e.at += 1;
+        self.current = ev;
+        if let Some(c) = comments {
+            self.take_comments(*c);
         }
-        e.out
-    }
-
-    fn event(&self) -> &'e Ev<'a> {
-        &self.events[self.at].0
-    }
-
-    fn next_event(&self) -> Option<&'e Ev<'a>> {
-        self.events.get(self.at + 1).map(|(ev, _)| ev)
-    }
-
-    fn analyze_event(&mut self) {
-        let (ev, c) = &self.events[self.at];
-        if let Some(c) = c {
-            self.take_comments(c);
-        }
-        if let Ev::Scalar { value, .. } = ev {
+        if let Ev::Scalar { value, .. } = &self.current {
             self.analysis = analyze(value);
         }
+        self.state_machine();
     }
 
-    fn take_comments(&mut self, c: &Comments) {
+    fn event(&self) -> &Ev<'a> {
+        &self.current
+    }
+
+    fn next_event(&self) -> Option<&Ev<'a>> {
+        self.window.front().map(|(ev, _)| ev)
+    }
+
+    fn take_comments(&mut self, c: Comments) {
         if !c.head.is_empty() {
-            self.head.clone_from(&c.head);
+            self.head = c.head;
         }
         if !c.line.is_empty() {
-            self.line.clone_from(&c.line);
+            self.line = c.line;
         }
         if !c.foot.is_empty() {
-            self.foot.clone_from(&c.foot);
+            self.foot = c.foot;
         }
         if !c.tail.is_empty() {
-            self.tail.clone_from(&c.tail);
+            self.tail = c.tail;
         }
     }
 
@@ -1948,7 +1979,14 @@ impl<'e, 'a> Emitter<'e, 'a> {
     fn node(&mut self, _root: bool, _sequence: bool, simple_key: bool) {
         self.simple_key_context = simple_key;
         match self.event() {
-            Ev::Scalar { value, style, tag } => self.scalar(value, *style, *tag),
+            Ev::Scalar { .. } => {
+                // Moved out while it is written (the writer needs `&mut self`).
+                let ev = std::mem::replace(&mut self.current, Ev::StreamEnd);
+                if let Ev::Scalar { value, style, tag } = &ev {
+                    self.scalar(value, *style, *tag);
+                }
+                self.current = ev;
+            }
             Ev::SeqStart => {
                 let empty = matches!(self.next_event(), Some(Ev::SeqEnd));
                 self.state = if self.flow_level > 0 || empty {

@@ -319,6 +319,108 @@ fn nsec_and_sops_read_each_others_files_for_every_store_and_option() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A YAML file with `groups` top-level maps of mixed values, lists and
+/// comments (large enough that nsec walks it with two threads).
+fn large_yaml(groups: usize) -> String {
+    let mut text = String::from("# top\n");
+    for g in 0..groups {
+        text.push_str(&format!("# group {g}\ngroup_{g}:\n"));
+        for i in 0..40 {
+            match i % 8 {
+                0 => text.push_str(&format!("    s{i}: secret-{g}-{i}\n")),
+                1 => text.push_str(&format!("    n{i}: {}\n", g * 100 + i)),
+                2 => text.push_str(&format!("    f{i}: {}.5\n", g)),
+                3 => text.push_str(&format!("    b{i}: {}\n", i % 16 == 3)),
+                4 => text.push_str(&format!("    k{i}_unencrypted: visible-{g}\n")),
+                5 => text.push_str(&format!(
+                    "    l{i}:\n        - a{g}\n        # in list\n        - {i}\n"
+                )),
+                6 => text.push_str(&format!("    # before {i}\n    q{i}: \"x: {g}\"\n")),
+                _ => text.push_str(&format!("    e{i}: ''\n    z{i}: null\n")),
+            }
+        }
+    }
+    text
+}
+
+#[test]
+fn large_files_round_trip_with_sops() {
+    let sb = Sandbox::new();
+    let keys = key_file("A");
+    let input = sb.write("large.yaml", large_yaml(120));
+    // sops 3.11 takes mac_only_encrypted only from .sops.yaml.
+    for mac_only in [false, true] {
+        sb.write(
+            ".sops.yaml",
+            format!("creation_rules:\n  - age: {AGE_A}\n    mac_only_encrypted: {mac_only}\n"),
+        );
+        let nsec_enc = sb.path("nsec.enc.yaml");
+        ok(sb
+            .nsec()
+            .arg("encrypt")
+            .arg("--output")
+            .arg(&nsec_enc)
+            .arg(&input));
+        let sops_enc = sb.path("sops.enc.yaml");
+        ok(sb
+            .sops()
+            .arg("encrypt")
+            .arg("--output")
+            .arg(&sops_enc)
+            .arg(&input));
+        let sops_dec = |f: &Path| {
+            ok(sb
+                .sops()
+                .env("SOPS_AGE_KEY_FILE", &keys)
+                .arg("decrypt")
+                .arg(f))
+        };
+        let nsec_dec = |f: &Path| {
+            ok(sb
+                .nsec()
+                .env("SOPS_AGE_KEY_FILE", &keys)
+                .arg("decrypt")
+                .arg(f))
+        };
+        let want = sops_dec(&sops_enc);
+        assert!(want.len() > 50_000, "the input is not large");
+        assert_eq!(
+            sops_dec(&nsec_enc),
+            want,
+            "sops reads nsec's file (mac_only_encrypted: {mac_only})"
+        );
+        assert_eq!(
+            nsec_dec(&sops_enc),
+            want,
+            "nsec reads sops' file (mac_only_encrypted: {mac_only})"
+        );
+        assert_eq!(
+            nsec_dec(&nsec_enc),
+            want,
+            "nsec reads its own file (mac_only_encrypted: {mac_only})"
+        );
+    }
+    // A value broken in the later part of the file is reported by its path.
+    let enc = std::fs::read_to_string(sb.path("nsec.enc.yaml")).unwrap();
+    let first = enc.find("    s0: ENC[AES256_GCM,data:").unwrap();
+    let last = enc.rfind("    s0: ENC[AES256_GCM,data:").unwrap();
+    assert!(last > first);
+    let broken = format!(
+        "{}    s0: ENC[AES256_GCM,data:AAAA{}",
+        &enc[..last],
+        &enc[last + 28..]
+    );
+    let file = sb.write("broken.enc.yaml", broken);
+    let out = run(sb
+        .nsec()
+        .env("SOPS_AGE_KEY_FILE", &keys)
+        .arg("decrypt")
+        .arg(&file));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("group_119:s0:"), "{err}");
+}
+
 #[test]
 fn comment_regex_encryption_matches_sops() {
     // sops 3.11 has --encrypted-comment-regex only in its legacy form.

@@ -76,9 +76,27 @@ impl ValueType {
 #[derive(Clone, PartialEq, Eq)]
 pub struct EncryptedValue {
     data: Vec<u8>,
-    iv: Vec<u8>,
-    tag: Vec<u8>,
+    iv: Iv,
+    tag: [u8; 16],
     value_type: ValueType,
+}
+
+/// The IV field. sops always writes 32 bytes (kept inline: one value is
+/// decrypted per leaf, and each allocation showed); any other length is
+/// kept only to be written back, it never decrypts.
+#[derive(Clone, PartialEq, Eq)]
+enum Iv {
+    Sops([u8; 32]),
+    Other(Vec<u8>),
+}
+
+impl Iv {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Iv::Sops(iv) => iv,
+            Iv::Other(iv) => iv,
+        }
+    }
 }
 
 impl fmt::Debug for EncryptedValue {
@@ -118,14 +136,25 @@ impl FromStr for EncryptedValue {
         }
         let value_type = ValueType::parse(ty).ok_or(FormatError("unknown type"))?;
         let decode = |field: &str, what| B64.decode(field).map_err(|_| FormatError(what));
-        let iv = decode(iv, "iv is not base64")?;
-        let tag = decode(tag, "tag is not base64")?;
-        if iv.is_empty() {
+        // The IV and tag are decoded on the stack when they have the sizes
+        // sops writes (44 and 24 base64 characters).
+        let mut buf = [0u8; 48];
+        let iv = match B64.decode_slice(iv, &mut buf) {
+            Ok(32) => Iv::Sops(buf[..32].try_into().expect("32 bytes")),
+            _ => Iv::Other(decode(iv, "iv is not base64")?),
+        };
+        if iv.as_slice().is_empty() {
             return Err(FormatError("empty iv"));
         }
-        if tag.len() != 16 {
-            return Err(FormatError("tag is not 16 bytes"));
-        }
+        let tag: [u8; 16] = match B64.decode_slice(tag, &mut buf) {
+            Ok(16) => buf[..16].try_into().expect("16 bytes"),
+            Ok(_) => return Err(FormatError("tag is not 16 bytes")),
+            Err(_) => {
+                // Not base64, or more bytes than the buffer holds.
+                decode(tag, "tag is not base64")?;
+                return Err(FormatError("tag is not 16 bytes"));
+            }
+        };
         Ok(EncryptedValue {
             data: decode(data, "data is not base64")?,
             iv,
@@ -151,7 +180,12 @@ fn rsplit_field<'s>(s: &'s str, sep: &str) -> Option<(&'s str, &'s str)> {
 
 impl fmt::Display for EncryptedValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&render(&self.data, &self.iv, &self.tag, self.value_type))
+        f.write_str(&render(
+            &self.data,
+            self.iv.as_slice(),
+            &self.tag,
+            self.value_type,
+        ))
     }
 }
 
@@ -182,7 +216,10 @@ impl EncryptedValue {
 
     /// The 32-byte IV, if it has that length (sops always writes 32).
     pub fn iv32(&self) -> Option<[u8; 32]> {
-        self.iv.as_slice().try_into().ok()
+        match self.iv {
+            Iv::Sops(iv) => Some(iv),
+            Iv::Other(_) => None,
+        }
     }
 }
 
@@ -191,21 +228,56 @@ pub fn looks_encrypted(s: &str) -> bool {
     s.starts_with(PREFIX)
 }
 
+/// The plaintext bytes of a leaf: its own text, or its serialised form.
+pub enum Plaintext<'a> {
+    /// A string's (or time's, comment's, byte string's) own bytes.
+    Borrowed(&'a [u8]),
+    /// A number or boolean written out (wiped when dropped).
+    Owned(Zeroizing<Vec<u8>>),
+}
+
+impl std::ops::Deref for Plaintext<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Plaintext::Borrowed(b) => b,
+            Plaintext::Owned(b) => b,
+        }
+    }
+}
+
 /// The plaintext bytes and type tag of a leaf, exactly as sops serialises it
 /// for encryption and for the MAC. `None` for values that are never
 /// encrypted (null, branches).
-pub fn to_plaintext(value: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)> {
-    let (bytes, ty) = match value {
-        Value::Str(s) => (s.as_bytes().to_vec(), ValueType::Str),
-        Value::Bytes(b) => (b.clone(), ValueType::Str),
-        Value::Int(i) => (i.to_string().into_bytes(), ValueType::Int),
-        Value::Float(f) => (gofmt::format_f(*f).into_bytes(), ValueType::Float),
-        Value::Bool(b) => ((if *b { "True" } else { "False" }).into(), ValueType::Bool),
-        Value::Time(t) => (t.as_bytes().to_vec(), ValueType::Time),
-        Value::Comment(c) => (c.as_bytes().to_vec(), ValueType::Comment),
+pub fn to_plaintext(value: &Value) -> Option<(Plaintext<'_>, ValueType)> {
+    let owned = |bytes: Vec<u8>| Plaintext::Owned(Zeroizing::new(bytes));
+    Some(match value {
+        Value::Str(s) => (Plaintext::Borrowed(s.as_bytes()), ValueType::Str),
+        Value::Bytes(b) => (Plaintext::Borrowed(b), ValueType::Str),
+        Value::Int(i) => (owned(i.to_string().into_bytes()), ValueType::Int),
+        Value::Float(f) => (owned(gofmt::format_f(*f).into_bytes()), ValueType::Float),
+        Value::Bool(b) => (
+            Plaintext::Borrowed(if *b { b"True" } else { b"False" }),
+            ValueType::Bool,
+        ),
+        Value::Time(t) => (Plaintext::Borrowed(t.as_bytes()), ValueType::Time),
+        Value::Comment(c) => (Plaintext::Borrowed(c.as_bytes()), ValueType::Comment),
         Value::Null | Value::Map(_) | Value::List(_) => return None,
-    };
-    Some((Zeroizing::new(bytes), ty))
+    })
+}
+
+/// [`from_plaintext`] taking the bytes: a string keeps their buffer.
+pub fn from_plaintext_owned(
+    mut bytes: Zeroizing<Vec<u8>>,
+    ty: ValueType,
+) -> Result<Value, FormatError> {
+    if matches!(ty, ValueType::Str | ValueType::Bytes) && std::str::from_utf8(&bytes).is_ok() {
+        // The plaintext moves into the tree, which holds plain strings.
+        let plain = std::mem::take(&mut *bytes);
+        return Ok(Value::Str(String::from_utf8(plain).expect("checked UTF-8")));
+    }
+    from_plaintext(&bytes, ty)
 }
 
 /// Turns decrypted bytes back into a value, as sops 3.11 parses them.
@@ -303,6 +375,11 @@ impl IvCache {
         self.map.get(&CacheKey::new(aad, ty, plaintext)).copied()
     }
 
+    /// Adds the IVs another cache recorded (for another part of the tree).
+    pub(crate) fn merge(&mut self, other: IvCache) {
+        self.map.extend(other.map);
+    }
+
     fn put(&mut self, aad: &str, ty: ValueType, plaintext: &[u8], iv: [u8; 32]) {
         if !self.enabled {
             return;
@@ -355,6 +432,15 @@ impl Cipher {
         }
     }
 
+    /// A second cipher for the same key, with its own IV source, for
+    /// another thread (a `Cipher` is not shared between threads).
+    pub(crate) fn fork(&self) -> Cipher {
+        Cipher {
+            aead: self.aead.clone(),
+            ivs: std::cell::RefCell::new(IvPool::new()),
+        }
+    }
+
     /// Encrypts `plaintext` with `aad`, reusing a cached IV for an unchanged
     /// value, otherwise a fresh random one.
     pub fn encrypt(
@@ -384,26 +470,22 @@ impl Cipher {
         aad: &str,
         cache: Option<&mut IvCache>,
     ) -> Option<Zeroizing<Vec<u8>>> {
-        let iv32 = value.iv32();
         let value_type = value.value_type;
-        let mut data = Zeroizing::new(value.data);
-        let tag = Tag::from_slice(&value.tag);
         // sops always writes 32-byte IVs; a value with any other length is
         // treated as undecryptable rather than guessed at.
-        let ok = value.iv.len() == 32
-            && self
-                .aead
-                .decrypt_in_place_detached(
-                    Nonce::<U32>::from_slice(&value.iv),
-                    aad.as_bytes(),
-                    &mut data,
-                    tag,
-                )
-                .is_ok();
-        if !ok {
+        let Iv::Sops(iv) = value.iv else {
             return None;
-        }
-        if let (Some(cache), Some(iv)) = (cache, iv32) {
+        };
+        let mut data = Zeroizing::new(value.data);
+        self.aead
+            .decrypt_in_place_detached(
+                Nonce::<U32>::from_slice(&iv),
+                aad.as_bytes(),
+                &mut data,
+                Tag::from_slice(&value.tag),
+            )
+            .ok()?;
+        if let Some(cache) = cache {
             cache.put(aad, value_type, &data, iv);
         }
         Some(data)

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::mac::MacHasher;
 use crate::metadata::Selector;
 use crate::tree::{Item, Map, Value};
+use zeroize::Zeroizing;
 
 /// Walk state shared by encryption and decryption.
 struct Walk<'a> {
@@ -17,6 +18,10 @@ struct Walk<'a> {
     selector: &'a Selector,
     mac_only_encrypted: bool,
     mac: MacHasher,
+    /// When set, the MAC input is collected here instead of hashed: the
+    /// walk covers the second part of a tree split between two threads,
+    /// and the bytes are hashed after the first part's.
+    mac_bytes: Option<Zeroizing<Vec<u8>>>,
     /// The map keys from the root to the current node.
     path: Vec<String>,
     /// `path` joined as the AAD (`a:b:`), and where each key starts in it.
@@ -34,6 +39,7 @@ impl<'a> Walk<'a> {
             selector,
             mac_only_encrypted,
             mac: MacHasher::new(mac_only_encrypted),
+            mac_bytes: None,
             path: Vec::new(),
             aad: String::new(),
             aad_lens: Vec::new(),
@@ -94,8 +100,16 @@ impl<'a> Walk<'a> {
 
     fn add_to_mac(&mut self, bytes: &[u8], encrypted: bool) {
         if !self.mac_only_encrypted || encrypted {
-            self.mac.update(bytes);
+            match &mut self.mac_bytes {
+                Some(collected) => collected.extend_from_slice(bytes),
+                None => self.mac.update(bytes),
+            }
         }
+    }
+
+    /// Hashes MAC input collected by the walk of a later part of the tree.
+    fn add_collected(&mut self, bytes: &[u8]) {
+        self.mac.update(bytes);
     }
 
     fn note_comment(&mut self, text: &str) {
@@ -118,7 +132,13 @@ impl<'a> Walk<'a> {
 
     fn encrypt_map(&mut self, map: &mut Map, cache: Option<&IvCache>) -> Result<()> {
         self.comment_runs.push(Vec::new());
-        for item in &mut map.items {
+        let r = self.encrypt_items(&mut map.items, cache);
+        self.comment_runs.pop();
+        r
+    }
+
+    fn encrypt_items(&mut self, items: &mut [Item], cache: Option<&IvCache>) -> Result<()> {
+        for item in items {
             match item {
                 Item::Comment(text) => {
                     if let Some(enc) = self.encrypt_comment(text, cache)? {
@@ -134,7 +154,6 @@ impl<'a> Walk<'a> {
                 }
             }
         }
-        self.comment_runs.pop();
         Ok(())
     }
 
@@ -189,7 +208,9 @@ impl<'a> Walk<'a> {
                 let (bytes, ty) = cipher::to_plaintext(leaf).expect("a leaf");
                 self.add_to_mac(&bytes, encrypt);
                 if encrypt && !bytes.is_empty() {
-                    *leaf = Value::Str(self.cipher.encrypt(&bytes, ty, self.aad(), cache));
+                    let sealed = self.cipher.encrypt(&bytes, ty, self.aad(), cache);
+                    drop(bytes);
+                    *leaf = Value::Str(sealed);
                 }
                 Ok(())
             }
@@ -200,7 +221,13 @@ impl<'a> Walk<'a> {
 
     fn decrypt_map(&mut self, map: &mut Map, cache: &mut IvCache) -> Result<()> {
         self.comment_runs.push(Vec::new());
-        for item in &mut map.items {
+        let r = self.decrypt_items(&mut map.items, cache);
+        self.comment_runs.pop();
+        r
+    }
+
+    fn decrypt_items(&mut self, items: &mut [Item], cache: &mut IvCache) -> Result<()> {
+        for item in items {
             match item {
                 Item::Comment(text) => {
                     if let Some(plain) = self.decrypt_comment(text, cache) {
@@ -217,7 +244,6 @@ impl<'a> Walk<'a> {
                 }
             }
         }
-        self.comment_runs.pop();
         Ok(())
     }
 
@@ -305,20 +331,81 @@ impl<'a> Walk<'a> {
                     .ok_or_else(|| Error::DecryptValue {
                         path: self.path_display(),
                     })?;
-                let typed = cipher::from_plaintext(&plain, value_type).map_err(|e| {
+                // Comments are never part of the MAC. (Hashed before the
+                // bytes move into the value; on an error nothing is used.)
+                if value_type != ValueType::Comment {
+                    self.add_to_mac(&plain, true);
+                }
+                *leaf = cipher::from_plaintext_owned(plain, value_type).map_err(|e| {
                     Error::MalformedValue {
                         path: self.path_display(),
                         reason: e.to_string(),
                     }
                 })?;
-                if !matches!(typed, Value::Comment(_)) {
-                    self.add_to_mac(&plain, true);
-                }
-                *leaf = typed;
                 Ok(())
             }
         }
     }
+}
+
+/// Trees with fewer leaves than this are walked by one thread: below it,
+/// starting a second one costs about what it saves.
+const PARALLEL_LEAVES: usize = 2048;
+
+/// Where to split a document's top-level items between two threads (about
+/// half the leaves on each side), or `None` to walk it in one.
+///
+/// The comment selectors decide by the comments seen before a value, which
+/// would cross the split, so they always walk in one thread. The key-path
+/// selectors, the AAD and the values depend only on the path, and the MAC
+/// is put back in order: both ways give the same result.
+fn split_point(doc: &Map, selector: &Selector) -> Option<usize> {
+    if matches!(
+        selector,
+        Selector::UnencryptedCommentRegex(_) | Selector::EncryptedCommentRegex(_)
+    ) || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2
+    {
+        return None;
+    }
+    let weights: Vec<usize> = doc.items.iter().map(item_leaves).collect();
+    let total: usize = weights.iter().sum();
+    if total < PARALLEL_LEAVES {
+        return None;
+    }
+    let mut seen = 0;
+    let at = weights.iter().position(|w| {
+        seen += w;
+        seen * 2 >= total
+    })? + 1;
+    (at < doc.items.len()).then_some(at)
+}
+
+fn item_leaves(item: &Item) -> usize {
+    match item {
+        Item::Entry(_, value) => value_leaves(value),
+        Item::Comment(_) => 1,
+    }
+}
+
+fn value_leaves(value: &Value) -> usize {
+    match value {
+        Value::Map(m) => m.items.iter().map(item_leaves).sum(),
+        Value::List(l) => l.iter().map(value_leaves).sum(),
+        _ => 1,
+    }
+}
+
+/// Runs `second` on another thread while `first` runs on this one, and
+/// gives both results (the second thread's panic, if any, is re-raised).
+fn in_parallel<A, B: Send>(first: impl FnOnce() -> A, second: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(second);
+        let a = first();
+        let b = helper
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (a, b)
+    })
 }
 
 /// Encrypts every selected value of `docs` in place and returns the MAC of
@@ -333,7 +420,27 @@ pub fn encrypt_documents(
 ) -> Result<String> {
     let mut walk = Walk::new(cipher, selector, mac_only_encrypted);
     for doc in docs.iter_mut() {
-        walk.encrypt_map(doc, cache)?;
+        let Some(at) = split_point(doc, selector) else {
+            walk.encrypt_map(doc, cache)?;
+            continue;
+        };
+        let (first, second) = doc.items.split_at_mut(at);
+        let helper_cipher = cipher.fork();
+        walk.comment_runs.push(Vec::new());
+        let (r1, (r2, bytes)) = in_parallel(
+            || walk.encrypt_items(first, cache),
+            move || {
+                let mut helper = Walk::new(&helper_cipher, selector, mac_only_encrypted);
+                helper.mac_bytes = Some(Zeroizing::new(Vec::new()));
+                helper.comment_runs.push(Vec::new());
+                let r = helper.encrypt_items(second, cache);
+                (r, helper.mac_bytes.take().unwrap_or_default())
+            },
+        );
+        walk.comment_runs.pop();
+        r1?;
+        r2?;
+        walk.add_collected(&bytes);
     }
     Ok(walk.mac.finish())
 }
@@ -349,10 +456,37 @@ pub fn decrypt_documents(
     record_ivs: bool,
 ) -> Result<(String, IvCache)> {
     let mut walk = Walk::new(cipher, selector, mac_only_encrypted);
-    let mut cache = IvCache::default();
-    cache.enabled = record_ivs;
+    let new_cache = || {
+        let mut cache = IvCache::default();
+        cache.enabled = record_ivs;
+        cache
+    };
+    let mut cache = new_cache();
     for doc in docs.iter_mut() {
-        walk.decrypt_map(doc, &mut cache)?;
+        let Some(at) = split_point(doc, selector) else {
+            walk.decrypt_map(doc, &mut cache)?;
+            continue;
+        };
+        let (first, second) = doc.items.split_at_mut(at);
+        let helper_cipher = cipher.fork();
+        walk.comment_runs.push(Vec::new());
+        let (r1, (r2, bytes, helper_cache)) = in_parallel(
+            || walk.decrypt_items(first, &mut cache),
+            move || {
+                let mut helper = Walk::new(&helper_cipher, selector, mac_only_encrypted);
+                helper.mac_bytes = Some(Zeroizing::new(Vec::new()));
+                helper.comment_runs.push(Vec::new());
+                let mut helper_cache = new_cache();
+                let r = helper.decrypt_items(second, &mut helper_cache);
+                (r, helper.mac_bytes.take().unwrap_or_default(), helper_cache)
+            },
+        );
+        walk.comment_runs.pop();
+        // The first error in file order, as one thread would report it.
+        r1?;
+        r2?;
+        walk.add_collected(&bytes);
+        cache.merge(helper_cache);
     }
     Ok((walk.mac.finish(), cache))
 }

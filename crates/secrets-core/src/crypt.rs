@@ -490,3 +490,70 @@ pub fn decrypt_documents(
     }
     Ok((walk.mac.finish(), cache))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::DataKey;
+
+    /// `groups` maps of strings, numbers, booleans, lists and comments,
+    /// with an `_unencrypted` key in each.
+    fn big_doc(groups: usize) -> Map {
+        let mut doc = Map::new();
+        for g in 0..groups {
+            let mut m = Map::new();
+            m.items.push(Item::Comment(format!(" group {g}")));
+            for i in 0..30 {
+                let value = match i % 5 {
+                    0 => Value::Str(format!("secret-{g}-{i}")),
+                    1 => Value::Int((g * 100 + i) as i64),
+                    2 => Value::Bool(i % 2 == 0),
+                    3 => Value::List(vec![
+                        Value::Str(format!("a{g}")),
+                        Value::Comment(" in list".into()),
+                        Value::Float(g as f64 + 0.5),
+                    ]),
+                    _ => Value::Str(String::new()),
+                };
+                m.insert(format!("k{i}"), value);
+            }
+            m.insert("note_unencrypted", Value::Str(format!("visible {g}")));
+            doc.insert(format!("group_{g}"), Value::Map(m));
+        }
+        doc
+    }
+
+    #[test]
+    fn large_trees_walked_by_two_threads_match_one_thread() {
+        let key = DataKey::generate();
+        let cipher = Cipher::new(&key);
+        let selector = Selector::default_suffix();
+        let plain = big_doc(100);
+        // The machine's second core is used (CI has two).
+        assert!(split_point(&plain, &selector).is_some());
+
+        let mut encrypted = vec![plain.clone()];
+        let mac = encrypt_documents(&mut encrypted, &cipher, &selector, false, None).unwrap();
+
+        // One thread, for reference.
+        let mut walk = Walk::new(&cipher, &selector, false);
+        let mut one = encrypted.clone();
+        walk.decrypt_map(&mut one[0], &mut IvCache::default())
+            .unwrap();
+        assert_eq!(walk.mac.finish(), mac);
+        assert_eq!(one[0], plain);
+
+        let mut decrypted = encrypted.clone();
+        let (mac2, ivs) =
+            decrypt_documents(&mut decrypted, &cipher, &selector, false, true).unwrap();
+        assert_eq!(mac2, mac);
+        assert_eq!(decrypted[0], plain);
+
+        // Sealing again unchanged keeps every ciphertext: both threads'
+        // IVs were recorded.
+        let mut again = decrypted.clone();
+        let mac3 = encrypt_documents(&mut again, &cipher, &selector, false, Some(&ivs)).unwrap();
+        assert_eq!(mac3, mac);
+        assert_eq!(again, encrypted);
+    }
+}

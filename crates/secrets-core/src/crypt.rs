@@ -72,30 +72,9 @@ impl<'a> Walk<'a> {
         self.path.pop().expect("entered before")
     }
 
-    /// Does the selector encrypt the leaf at the current position? For a
-    /// comment, the comment itself (the last of the innermost run) does not
-    /// count towards the comment regexes.
+    /// Does the selector encrypt the leaf at the current position?
     fn should_encrypt(&self, is_comment: bool) -> bool {
-        let any_key = |f: &dyn Fn(&str) -> bool| self.path.iter().any(|k| f(k));
-        let any_comment = |re: &regex::Regex| {
-            let last = self.comment_runs.len().saturating_sub(1);
-            self.comment_runs.iter().enumerate().any(|(level, run)| {
-                let run = if is_comment && level == last {
-                    &run[..run.len().saturating_sub(1)]
-                } else {
-                    &run[..]
-                };
-                run.iter().any(|c| re.is_match(c))
-            })
-        };
-        match self.selector {
-            Selector::UnencryptedSuffix(s) => !any_key(&|k| k.ends_with(s.as_str())),
-            Selector::EncryptedSuffix(s) => any_key(&|k| k.ends_with(s.as_str())),
-            Selector::UnencryptedRegex(re) => !any_key(&|k| re.is_match(k)),
-            Selector::EncryptedRegex(re) => any_key(&|k| re.is_match(k)),
-            Selector::UnencryptedCommentRegex(re) => !any_comment(re),
-            Selector::EncryptedCommentRegex(re) => any_comment(re),
-        }
+        selects(self.selector, &self.path, &self.comment_runs, is_comment)
     }
 
     fn add_to_mac(&mut self, bytes: &[u8], encrypted: bool) {
@@ -348,6 +327,127 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// Does `selector` encrypt a leaf under the map keys `path`, after the
+/// comments in `runs` (for every open map or list, the comments since its
+/// last item)? For a comment, the last comment of the innermost run is the
+/// comment itself and does not count towards the comment regexes.
+fn selects(selector: &Selector, path: &[String], runs: &[Vec<String>], is_comment: bool) -> bool {
+    let any_key = |f: &dyn Fn(&str) -> bool| path.iter().any(|k| f(k));
+    let any_comment = |re: &regex::Regex| {
+        let last = runs.len().saturating_sub(1);
+        runs.iter().enumerate().any(|(level, run)| {
+            let run = if is_comment && level == last {
+                &run[..run.len().saturating_sub(1)]
+            } else {
+                &run[..]
+            };
+            run.iter().any(|c| re.is_match(c))
+        })
+    };
+    match selector {
+        Selector::UnencryptedSuffix(s) => !any_key(&|k| k.ends_with(s.as_str())),
+        Selector::EncryptedSuffix(s) => any_key(&|k| k.ends_with(s.as_str())),
+        Selector::UnencryptedRegex(re) => !any_key(&|k| re.is_match(k)),
+        Selector::EncryptedRegex(re) => any_key(&|k| re.is_match(k)),
+        Selector::UnencryptedCommentRegex(re) => !any_comment(re),
+        Selector::EncryptedCommentRegex(re) => any_comment(re),
+    }
+}
+
+/// Calls `found` with the path (map keys and list indices) of every leaf of
+/// an encrypted document that `selector` says must be encrypted but is
+/// plaintext, as a plain editor leaves it. Null and empty strings are never
+/// encrypted. Decided as encryption decides, the comment selectors included.
+pub fn plaintext_leaves(doc: &Map, selector: &Selector, found: &mut dyn FnMut(&[String])) {
+    let mut check = Check {
+        selector,
+        keys: Vec::new(),
+        shown: Vec::new(),
+        runs: Vec::new(),
+        found,
+    };
+    check.map(doc);
+}
+
+/// The walk of [`plaintext_leaves`].
+struct Check<'a, 'f> {
+    selector: &'a Selector,
+    /// Map keys from the root (what the selectors see).
+    keys: Vec<String>,
+    /// Map keys and list indices (what the user is shown).
+    shown: Vec<String>,
+    runs: Vec<Vec<String>>,
+    found: &'f mut dyn FnMut(&[String]),
+}
+
+impl Check<'_, '_> {
+    fn note(&mut self, comment: &str) {
+        if let Some(run) = self.runs.last_mut() {
+            run.push(comment.to_string());
+        }
+    }
+
+    fn end_of_item(&mut self) {
+        if let Some(run) = self.runs.last_mut() {
+            run.clear();
+        }
+    }
+
+    fn map(&mut self, map: &Map) {
+        self.runs.push(Vec::new());
+        for item in &map.items {
+            match item {
+                Item::Comment(text) => self.note(text),
+                Item::Entry(key, value) => {
+                    self.keys.push(key.clone());
+                    self.shown.push(key.clone());
+                    self.value(value);
+                    self.keys.pop();
+                    self.shown.pop();
+                    self.end_of_item();
+                }
+            }
+        }
+        self.runs.pop();
+    }
+
+    fn value(&mut self, value: &Value) {
+        match value {
+            Value::Map(m) => self.map(m),
+            Value::List(items) => {
+                self.runs.push(Vec::new());
+                let mut index = 0;
+                for item in items {
+                    match item {
+                        Value::Comment(text) => self.note(text),
+                        // An encrypted comment in a list is written as an item.
+                        Value::Str(s)
+                            if cipher::looks_encrypted(s) && s.ends_with(",type:comment]") =>
+                        {
+                            self.note(s)
+                        }
+                        _ => {
+                            self.shown.push(index.to_string());
+                            index += 1;
+                            self.value(item);
+                            self.shown.pop();
+                            self.end_of_item();
+                        }
+                    }
+                }
+                self.runs.pop();
+            }
+            Value::Null | Value::Comment(_) => {}
+            Value::Str(s) if s.is_empty() || cipher::looks_encrypted(s) => {}
+            _ => {
+                if selects(self.selector, &self.keys, &self.runs, false) {
+                    (self.found)(&self.shown);
+                }
+            }
+        }
+    }
+}
+
 /// Trees with fewer leaves than this are walked by one thread: below it,
 /// starting a second one costs about what it saves.
 const PARALLEL_LEAVES: usize = 2048;
@@ -555,5 +655,67 @@ mod tests {
         let mac3 = encrypt_documents(&mut again, &cipher, &selector, false, Some(&ivs)).unwrap();
         assert_eq!(mac3, mac);
         assert_eq!(again, encrypted);
+    }
+
+    /// The paths (as `plaintext_leaves` shows them) of the leaves that
+    /// encryption turned into `ENC[…]` strings.
+    fn encrypted_paths(plain: &Map, enc: &Map, path: &mut Vec<String>, out: &mut Vec<String>) {
+        for (p, e) in plain.items.iter().zip(&enc.items) {
+            if let (Item::Entry(k, pv), Item::Entry(_, ev)) = (p, e) {
+                path.push(k.clone());
+                encrypted_value_paths(pv, ev, path, out);
+                path.pop();
+            }
+        }
+    }
+
+    fn encrypted_value_paths(p: &Value, e: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
+        match (p, e) {
+            (Value::Map(pm), Value::Map(em)) => encrypted_paths(pm, em, path, out),
+            (Value::List(pl), Value::List(el)) => {
+                let mut index = 0;
+                for (pi, ei) in pl.iter().zip(el) {
+                    if matches!(pi, Value::Comment(_)) {
+                        continue;
+                    }
+                    path.push(index.to_string());
+                    index += 1;
+                    encrypted_value_paths(pi, ei, path, out);
+                    path.pop();
+                }
+            }
+            (_, Value::Str(s)) if cipher::looks_encrypted(s) => out.push(path.join("/")),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn plaintext_leaves_are_what_encryption_would_encrypt() {
+        let key = DataKey::generate();
+        let cipher = Cipher::new(&key);
+        let re = |s: &str| regex::Regex::new(s).unwrap();
+        let selectors = [
+            Selector::default_suffix(),
+            Selector::EncryptedSuffix("_secret".into()),
+            Selector::EncryptedRegex(re("^k1")),
+            Selector::UnencryptedRegex(re("^k2")),
+            Selector::EncryptedCommentRegex(re("group 1|in list")),
+            Selector::UnencryptedCommentRegex(re("no such comment")),
+        ];
+        let mut plain = big_doc(20);
+        plain.insert("token_secret", Value::Str("t".into()));
+        for selector in &selectors {
+            let mut docs = vec![plain.clone()];
+            encrypt_documents(&mut docs, &cipher, selector, false, None).unwrap();
+            let mut want = Vec::new();
+            encrypted_paths(&plain, &docs[0], &mut Vec::new(), &mut want);
+            assert!(!want.is_empty(), "{selector:?} encrypts something");
+            let mut got = Vec::new();
+            plaintext_leaves(&plain, selector, &mut |p| got.push(p.join("/")));
+            assert_eq!(got, want, "{selector:?}");
+            let mut left = Vec::new();
+            plaintext_leaves(&docs[0], selector, &mut |p| left.push(p.join("/")));
+            assert!(left.is_empty(), "{selector:?}: {left:?}");
+        }
     }
 }

@@ -33,11 +33,12 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use crate::crypt;
 use crate::error::Error;
 use crate::file::{DecryptOptions, SopsFile};
 use crate::format::Format;
 use crate::keys::discovery::{Env, Identities};
-use crate::metadata::{Metadata, Selector};
+use crate::metadata::Metadata;
 use crate::rules::{Config, CreationRule, CONFIG_NAME};
 use crate::store;
 use crate::time::Timestamp;
@@ -426,8 +427,7 @@ fn check_file(
     if format != Format::Binary {
         let selector = sops.metadata.effective_selector();
         for doc in &sops.documents {
-            let mut path = Vec::new();
-            plaintext_leaves(doc, &selector, &mut path, &mut |key| {
+            crypt::plaintext_leaves(doc, &selector, &mut |path| {
                 p.push(
                     Problem::new(
                         "E020",
@@ -436,7 +436,7 @@ fn check_file(
                         "value is plaintext but the file's selector says it must be encrypted",
                         "re-encrypt the value: `nsec set FILE KEY VALUE` (and change the secret at its source)",
                     )
-                    .at(key),
+                    .at(key_path(path)),
                 );
             });
         }
@@ -551,62 +551,6 @@ fn safe_message(e: &Error) -> String {
 
 fn key_path(path: &[String]) -> String {
     path.iter().map(|k| format!("[{k:?}]")).collect()
-}
-
-/// Calls `found` with the key path of every leaf that the selector says
-/// must be encrypted but is not an `ENC[…]` string (null and "" are fine).
-/// Comment selectors are not checked here (their context is positional).
-fn plaintext_leaves(
-    map: &Map,
-    sel: &Selector,
-    path: &mut Vec<String>,
-    found: &mut dyn FnMut(String),
-) {
-    for item in &map.items {
-        if let Item::Entry(k, v) = item {
-            path.push(k.clone());
-            plaintext_value(v, sel, path, found);
-            path.pop();
-        }
-    }
-}
-
-fn plaintext_value(
-    v: &Value,
-    sel: &Selector,
-    path: &mut Vec<String>,
-    found: &mut dyn FnMut(String),
-) {
-    match v {
-        Value::Map(m) => plaintext_leaves(m, sel, path, found),
-        Value::List(items) => {
-            for (i, item) in Value::list_values(items).enumerate() {
-                path.push(i.to_string());
-                plaintext_value(item, sel, &mut path.clone(), found);
-                path.pop();
-            }
-        }
-        Value::Null | Value::Comment(_) => {}
-        Value::Str(s) if s.is_empty() || s.starts_with("ENC[AES256_GCM,") => {}
-        _ => {
-            // List indices are in `path` as numbers; selectors only look at keys.
-            let keys: Vec<&String> = path
-                .iter()
-                .filter(|k| k.parse::<usize>().is_err())
-                .collect();
-            let any = |f: &dyn Fn(&str) -> bool| keys.iter().any(|k| f(k));
-            let must = match sel {
-                Selector::UnencryptedSuffix(s) => !any(&|k| k.ends_with(s.as_str())),
-                Selector::EncryptedSuffix(s) => any(&|k| k.ends_with(s.as_str())),
-                Selector::UnencryptedRegex(re) => !any(&|k| re.is_match(k)),
-                Selector::EncryptedRegex(re) => any(&|k| re.is_match(k)),
-                Selector::UnencryptedCommentRegex(_) | Selector::EncryptedCommentRegex(_) => false,
-            };
-            if must {
-                found(key_path(path));
-            }
-        }
-    }
 }
 
 /// Leaves that are not strings: plaintext non-strings, or `ENC[…]` values

@@ -481,6 +481,80 @@ fn exec_env_and_exec_file() {
     );
 }
 
+/// sops' `exec-env --same-process` and `--background`, and exec-file's
+/// `--input-type`, as sops 3.11 has them.
+#[test]
+fn exec_launch_modes_and_input_type() {
+    let sb = setup();
+    encrypted(&sb, "x.yaml", "API_KEY: abc def\n");
+    // --same-process: the shell is the process nsec was started as.
+    let script = "printf '%s|%s' \"$API_KEY\" \"$$\"";
+    let child = nsec(&sb)
+        .args(["exec-env", "--same-process", "x.yaml", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("abc def|{pid}")
+    );
+    let theirs = ok(sops(&sb, "A").args([
+        "exec-env",
+        "--same-process",
+        "x.yaml",
+        "printf '%s' \"$API_KEY\"",
+    ]));
+    assert_eq!(theirs, b"abc def");
+    // --background: nsec returns at once; the command's output is discarded.
+    let out = run(nsec(&sb).args([
+        "exec-env",
+        "--background",
+        "x.yaml",
+        "echo visible; sleep 1; printf '%s' \"$API_KEY\" > bg.out",
+    ]));
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deprecated"));
+    assert!(!sb.path("bg.out").exists(), "nsec waited for the command");
+    let mut waited = 0;
+    while std::fs::read_to_string(sb.path("bg.out")).unwrap_or_default() != "abc def" {
+        assert!(waited < 100, "the background command did not run");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    // Both at once is a usage error, with sops' code.
+    let both = [
+        "exec-env",
+        "--background",
+        "--same-process",
+        "x.yaml",
+        "true",
+    ];
+    assert_eq!(code(&run(nsec(&sb).args(both))), 8);
+    assert_eq!(code(&run(sops(&sb, "A").args(both))), 8);
+    // exec-file waits for its command, always.
+    let out = run(nsec(&sb).args(["exec-file", "--background", "x.yaml", "cat {}"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("background"));
+    // --input-type for a file whose extension says nothing.
+    std::fs::copy(sb.path("x.yaml"), sb.path("x.secret")).unwrap();
+    let args = [
+        "exec-file",
+        "--input-type",
+        "yaml",
+        "--output-type",
+        "yaml",
+        "x.secret",
+        "cat {}",
+    ];
+    let ours = ok(nsec(&sb).args(args));
+    assert_eq!(ours, b"API_KEY: abc def\n");
+    assert_eq!(ours, ok(sops(&sb, "A").args(args)));
+}
+
 /// `--user` runs the command as another user (the tests run as root, as
 /// CI does; the command must then read the secret as that user).
 #[test]

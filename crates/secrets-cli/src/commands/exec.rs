@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use clap::Args;
-use secrets_core::ops::exec::{self, ExecOptions};
+use secrets_core::ops::exec::{self, ExecOptions, Launch};
 use secrets_core::{ops, Format};
 
 use super::{identities, Context};
@@ -12,6 +12,13 @@ use crate::error::CliError;
 /// `nsec exec-env`.
 #[derive(Debug, Args)]
 pub struct ExecEnvArgs {
+    /// Start the command and return at once, its output discarded
+    /// (deprecated in sops, kept for its scripts).
+    #[arg(long)]
+    pub background: bool,
+    /// Replace nsec with the command instead of running it as a child.
+    #[arg(long)]
+    pub same_process: bool,
     /// Start from an empty environment: only the file's values are set.
     #[arg(long)]
     pub pristine: bool,
@@ -27,9 +34,15 @@ pub struct ExecEnvArgs {
 /// `nsec exec-file`.
 #[derive(Debug, Args)]
 pub struct ExecFileArgs {
+    /// Refused: exec-file must wait for the command (see the message).
+    #[arg(long, hide = true)]
+    pub background: bool,
     /// Use a 0600 temp file (removed afterwards) instead of a FIFO.
     #[arg(long)]
     pub no_fifo: bool,
+    /// The store of the encrypted file (default: from its extension).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
     /// The name of the file the command sees.
     #[arg(long, value_name = "NAME", default_value = "tmp-file")]
     pub filename: String,
@@ -45,12 +58,25 @@ pub struct ExecFileArgs {
     pub command: String,
 }
 
-fn open(file: &str) -> Result<secrets_core::file::Opened, CliError> {
+fn open(file: &str, format: Format) -> Result<secrets_core::file::Opened, CliError> {
     let path = Path::new(file);
     if !path.is_file() {
         return Err(CliError::NoSuchFile(path.to_path_buf()));
     }
-    Ok(ops::open_file(path, &identities())?)
+    Ok(ops::open_file_as(path, format, &identities())?)
+}
+
+/// A `--input-type`/`--output-type` value, or the store the path's
+/// extension names.
+fn store_type(flag: &str, value: &Option<String>, path: &Path) -> Result<Format, CliError> {
+    match value {
+        Some(t) => Format::from_name(t).ok_or_else(|| {
+            CliError::Usage(format!(
+                "invalid --{flag} `{t}` (expected yaml, json, dotenv, ini or binary)"
+            ))
+        }),
+        None => Ok(Format::from_path(path)),
+    }
 }
 
 fn finish(code: i32) -> Result<(), CliError> {
@@ -62,11 +88,26 @@ fn finish(code: i32) -> Result<(), CliError> {
 
 /// `nsec exec-env`.
 pub fn exec_env(_ctx: &Context, args: &ExecEnvArgs) -> Result<(), CliError> {
-    let opened = open(&args.file)?;
+    let launch = match (args.background, args.same_process) {
+        (true, true) => {
+            return Err(CliError::Usage(
+                "the --same-process flag cannot be used with --background".into(),
+            ))
+        }
+        (true, false) => {
+            eprintln!("nsec: warning: exec-env's --background is deprecated in sops; the command's output is discarded");
+            Launch::Background
+        }
+        (false, true) => Launch::SameProcess,
+        (false, false) => Launch::Wait,
+    };
+    let opened = open(&args.file, Format::from_path(Path::new(&args.file)))?;
     let doc = opened.documents.first().cloned().unwrap_or_default();
+    drop(opened);
     let opts = ExecOptions {
         pristine: args.pristine,
         user: args.user.clone(),
+        launch,
     };
     let code = exec::exec_env(&doc, &args.command, &opts)
         .map_err(|e| CliError::Core(e.in_file(&args.file)))?;
@@ -76,15 +117,15 @@ pub fn exec_env(_ctx: &Context, args: &ExecEnvArgs) -> Result<(), CliError> {
 /// `nsec exec-file`.
 pub fn exec_file(ctx: &Context, args: &ExecFileArgs) -> Result<(), CliError> {
     let path = Path::new(&args.file);
-    let opened = open(&args.file)?;
-    let format = match &args.output_type {
-        Some(t) => Format::from_name(t).ok_or_else(|| {
-            CliError::Usage(format!(
-                "invalid --output-type `{t}` (expected yaml, json, dotenv, ini or binary)"
-            ))
-        })?,
-        None => Format::from_path(path),
+    let input = store_type("input-type", &args.input_type, path)?;
+    // Like sops, the output store defaults to the file's extension.
+    let format = store_type("output-type", &args.output_type, path)?;
+    let launch = if args.background {
+        Launch::Background
+    } else {
+        Launch::Wait
     };
+    let opened = open(&args.file, input)?;
     let config = ctx.config_for(Some(path))?;
     let plaintext = zeroize::Zeroizing::new(
         opened
@@ -95,6 +136,7 @@ pub fn exec_file(ctx: &Context, args: &ExecFileArgs) -> Result<(), CliError> {
     let opts = ExecOptions {
         pristine: false,
         user: args.user.clone(),
+        launch,
     };
     let code = exec::exec_file(
         &plaintext,

@@ -10,14 +10,15 @@
 //!   0700 directory that is removed when the command ends.
 //!
 //! Commands run as `/bin/sh -c CMD`, like sops; the child's exit code is
-//! returned so the caller can pass it on.
+//! returned so the caller can pass it on. `exec-env` can also start the
+//! command in the background or replace nsec with it ([`Launch`]).
 
 use std::fs::OpenOptions;
 use std::io::Write;
 #[cfg(unix)]
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::process::{Command, ExitStatus};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,23 @@ pub struct ExecOptions {
     pub pristine: bool,
     /// Run the command as this user (`--user`; needs the privilege to).
     pub user: Option<String>,
+    /// Wait for it, start it in the background, or become it.
+    pub launch: Launch,
+}
+
+/// How the command runs relative to nsec (exec-env).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Launch {
+    /// Wait for the command and return its exit code.
+    #[default]
+    Wait,
+    /// Start it and return 0 at once, its standard streams on `/dev/null`
+    /// (sops' deprecated `--background`).
+    Background,
+    /// Replace this process with the command (`--same-process`): the
+    /// environment goes straight to `execve`, and nothing returns unless
+    /// the command cannot be started.
+    SameProcess,
 }
 
 /// The environment variables `exec-env` sets for a document. Nested maps
@@ -128,10 +146,7 @@ fn exit_code(status: ExitStatus) -> i32 {
 }
 
 fn run(mut cmd: Command) -> Result<i32> {
-    let status = cmd.status().map_err(|e| Error::Command {
-        program: "/bin/sh".into(),
-        message: format!("could not run the command: {e}"),
-    })?;
+    let status = cmd.status().map_err(could_not_run)?;
     Ok(exit_code(status))
 }
 
@@ -146,7 +161,36 @@ pub fn exec_env(doc: &Map, command: &str, opts: &ExecOptions) -> Result<i32> {
     for (k, v) in &vars {
         cmd.env(k, v.as_str());
     }
-    run(cmd)
+    match opts.launch {
+        Launch::Wait => run(cmd),
+        Launch::Background => {
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd.spawn().map_err(could_not_run)?;
+            Ok(0)
+        }
+        Launch::SameProcess => Err(become_command(cmd)),
+    }
+}
+
+fn could_not_run(e: std::io::Error) -> Error {
+    Error::Command {
+        program: "/bin/sh".into(),
+        message: format!("could not run the command: {e}"),
+    }
+}
+
+/// `execve`s the command; returns only the error when it cannot.
+#[cfg(unix)]
+fn become_command(mut cmd: Command) -> Error {
+    use std::os::unix::process::CommandExt;
+    could_not_run(cmd.exec())
+}
+
+#[cfg(not(unix))]
+fn become_command(_cmd: Command) -> Error {
+    Error::InvalidOption("--same-process is only supported on Unix".into())
 }
 
 /// `exec-file`: gives `command` the plaintext at a path (replacing each
@@ -159,6 +203,13 @@ pub fn exec_file(
     no_fifo: bool,
     opts: &ExecOptions,
 ) -> Result<i32> {
+    if opts.launch != Launch::Wait {
+        // The plaintext lives in a directory nsec removes when the command
+        // ends (and a FIFO needs nsec to feed it): nsec must wait.
+        return Err(Error::InvalidOption(
+            "exec-file always waits for the command (sops' deprecated --background removes the file before the command can read it); put the whole `nsec exec-file …` in the background instead".into(),
+        ));
+    }
     if filename.is_empty() || filename.contains('/') || filename == "." || filename == ".." {
         return Err(Error::InvalidOption(format!(
             "--filename `{filename}` must be a plain file name"

@@ -170,8 +170,13 @@ pub fn decrypt_file_to_tree(path: impl AsRef<Path>) -> Result<Vec<Map>> {
 
 /// Parses and decrypts a file with the given identities, checking the MAC.
 pub fn open_file(path: &Path, identities: &Identities) -> Result<file::Opened> {
+    open_file_as(path, Format::from_path(path), identities)
+}
+
+/// [`open_file`] for a file in the given store (sops' `--input-type`).
+pub fn open_file_as(path: &Path, format: Format, identities: &Identities) -> Result<file::Opened> {
     let bytes = read(path)?;
-    SopsFile::parse(Format::from_path(path), &bytes)
+    SopsFile::parse(format, &bytes)
         .and_then(|f| f.open(identities, DecryptOptions::default()))
         .map_err(|e| e.in_file(path))
 }

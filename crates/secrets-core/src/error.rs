@@ -102,6 +102,8 @@ pub enum Error {
         path: PathBuf,
         /// The 0-based index of the offending creation rule.
         rule: Option<usize>,
+        /// Which kind of problem.
+        problem: ConfigProblem,
         /// What is wrong.
         message: String,
     },
@@ -210,6 +212,17 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+}
+
+/// The kind of a `.sops.yaml` problem ([`Error::Config`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigProblem {
+    /// Not YAML, not the expected shape, or not usable for the operation.
+    Invalid,
+    /// A `path_regex` does not compile.
+    PathRegex,
+    /// A recipient does not parse.
+    Recipient,
 }
 
 impl Error {

@@ -93,6 +93,6 @@ pub mod time;
 pub mod tree;
 
 pub use age::{Callbacks, NoCallbacks};
-pub use error::{Error, Result};
+pub use error::{ConfigProblem, Error, Result};
 pub use format::Format;
 pub use tree::{Item, Map, PathStep, Value};

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 
 use regex::Regex;
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigProblem, Error, Result};
 use crate::format::Format;
 use crate::keys::age::split_recipient_list;
 use crate::metadata::{Selector, SELECTOR_NAMES};
@@ -113,28 +113,34 @@ impl Config {
 
     /// Parses config text; `path` is used for errors and rule matching.
     pub fn parse(path: &Path, text: &[u8]) -> Result<Config> {
-        let err = |rule: Option<usize>, message: String| Error::Config {
+        let err = |rule: Option<usize>, RuleError(problem, message)| Error::Config {
             path: path.to_path_buf(),
             rule,
+            problem,
             message,
         };
         let docs = match store::parse(Format::Yaml, text) {
             Ok(d) => d,
             Err(Error::EmptyFile) => vec![Map::new()],
-            Err(e) => return Err(err(None, e.to_string())),
+            Err(e) => return Err(err(None, e.to_string().into())),
         };
         let root = docs.into_iter().next().unwrap_or_default();
-        let stores = parse_stores(root.get("stores")).map_err(|m| err(None, m))?;
+        let stores = parse_stores(root.get("stores")).map_err(|m| err(None, m.into()))?;
         let creation_rules = match root.get("creation_rules") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::List(rules)) => Value::list_values(rules)
                 .enumerate()
                 .map(|(i, r)| match r {
                     Value::Map(m) => parse_rule(i, m).map_err(|msg| err(Some(i), msg)),
-                    _ => Err(err(Some(i), "a rule must be a map".into())),
+                    _ => Err(err(Some(i), String::from("a rule must be a map").into())),
                 })
                 .collect::<Result<_>>()?,
-            Some(_) => return Err(err(None, "creation_rules must be a list".into())),
+            Some(_) => {
+                return Err(err(
+                    None,
+                    String::from("creation_rules must be a list").into(),
+                ))
+            }
         };
         Ok(Config {
             path: path.to_path_buf(),
@@ -209,7 +215,16 @@ fn parse_stores(v: Option<&Value>) -> std::result::Result<StoreOptions, String> 
     Ok(opts)
 }
 
-fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, String> {
+/// Why a rule does not parse.
+struct RuleError(ConfigProblem, String);
+
+impl From<String> for RuleError {
+    fn from(message: String) -> Self {
+        RuleError(ConfigProblem::Invalid, message)
+    }
+}
+
+fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, RuleError> {
     let string = |name: &str| -> std::result::Result<Option<String>, String> {
         match m.get(name) {
             None | Some(Value::Null) => Ok(None),
@@ -218,7 +233,12 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, String
         }
     };
     let path_regex = match string("path_regex")?.filter(|s| !s.is_empty()) {
-        Some(re) => Some(Regex::new(&re).map_err(|e| format!("invalid path_regex `{re}`: {e}"))?),
+        Some(re) => Some(Regex::new(&re).map_err(|e| {
+            RuleError(
+                ConfigProblem::PathRegex,
+                format!("invalid path_regex `{re}`: {e}"),
+            )
+        })?),
         None => None,
     };
     let mut has_non_age_keys = false;
@@ -227,7 +247,7 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, String
             let mut out = Vec::new();
             for (gi, g) in Value::list_values(groups).enumerate() {
                 let Value::Map(gm) = g else {
-                    return Err(format!("key_groups[{gi}] must be a map"));
+                    return Err(format!("key_groups[{gi}] must be a map").into());
                 };
                 let mut recipients = Vec::new();
                 collect_group(gm, &mut recipients, &mut has_non_age_keys)
@@ -248,7 +268,9 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, String
     let shamir_threshold = match m.get("shamir_threshold") {
         None | Some(Value::Null) => 0,
         Some(Value::Int(i)) if *i >= 0 => *i as usize,
-        Some(_) => return Err("shamir_threshold must be a non-negative integer".into()),
+        Some(_) => {
+            return Err(String::from("shamir_threshold must be a non-negative integer").into())
+        }
     };
     let selector = Selector::from_options(
         SELECTOR_NAMES
@@ -262,7 +284,7 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, String
     let mac_only_encrypted = match m.get("mac_only_encrypted") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err("mac_only_encrypted must be true or false".into()),
+        Some(_) => return Err(String::from("mac_only_encrypted must be true or false").into()),
     };
     let rule = CreationRule {
         index,
@@ -274,7 +296,8 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, String
         has_non_age_keys,
     };
     for r in rule.recipients() {
-        crate::keys::age::AgeRecipient::parse(r).map_err(|e| e.to_string())?;
+        crate::keys::age::AgeRecipient::parse(r)
+            .map_err(|e| RuleError(ConfigProblem::Recipient, e.to_string()))?;
     }
     Ok(rule)
 }
@@ -360,6 +383,28 @@ pub fn recipient_names(text: &str) -> HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_errors_say_which_kind() {
+        let kind = |text: &str| match Config::parse(Path::new("/r/.sops.yaml"), text.as_bytes()) {
+            Err(Error::Config { problem, rule, .. }) => (problem, rule),
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(
+            kind("creation_rules:\n  - path_regex: '(recipient'\n"),
+            (ConfigProblem::PathRegex, Some(0))
+        );
+        assert_eq!(
+            kind("creation_rules:\n  - age: x\n  - age: age1notakey\n"),
+            (ConfigProblem::Recipient, Some(0))
+        );
+        // A message that mentions a regex or recipient is not what decides.
+        assert_eq!(
+            kind("creation_rules:\n  - age: [1]\n"),
+            (ConfigProblem::Invalid, Some(0))
+        );
+        assert_eq!(kind("creation_rules: {}\n"), (ConfigProblem::Invalid, None));
+    }
 
     #[test]
     fn absolute_cleans_lexically() {

@@ -158,6 +158,7 @@ pub fn updatekeys(ctx: &Context, args: &UpdatekeysArgs) -> Result<(), CliError> 
             return Err(CliError::Core(Error::Config {
                 path: PathBuf::from(".sops.yaml"),
                 rule: None,
+                problem: secrets_core::ConfigProblem::Invalid,
                 message: format!("no .sops.yaml found for {file}"),
             }));
         };

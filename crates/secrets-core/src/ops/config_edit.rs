@@ -64,6 +64,7 @@ pub(crate) fn config_error(path: &Path, message: String) -> Error {
     Error::Config {
         path: path.to_path_buf(),
         rule: None,
+        problem: crate::error::ConfigProblem::Invalid,
         message,
     }
 }

@@ -140,6 +140,7 @@ pub fn plan_updatekeys(
         return Err(Error::Config {
             path: config.path.clone(),
             rule: Some(rule.index),
+            problem: crate::error::ConfigProblem::Invalid,
             message: "the rule has no age recipients".into(),
         });
     }

@@ -79,6 +79,7 @@ pub fn encrypt_options(
             return Err(Error::Config {
                 path: config.map(|c| c.path.clone()).unwrap_or_default(),
                 rule: Some(rule.index),
+                problem: crate::error::ConfigProblem::Invalid,
                 message: "the rule names pgp, kms, gcp_kms, azure_keyvault or hc_vault keys, which nsec cannot encrypt to (use sops for these files, or give --age to encrypt to age recipients only)".into(),
             });
         }
@@ -86,6 +87,7 @@ pub fn encrypt_options(
             return Err(Error::Config {
                 path: config.map(|c| c.path.clone()).unwrap_or_default(),
                 rule: Some(rule.index),
+                problem: crate::error::ConfigProblem::Invalid,
                 message: if rule.has_non_age_keys {
                     "the rule has only non-age keys (pgp, kms, …), which nsec does not support"
                         .into()

@@ -34,7 +34,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::crypt;
-use crate::error::Error;
+use crate::error::{ConfigProblem, Error};
 use crate::file::{DecryptOptions, SopsFile};
 use crate::format::Format;
 use crate::keys::discovery::{Env, Identities};
@@ -253,12 +253,18 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
         Ok(c) => c,
         Err(e) => {
             let (code, name, fix) = match &e {
-                Error::Config { message, .. } if message.contains("path_regex") => (
+                Error::Config {
+                    problem: ConfigProblem::PathRegex,
+                    ..
+                } => (
                     "E002",
                     "config-regex",
                     "fix the path_regex (Go RE2 syntax)",
                 ),
-                Error::Config { message, .. } if message.contains("recipient") => (
+                Error::Config {
+                    problem: ConfigProblem::Recipient,
+                    ..
+                } => (
                     "E003",
                     "config-recipient",
                     "replace it with the age1… public key from `age-keygen -y` or `nsec ssh-to-age`",

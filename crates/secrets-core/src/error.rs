@@ -5,7 +5,7 @@
 //! never contain secret material. The CLI maps variants to sops' exit codes in
 //! one place; the library knows no exit codes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::format::Format;
 
@@ -98,8 +98,9 @@ pub enum Error {
     /// A `.sops.yaml` problem.
     #[error("{}: {}{message}", path.display(), rule.map(|i| format!("creation rule {i}: ")).unwrap_or_default())]
     Config {
-        /// The config file.
-        path: PathBuf,
+        /// The config file. (Boxed, like other large fields: errors travel
+        /// up deep recursions, and every `Result` is as large as `Error`.)
+        path: Box<Path>,
         /// The 0-based index of the offending creation rule.
         rule: Option<usize>,
         /// Which kind of problem.
@@ -255,3 +256,14 @@ impl Error {
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod size {
+    /// Every `Result` in the parsers is as large as `Error`, and the JSON
+    /// and YAML parsers recurse once per nesting level: a larger error
+    /// overflowed the test threads' stacks on deeply nested input.
+    #[test]
+    fn errors_stay_small() {
+        assert!(std::mem::size_of::<super::Error>() <= 64);
+    }
+}

@@ -114,7 +114,7 @@ impl Config {
     /// Parses config text; `path` is used for errors and rule matching.
     pub fn parse(path: &Path, text: &[u8]) -> Result<Config> {
         let err = |rule: Option<usize>, RuleError(problem, message)| Error::Config {
-            path: path.to_path_buf(),
+            path: path.into(),
             rule,
             problem,
             message,

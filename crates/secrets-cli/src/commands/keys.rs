@@ -156,7 +156,7 @@ pub fn updatekeys(ctx: &Context, args: &UpdatekeysArgs) -> Result<(), CliError> 
         let path = Path::new(file);
         let Some(config) = ctx.config_for(Some(path))? else {
             return Err(CliError::Core(Error::Config {
-                path: PathBuf::from(".sops.yaml"),
+                path: Path::new(".sops.yaml").into(),
                 rule: None,
                 problem: secrets_core::ConfigProblem::Invalid,
                 message: format!("no .sops.yaml found for {file}"),

@@ -62,7 +62,7 @@ pub(crate) fn anchored(item: &str) -> Option<(&str, &str)> {
 /// on text, not on one rule).
 pub(crate) fn config_error(path: &Path, message: String) -> Error {
     Error::Config {
-        path: path.to_path_buf(),
+        path: path.into(),
         rule: None,
         problem: crate::error::ConfigProblem::Invalid,
         message,

@@ -138,7 +138,7 @@ pub fn plan_updatekeys(
     let rule = config.rule_for(cwd, path)?;
     if rule.recipients().next().is_none() {
         return Err(Error::Config {
-            path: config.path.clone(),
+            path: config.path.clone().into(),
             rule: Some(rule.index),
             problem: crate::error::ConfigProblem::Invalid,
             message: "the rule has no age recipients".into(),

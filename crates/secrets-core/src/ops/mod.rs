@@ -77,7 +77,7 @@ pub fn encrypt_options(
             // Encrypting to the age keys alone would quietly leave out the
             // people and machines the rule gives PGP/KMS/Vault keys.
             return Err(Error::Config {
-                path: config.map(|c| c.path.clone()).unwrap_or_default(),
+                path: config.map(|c| c.path.clone()).unwrap_or_default().into(),
                 rule: Some(rule.index),
                 problem: crate::error::ConfigProblem::Invalid,
                 message: "the rule names pgp, kms, gcp_kms, azure_keyvault or hc_vault keys, which nsec cannot encrypt to (use sops for these files, or give --age to encrypt to age recipients only)".into(),
@@ -85,7 +85,7 @@ pub fn encrypt_options(
         }
         if rule.recipients().next().is_none() {
             return Err(Error::Config {
-                path: config.map(|c| c.path.clone()).unwrap_or_default(),
+                path: config.map(|c| c.path.clone()).unwrap_or_default().into(),
                 rule: Some(rule.index),
                 problem: crate::error::ConfigProblem::Invalid,
                 message: if rule.has_non_age_keys {

@@ -421,6 +421,47 @@ fn large_files_round_trip_with_sops() {
     assert!(err.contains("group_119:s0:"), "{err}");
 }
 
+/// sops decodes the first document into a Go map first, which applies
+/// merge keys: a `<<` whose value is not a map (or a list of maps) is
+/// refused there, and nsec must refuse it too, or it would write files sops
+/// cannot read.
+#[test]
+fn merge_keys_are_checked_as_sops_checks_them() {
+    let sb = Sandbox::new();
+    let cases = [
+        ("<<: 1\n", false),
+        ("<<: {a: 1}\n", true),
+        ("<<: [{a: 1}]\n", true),
+        ("b: &b {x: 1}\n<<: *b\n", true),
+        ("b: &b x\n<<: *b\n", false),
+        ("\"<<\": 1\n", true),
+        ("'<<': 1\n", true),
+        ("a: 1\n---\n<<: 1\n", true),
+        ("<<:\n", false),
+        ("<<: []\n", true),
+        ("<<: [{a: 1}, 2]\n", false),
+        ("!!merge <<: 1\n", false),
+        ("k:\n  <<: 1\n", false),
+    ];
+    for (i, (text, accepted)) in cases.iter().enumerate() {
+        let file = sb.write(&format!("m{i}.yaml"), text);
+        let enc =
+            |cmd: &mut std::process::Command| run(cmd.args(["encrypt", "--age", AGE_A]).arg(&file));
+        let ours = enc(&mut sb.nsec());
+        let theirs = enc(&mut sb.sops());
+        assert_eq!(theirs.status.success(), *accepted, "sops on {text:?}");
+        assert_eq!(
+            code(&ours),
+            code(&theirs),
+            "{text:?}: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        if !accepted {
+            assert!(String::from_utf8_lossy(&ours.stderr).contains("map merge requires"));
+        }
+    }
+}
+
 #[test]
 fn comment_regex_encryption_matches_sops() {
     // sops 3.11 has --encrypted-comment-regex only in its legacy form.

@@ -138,8 +138,9 @@ fn at(span: &Span) -> String {
 enum Frame {
     Map {
         items: Vec<Item>,
-        /// The key whose value is being read, with its line.
-        key: Option<(String, usize)>,
+        /// The key whose value is being read, with its line and whether it
+        /// is the merge key `<<`.
+        key: Option<(String, usize, bool)>,
         /// The line of every key so far, in order (for duplicate errors).
         key_lines: Vec<usize>,
         /// Keys seen so far and their lines, once the map is large
@@ -190,6 +191,8 @@ struct Builder {
     plan_level: usize,
     /// Nodes copied so far by expanding aliases (see [`MAX_ALIAS_NODES`]).
     alias_nodes: usize,
+    /// The scalar being completed is the merge key (plain `<<`).
+    merge_key: bool,
 }
 
 /// How many nodes alias expansion may copy in one file. Aliases of aliases
@@ -252,6 +255,12 @@ impl Builder {
                 if !implicit_null {
                     self.flush_pending_before_node();
                 }
+                // go-yaml's merge key: a plain `<<`, or one tagged `!!merge`.
+                self.merge_key = text == "<<"
+                    && match tag.as_deref() {
+                        None => style == ScalarStyle::Plain,
+                        Some(t) => t.handle() == CORE_TAG && t.suffix() == "merge",
+                    };
                 let value = if self.in_metadata() && !implicit_null {
                     // sops reads its metadata into typed Go fields, so a
                     // foreign key's `fp: 0000…` stays the text it is; typing
@@ -649,7 +658,7 @@ impl Builder {
         self.stack.len() >= 3
             && matches!(
                 self.stack.first(),
-                Some(Frame::Map { key: Some((k, _)), .. }) if k == "sops"
+                Some(Frame::Map { key: Some((k, ..)), .. }) if k == "sops"
             )
     }
 
@@ -661,6 +670,7 @@ impl Builder {
         block_end: bool,
         span: &Span,
     ) -> Result<()> {
+        let merge = std::mem::take(&mut self.merge_key);
         if anchor != 0 {
             self.anchors.insert(anchor, value.clone());
         }
@@ -724,9 +734,23 @@ impl Builder {
                     if key_lines.len() > SMALL_MAP {
                         seen.insert(name.clone(), key_line);
                     }
-                    *key = Some((name, key_line));
+                    *key = Some((name, key_line, merge));
                 }
-                Some((name, _)) => {
+                Some((name, key_line, merge)) => {
+                    // sops first decodes the first document into a Go map,
+                    // which applies merges: a `<<` whose value is not a map
+                    // or a list of maps is an error there, and nsec must
+                    // not write a file sops cannot read.
+                    let mergeable = match &value {
+                        Value::Map(_) => true,
+                        Value::List(l) => Value::list_values(l).all(|v| matches!(v, Value::Map(_))),
+                        _ => false,
+                    };
+                    if merge && !mergeable && self.docs.is_empty() {
+                        return Err(parse_error(format!(
+                            "line {key_line}: map merge requires a map or a list of maps as the value of `<<` (quote the key to keep it as a plain key)"
+                        )));
+                    }
                     items.push(Item::Entry(name, value));
                     *last_line = line;
                     *last_flow = flow;

@@ -462,6 +462,57 @@ fn merge_keys_are_checked_as_sops_checks_them() {
     }
 }
 
+/// Layouts where a YAML reader can easily differ from go-yaml: block
+/// scalars whose last line ends the file without a line break (go-yaml
+/// keeps no final line break, whatever the chomping). Both directions must
+/// give what sops gives for its own encryption.
+#[test]
+fn edge_layouts_read_as_sops_reads_them() {
+    let sb = Sandbox::new();
+    let keys = key_file("A");
+    let cases = [
+        "a: |\n  x",
+        "a: |+\n  x",
+        "a: |\n  x\n  y",
+        "a: |+\n  x\n\n  ",
+        "a: >\n  x",
+        "a: |-\n  x",
+        "l:\n  - |\n    x",
+        "a: |\n  x\n\n",
+        "a: |\n  x\n ",
+        "a: >+\n  x",
+        "a: |\n  x\n  # c",
+        "a: |\n  x\n# c",
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        let plain = sb.write(&format!("e{i}.yaml"), text);
+        let enc = |cmd: &mut std::process::Command, out: &str| {
+            let out = sb.path(out);
+            ok(cmd
+                .args(["encrypt", "--age", AGE_A, "--output"])
+                .arg(&out)
+                .arg(&plain));
+            out
+        };
+        let dec = |cmd: &mut std::process::Command, file: &Path| {
+            ok(cmd.env("SOPS_AGE_KEY_FILE", &keys).arg("decrypt").arg(file))
+        };
+        let theirs = enc(&mut sb.sops(), &format!("s{i}.yaml"));
+        let ours = enc(&mut sb.nsec(), &format!("n{i}.yaml"));
+        let want = dec(&mut sb.sops(), &theirs);
+        assert_eq!(
+            dec(&mut sb.sops(), &ours),
+            want,
+            "sops reads nsec's {text:?}"
+        );
+        assert_eq!(
+            dec(&mut sb.nsec(), &theirs),
+            want,
+            "nsec reads sops' {text:?}"
+        );
+    }
+}
+
 #[test]
 fn comment_regex_encryption_matches_sops() {
     // sops 3.11 has --encrypted-comment-regex only in its legacy form.

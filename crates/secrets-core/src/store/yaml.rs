@@ -43,12 +43,13 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
         .map_err(|e| parse_error(format!("invalid UTF-8 at byte offset {}", e.valid_up_to())))?;
     // A byte order mark is allowed at the start, as in go-yaml.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let unterminated_end = unterminated_last_line(text);
     // Most files are plain block YAML, which the fast reader takes. Whatever
     // it leaves, and any error, is read again by granit-parser, which has
     // the last word.
     if fast::eligible(text) {
         let mut reader = fast::Reader::new(text);
-        let docs = build(|| {
+        let docs = build(unterminated_end, || {
             reader
                 .next_event()
                 .map(|next| next.map_err(|_| parse_error("left to the full parser".into())))
@@ -66,14 +67,28 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
             e.info()
         ))
     };
-    build(|| parser.next().map(|next| next.map_err(scan_error)))
+    build(unterminated_end, || {
+        parser.next().map(|next| next.map_err(scan_error))
+    })
+}
+
+/// When the text ends in a line with content but no line break: the
+/// position (in characters) of its end.
+fn unterminated_last_line(text: &str) -> Option<usize> {
+    let last = text.rsplit('\n').next()?;
+    (!text.ends_with('\n') && !last.trim_matches([' ', '\t']).is_empty())
+        .then(|| text.chars().count())
 }
 
 /// Builds the documents from a stream of parser events.
 fn build<'a>(
+    unterminated_end: Option<usize>,
     mut next_event: impl FnMut() -> Option<Result<(Event<'a>, Span)>>,
 ) -> Result<Vec<Map>> {
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        unterminated_end,
+        ..Builder::default()
+    };
     // Events read ahead to place comments at the end of collections.
     let mut queue: VecDeque<(Event<'a>, Span)> = VecDeque::new();
     loop {
@@ -193,6 +208,8 @@ struct Builder {
     alias_nodes: usize,
     /// The scalar being completed is the merge key (plain `<<`).
     merge_key: bool,
+    /// See [`unterminated_last_line`].
+    unterminated_end: Option<usize>,
 }
 
 /// How many nodes alias expansion may copy in one file. Aliases of aliases
@@ -245,7 +262,16 @@ impl Builder {
                 self.in_document = false;
             }
             Event::Comment(text, placement) => self.comment(text.into_owned(), placement, &span),
-            Event::Scalar(text, style, anchor, tag) => {
+            Event::Scalar(mut text, style, anchor, tag) => {
+                // A block scalar whose last line ends the file without a
+                // line break has no final line break in go-yaml (whatever
+                // its chomping); granit-parser adds one.
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && self.unterminated_end == Some(span.end.index())
+                    && text.ends_with('\n')
+                {
+                    text.to_mut().pop();
+                }
                 // An empty value is reported at the next token, but go-yaml
                 // places it where it is missing: comments seen so far follow it.
                 // (granit reports it as an empty-span `~`.)

@@ -1063,9 +1063,6 @@ pub(super) mod tests {
 
     /// A block YAML document, sometimes with one line's indentation
     /// changed or its final newline dropped.
-    pub(crate) fn layout_pub() -> impl proptest::strategy::Strategy<Value = String> {
-        layout()
-    }
     fn layout() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         let doc = prop::collection::vec(

@@ -464,8 +464,8 @@ fn merge_keys_are_checked_as_sops_checks_them() {
 
 /// Layouts where a YAML reader can easily differ from go-yaml: block
 /// scalars whose last line ends the file without a line break (go-yaml
-/// keeps no final line break, whatever the chomping). Both directions must
-/// give what sops gives for its own encryption.
+/// keeps no final line break, whatever the chomping), and empty comments in
+/// lists. Both directions must give what sops gives for its own encryption.
 #[test]
 fn edge_layouts_read_as_sops_reads_them() {
     let sb = Sandbox::new();
@@ -483,6 +483,9 @@ fn edge_layouts_read_as_sops_reads_them() {
         "a: >+\n  x",
         "a: |\n  x\n  # c",
         "a: |\n  x\n# c",
+        // sops decrypt prints an empty comment in a list as an empty string.
+        "l:\n  - a\n  #\n  - b\n",
+        "l:\n  -\n     #\n    - x\n",
     ];
     for (i, text) in cases.iter().enumerate() {
         let plain = sb.write(&format!("e{i}.yaml"), text);

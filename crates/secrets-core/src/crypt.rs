@@ -30,6 +30,9 @@ struct Walk<'a> {
     /// For every open map or list, the comments seen since its last
     /// non-comment item (sops' comment context for the comment regexes).
     comment_runs: Vec<Vec<String>>,
+    /// Decrypt an empty comment in a list to an empty string, as sops does
+    /// (see [`decrypt_documents`]).
+    empty_comments_as_strings: bool,
 }
 
 impl<'a> Walk<'a> {
@@ -44,6 +47,7 @@ impl<'a> Walk<'a> {
             aad: String::new(),
             aad_lens: Vec::new(),
             comment_runs: Vec::new(),
+            empty_comments_as_strings: false,
         }
     }
 
@@ -169,8 +173,15 @@ impl<'a> Walk<'a> {
                 for item in items.iter_mut() {
                     if let Value::Comment(text) = item {
                         // An encrypted comment inside a list is written as a
-                        // list item, exactly as sops writes it.
-                        if let Some(enc) = self.encrypt_comment(&text.clone(), cache)? {
+                        // list item, exactly as sops writes it. sops
+                        // "encrypts" an empty one to an empty string, which
+                        // then stands in the list as an item: so does nsec.
+                        if text.is_empty() {
+                            if self.should_encrypt_next_comment() {
+                                *item = Value::Str(String::new());
+                            }
+                            self.note_comment("");
+                        } else if let Some(enc) = self.encrypt_comment(&text.clone(), cache)? {
                             *item = Value::Str(enc);
                         }
                     } else {
@@ -254,6 +265,16 @@ impl<'a> Walk<'a> {
                 self.comment_runs.push(Vec::new());
                 for item in items.iter_mut() {
                     match item {
+                        Value::Comment(text)
+                            if text.is_empty()
+                                && self.empty_comments_as_strings
+                                && self.should_encrypt_next_comment() =>
+                        {
+                            // sops "decrypts" it to an empty string, which
+                            // replaces the comment (and adds nothing to the MAC).
+                            self.note_comment("");
+                            *item = Value::Str(String::new());
+                        }
                         Value::Comment(text) => {
                             if let Some(plain) = self.decrypt_comment(text, cache) {
                                 *text = plain;
@@ -548,17 +569,23 @@ pub fn encrypt_documents(
 /// Decrypts every encrypted value of `docs` in place and returns the MAC
 /// computed over the plaintext (to compare with the stored one) and the IVs
 /// seen, for re-encryption with small diffs.
+///
+/// `read_only`: the result is only printed, never encrypted again. No IVs
+/// are recorded, and an empty comment inside a list becomes an empty
+/// string item, as `sops decrypt` prints it (`- ""`); a tree that will be
+/// sealed again keeps the comment.
 pub fn decrypt_documents(
     docs: &mut [Map],
     cipher: &Cipher,
     selector: &Selector,
     mac_only_encrypted: bool,
-    record_ivs: bool,
+    read_only: bool,
 ) -> Result<(String, IvCache)> {
     let mut walk = Walk::new(cipher, selector, mac_only_encrypted);
+    walk.empty_comments_as_strings = read_only;
     let new_cache = || {
         let mut cache = IvCache::default();
-        cache.enabled = record_ivs;
+        cache.enabled = !read_only;
         cache
     };
     let mut cache = new_cache();
@@ -574,6 +601,7 @@ pub fn decrypt_documents(
             || walk.decrypt_items(first, &mut cache),
             move || {
                 let mut helper = Walk::new(&helper_cipher, selector, mac_only_encrypted);
+                helper.empty_comments_as_strings = read_only;
                 helper.mac_bytes = Some(Zeroizing::new(Vec::new()));
                 helper.comment_runs.push(Vec::new());
                 let mut helper_cache = new_cache();
@@ -645,7 +673,7 @@ mod tests {
 
         let mut decrypted = encrypted.clone();
         let (mac2, ivs) =
-            decrypt_documents(&mut decrypted, &cipher, &selector, false, true).unwrap();
+            decrypt_documents(&mut decrypted, &cipher, &selector, false, false).unwrap();
         assert_eq!(mac2, mac);
         assert_eq!(decrypted[0], plain);
 
@@ -717,5 +745,44 @@ mod tests {
             plaintext_leaves(&docs[0], selector, &mut |p| left.push(p.join("/")));
             assert!(left.is_empty(), "{selector:?}: {left:?}");
         }
+    }
+
+    #[test]
+    fn empty_list_comments_are_handled_as_sops_handles_them() {
+        let key = DataKey::generate();
+        let cipher = Cipher::new(&key);
+        let selector = Selector::default_suffix();
+        let list = |middle: Option<Value>| {
+            let mut items = vec![Value::Str("a".into())];
+            items.extend(middle);
+            items.push(Value::Str("b".into()));
+            let mut m = Map::new();
+            m.insert("l", Value::List(items));
+            m
+        };
+        let empty_comment = || Some(Value::Comment(String::new()));
+        let empty_string = || Some(Value::Str(String::new()));
+        // Encryption turns it into an empty string item, as sops does.
+        let mut docs = vec![list(empty_comment())];
+        let mac = encrypt_documents(&mut docs, &cipher, &selector, false, None).unwrap();
+        let Value::List(items) = docs[0].get("l").unwrap() else {
+            panic!("a list")
+        };
+        assert_eq!(items[1], Value::Str(String::new()));
+        // A file that has one anyway (written by hand, or by another tool):
+        // `decrypt` prints it as sops does; a tree to be sealed keeps it.
+        let mut docs = vec![list(None)];
+        let mac_without = encrypt_documents(&mut docs, &cipher, &selector, false, None).unwrap();
+        assert_eq!(mac_without, mac, "neither adds to the MAC");
+        if let Some(Value::List(items)) = docs[0].get_mut("l") {
+            items.insert(1, Value::Comment(String::new()));
+        }
+        let mut printed = docs.clone();
+        let (mac2, _) = decrypt_documents(&mut printed, &cipher, &selector, false, true).unwrap();
+        assert_eq!(printed[0], list(empty_string()));
+        let mut kept = docs.clone();
+        let (mac3, _) = decrypt_documents(&mut kept, &cipher, &selector, false, false).unwrap();
+        assert_eq!(kept[0], list(empty_comment()));
+        assert_eq!((mac2, mac3), (mac.clone(), mac));
     }
 }

@@ -38,9 +38,10 @@ pub struct EncryptOptions {
 pub struct DecryptOptions {
     /// Skip the MAC check (sops' `--ignore-mac`).
     pub ignore_mac: bool,
-    /// Do not remember IVs for re-encryption. Set it when the result is only
-    /// read (`decrypt`, `exec-env`); sealing such an [`Opened`] still works
-    /// but gives every value a fresh IV, so diffs are not minimal.
+    /// The result is only read (`decrypt`): no IVs are remembered for
+    /// re-encryption, and an empty comment inside a list becomes an empty
+    /// string item, as `sops decrypt` prints it. Sealing such an [`Opened`]
+    /// still works but gives every value a fresh IV and keeps that item.
     pub read_only: bool,
 }
 
@@ -185,7 +186,7 @@ impl SopsFile {
             &cipher,
             &selector,
             metadata.mac_only_encrypted,
-            !opts.read_only,
+            opts.read_only,
         )?;
         if !opts.ignore_mac {
             mac::verify(&cipher, &metadata.mac, &metadata.lastmodified, &computed)?;

@@ -151,10 +151,12 @@ pub fn decrypt_file(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     let path = path.as_ref();
     let format = Format::from_path(path);
     let config = load_config(None, Some(path), &cwd()?)?;
-    let opened = open_file(
-        path,
-        &discovery::discover(&discovery::ProcessEnv, crate::NoCallbacks),
-    )?;
+    let identities = discovery::discover(&discovery::ProcessEnv, crate::NoCallbacks);
+    let read_only = DecryptOptions {
+        read_only: true,
+        ..DecryptOptions::default()
+    };
+    let opened = open_with(path, format, &identities, read_only)?;
     opened
         .plaintext(format, &store_options(config.as_ref()))
         .map_err(|e| e.in_file(path))
@@ -177,9 +179,18 @@ pub fn open_file(path: &Path, identities: &Identities) -> Result<file::Opened> {
 
 /// [`open_file`] for a file in the given store (sops' `--input-type`).
 pub fn open_file_as(path: &Path, format: Format, identities: &Identities) -> Result<file::Opened> {
+    open_with(path, format, identities, DecryptOptions::default())
+}
+
+fn open_with(
+    path: &Path,
+    format: Format,
+    identities: &Identities,
+    opts: DecryptOptions,
+) -> Result<file::Opened> {
     let bytes = read(path)?;
     SopsFile::parse(format, &bytes)
-        .and_then(|f| f.open(identities, DecryptOptions::default()))
+        .and_then(|f| f.open(identities, opts))
         .map_err(|e| e.in_file(path))
 }
 

@@ -43,13 +43,12 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
         .map_err(|e| parse_error(format!("invalid UTF-8 at byte offset {}", e.valid_up_to())))?;
     // A byte order mark is allowed at the start, as in go-yaml.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let unterminated_end = unterminated_last_line(text);
     // Most files are plain block YAML, which the fast reader takes. Whatever
     // it leaves, and any error, is read again by granit-parser, which has
     // the last word.
     if fast::eligible(text) {
         let mut reader = fast::Reader::new(text);
-        let docs = build(unterminated_end, || {
+        let docs = build(text, || {
             reader
                 .next_event()
                 .map(|next| next.map_err(|_| parse_error("left to the full parser".into())))
@@ -67,9 +66,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
             e.info()
         ))
     };
-    build(unterminated_end, || {
-        parser.next().map(|next| next.map_err(scan_error))
-    })
+    build(text, || parser.next().map(|next| next.map_err(scan_error)))
 }
 
 /// When the text ends in a line with content but no line break: the
@@ -80,13 +77,40 @@ fn unterminated_last_line(text: &str) -> Option<usize> {
         .then(|| text.chars().count())
 }
 
+/// The column of a block list's first `-`. The parser reports an
+/// indentless list (`key:` then `- item` at the key's column) after the
+/// dash, where its first item starts; the comment rules need the dash.
+fn dash_col(text: &str, span: &Span) -> usize {
+    let col = span.start.col();
+    let Some(at) = span
+        .start
+        .byte_offset()
+        .or_else(|| text.is_ascii().then(|| span.start.index()))
+    else {
+        return col;
+    };
+    let bytes = text.as_bytes();
+    if at > bytes.len() || bytes.get(at) == Some(&b'-') {
+        return col;
+    }
+    let mut i = at;
+    while i > 0 && bytes[i - 1] == b' ' {
+        i -= 1;
+    }
+    match i.checked_sub(1) {
+        // Only spaces lie between: byte and column distances agree.
+        Some(dash) if bytes[dash] == b'-' && at - dash <= col => col - (at - dash),
+        _ => col,
+    }
+}
+
 /// Builds the documents from a stream of parser events.
 fn build<'a>(
-    unterminated_end: Option<usize>,
+    text: &str,
     mut next_event: impl FnMut() -> Option<Result<(Event<'a>, Span)>>,
 ) -> Result<Vec<Map>> {
     let mut builder = Builder {
-        unterminated_end,
+        unterminated_end: unterminated_last_line(text),
         ..Builder::default()
     };
     // Events read ahead to place comments at the end of collections.
@@ -125,6 +149,9 @@ fn build<'a>(
                 Some((_, span)) => Some(span.start.col()),
             };
             builder.plan_comments(ends, next_col);
+        }
+        if let Event::SequenceStart(StructureStyle::Block, ..) = event {
+            builder.dash_col = Some(dash_col(text, &span));
         }
         builder.event(event, span)?;
     }
@@ -210,6 +237,9 @@ struct Builder {
     merge_key: bool,
     /// See [`unterminated_last_line`].
     unterminated_end: Option<usize>,
+    /// The dash column of the block list whose start is handled next
+    /// (see [`dash_col`]).
+    dash_col: Option<usize>,
 }
 
 /// How many nodes alias expansion may copy in one file. Aliases of aliases
@@ -350,10 +380,11 @@ impl Builder {
                 let nested: Vec<Pending> = self.pending.drain(keep..).collect();
                 self.flush_pending_into_seq();
                 self.pending = nested;
+                let col = self.dash_col.take().unwrap_or(span.start.col());
                 self.stack.push(Frame::Seq {
                     items: Vec::new(),
                     last_line: span.start.line(),
-                    col: span.start.col(),
+                    col,
                     flow: style == StructureStyle::Flow,
                     anchor,
                 });

@@ -1111,6 +1111,41 @@ pub(super) mod tests {
             })
     }
 
+    /// A generated document with a few bytes inserted, replaced or removed:
+    /// near-valid text, where a reader's edge cases are.
+    fn mutated() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let byte = prop::sample::select(b" -:#'\"|>[]{}\n\\&*!?,%@`~xa0".to_vec());
+        let edit = (any::<prop::sample::Index>(), 0u8..3, byte);
+        (layout(), prop::collection::vec(edit, 1..4)).prop_map(|(text, edits)| {
+            let mut bytes = text.into_bytes();
+            for (at, kind, b) in edits {
+                if bytes.is_empty() {
+                    break;
+                }
+                let i = at.index(bytes.len());
+                match kind {
+                    0 => bytes.insert(i, b),
+                    1 => bytes[i] = b,
+                    _ => {
+                        bytes.remove(i);
+                    }
+                }
+            }
+            String::from_utf8(bytes).expect("ASCII edits of ASCII text")
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        #[test]
+        fn mutated_documents_agree(text in mutated()) {
+            if let Err(e) = agree(&text) {
+                proptest::prop_assert!(false, "{}", e);
+            }
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
         #[test]

@@ -620,10 +620,11 @@ fn generated_layouts_read_as_sops_reads_them() {
             placement.push(plain.file_name().unwrap().to_string_lossy().into_owned());
         }
     }
-    // 7 of the 220 when this test was written (layouts with comments at
-    // columns between nesting levels); lower the bound as placement improves.
+    // 1 of the 220 when this test was written (an empty comment between
+    // nested lists, which sops turns into a value); lower the bound as
+    // placement improves.
     assert!(
-        placement.len() <= 7,
+        placement.len() <= 1,
         "comment placement differs from sops in {} layouts: {placement:?}",
         placement.len()
     );

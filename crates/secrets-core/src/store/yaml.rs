@@ -90,7 +90,14 @@ fn dash_col(text: &str, span: &Span) -> usize {
         return col;
     };
     let bytes = text.as_bytes();
-    if at > bytes.len() || bytes.get(at) == Some(&b'-') {
+    // At a dash already? (Not a scalar like `-x` that starts with one.)
+    let dash_at = |i: usize| {
+        bytes.get(i) == Some(&b'-')
+            && bytes
+                .get(i + 1)
+                .is_none_or(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    };
+    if at > bytes.len() || dash_at(at) {
         return col;
     }
     let mut i = at;
@@ -99,9 +106,45 @@ fn dash_col(text: &str, span: &Span) -> usize {
     }
     match i.checked_sub(1) {
         // Only spaces lie between: byte and column distances agree.
-        Some(dash) if bytes[dash] == b'-' && at - dash <= col => col - (at - dash),
+        Some(dash) if dash_at(dash) && at - dash <= col => col - (at - dash),
         _ => col,
     }
+}
+
+/// For a collection starting at `span` inside a list item: the line of
+/// that item's `-` (the collection's own line, as in `- - x`, or the last
+/// line before it that is not blank or a comment). `None` when the text
+/// does not show one.
+fn item_dash_line(text: &str, span: &Span) -> Option<usize> {
+    let at = span
+        .start
+        .byte_offset()
+        .or_else(|| text.is_ascii().then(|| span.start.index()))?;
+    let before = text.get(..at)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    // `- - x`: the item's dash ends the text before the collection.
+    let prefix = before[line_start..].trim_end_matches([' ', '\t']);
+    if let Some(head) = prefix.strip_suffix('-') {
+        return (head.is_empty() || head.ends_with([' ', '\t'])).then(|| span.start.line());
+    }
+    if !prefix.trim_start_matches([' ', '\t']).is_empty() {
+        return None;
+    }
+    // Otherwise a line holding only the dash (and maybe a comment).
+    let mut line = span.start.line();
+    for previous in before[..line_start].lines().rev() {
+        line -= 1;
+        let content = previous.trim_start_matches([' ', '\t']);
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let rest = content.strip_prefix('-')?;
+        let after = rest.trim_start_matches([' ', '\t']);
+        let dash_only = (rest.is_empty() || rest.starts_with([' ', '\t']))
+            && (after.is_empty() || after.starts_with('#'));
+        return dash_only.then_some(line);
+    }
+    None
 }
 
 /// Builds the documents from a stream of parser events.
@@ -152,6 +195,7 @@ fn build<'a>(
         }
         if let Event::SequenceStart(StructureStyle::Block, ..) = event {
             builder.dash_col = Some(dash_col(text, &span));
+            builder.item_dash_line = item_dash_line(text, &span);
         }
         builder.event(event, span)?;
     }
@@ -209,6 +253,7 @@ enum Frame {
 /// A comment waiting for the node it belongs to.
 struct Pending {
     text: String,
+    line: usize,
     col: usize,
     /// How many collections out from the innermost one being closed this
     /// comment belongs (set by `plan_comments`).
@@ -240,6 +285,9 @@ struct Builder {
     /// The dash column of the block list whose start is handled next
     /// (see [`dash_col`]).
     dash_col: Option<usize>,
+    /// The line of the list item's `-` before that list (see
+    /// [`item_dash_line`]).
+    item_dash_line: Option<usize>,
 }
 
 /// How many nodes alias expansion may copy in one file. Aliases of aliases
@@ -365,14 +413,21 @@ impl Builder {
             }
             Event::SequenceStart(style, anchor, _) => {
                 self.check_key_position(&span)?;
-                // In a list, comments indented past its dashes belong to the
-                // nested list's first item (go-yaml), the others to this list.
+                // In a list, comments after the item's dash (on its line, or
+                // below it) belong to the nested list's first item (go-yaml),
+                // the ones before it to this list. Without the dash's line,
+                // the comments indented past the list's dashes go there.
+                let dash_line = self.item_dash_line.take();
                 let keep = match self.stack.last() {
                     Some(Frame::Seq { col, .. }) => {
                         let col = *col;
+                        let after_dash = |c: &Pending| match dash_line {
+                            Some(line) => c.line >= line,
+                            None => c.col > col,
+                        };
                         self.pending
                             .iter()
-                            .position(|c| c.col > col)
+                            .position(after_dash)
                             .unwrap_or(self.pending.len())
                     }
                     _ => 0,
@@ -523,6 +578,7 @@ impl Builder {
         }
         self.pending.push(Pending {
             text,
+            line,
             col: span.start.col(),
             level: 0,
         });

@@ -484,13 +484,14 @@ fn split_point(doc: &Map, selector: &Selector) -> Option<usize> {
     if matches!(
         selector,
         Selector::UnencryptedCommentRegex(_) | Selector::EncryptedCommentRegex(_)
-    ) || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2
-    {
+    ) {
         return None;
     }
     let weights: Vec<usize> = doc.items.iter().map(item_leaves).collect();
     let total: usize = weights.iter().sum();
-    if total < PARALLEL_LEAVES {
+    // (Asking for the core count reads cgroup files: only for large trees.)
+    if total < PARALLEL_LEAVES || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2
+    {
         return None;
     }
     let mut seen = 0;

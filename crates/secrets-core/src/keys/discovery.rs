@@ -323,7 +323,10 @@ fn user_config_dir(env: &dyn Env) -> Result<PathBuf, String> {
 /// Reads a whole file, refusing anything larger than [`SIZE_LIMIT`].
 fn read_limited(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
     let file = std::fs::File::open(path)?;
-    let mut contents = Zeroizing::new(Vec::new());
+    // Sized up front so that the buffer never grows: a grown buffer would
+    // leave a copy of the keys in freed memory, unwiped.
+    let len = file.metadata().map_or(0, |m| m.len()).min(SIZE_LIMIT) as usize;
+    let mut contents = Zeroizing::new(Vec::with_capacity(len + 1));
     file.take(SIZE_LIMIT + 1).read_to_end(&mut contents)?;
     if contents.len() as u64 > SIZE_LIMIT {
         return Err(std::io::Error::new(

@@ -326,7 +326,9 @@ pub fn unwrap(identities: &Identities, armored: &str) -> Result<Option<Zeroizing
             )))
         }
     };
-    let mut payload = Zeroizing::new(Vec::new());
+    // Room for the 32-byte key and more: the key is read straight into the
+    // wiped buffer, never into a probe buffer or a grown, freed one.
+    let mut payload = Zeroizing::new(Vec::with_capacity(256));
     reader
         .read_to_end(&mut payload)
         .map_err(|e| Error::KeyWrap(format!("failed to decrypt the age data key block: {e}")))?;

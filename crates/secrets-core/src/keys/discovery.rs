@@ -479,7 +479,8 @@ fn encrypted_identity_file<C: Callbacks>(
             age::Decryptor::new_buffered(age::armor::ArmoredReader::new(&contents[..]))?;
         let scrypt = age::scrypt::Identity::new(passphrase);
         let mut reader = decryptor.decrypt(std::iter::once(&scrypt as &dyn age::Identity))?;
-        let mut plain = Zeroizing::new(Vec::new());
+        // Sized for a usual identity file, so the buffer rarely grows.
+        let mut plain = Zeroizing::new(Vec::with_capacity(8192));
         reader.read_to_end(&mut plain)?;
         let file = age::IdentityFile::from_buffer(&plain[..])?;
         file.with_callbacks(callbacks.clone())

@@ -1,4 +1,6 @@
-//! The YAML store: go-yaml v3 semantics on top of `granit-parser` events.
+//! The YAML store: go-yaml v3 semantics on top of parser events, from the
+//! fast reader for plain block YAML (`fast`) or from `granit-parser` for
+//! everything else.
 //!
 //! sops reads YAML with go-yaml v3's node API and writes it back with the
 //! go-yaml v3 emitter, so it never round-trips a file verbatim. This module
@@ -7,12 +9,14 @@
 //! * **parse**: plain scalars are resolved as go-yaml v3 resolves them
 //!   (YAML 1.2 core schema plus its quirks: `0x`/`0o`/leading-zero octal
 //!   ints, `_` in numbers, timestamps); anchors are expanded; the merge key
-//!   `<<` stays an ordinary entry; unknown tags leave strings. Comments
+//!   `<<` stays an ordinary entry (its value must be a map or a list of
+//!   maps, as go-yaml checks); unknown tags leave strings. Comments
 //!   become comment items where sops' tree has them: a trailing line comment
 //!   moves in front of its key or list item, comments at the end of blocks
 //!   go to the block go-yaml gives them to (see `Builder::plan_comments`;
 //!   these rules were derived by running sops on many layouts and match it
-//!   on the layouts people write, not on every odd one).
+//!   on the layouts people write and on all but a few generated odd ones,
+//!   see `tests/data/layouts`).
 //! * **emit**: sops' tree-to-node conversion, go-yaml's encoder and a port
 //!   of go-yaml's emitter state machine, so layout (indentation arithmetic,
 //!   `- ` inside the indent), scalar styles (plain, quoted, literal blocks)

@@ -490,8 +490,7 @@ fn split_point(doc: &Map, selector: &Selector) -> Option<usize> {
     let weights: Vec<usize> = doc.items.iter().map(item_leaves).collect();
     let total: usize = weights.iter().sum();
     // (Asking for the core count reads cgroup files: only for large trees.)
-    if total < PARALLEL_LEAVES || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2
-    {
+    if total < PARALLEL_LEAVES || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         return None;
     }
     let mut seen = 0;

@@ -197,8 +197,10 @@ fn build<'a>(
             };
             builder.plan_comments(ends, next_col);
         }
-        if let Event::SequenceStart(StructureStyle::Block, ..) = event {
-            builder.dash_col = Some(dash_col(text, &span));
+        if let Event::SequenceStart(style, ..) = event {
+            if style == StructureStyle::Block {
+                builder.dash_col = Some(dash_col(text, &span));
+            }
             builder.item_dash_line = item_dash_line(text, &span);
         }
         builder.event(event, span)?;

@@ -464,8 +464,9 @@ fn merge_keys_are_checked_as_sops_checks_them() {
 
 /// Layouts where a YAML reader can easily differ from go-yaml: block
 /// scalars whose last line ends the file without a line break (go-yaml
-/// keeps no final line break, whatever the chomping), and empty comments in
-/// lists. Both directions must give what sops gives for its own encryption.
+/// keeps no final line break, whatever the chomping), empty comments in
+/// lists, and comments around indentless lists and list items. Both
+/// directions must give what sops gives for its own encryption.
 #[test]
 fn edge_layouts_read_as_sops_reads_them() {
     let sb = Sandbox::new();
@@ -486,6 +487,15 @@ fn edge_layouts_read_as_sops_reads_them() {
         // sops decrypt prints an empty comment in a list as an empty string.
         "l:\n  - a\n  #\n  - b\n",
         "l:\n  -\n     #\n    - x\n",
+        // Comments after an indentless list go to the map's next key.
+        "a:\n- x\n  # c\nb: 1\n",
+        "m:\n  a:\n  - x\n    # c\n  b: 1\n",
+        "a:\n- x\n  # c\n# d\nb: 1\n",
+        "m:\n  a:\n  - x\n    # c\nb: 1\n",
+        // Comments before or after a list item's dash.
+        "l:\n  - a\n    #\n  -\n    - x\n",
+        "l:\n  -\n  #\n    - x\n",
+        "d:\n  -\n   - x:y\n    #\n   - []",
     ];
     for (i, text) in cases.iter().enumerate() {
         let plain = sb.write(&format!("e{i}.yaml"), text);

@@ -637,6 +637,31 @@ impl Builder {
         if ends == 0 {
             return;
         }
+        // An indentless list (its dashes at its map's column) that ends
+        // before the map's next key keeps no foot comments: go-yaml gives
+        // them all to that key, whatever their columns.
+        if ends == 1 && next_col.is_some() && depth >= 2 {
+            if let (
+                Frame::Seq {
+                    col, flow: false, ..
+                },
+                Frame::Map {
+                    col: map_col,
+                    flow: false,
+                    ..
+                },
+            ) = (&self.stack[depth - 1], &self.stack[depth - 2])
+            {
+                if col == map_col {
+                    for c in &mut self.pending {
+                        c.level = ends;
+                    }
+                    self.plan_left = ends;
+                    self.plan_level = 0;
+                    return;
+                }
+            }
+        }
         let col_of = |stack: &[Frame], level: usize| match &stack[depth - 1 - level] {
             Frame::Map { col, .. } | Frame::Seq { col, .. } => *col,
         };

@@ -529,6 +529,51 @@ fn in_parallel<A, B: Send>(first: impl FnOnce() -> A, second: impl FnOnce() -> B
     })
 }
 
+/// Walks one document with `walk_items`: in two halves on two threads when
+/// it is large (see [`split_point`]), else in one. `state` is the walk's IV
+/// cache; the second half walks with `second_state`, which is returned for
+/// merging when it was used.
+fn walk_document<S: Send>(
+    walk: &mut Walk<'_>,
+    doc: &mut Map,
+    state: &mut S,
+    second_state: S,
+    walk_items: impl Fn(&mut Walk<'_>, &mut [Item], &mut S) -> Result<()> + Sync,
+) -> Result<Option<S>> {
+    walk.comment_runs.push(Vec::new());
+    let Some(at) = split_point(doc, walk.selector) else {
+        let r = walk_items(walk, &mut doc.items, state);
+        walk.comment_runs.pop();
+        return r.map(|()| None);
+    };
+    let (first, second) = doc.items.split_at_mut(at);
+    // The second half: its own cipher (one is not shared between threads)
+    // and the same settings; its MAC input is collected, to be hashed after
+    // the first half's.
+    let cipher = walk.cipher.fork();
+    let (selector, mac_only_encrypted) = (walk.selector, walk.mac_only_encrypted);
+    let empty_comments_as_strings = walk.empty_comments_as_strings;
+    let walk_items = &walk_items;
+    let (r1, (r2, bytes, second_state)) = in_parallel(
+        || walk_items(walk, first, state),
+        move || {
+            let mut helper = Walk::new(&cipher, selector, mac_only_encrypted);
+            helper.empty_comments_as_strings = empty_comments_as_strings;
+            helper.mac_bytes = Some(Zeroizing::new(Vec::new()));
+            helper.comment_runs.push(Vec::new());
+            let mut second_state = second_state;
+            let r = walk_items(&mut helper, second, &mut second_state);
+            (r, helper.mac_bytes.take().unwrap_or_default(), second_state)
+        },
+    );
+    walk.comment_runs.pop();
+    // The first error in file order, as one thread would report it.
+    r1?;
+    r2?;
+    walk.add_collected(&bytes);
+    Ok(Some(second_state))
+}
+
 /// Encrypts every selected value of `docs` in place and returns the MAC of
 /// the plaintext. With a cache from an earlier decryption, unchanged values
 /// keep their `ENC[…]` strings.
@@ -541,27 +586,9 @@ pub fn encrypt_documents(
 ) -> Result<String> {
     let mut walk = Walk::new(cipher, selector, mac_only_encrypted);
     for doc in docs.iter_mut() {
-        let Some(at) = split_point(doc, selector) else {
-            walk.encrypt_map(doc, cache)?;
-            continue;
-        };
-        let (first, second) = doc.items.split_at_mut(at);
-        let helper_cipher = cipher.fork();
-        walk.comment_runs.push(Vec::new());
-        let (r1, (r2, bytes)) = in_parallel(
-            || walk.encrypt_items(first, cache),
-            move || {
-                let mut helper = Walk::new(&helper_cipher, selector, mac_only_encrypted);
-                helper.mac_bytes = Some(Zeroizing::new(Vec::new()));
-                helper.comment_runs.push(Vec::new());
-                let r = helper.encrypt_items(second, cache);
-                (r, helper.mac_bytes.take().unwrap_or_default())
-            },
-        );
-        walk.comment_runs.pop();
-        r1?;
-        r2?;
-        walk.add_collected(&bytes);
+        walk_document(&mut walk, doc, &mut cache.clone(), cache, |w, items, c| {
+            w.encrypt_items(items, *c)
+        })?;
     }
     Ok(walk.mac.finish())
 }
@@ -590,31 +617,12 @@ pub fn decrypt_documents(
     };
     let mut cache = new_cache();
     for doc in docs.iter_mut() {
-        let Some(at) = split_point(doc, selector) else {
-            walk.decrypt_map(doc, &mut cache)?;
-            continue;
-        };
-        let (first, second) = doc.items.split_at_mut(at);
-        let helper_cipher = cipher.fork();
-        walk.comment_runs.push(Vec::new());
-        let (r1, (r2, bytes, helper_cache)) = in_parallel(
-            || walk.decrypt_items(first, &mut cache),
-            move || {
-                let mut helper = Walk::new(&helper_cipher, selector, mac_only_encrypted);
-                helper.empty_comments_as_strings = read_only;
-                helper.mac_bytes = Some(Zeroizing::new(Vec::new()));
-                helper.comment_runs.push(Vec::new());
-                let mut helper_cache = new_cache();
-                let r = helper.decrypt_items(second, &mut helper_cache);
-                (r, helper.mac_bytes.take().unwrap_or_default(), helper_cache)
-            },
-        );
-        walk.comment_runs.pop();
-        // The first error in file order, as one thread would report it.
-        r1?;
-        r2?;
-        walk.add_collected(&bytes);
-        cache.merge(helper_cache);
+        let second = walk_document(&mut walk, doc, &mut cache, new_cache(), |w, items, c| {
+            w.decrypt_items(items, c)
+        })?;
+        if let Some(second) = second {
+            cache.merge(second);
+        }
     }
     Ok((walk.mac.finish(), cache))
 }

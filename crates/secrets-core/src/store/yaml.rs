@@ -86,11 +86,8 @@ fn unterminated_last_line(text: &str) -> Option<usize> {
 /// dash, where its first item starts; the comment rules need the dash.
 fn dash_col(text: &str, span: &Span) -> usize {
     let col = span.start.col();
-    let Some(at) = span
-        .start
-        .byte_offset()
-        .or_else(|| text.is_ascii().then(|| span.start.index()))
-    else {
+    // Both readers record byte offsets.
+    let Some(at) = span.start.byte_offset() else {
         return col;
     };
     let bytes = text.as_bytes();
@@ -120,10 +117,7 @@ fn dash_col(text: &str, span: &Span) -> usize {
 /// line before it that is not blank or a comment). `None` when the text
 /// does not show one.
 fn item_dash_line(text: &str, span: &Span) -> Option<usize> {
-    let at = span
-        .start
-        .byte_offset()
-        .or_else(|| text.is_ascii().then(|| span.start.index()))?;
+    let at = span.start.byte_offset()?;
     let before = text.get(..at)?;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     // `- - x`: the item's dash ends the text before the collection.

@@ -61,6 +61,12 @@ struct Pending {
     map_indent: Option<usize>,
 }
 
+/// A marker at a byte offset (ASCII text: bytes are characters), with the
+/// byte offset recorded as granit-parser records it.
+fn marker(index: usize, line: usize, col: usize) -> Marker {
+    Marker::new(index, line, col).with_byte_offset(Some(index))
+}
+
 /// The line being read.
 #[derive(Clone, Copy)]
 struct Line {
@@ -71,7 +77,7 @@ struct Line {
 
 impl Line {
     fn at(self, col: usize) -> Marker {
-        Marker::new(self.start + col, self.number, col)
+        marker(self.start + col, self.number, col)
     }
 
     fn span(self, from: usize, to: usize) -> Span {
@@ -98,7 +104,7 @@ pub(super) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(super) fn new(text: &'a str) -> Reader<'a> {
-        let origin = Marker::new(0, 1, 0);
+        let origin = marker(0, 1, 0);
         let mut queue = VecDeque::with_capacity(16);
         queue.push_back((Event::StreamStart, Span::new(origin, origin)));
         Reader {
@@ -150,10 +156,10 @@ impl<'a> Reader<'a> {
         let bytes = self.text.as_bytes();
         let len = bytes.len();
         match bytes.last() {
-            None | Some(b'\n') => Marker::new(len, self.line_count() + 1, 0),
+            None | Some(b'\n') => marker(len, self.line_count() + 1, 0),
             Some(_) => {
                 let start = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
-                Marker::new(len, self.line_count(), len - start)
+                marker(len, self.line_count(), len - start)
             }
         }
     }
@@ -513,7 +519,7 @@ impl<'a> Reader<'a> {
                     return Err(Bail);
                 }
                 content_indent = spaces;
-                first = Some(Marker::new(pos + spaces, number, spaces));
+                first = Some(marker(pos + spaces, number, spaces));
             }
             if spaces == l.len() {
                 if spaces > content_indent {
@@ -524,7 +530,7 @@ impl<'a> Reader<'a> {
                 if spaces > indent {
                     return Err(Bail);
                 }
-                break Marker::new(pos + spaces, number, spaces);
+                break marker(pos + spaces, number, spaces);
             } else {
                 lines.push((pos + content_indent, end));
             }

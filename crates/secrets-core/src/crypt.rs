@@ -487,7 +487,7 @@ fn split_point(doc: &Map, selector: &Selector) -> Option<usize> {
     ) {
         return None;
     }
-    let weights: Vec<usize> = doc.items.iter().map(item_leaves).collect();
+    let weights: Vec<usize> = doc.items.iter().map(Item::leaf_count).collect();
     let total: usize = weights.iter().sum();
     // (Asking for the core count reads cgroup files: only for large trees.)
     if total < PARALLEL_LEAVES || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
@@ -499,21 +499,6 @@ fn split_point(doc: &Map, selector: &Selector) -> Option<usize> {
         seen * 2 >= total
     })? + 1;
     (at < doc.items.len()).then_some(at)
-}
-
-fn item_leaves(item: &Item) -> usize {
-    match item {
-        Item::Entry(_, value) => value_leaves(value),
-        Item::Comment(_) => 1,
-    }
-}
-
-fn value_leaves(value: &Value) -> usize {
-    match value {
-        Value::Map(m) => m.items.iter().map(item_leaves).sum(),
-        Value::List(l) => l.iter().map(value_leaves).sum(),
-        _ => 1,
-    }
 }
 
 /// Runs `second` on another thread while `first` runs on this one, and

@@ -106,6 +106,11 @@ impl Map {
         }
     }
 
+    /// The number of leaves (scalars and comments) in the map, at any depth.
+    pub fn leaf_count(&self) -> usize {
+        self.items.iter().map(Item::leaf_count).sum()
+    }
+
     /// Iterates over the entries, skipping comments.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.items.iter().filter_map(|item| match item {
@@ -115,10 +120,30 @@ impl Map {
     }
 }
 
+impl Item {
+    /// The number of leaves (scalars and comments) in the item.
+    pub fn leaf_count(&self) -> usize {
+        match self {
+            Item::Entry(_, v) => v.leaf_count(),
+            Item::Comment(_) => 1,
+        }
+    }
+}
+
 impl Value {
     /// The list's elements without its comments.
     pub fn list_values(items: &[Value]) -> impl Iterator<Item = &Value> {
         items.iter().filter(|v| !matches!(v, Value::Comment(_)))
+    }
+
+    /// The number of leaves (scalars and comments) in the value: 1 for a
+    /// leaf, the sum of its elements' counts for a map or list.
+    pub fn leaf_count(&self) -> usize {
+        match self {
+            Value::Map(m) => m.leaf_count(),
+            Value::List(l) => l.iter().map(Value::leaf_count).sum(),
+            _ => 1,
+        }
     }
 
     /// Is this a map or a list?

@@ -1254,7 +1254,7 @@ pub(crate) fn emit(docs: &[Map], indent: usize) -> Result<Vec<u8>> {
 pub(crate) fn emit_with(docs: &[Map], trailing: Option<&Item>, indent: usize) -> Result<Vec<u8>> {
     // A guess of the output size, so the output is rarely copied while it
     // grows.
-    let items: usize = docs.iter().map(|d| item_count(&d.items)).sum();
+    let items: usize = docs.iter().map(Map::leaf_count).sum();
     let mut enc = Encoder {
         emitter: Emitter::new(indent, items * 40 + 64),
     };
@@ -1283,25 +1283,6 @@ pub(crate) fn emit_value(value: &Value, indent: usize) -> Result<Vec<u8>> {
     enc.push(Ev::DocEnd, Comments::default());
     enc.push(Ev::StreamEnd, Comments::default());
     Ok(enc.emitter.finish().into_bytes())
-}
-
-/// The number of items and list elements in a tree (no strings are read).
-fn item_count(items: &[Item]) -> usize {
-    items
-        .iter()
-        .map(|item| match item {
-            Item::Entry(_, v) => 1 + value_count(v),
-            Item::Comment(_) => 1,
-        })
-        .sum()
-}
-
-fn value_count(value: &Value) -> usize {
-    match value {
-        Value::Map(m) => item_count(&m.items),
-        Value::List(l) => l.iter().map(|v| 1 + value_count(v)).sum(),
-        _ => 0,
-    }
 }
 
 /// How the encoder asks for a scalar to be written (before the emitter's

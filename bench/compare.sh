@@ -6,14 +6,14 @@
 #   bench/compare.sh            # release build, 5 runs each, median
 #   RUNS=9 bench/compare.sh
 #
-# Needs: the sops binary that scripts/test.sh installs (.test-tools/sops, or
+# Needs: the sops binary that scripts/test.sh installs (.test-tools/bin/sops, or
 # $NSEC_TEST_SOPS), GNU time (/usr/bin/time), python3. Nothing is asserted:
 # this is a measurement, not a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 runs=${RUNS:-5}
-sops=${NSEC_TEST_SOPS:-$root/.test-tools/sops}
+sops=${NSEC_TEST_SOPS:-$root/.test-tools/bin/sops}
 [ -x "$sops" ] || { echo "no sops at $sops (run scripts/test.sh once)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 2; }
 cargo build -q --release -p secrets-cli

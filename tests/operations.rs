@@ -573,7 +573,7 @@ fn nix_declarations_parse_and_match_golden() {
     }
     assert_eq!(out, std::fs::read_to_string(&golden).unwrap());
     let nix = s.sb.write("secrets.nix", &out);
-    let parsed = run(Command::new("nix-instantiate").arg("--parse").arg(&nix));
+    let parsed = run(Command::new(tool("nix-instantiate")).arg("--parse").arg(&nix));
     assert!(
         parsed.status.success(),
         "nix-instantiate --parse failed (apt-get install nix-bin): {}",
@@ -602,7 +602,7 @@ fn git(s: &Store, args: &[&str]) -> std::process::Output {
     );
     run(s
         .sb
-        .cmd("git")
+        .cmd(tool("git"))
         .args(args)
         .env("PATH", path)
         .env("SOPS_AGE_KEY_FILE", s.key("A"))
@@ -851,7 +851,7 @@ impl Example {
     fn git(&self, args: &[&str]) -> std::process::Output {
         run(self
             .sb
-            .cmd("git")
+            .cmd(tool("git"))
             .args(args)
             .env("GIT_AUTHOR_NAME", "t")
             .env("GIT_AUTHOR_EMAIL", "t@example.org")

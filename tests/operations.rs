@@ -351,7 +351,7 @@ fn broken_store_corpus() {
         codes.dedup();
         // A file missing a host is also recipient drift: both are reported.
         let expected: Vec<String> = match want {
-            "E051" => vec!["E030".into(), "E051".into()],
+            "E051" => vec!["E051".into(), "E030".into()],
             w => vec![w.to_string()],
         };
         assert_eq!(codes, expected, "case {want}");
@@ -573,7 +573,9 @@ fn nix_declarations_parse_and_match_golden() {
     }
     assert_eq!(out, std::fs::read_to_string(&golden).unwrap());
     let nix = s.sb.write("secrets.nix", &out);
-    let parsed = run(Command::new(tool("nix-instantiate")).arg("--parse").arg(&nix));
+    let parsed = run(Command::new(tool("nix-instantiate"))
+        .arg("--parse")
+        .arg(&nix));
     assert!(
         parsed.status.success(),
         "nix-instantiate --parse failed (apt-get install nix-bin): {}",

@@ -55,3 +55,59 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
         Err(e) => Err(CliError::Write(PathBuf::from("<stdout>"), e)),
     }
 }
+
+/// A path as the user should type it: relative to the working directory
+/// when inside it, `.` for the directory itself.
+pub fn display_path(cwd: &Path, p: &Path) -> String {
+    match p.strip_prefix(cwd) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".into(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => p.display().to_string(),
+    }
+}
+
+/// One line about what `nsec nix` left out or renamed, with the command
+/// that fixes it where there is one.
+pub fn nix_note(ctx: &crate::commands::Context, note: &secrets_core::ops::nix::Note) -> String {
+    use secrets_core::ops::nix::Note;
+    let path = |p: &Path| display_path(&ctx.cwd, p);
+    match note {
+        Note::NotSops { file, reason } => {
+            format!("{} is not declared: not a sops file ({reason})", path(file))
+        }
+        Note::NotDeclarable {
+            secret, key, reason, ..
+        } => {
+            format!("{secret}: `{key}` is not declared: {reason}")
+        }
+        Note::MissingKey { secret, key, .. } => format!(
+            "{secret}: `{key}` (listed under nsec.nix.{secret}.keys in .sops.yaml) is not a string value of the file; it is not declared"
+        ),
+        Note::NothingToDeclare { secret, .. } => format!(
+            "{secret}: no encrypted string value to declare (list plaintext ones under nsec.nix.{secret}.keys in .sops.yaml)"
+        ),
+        Note::Renamed { attr, secrets } => format!(
+            "{} share the sops-nix name `{attr}`, so each is declared by its full store name; pin one to `{attr}` with `name: {attr}` under nsec.nix.<secret> in .sops.yaml",
+            secrets.join(" and ")
+        ),
+        Note::Clash { attr, kept, dropped } => format!(
+            "{dropped} is not declared: its pinned sops-nix name `{attr}` is {kept}'s too; change nsec.nix.{dropped}.name in .sops.yaml"
+        ),
+        Note::NotRekeyed { secret, file } => format!(
+            "{secret} is not declared: its rule gives it to this host but the file is not re-keyed yet; run: nsec updatekeys -y {}",
+            path(file)
+        ),
+        Note::SshHost { host } => format!(
+            "every recipient .sops.yaml names `{host}` is an SSH key, which sops-nix cannot use: replace each with the age recipient that `nsec ssh-to-age -i HOST_KEY.pub` prints for the host's public key"
+        ),
+        Note::SshRecipient {
+            secret,
+            recipient,
+            file,
+        } => format!(
+            "{secret} is not declared: the host is a recipient only as `{}…`, an SSH key sops-nix cannot use (it converts the host's SSH key to an age key); in .sops.yaml replace it with the age recipient that `nsec ssh-to-age -i HOST_KEY.pub` prints, then run: nsec updatekeys -y {}",
+            recipient.chars().take(20).collect::<String>(),
+            path(file)
+        ),
+    }
+}

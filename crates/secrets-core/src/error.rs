@@ -157,6 +157,14 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// A host (a recipient name in `.sops.yaml`) that the config does not name.
+    #[error("no recipient in .sops.yaml is named `{name}` (named recipients: {})", if known.is_empty() { "none".to_string() } else { known.join(", ") })]
+    UnknownHost {
+        /// The name as given.
+        name: String,
+        /// The names the config gives.
+        known: Vec<String>,
+    },
     /// A file that must not exist yet does.
     #[error("{} already exists (use --force to overwrite)", .0.display())]
     AlreadyExists(PathBuf),
@@ -222,6 +230,8 @@ pub enum ConfigProblem {
     Invalid,
     /// A `path_regex` does not compile.
     PathRegex,
+    /// nsec's own `nsec:` section is malformed.
+    NsecSection,
     /// A recipient does not parse.
     Recipient,
 }

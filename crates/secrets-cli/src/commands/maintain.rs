@@ -267,8 +267,13 @@ pub fn revoke(ctx: &Context, args: &RevokeArgs) -> Result<(), CliError> {
 /// `nsec nix`.
 #[derive(Debug, Args)]
 pub struct NixArgs {
+    /// Only what this host can decrypt at boot (a recipient name from
+    /// .sops.yaml, e.g. `desktop`).
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
     /// The directory the Nix file will live in; sopsFile paths are relative
-    /// to it (default: the working directory).
+    /// to it (default: the repository root: the nearest directory at or
+    /// above the store with flake.nix or .git, else the store's parent).
     #[arg(long, value_name = "DIR")]
     pub relative_to: Option<PathBuf>,
     /// The secrets store (default: $NSEC_DIR, or found upward).
@@ -281,9 +286,13 @@ pub fn nix(ctx: &Context, args: &NixArgs) -> Result<(), CliError> {
     let repo = open_repo(ctx, args.dir.as_deref())?;
     let base = match &args.relative_to {
         Some(d) => secrets_core::rules::absolute(&ctx.cwd, d),
-        None => ctx.cwd.clone(),
+        None => secrets_core::ops::nix::default_base(&repo),
     };
-    let text = integrate::nix_declarations(&repo, &base)?;
+    let plan = secrets_core::ops::nix::plan(&repo, args.host.as_deref())?;
+    for note in &plan.notes {
+        eprintln!("note: {}", crate::output::nix_note(ctx, note));
+    }
+    let text = secrets_core::ops::nix::render_module(&plan, &base);
     write_stdout(text.as_bytes())
 }
 

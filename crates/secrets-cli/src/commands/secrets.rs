@@ -361,7 +361,18 @@ pub fn add(ctx: &Context, args: &AddArgs) -> Result<(), CliError> {
     for (k, v) in &outcome.public {
         eprintln!("Public key ({k}): {v}");
     }
-    eprintln!("sops-nix declaration (paths relative to the directory holding the store):");
+    for (secret, prefix) in &outcome.pinned {
+        eprintln!(
+            "Kept {secret} deployed as `{prefix}`: pinned under nsec.nix in .sops.yaml (commit it with the new secret)"
+        );
+    }
+    for note in &outcome.notes {
+        eprintln!("note: {}", crate::output::nix_note(ctx, note));
+    }
+    eprintln!(
+        "sops-nix declaration (as `nsec nix` declares it; paths relative to {}):",
+        shown(ctx, &secrets_core::ops::nix::default_base(&repo))
+    );
     write_stdout(outcome.nix.as_bytes())
 }
 

@@ -214,6 +214,7 @@ pub mod edit;
 pub mod exec;
 pub mod integrate;
 pub mod keys;
+pub mod nix;
 pub mod revoke;
 pub mod rotate_store;
 pub mod secrets;

@@ -208,15 +208,7 @@ impl AddPlan {
 }
 
 fn last_component(name: &str) -> String {
-    let p = Path::new(name);
-    let stem = p
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    match Path::new(&stem).extension().and_then(|e| e.to_str()) {
-        Some(ext) if EXTENSIONS.contains(&ext) => stem[..stem.len() - ext.len() - 1].to_string(),
-        _ => stem,
-    }
+    super::nix::base_name(name).to_string()
 }
 
 /// Checks the name against the files already in the store: the same file
@@ -354,8 +346,14 @@ pub struct AddOutcome {
     pub path: PathBuf,
     /// Public halves of generated key pairs: (document key, value).
     pub public: Vec<(String, String)>,
-    /// The sops-nix declaration to paste.
+    /// The sops-nix declaration to paste (the same `nsec nix` prints).
     pub nix: String,
+    /// Secrets whose sops-nix names were pinned in `.sops.yaml` so the new
+    /// secret does not rename them: (store name, attribute prefix).
+    pub pinned: Vec<(String, String)>,
+    /// Why the new secret is declared as it is, when it is not declared
+    /// under its last name component (a shared name, values left out).
+    pub notes: Vec<super::nix::Note>,
 }
 
 /// Builds, encrypts and writes the secret of `plan` (atomically, 0644).
@@ -363,7 +361,6 @@ pub struct AddOutcome {
 pub fn add(repo: &Repo, plan: &AddPlan, inputs: AddInputs, force: bool) -> Result<AddOutcome> {
     let mut doc = Map::new();
     let mut public = Vec::new();
-    let mut secret_keys = Vec::new();
     for pf in &plan.fields {
         let value: Zeroizing<String> = match &pf.source {
             Source::Generate(kind) => {
@@ -404,9 +401,6 @@ pub fn add(repo: &Repo, plan: &AddPlan, inputs: AddInputs, force: bool) -> Resul
                     .check(&plan.name, &pf.key, Zeroizing::new(v), false)?
             }
         };
-        if !pf.key.ends_with(UNENCRYPTED_SUFFIX) {
-            secret_keys.push(pf.key.clone());
-        }
         doc.insert(pf.key.clone(), Value::Str(value.to_string()));
     }
     for (k, v) in &public {
@@ -447,6 +441,10 @@ pub fn add(repo: &Repo, plan: &AddPlan, inputs: AddInputs, force: bool) -> Resul
         .to_bytes(&repo.config.stores)
         .map_err(|e| e.in_file(&plan.path))?;
     check_collisions(repo, &plan.name, &plan.path, force)?;
+    // The sops-nix names before the new file: a secret that had one keeps it.
+    let before = super::nix::plan(repo, None)
+        .map(|p| super::nix::prefixes(&p.declarations))
+        .unwrap_or_default();
     if let Some(parent) = plan.path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
@@ -456,68 +454,60 @@ pub fn add(repo: &Repo, plan: &AddPlan, inputs: AddInputs, force: bool) -> Resul
         // Never replace a secret that appeared since the check above.
         fsio::write_new(&plan.path, &bytes, 0o644)?;
     }
+    let (nix, pinned, notes) = declare_new(repo, &plan.name, &before);
     Ok(AddOutcome {
         path: plan.path.clone(),
         public,
-        nix: nix_declaration(repo, &plan.name, &plan.path, plan.format, &secret_keys),
+        nix,
+        pinned,
+        notes,
     })
 }
 
-/// The sops-nix declaration for a secret file with the given encrypted
-/// keys. The path is relative to the directory holding the store (where a
-/// flake's `configuration.nix` usually sits).
-pub fn nix_declaration(
+/// The declaration of a just-written secret, pinning the names of secrets
+/// it would otherwise rename. Never fails: the secret is already written;
+/// what could not be done is in the notes.
+fn declare_new(
     repo: &Repo,
     name: &str,
-    path: &Path,
-    format: Format,
-    keys: &[String],
-) -> String {
-    let store_dir = repo
-        .root
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| ".".into());
-    let rel = path
-        .strip_prefix(&repo.root)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .into_owned();
-    let file = format!("./{store_dir}/{rel}");
-    let format_line = match format {
-        Format::Yaml => String::new(),
-        Format::Json => " format = \"json\";".into(),
-        Format::Dotenv => " format = \"dotenv\";".into(),
-        Format::Ini => " format = \"ini\";".into(),
-        Format::Binary => " format = \"binary\";".into(),
+    before: &std::collections::BTreeMap<String, String>,
+) -> (String, Vec<(String, String)>, Vec<super::nix::Note>) {
+    use super::nix;
+    let base = nix::default_base(repo);
+    let Ok(mut after) = nix::plan(repo, None) else {
+        return (String::new(), Vec::new(), Vec::new());
     };
-    let last = last_component(name);
-    let quote = |s: &str| {
-        if s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            && !s.starts_with(|c: char| c.is_ascii_digit() || c == '-')
-        {
-            s.to_string()
-        } else {
-            format!("\"{s}\"")
-        }
-    };
-    let mut out = String::new();
-    for key in keys {
-        if keys.len() == 1 && *key == last {
-            // sops-nix's default `key` is the attribute name.
-            out.push_str(&format!(
-                "sops.secrets.{} = {{ sopsFile = {file};{format_line} }};\n",
-                quote(key)
-            ));
-        } else {
-            out.push_str(&format!(
-                "sops.secrets.{} = {{ sopsFile = {file};{format_line} key = \"{key}\"; }};\n",
-                quote(&format!("{last}/{key}"))
-            ));
+    let now = nix::prefixes(&after.declarations);
+    let pins: Vec<(String, String)> = before
+        .iter()
+        .filter(|(secret, prefix)| *secret != name && now.get(*secret) != Some(*prefix))
+        .map(|(s, p)| (s.clone(), p.clone()))
+        .collect();
+    let mut pinned = Vec::new();
+    if !pins.is_empty() && nix::pin_names(repo, &pins).is_ok() {
+        if let Ok(p) = nix::plan(repo, None) {
+            after = p;
+            pinned = pins;
         }
     }
-    out
+    let mine: Vec<&nix::Declaration> = after
+        .declarations
+        .iter()
+        .filter(|d| d.secret == name)
+        .collect();
+    let notes = after
+        .notes
+        .into_iter()
+        .filter(|n| match n {
+            nix::Note::Renamed { secrets, .. } => secrets.iter().any(|s| s == name),
+            nix::Note::NotDeclarable { secret, .. }
+            | nix::Note::NothingToDeclare { secret, .. }
+            | nix::Note::MissingKey { secret, .. } => secret == name,
+            nix::Note::Clash { dropped, .. } => dropped == name,
+            _ => false,
+        })
+        .collect();
+    (nix::render_lines(&mine, &base), pinned, notes)
 }
 
 // -------------------------------------------------------------------- show

@@ -19,8 +19,10 @@
 //! | E040 | data-key             | 5: no identity at hand opens the data key |
 //! | E041 | mac                  | 5: the MAC or a value does not verify |
 //! | E050 | host-unknown         | 6: `--host NAME` names no recipient |
-//! | E051 | host-missing         | 6: the host's rule covers the file, its recipient is missing |
-//! | E052 | host-not-string      | 6: a leaf sops-nix reads is not a string |
+//! | E051 | host-missing         | 6: the host's rule gives it the file, the file is not re-keyed for it |
+//! | E052 | host-not-string      | 6: a value sops-nix would install cannot be (not a string, in a list, `/` in a key) |
+//! | E053 | host-ssh-recipient   | 6: the host is a recipient only by an SSH key, which sops-nix cannot open |
+//! | E054 | nix-name-clash       | 6: two pinned sops-nix names are the same |
 //! | W060 | rotation-due         | 7: its `rotate-after` date passed, or older than `rotation_days` (warning) |
 //! | E070 | identity-permissions | 8: an identity file is readable by group or others |
 //!
@@ -39,10 +41,11 @@ use crate::file::{DecryptOptions, SopsFile};
 use crate::format::Format;
 use crate::keys::discovery::{Env, Identities};
 use crate::metadata::Metadata;
+use crate::ops::nix;
 use crate::rules::{Config, CreationRule, CONFIG_NAME};
 use crate::store;
 use crate::time::Timestamp;
-use crate::tree::{Item, Map, Value};
+use crate::tree::{Map, Value};
 
 /// How serious a problem is: errors fail validation, warnings do not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,27 +312,40 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
             return report;
         }
     };
-    let host_recipients = match &opts.host {
-        Some(host) => {
-            let r: Vec<String> = config
-                .recipient_names
-                .iter()
-                .filter(|(_, n)| *n == host)
-                .map(|(r, _)| r.clone())
-                .collect();
-            if r.is_empty() {
-                p.push(Problem::new(
-                    "E050",
-                    "host-unknown",
-                    cfg_rel.clone(),
-                    format!("no recipient in .sops.yaml is named `{host}`"),
-                    "name the host's key with an anchor (`- &HOST age1…`) or a `# HOST` comment",
-                ));
+    // Check 6: what `nsec nix --host` declares, and why anything the
+    // host's rules give it is left out.
+    if let Some(host) = &opts.host {
+        let in_scope = |file: &Path| match &opts.only {
+            None => true,
+            Some(only) => {
+                only.contains(&file.canonicalize().unwrap_or_else(|_| file.to_path_buf()))
             }
-            Some(r)
+        };
+        match crate::repo::Repo::open(root).and_then(|r| nix::plan(&r, Some(host))) {
+            Ok(plan) => host_problems(root, &plan, &in_scope, p),
+            Err(Error::UnknownHost { known, .. }) => p.push(Problem::new(
+                "E050",
+                "host-unknown",
+                cfg_rel.clone(),
+                format!(
+                    "no recipient in .sops.yaml is named `{host}` (named: {})",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+                "name the host's key with an anchor (`- &HOST age1…`) or a `# HOST` comment",
+            )),
+            Err(e) => p.push(Problem::new(
+                "E001",
+                "config-parse",
+                cfg_rel.clone(),
+                e.to_string(),
+                "fix the nsec.nix section of .sops.yaml",
+            )),
         }
-        None => None,
-    };
+    }
     let now = opts.now.unwrap_or_else(Timestamp::now_utc);
     for file in files {
         if let Some(only) = &opts.only {
@@ -350,7 +366,6 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
             &file,
             rel,
             opts,
-            host_recipients.as_deref(),
             &now,
             &mut report.problems,
         );
@@ -365,7 +380,6 @@ fn check_file(
     file: &Path,
     rel: PathBuf,
     opts: &ValidateOptions<'_>,
-    host: Option<&[String]>,
     now: &Timestamp,
     p: &mut Vec<Problem>,
 ) {
@@ -451,44 +465,6 @@ fn check_file(
     if let Some(rule) = rule {
         check_drift(config, rule, &sops.metadata, f(), p);
     }
-    // Check 6.
-    if let (Some(host), Some(rule)) = (host, rule) {
-        let covers = rule.recipients().any(|r| host.iter().any(|h| h == r));
-        if covers {
-            if !sops
-                .metadata
-                .age_recipients()
-                .any(|r| host.iter().any(|h| h == r))
-            {
-                p.push(Problem::new(
-                    "E051",
-                    "host-missing",
-                    f(),
-                    format!(
-                        "the host's rule covers this file but it is not encrypted to the host ({}); sops-nix would fail at boot with \"0 successful groups\"",
-                        host.join(", ")
-                    ),
-                    "run `nsec rotate NAME` (or `nsec rotate`) to bring recipients in line",
-                ));
-            }
-            if matches!(format, Format::Yaml | Format::Json) {
-                for doc in &sops.documents {
-                    non_string_leaves(doc, &mut Vec::new(), &mut |key| {
-                        p.push(
-                            Problem::new(
-                                "E052",
-                                "host-not-string",
-                                f(),
-                                "sops-nix reads this leaf but it is not a string",
-                                "quote the value so it is stored as a string",
-                            )
-                            .at(key),
-                        );
-                    });
-                }
-            }
-        }
-    }
     // Check 7: the secret's own `rotate-after` date (plaintext metadata
     // written by the templates), then the store's `rotation_days` policy.
     if let Some(due) = rotate_after(&sops.documents) {
@@ -555,29 +531,78 @@ fn safe_message(e: &Error) -> String {
     }
 }
 
-fn key_path(path: &[String]) -> String {
-    path.iter().map(|k| format!("[{k:?}]")).collect()
-}
-
-/// Leaves that are not strings: plaintext non-strings, or `ENC[…]` values
-/// whose type tag is not `str`.
-fn non_string_leaves(map: &Map, path: &mut Vec<String>, found: &mut dyn FnMut(String)) {
-    for item in &map.items {
-        if let Item::Entry(k, v) = item {
-            path.push(k.clone());
-            match v {
-                Value::Map(m) => non_string_leaves(m, path, found),
-                Value::Str(s) if s.starts_with("ENC[") => {
-                    if !s.contains(",type:str]") {
-                        found(key_path(path));
-                    }
-                }
-                Value::Str(_) | Value::Null | Value::Comment(_) => {}
-                _ => found(key_path(path)),
-            }
-            path.pop();
+/// Check 6's problems from the host's sops-nix plan.
+fn host_problems(
+    root: &Path,
+    plan: &nix::NixPlan,
+    in_scope: &dyn Fn(&Path) -> bool,
+    p: &mut Vec<Problem>,
+) {
+    use nix::Note;
+    let rel = |f: &Path| Some(f.strip_prefix(root).unwrap_or(f).to_path_buf());
+    let shown = |f: &Path| f.strip_prefix(root).unwrap_or(f).display().to_string();
+    for note in &plan.notes {
+        match note {
+            Note::NotRekeyed { file, .. } if in_scope(file) => p.push(Problem::new(
+                "E051",
+                "host-missing",
+                rel(file),
+                "the host's rule gives it this file but the file is not encrypted to the host; sops-nix would fail at boot with \"0 successful groups\"",
+                format!("nsec updatekeys -y {}", shown(file)),
+            )),
+            Note::NotDeclarable { file, key, reason, .. } if in_scope(file) => p.push(
+                Problem::new(
+                    "E052",
+                    "host-not-string",
+                    rel(file),
+                    format!("sops-install-secrets cannot install this value: {reason}"),
+                    "store it as a string value of a map (quote numbers and booleans), or move it to its own secret",
+                )
+                .at(slash_key_path(key)),
+            ),
+            Note::MissingKey { file, key, secret } if in_scope(file) => p.push(
+                Problem::new(
+                    "E052",
+                    "host-not-string",
+                    rel(file),
+                    format!("nsec.nix.{secret}.keys lists `{key}`, which is not a string value of the file; sops-install-secrets would fail"),
+                    "fix the keys list under nsec.nix in .sops.yaml",
+                )
+                .at(slash_key_path(key)),
+            ),
+            Note::SshRecipient { file, .. } if in_scope(file) => p.push(Problem::new(
+                "E053",
+                "host-ssh-recipient",
+                rel(file),
+                "the file is encrypted to the host only as an SSH key; sops-nix converts the host's SSH key to an age key and cannot open ssh-ed25519 stanzas (sops-nix issue #955)",
+                "in .sops.yaml replace the host's ssh key with the age recipient `nsec ssh-to-age -i HOST_KEY.pub` prints, then run `nsec updatekeys -y FILE`",
+            )),
+            Note::SshHost { host } => p.push(Problem::new(
+                "E053",
+                "host-ssh-recipient",
+                Some(PathBuf::from(CONFIG_NAME)),
+                format!("every recipient .sops.yaml names `{host}` is an SSH key, which sops-nix cannot use"),
+                "replace it with the age recipient that `nsec ssh-to-age -i HOST_KEY.pub` prints",
+            )),
+            Note::Clash { attr, dropped, .. } => p.push(Problem::new(
+                "E054",
+                "nix-name-clash",
+                Some(PathBuf::from(CONFIG_NAME)),
+                format!("the pinned sops-nix name `{attr}` of {dropped} is taken by another secret"),
+                format!("change nsec.nix.{dropped}.name in .sops.yaml"),
+            )),
+            _ => {}
         }
     }
+}
+
+/// A `/`-joined key path (sops-nix's form) as a sops index.
+fn slash_key_path(key: &str) -> String {
+    key_path(&key.split('/').map(str::to_string).collect::<Vec<_>>())
+}
+
+fn key_path(path: &[String]) -> String {
+    path.iter().map(|k| format!("[{k:?}]")).collect()
 }
 
 fn named(config: &Config, r: &str) -> String {

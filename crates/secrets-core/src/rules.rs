@@ -365,7 +365,7 @@ pub fn recipient_names(text: &str) -> HashMap<String, String> {
             },
             None => (None, body),
         };
-        let rest = rest.trim_end_matches(['"', '\'', ',']).trim();
+        let rest = rest.trim_matches(['"', '\'', ',']).trim();
         let looks_like_key = rest.starts_with("age1") || rest.starts_with("ssh-");
         if !looks_like_key {
             continue;

@@ -61,6 +61,7 @@ pub fn validate(ctx: &Context, args: &ValidateArgs) -> Result<(), CliError> {
         identities: ids.as_ref(),
         env: Some(&env),
         now: None,
+        cwd: Some(ctx.cwd.clone()),
     };
     let report = validate::validate(&root, &opts);
     if args.json {

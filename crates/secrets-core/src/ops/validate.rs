@@ -117,6 +117,9 @@ pub struct ValidateOptions<'a> {
     pub env: Option<&'a dyn Env>,
     /// "Now" for check 7 (the current time when `None`).
     pub now: Option<Timestamp>,
+    /// Where fixes will be run from: file paths in `fix` commands are
+    /// relative to it (absolute when `None`).
+    pub cwd: Option<PathBuf>,
 }
 
 /// The result of a validation.
@@ -322,7 +325,7 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
             }
         };
         match crate::repo::Repo::open(root).and_then(|r| nix::plan(&r, Some(host))) {
-            Ok(plan) => host_problems(root, &plan, &in_scope, p),
+            Ok(plan) => host_problems(root, opts.cwd.as_deref(), &plan, &in_scope, p),
             Err(Error::UnknownHost { known, .. }) => p.push(Problem::new(
                 "E050",
                 "host-unknown",
@@ -534,13 +537,14 @@ fn safe_message(e: &Error) -> String {
 /// Check 6's problems from the host's sops-nix plan.
 fn host_problems(
     root: &Path,
+    cwd: Option<&Path>,
     plan: &nix::NixPlan,
     in_scope: &dyn Fn(&Path) -> bool,
     p: &mut Vec<Problem>,
 ) {
     use nix::Note;
     let rel = |f: &Path| Some(f.strip_prefix(root).unwrap_or(f).to_path_buf());
-    let shown = |f: &Path| f.strip_prefix(root).unwrap_or(f).display().to_string();
+    let shown = |f: &Path| shell_path(cwd, f);
     for note in &plan.notes {
         match note {
             Note::NotRekeyed { file, .. } if in_scope(file) => p.push(Problem::new(
@@ -593,6 +597,23 @@ fn host_problems(
             )),
             _ => {}
         }
+    }
+}
+
+/// `file` as a shell argument in a fix: relative to `cwd` when inside it,
+/// quoted when it holds anything but plain path characters.
+fn shell_path(cwd: Option<&Path>, file: &Path) -> String {
+    let p = cwd
+        .and_then(|c| file.strip_prefix(c).ok())
+        .unwrap_or(file)
+        .to_string_lossy()
+        .into_owned();
+    if p.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+@%:,".contains(c))
+    {
+        p
+    } else {
+        format!("'{}'", p.replace('\'', "'\\''"))
     }
 }
 

@@ -451,6 +451,44 @@ fn rotate_plans_and_touches_only_drifted_files() {
     assert!(!s.file(".nsec/rotate-journal").exists());
 }
 
+/// A re-key is not a change of value: `rotate --all` keeps every file's
+/// `lastmodified` (the rotation clock of W060 and `rotation_days`), while
+/// `set` restarts it. sops reads the re-keyed file (the MAC is sealed with
+/// the kept date).
+#[test]
+fn rekeying_keeps_the_rotation_clock_and_set_restarts_it() {
+    let s = Store::new();
+    let lastmodified = |rel: &str| {
+        let t = std::fs::read_to_string(s.file(rel)).unwrap();
+        t.lines()
+            .find(|l| l.trim_start().starts_with("lastmodified:"))
+            .unwrap()
+            .to_string()
+    };
+    let rel = "api-keys/openai.yaml";
+    let before_text = std::fs::read_to_string(s.file(rel)).unwrap();
+    let before = lastmodified(rel);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ok(s.nsec().args(["rotate", "--all", "--yes"]));
+    assert_ne!(
+        std::fs::read_to_string(s.file(rel)).unwrap(),
+        before_text,
+        "not re-keyed"
+    );
+    assert_eq!(lastmodified(rel), before);
+    assert!(s.sops_plain(rel, "A").contains("sk-openai-123"));
+    let out = run_with_stdin(
+        s.nsec()
+            .args(["set", "--value-stdin"])
+            .arg(s.file(rel))
+            .arg("[\"api_key\"]"),
+        b"\"sk-openai-456\"",
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_ne!(lastmodified(rel), before);
+    assert!(s.sops_plain(rel, "A").contains("sk-openai-456"));
+}
+
 /// A failure at every step: the store always decrypts completely (old or
 /// new keys, file by file), and the next run completes the rotation.
 #[test]

@@ -275,6 +275,12 @@ impl Opened {
     /// Encrypts again with the same data key. Unchanged values keep their
     /// ciphertexts; `lastmodified` is set to now and the MAC recomputed.
     pub fn seal(self) -> Result<SopsFile> {
+        self.seal_at(now())
+    }
+
+    /// Encrypts again with the same data key, the MAC sealed with
+    /// `lastmodified`.
+    fn seal_at(self, lastmodified: String) -> Result<SopsFile> {
         let Opened {
             format,
             mut documents,
@@ -291,7 +297,7 @@ impl Opened {
             metadata.mac_only_encrypted,
             Some(&ivs),
         )?;
-        metadata.lastmodified = now();
+        metadata.lastmodified = lastmodified;
         metadata.mac = mac::seal(&cipher, &mac, &metadata.lastmodified)?;
         Ok(SopsFile {
             format,
@@ -311,6 +317,18 @@ impl Opened {
         install_key_groups(&mut self.metadata, &key, groups, threshold, true)?;
         self.key = key;
         self.seal()
+    }
+
+    /// Re-keys the store's way: a new data key for the given key groups,
+    /// every value re-encrypted, but `lastmodified` kept. No value changed,
+    /// so a secret's rotation clock (`nsec validate`'s W060, which counts
+    /// from `lastmodified`) keeps running until its value is changed.
+    pub fn rekey(mut self, groups: &[Vec<AgeRecipient>], threshold: usize) -> Result<SopsFile> {
+        let key = DataKey::generate();
+        install_key_groups(&mut self.metadata, &key, groups, threshold, true)?;
+        self.key = key;
+        let lastmodified = self.metadata.lastmodified.clone();
+        self.seal_at(lastmodified)
     }
 
     /// The recipients of the file, group by group, parsed.

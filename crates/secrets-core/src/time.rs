@@ -44,6 +44,15 @@ impl Timestamp {
         }
     }
 
+    /// The instant `secs` seconds after the Unix epoch, in UTC.
+    pub fn from_unix_seconds(secs: i64) -> Timestamp {
+        Timestamp {
+            secs,
+            nanos: 0,
+            offset: 0,
+        }
+    }
+
     /// Seconds since the Unix epoch.
     pub fn unix_seconds(&self) -> i64 {
         self.secs

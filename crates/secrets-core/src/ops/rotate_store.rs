@@ -397,7 +397,7 @@ fn prepare(
                 .map_err(|e| e.in_file(path))?,
         );
         let sealed = opened
-            .seal_with_new_key(&enc.key_groups, enc.shamir_threshold)
+            .rekey(&enc.key_groups, enc.shamir_threshold)
             .map_err(|e| e.in_file(path))?;
         let bytes = sealed.to_bytes(&opts).map_err(|e| e.in_file(path))?;
         let tmp = temp_path(path);

@@ -387,6 +387,8 @@ fn check_file(
     p: &mut Vec<Problem>,
 ) {
     let f = || Some(rel.clone());
+    // The file as the fix commands name it, from where they will be run.
+    let arg = shell_path(opts.cwd.as_deref(), file);
     let format = Format::from_path(file);
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
@@ -421,7 +423,7 @@ fn check_file(
                 "not-encrypted",
                 f(),
                 "plaintext file in the secrets store (no sops metadata)",
-                "encrypt it (`nsec encrypt -i FILE`) or list it under nsec.ignore in .sops.yaml",
+                format!("nsec encrypt -i {arg}   (or list it under nsec.ignore in .sops.yaml)"),
             ));
             return;
         }
@@ -431,7 +433,7 @@ fn check_file(
                 "not-encrypted",
                 f(),
                 "plaintext file in the secrets store (no sops metadata)",
-                "encrypt it (`nsec encrypt -i FILE`) or list it under nsec.ignore in .sops.yaml",
+                format!("nsec encrypt -i {arg}   (or list it under nsec.ignore in .sops.yaml)"),
             ));
             return;
         }
@@ -457,7 +459,10 @@ fn check_file(
                         "plaintext-value",
                         f(),
                         "value is plaintext but the file's selector says it must be encrypted",
-                        "re-encrypt the value: `nsec set FILE KEY VALUE` (and change the secret at its source)",
+                        format!(
+                            "nsec set {arg} {}   (asks for the value; change the secret at its source too: it was in plaintext)",
+                            shell_word(&key_path(path))
+                        ),
                     )
                     .at(key_path(path)),
                 );
@@ -466,23 +471,29 @@ fn check_file(
     }
     // Check 4.
     if let Some(rule) = rule {
-        check_drift(config, rule, &sops.metadata, f(), p);
+        check_drift(config, rule, &sops.metadata, f(), &arg, p);
     }
     // Check 7: the secret's own `rotate-after` date (plaintext metadata
     // written by the templates), then the store's `rotation_days` policy.
-    if let Some(due) = rotate_after(&sops.documents) {
+    let modified = Timestamp::parse_rfc3339(&sops.metadata.lastmodified);
+    if let Some(due) = rotation_due(&sops.documents, modified.as_ref()) {
         if due.unix_seconds() <= now.unix_seconds() {
             p.push(Problem::new(
                 "W060",
                 "rotation-due",
                 f(),
-                format!("its rotate-after date {} has passed", due.to_go_text().get(..10).unwrap_or("")),
-                "change the secret at its source, `nsec set` the new value and the next rotate-after date, then `nsec rotate NAME`",
+                format!(
+                    "its rotate-after date {} has passed",
+                    due.to_go_text().get(..10).unwrap_or("")
+                ),
+                format!(
+                    "change the secret at its source, then store the new value: nsec set {arg}"
+                ),
             ));
         }
     }
     if let Some(days) = settings.rotation_days {
-        if let Some(modified) = Timestamp::parse_rfc3339(&sops.metadata.lastmodified) {
+        if let Some(modified) = &modified {
             let age_days = (now.unix_seconds() - modified.unix_seconds()) / 86_400;
             if age_days > days {
                 p.push(Problem::new(
@@ -490,7 +501,9 @@ fn check_file(
                     "rotation-due",
                     f(),
                     format!("last changed {age_days} days ago; the rotation policy is {days} days"),
-                    "change the secret at its source and update it, then `nsec rotate NAME`",
+                    format!(
+                        "change the secret at its source, then store the new value: nsec set {arg}"
+                    ),
                 ));
             }
         }
@@ -608,13 +621,7 @@ fn shell_path(cwd: Option<&Path>, file: &Path) -> String {
         .unwrap_or(file)
         .to_string_lossy()
         .into_owned();
-    if p.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+@%:,".contains(c))
-    {
-        p
-    } else {
-        format!("'{}'", p.replace('\'', "'\\''"))
-    }
+    shell_word(&p)
 }
 
 /// A `/`-joined key path (sops-nix's form) as a sops index.
@@ -652,6 +659,7 @@ fn check_drift(
     rule: &CreationRule,
     m: &Metadata,
     file: Option<PathBuf>,
+    arg: &str,
     p: &mut Vec<Problem>,
 ) {
     let (added, missing) = recipient_drift(config, rule, m);
@@ -672,7 +680,7 @@ fn check_drift(
                 rule.index,
                 parts.join("; ")
             ),
-            "run `nsec rotate` to re-key it for the rule's recipients",
+            format!("nsec updatekeys -y {arg}"),
         ));
     }
     let groups_match = rule.key_groups.len() == m.key_groups.len()
@@ -696,7 +704,7 @@ fn check_drift(
                 rule.key_groups.len(),
                 m.key_groups.len()
             ),
-            "run `nsec rotate` to re-key it with the rule's key groups",
+            format!("nsec updatekeys -y {arg}"),
         ));
     }
 }
@@ -743,11 +751,13 @@ fn check_identity_files(env: &dyn Env, p: &mut Vec<Problem>) {
 
 /// The date in a document's plaintext `rotate-after` metadata field
 /// (`rotate-after_unencrypted` or `rotate_after_unencrypted`), if any.
-fn rotate_after(docs: &[Map]) -> Option<Timestamp> {
+/// A plaintext date field of the first document: `<name>_unencrypted`, with
+/// `-` or `_` in the name.
+fn date_field(docs: &[Map], name: &str) -> Option<Timestamp> {
     let doc = docs.first()?;
     doc.entries().find_map(|(k, v)| {
-        let name = k.strip_suffix("_unencrypted")?;
-        if name != "rotate-after" && name != "rotate_after" {
+        let field = k.strip_suffix("_unencrypted")?;
+        if field.replace('_', "-") != name {
             return None;
         }
         match v {
@@ -757,9 +767,77 @@ fn rotate_after(docs: &[Map]) -> Option<Timestamp> {
     })
 }
 
+/// When the secret's value is due for rotation, from the `rotate-after`
+/// date the templates write. The clock counts from the last change of a
+/// value (`lastmodified`; a re-key keeps it): with a `created` date the
+/// interval `rotate-after − created` runs again from the last change;
+/// without one, the date stands until it is changed.
+fn rotation_due(docs: &[Map], modified: Option<&Timestamp>) -> Option<Timestamp> {
+    let due = date_field(docs, "rotate-after")?;
+    let Some(modified) = modified else {
+        return Some(due);
+    };
+    match date_field(docs, "created") {
+        Some(created) if created.unix_seconds() < due.unix_seconds() => {
+            let interval = due.unix_seconds() - created.unix_seconds();
+            if modified.unix_seconds() + interval > due.unix_seconds() {
+                Some(Timestamp::from_unix_seconds(
+                    modified.unix_seconds() + interval,
+                ))
+            } else {
+                Some(due)
+            }
+        }
+        // A fixed date with no interval: it stands until it is changed.
+        _ => Some(due),
+    }
+}
+
+/// A word for a POSIX shell: single-quoted unless plain.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+@%:,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotation_clock_runs_from_the_last_change_of_a_value() {
+        let doc = |text: &str| {
+            vec![store::parse(Format::Yaml, text.as_bytes())
+                .unwrap()
+                .remove(0)]
+        };
+        let day = |d: &str| Timestamp::parse_yaml(d).unwrap();
+        let templ = doc(
+            "a: x\ncreated_unencrypted: \"2025-01-01\"\nrotate-after_unencrypted: \"2025-04-11\"\n",
+        );
+        // Unchanged since creation: the template's date.
+        assert_eq!(
+            rotation_due(&templ, Some(&day("2025-01-01"))),
+            Some(day("2025-04-11"))
+        );
+        // Changed on 2025-03-01: 100 days from then.
+        assert_eq!(
+            rotation_due(&templ, Some(&day("2025-03-01"))),
+            Some(day("2025-06-09"))
+        );
+        // A fixed date stands.
+        let fixed = doc("a: x\nrotate_after_unencrypted: \"2025-04-11\"\n");
+        assert_eq!(
+            rotation_due(&fixed, Some(&day("2026-01-01"))),
+            Some(day("2025-04-11"))
+        );
+        assert_eq!(rotation_due(&doc("a: x\n"), None), None);
+    }
 
     #[test]
     fn globs() {

@@ -367,6 +367,30 @@ fn broken_store_corpus() {
         for secret in ["plain-text-secret", "sk-openai-123", "ghp-456"] {
             assert!(!text.contains(secret), "{want} printed a secret: {text}");
         }
+        // `nsec list` says `ok` exactly for the files `validate --keyless`
+        // finds nothing wrong with.
+        let listed = run(s.nsec().args(["list", "--json"]));
+        if listed.status.success() {
+            let keyless = run(s.nsec().args(["validate", "--keyless", "--json"]));
+            let v: serde_json::Value = serde_json::from_slice(&keyless.stdout).unwrap();
+            let flagged: Vec<String> = v["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["file"].as_str().map(str::to_string))
+                .collect();
+            let items: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+            for item in items.as_array().unwrap() {
+                let file = item["file"].as_str().unwrap();
+                let ok_status = item["status"] == "ok";
+                assert_eq!(
+                    ok_status,
+                    !flagged.iter().any(|f| f == file),
+                    "case {want}: list says {} for {file}, validate --keyless flags {flagged:?}",
+                    item["status"]
+                );
+            }
+        }
     }
 }
 

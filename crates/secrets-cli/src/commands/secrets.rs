@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use secrecy::ExposeSecret;
 use secrets_core::keys::discovery::ProcessEnv;
 use secrets_core::keys::ssh_to_age;
-use secrets_core::ops::secrets::{self as store, generate::Kind, AddInputs, Status};
+use secrets_core::ops::secrets::{self as store, generate::Kind, AddInputs};
 use secrets_core::repo::Repo;
 use secrets_core::{fsio, Error};
 use zeroize::Zeroizing;
@@ -430,13 +430,7 @@ pub fn list(ctx: &Context, args: &ListArgs) -> Result<(), CliError> {
                         "name": r.name,
                     })).collect::<Vec<_>>(),
                     "lastmodified": i.lastmodified,
-                    "status": match i.status {
-                        Status::Ok => "ok".to_string(),
-                        Status::RecipientsOutOfDate => "recipients-out-of-date".into(),
-                        Status::NotEncrypted => "not-encrypted".into(),
-                        Status::NoMatchingRule => "no-matching-rule".into(),
-                        Status::Unreadable(_) => "unreadable".into(),
-                    },
+                    "status": i.status.code(),
                 })
             })
             .collect();

@@ -576,6 +576,12 @@ pub enum Status {
     NoMatchingRule,
     /// The file could not be read as its format.
     Unreadable(String),
+    /// A value that must be encrypted is in plaintext (validate's E020).
+    PlaintextValue,
+    /// Its value is due for rotation (validate's W060).
+    RotationDue,
+    /// Listed under `nsec.ignore`: allowed to stay plaintext.
+    Ignored,
 }
 
 impl Status {
@@ -587,6 +593,23 @@ impl Status {
             Status::NotEncrypted => "not encrypted".into(),
             Status::NoMatchingRule => "no matching rule".into(),
             Status::Unreadable(m) => format!("unreadable: {m}"),
+            Status::PlaintextValue => "plaintext value".into(),
+            Status::RotationDue => "rotation due".into(),
+            Status::Ignored => "ignored".into(),
+        }
+    }
+
+    /// The stable machine name (`nsec list --json`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::RecipientsOutOfDate => "recipients-out-of-date",
+            Status::NotEncrypted => "not-encrypted",
+            Status::NoMatchingRule => "no-matching-rule",
+            Status::Unreadable(_) => "unreadable",
+            Status::PlaintextValue => "plaintext-value",
+            Status::RotationDue => "rotation-due",
+            Status::Ignored => "ignored",
         }
     }
 }
@@ -618,8 +641,14 @@ pub struct SecretInfo {
 }
 
 /// Every secret file of the store with its recipients and status. Reads
-/// only metadata: no identity is needed.
+/// only metadata: no identity is needed. The status is what
+/// `nsec validate --keyless` reports for the file, its most serious problem
+/// first, so the two never disagree.
 pub fn list(repo: &Repo, cwd: &Path) -> Result<Vec<SecretInfo>> {
+    let report =
+        super::validate::validate(&repo.root, &super::validate::ValidateOptions::default());
+    let config_text = std::fs::read(&repo.config.path).unwrap_or_default();
+    let ignore = super::validate::store_settings(&config_text).ignore;
     let mut out = Vec::new();
     for path in repo.secret_files()? {
         let Some(ext) = path.extension().and_then(|e| e.to_str()) else {
@@ -628,7 +657,37 @@ pub fn list(repo: &Repo, cwd: &Path) -> Result<Vec<SecretInfo>> {
         if !EXTENSIONS.contains(&ext) {
             continue;
         }
-        out.push(info(repo, cwd, &path)?);
+        let mut i = info(repo, cwd, &path)?;
+        let rel = path.strip_prefix(&repo.root).unwrap_or(&path);
+        let rel_str = rel.to_string_lossy().replace('\\', "/");
+        if ignore
+            .iter()
+            .any(|g| super::validate::glob_match(g, &rel_str))
+        {
+            i.status = Status::Ignored;
+        } else if !matches!(i.status, Status::Unreadable(_) | Status::NotEncrypted) {
+            let codes: Vec<&str> = report
+                .problems
+                .iter()
+                .filter(|p| p.file.as_deref() == Some(rel))
+                .map(|p| p.code)
+                .collect();
+            let has = |c: &str| codes.contains(&c);
+            i.status = if has("E011") {
+                Status::Unreadable("not a well-formed sops file (see nsec validate)".into())
+            } else if has("E020") {
+                Status::PlaintextValue
+            } else if has("E012") {
+                Status::NoMatchingRule
+            } else if has("E030") || has("E031") {
+                Status::RecipientsOutOfDate
+            } else if has("W060") {
+                Status::RotationDue
+            } else {
+                i.status
+            };
+        }
+        out.push(i);
     }
     Ok(out)
 }
@@ -693,10 +752,20 @@ fn info(repo: &Repo, cwd: &Path, path: &Path) -> Result<SecretInfo> {
 
 /// The files whose recipients differ from their rules.
 pub fn out_of_date(repo: &Repo, cwd: &Path) -> Result<Vec<SecretInfo>> {
-    Ok(list(repo, cwd)?
-        .into_iter()
-        .filter(|i| i.status == Status::RecipientsOutOfDate)
-        .collect())
+    let mut out = Vec::new();
+    for path in repo.secret_files()? {
+        let known = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| EXTENSIONS.contains(&e));
+        if known {
+            let i = info(repo, cwd, &path)?;
+            if i.status == Status::RecipientsOutOfDate {
+                out.push(i);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Re-wraps each file's data key for the recipients of its current rule

@@ -573,7 +573,9 @@ fn nix_declarations_parse_and_match_golden() {
     }
     assert_eq!(out, std::fs::read_to_string(&golden).unwrap());
     let nix = s.sb.write("secrets.nix", &out);
-    let parsed = run(Command::new(tool("nix-instantiate")).arg("--parse").arg(&nix));
+    let parsed = run(Command::new(tool("nix-instantiate"))
+        .arg("--parse")
+        .arg(&nix));
     assert!(
         parsed.status.success(),
         "nix-instantiate --parse failed (apt-get install nix-bin): {}",

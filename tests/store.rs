@@ -488,8 +488,11 @@ fn generate_ssh_ed25519_accepted_by_ssh_keygen() {
     let key = sb.write("github_key", &private);
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let derived =
-        String::from_utf8(ok(Command::new(tool("ssh-keygen")).arg("-y").arg("-f").arg(&key))).unwrap();
+    let derived = String::from_utf8(ok(Command::new(tool("ssh-keygen"))
+        .arg("-y")
+        .arg("-f")
+        .arg(&key)))
+    .unwrap();
     let first2 = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
     assert_eq!(first2(&derived), first2(&stored_pub));
     assert!(stored_pub.starts_with("ssh-ed25519 "));

@@ -871,6 +871,234 @@ fn host_add_age_only_some_rules_and_without_update() {
     }
 }
 
+/// The bytes of every file below `dir`, by path (to prove nothing changed).
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    files(dir)
+        .into_iter()
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect()
+}
+
+/// The folded `age: >-` form sops' documentation shows, without `keys:`.
+fn folded_store(sb: &Sandbox) -> PathBuf {
+    sb.write(
+        "secrets/.sops.yaml",
+        format!(
+            "# written as in the sops docs\ncreation_rules:\n  - path_regex: ^api-keys/.*\n    age: >-\n      {AGE_A},\n      {AGE_C}\n  - path_regex: ^ssh-keys/.*\n    age: {AGE_A} # only me\n"
+        ),
+    );
+    sb.path("secrets")
+}
+
+#[test]
+fn host_add_to_a_folded_age_string_then_sops_encrypts_for_the_host() {
+    let sb = Sandbox::new();
+    let st = folded_store(&sb);
+    add_stdin(&sb, &["api-keys/a"], "value-a\n");
+    let before = std::fs::read_to_string(st.join(".sops.yaml")).unwrap();
+    let out = run(nsec(&sb).args(["host", "add", "desktop", "--age", AGE_B, "--yes"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(err.contains("updated secrets/api-keys/a.yaml"), "{err}");
+    let after = std::fs::read_to_string(st.join(".sops.yaml")).unwrap();
+    assert_eq!(
+        after,
+        format!(
+            "# written as in the sops docs\nkeys:\n  - &desktop {AGE_B}\ncreation_rules:\n  - path_regex: ^api-keys/.*\n    age: >-\n      {AGE_A},\n      {AGE_C},\n      {AGE_B}\n  - path_regex: ^ssh-keys/.*\n    age: {AGE_A},{AGE_B} # only me\n"
+        )
+    );
+    // The real sops, encrypting a new file by these rules, includes the host.
+    sb.write("secrets/api-keys/new.yaml", "new: value-new\n");
+    let mut c = sb.sops();
+    c.current_dir(&st)
+        .args(["encrypt", "--in-place", "api-keys/new.yaml"]);
+    ok(&mut c);
+    assert_eq!(
+        sops_decrypt(
+            &sb,
+            &key_file("B"),
+            &st.join("api-keys/new.yaml"),
+            Some("[\"new\"]")
+        ),
+        "value-new"
+    );
+    // The re-keyed secret opens for the host too, and list names it.
+    assert_eq!(
+        sops_decrypt(
+            &sb,
+            &key_file("B"),
+            &st.join("api-keys/a.yaml"),
+            Some("[\"a\"]")
+        ),
+        "value-a"
+    );
+    let table = String::from_utf8(ok(sb.nsec().args(["list", "--dir"]).arg(&st))).unwrap();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("api-keys/a ") && l.contains("desktop") && l.ends_with("ok")),
+        "{table}"
+    );
+    // rm gives back the file as it was, and re-keys.
+    let out = run(nsec(&sb).args(["host", "rm", "desktop", "--yes"]));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(st.join(".sops.yaml")).unwrap(),
+        before
+    );
+    let table = String::from_utf8(ok(sb.nsec().args(["list", "--dir"]).arg(&st))).unwrap();
+    assert!(!table.contains("out of date"), "{table}");
+}
+
+#[test]
+fn failed_host_add_yes_changes_no_byte() {
+    let sb = Sandbox::new();
+    let st = store(&sb);
+    add_stdin(&sb, &["api-keys/a"], "value-a\n");
+    add_stdin(&sb, &["ssh-keys/b"], "value-b\n");
+    // A secret the current identity (key A) cannot open: encrypted for B only.
+    sb.write("plain.yaml", "other: value-o\n");
+    let enc = ok(sb.sops().args(["encrypt", "--age", AGE_B, "plain.yaml"]));
+    sb.write("secrets/api-keys/other.yaml", enc);
+    let before = snapshot(&st);
+    let out = run(nsec(&sb).args(["host", "add", "desktop", "--age", AGE_C, "--yes"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 128, "{err}");
+    assert!(
+        err.contains("other.yaml") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&st), before, "{err}");
+
+    // A secret sops cannot parse (broken metadata) fails it the same way.
+    std::fs::remove_file(st.join("api-keys/other.yaml")).unwrap();
+    sb.write(
+        "secrets/ssh-keys/broken.yaml",
+        "broken: ENC[AES256_GCM,data:AAAA]\nsops:\n    version: 3.11.0\n",
+    );
+    let before = snapshot(&st);
+    let out = run(nsec(&sb).args(["host", "add", "desktop", "--age", AGE_C, "--yes"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(code(&out), 0, "{err}");
+    assert!(
+        err.contains("broken.yaml") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&st), before, "{err}");
+    // So does `host rm` of a host whose removal re-keys the broken file.
+    std::fs::remove_file(st.join("ssh-keys/broken.yaml")).unwrap();
+    let out = run(nsec(&sb).args(["host", "add", "desktop", "--age", AGE_C, "--yes"]));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    sb.write(
+        "secrets/ssh-keys/broken.yaml",
+        "broken: ENC[AES256_GCM,data:AAAA]\nsops:\n    version: 3.11.0\n",
+    );
+    let before = snapshot(&st);
+    let out = run(nsec(&sb).args(["host", "rm", "desktop", "--yes"]));
+    assert_ne!(code(&out), 0);
+    assert_eq!(snapshot(&st), before);
+}
+
+#[test]
+fn declined_update_prints_a_command_that_works_when_pasted() {
+    let sb = Sandbox::new();
+    let st = store(&sb);
+    add_stdin(&sb, &["api-keys/a"], "value-a\n");
+    add_stdin(&sb, &["ssh-keys/b c"], "value-b\n");
+    // No terminal and no --yes: .sops.yaml changes, the secrets do not.
+    let out = run(nsec(&sb).args(["host", "add", "laptop", "--age", AGE_B]));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(code(&out), 0, "{err}");
+    let hint = err
+        .lines()
+        .skip_while(|l| !l.starts_with("Not updated."))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{err}"))
+        .trim()
+        .to_string();
+    assert_eq!(
+        hint,
+        "nsec updatekeys -y secrets/api-keys/a.yaml 'secrets/ssh-keys/b c.yaml'"
+    );
+    // `host list` shows what the host cannot read yet, and the same command.
+    let out = run(nsec(&sb).args(["host", "list"]));
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        listed.contains("laptop  ") && listed.contains("not yet:  api-keys/a, ssh-keys/b c"),
+        "{listed}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&hint));
+    // Pasted into a shell, the command re-keys them.
+    let path = format!(
+        "{}:{}",
+        nsec_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = sb.cmd("sh");
+    c.env("PATH", path)
+        .env("SOPS_AGE_KEY_FILE", key_file("A"))
+        .args(["-c", &hint]);
+    ok(&mut c);
+    assert_eq!(
+        sops_decrypt(
+            &sb,
+            &key_file("B"),
+            &st.join("ssh-keys/b c.yaml"),
+            Some("[\"b c\"]")
+        ),
+        "value-b"
+    );
+    let table = String::from_utf8(ok(sb.nsec().arg("list"))).unwrap();
+    assert!(!table.contains("out of date"), "{table}");
+}
+
+#[test]
+fn host_list_shows_names_and_what_each_can_read() {
+    let sb = Sandbox::new();
+    let st = store(&sb);
+    add_stdin(&sb, &["api-keys/a"], "value-a\n");
+    add_stdin(&sb, &["ssh-keys/b"], "value-b\n");
+    ok(sb
+        .nsec()
+        .args([
+            "host", "add", "laptop", "--age", AGE_B, "--only", "ssh-keys", "--dir",
+        ])
+        .arg(&st));
+    let text = String::from_utf8(ok(sb.nsec().args(["host", "list", "--dir"]).arg(&st))).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "alice   {AGE_A}\n          can read: api-keys/a, ssh-keys/b\nlaptop  {AGE_B}\n          can read: -\n          not yet:  ssh-keys/b\n"
+        )
+    );
+    let v: serde_json::Value = serde_json::from_slice(&ok(sb
+        .nsec()
+        .args(["host", "list", "--json", "--dir"])
+        .arg(&st)))
+    .unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([
+            {"name": "alice", "recipient": AGE_A, "can_read": ["api-keys/a", "ssh-keys/b"], "not_yet": []},
+            {"name": "laptop", "recipient": AGE_B, "can_read": [], "not_yet": ["ssh-keys/b"]},
+        ])
+    );
+    // Re-keyed, the host reads it.
+    ok(nsec(&sb)
+        .args(["updatekeys", "-y"])
+        .arg(st.join("ssh-keys/b.yaml")));
+    let v: serde_json::Value = serde_json::from_slice(&ok(sb
+        .nsec()
+        .args(["host", "list", "--json", "--dir"])
+        .arg(&st)))
+    .unwrap();
+    assert_eq!(v[1]["can_read"], serde_json::json!(["ssh-keys/b"]));
+    assert_eq!(v[1]["not_yet"], serde_json::json!([]));
+}
+
 // ------------------------------------------------------------------- PTY
 
 mod pty {

@@ -59,6 +59,9 @@ impl CliError {
     /// The message for stderr (`None` when nothing should be printed).
     pub fn message(&self) -> Option<String> {
         Some(match self {
+            CliError::Core(e @ CoreError::NothingChanged { .. }) => format!(
+                "{e}\nnothing was changed: .sops.yaml and every secret file are as they were"
+            ),
             CliError::Core(e) | CliError::BadExtract(e) | CliError::BadSet(e) => e.to_string(),
             CliError::Usage(m) | CliError::Other(m) => m.clone(),
             CliError::NoSuchFile(p) => {

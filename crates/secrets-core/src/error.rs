@@ -203,6 +203,14 @@ pub enum Error {
     /// The operation was interrupted by the user.
     #[error("interrupted")]
     Interrupted,
+    /// A change of `.sops.yaml` and the secrets it re-keys failed, and
+    /// every file was left (or put back) as it was.
+    #[error("{source}")]
+    NothingChanged {
+        /// Why it failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// An I/O failure on a path.
     #[error("{}: {source}", path.display())]
     Io {
@@ -251,7 +259,7 @@ impl Error {
     /// The innermost error, past any [`Error::InFile`] wrappers.
     pub fn root(&self) -> &Error {
         match self {
-            Error::InFile { source, .. } => source.root(),
+            Error::InFile { source, .. } | Error::NothingChanged { source } => source.root(),
             other => other,
         }
     }

@@ -56,6 +56,73 @@ pub fn write_new(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
     }
 }
 
+/// One file of [`replace_all`].
+#[derive(Clone, Debug)]
+pub struct Replacement {
+    /// The file (a symlink is written through).
+    pub path: PathBuf,
+    /// The bytes it holds now, as the caller read them.
+    pub original: Vec<u8>,
+    /// The bytes it must hold.
+    pub new: Vec<u8>,
+}
+
+/// Replaces several files, all or nothing.
+///
+/// Every file is checked to still hold its `original` bytes and every new
+/// content is written to a flushed temporary file beside its target before
+/// anything is replaced; a failure there replaces nothing. Then each
+/// temporary is renamed over its target (each rename is atomic); if a
+/// rename fails, the files already replaced get their original bytes back
+/// (atomically too) before the error is returned. Files keep their modes.
+pub fn replace_all(files: &[Replacement]) -> Result<()> {
+    replace_all_with(files, &mut |_| Ok(()))
+}
+
+/// [`replace_all`], calling `before_rename(i)` before the i-th rename (tests
+/// make it fail to check the restore).
+fn replace_all_with(
+    files: &[Replacement],
+    before_rename: &mut dyn FnMut(usize) -> Result<()>,
+) -> Result<()> {
+    let mut staged = Vec::with_capacity(files.len());
+    for f in files {
+        let path = resolve_link(&f.path);
+        let current = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        if current != f.original {
+            return Err(Error::io(
+                &path,
+                std::io::Error::other("the file changed while nsec was working on it"),
+            ));
+        }
+        #[cfg(unix)]
+        let mode = fs::metadata(&path)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o644);
+        #[cfg(not(unix))]
+        let mode = 0o644;
+        let tmp = write_temp(&path, &f.new, mode)?;
+        staged.push((path, tmp));
+    }
+    let mut done: Vec<(PathBuf, &[u8])> = Vec::with_capacity(files.len());
+    for (i, ((path, tmp), f)) in staged.into_iter().zip(files).enumerate() {
+        let renamed = before_rename(i).and_then(|()| {
+            tmp.persist(&path)
+                .map(|_| ())
+                .map_err(|e| Error::io(&path, e.error))
+        });
+        if let Err(e) = renamed {
+            for (p, original) in done.iter().rev() {
+                let _ = write_atomic(p, original, 0o644);
+            }
+            return Err(e);
+        }
+        sync_dir(&path);
+        done.push((path, &f.original));
+    }
+    Ok(())
+}
+
 /// The file a symlink points to (so writes go through it), else `path`.
 fn resolve_link(path: &Path) -> PathBuf {
     match fs::symlink_metadata(path) {
@@ -207,5 +274,45 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("no-such-dir").join("f.yaml");
         assert!(write_atomic(&missing, b"x", 0o600).is_err());
+    }
+
+    #[test]
+    fn replace_all_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        let c = dir.path().join("c");
+        for p in [&a, &b, &c] {
+            fs::write(p, b"old").unwrap();
+        }
+        let plan = |p: &Path| Replacement {
+            path: p.to_path_buf(),
+            original: b"old".to_vec(),
+            new: b"new".to_vec(),
+        };
+        // A rename failing midway: the files already replaced come back.
+        let e = replace_all_with(&[plan(&a), plan(&b), plan(&c)], &mut |i| {
+            if i == 2 {
+                Err(Error::InvalidOption("injected".into()))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(e.is_err());
+        for p in [&a, &b, &c] {
+            assert_eq!(fs::read(p).unwrap(), b"old");
+        }
+        // A file that changed since it was read: nothing is replaced.
+        fs::write(&c, b"other").unwrap();
+        assert!(replace_all(&[plan(&a), plan(&b), plan(&c)]).is_err());
+        assert_eq!(fs::read(&a).unwrap(), b"old");
+        assert_eq!(fs::read(&c).unwrap(), b"other");
+        // No temporary file is left behind; then it works.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);
+        fs::write(&c, b"old").unwrap();
+        replace_all(&[plan(&a), plan(&b), plan(&c)]).unwrap();
+        for p in [&a, &b, &c] {
+            assert_eq!(fs::read(p).unwrap(), b"new");
+        }
     }
 }

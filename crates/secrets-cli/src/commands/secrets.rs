@@ -540,7 +540,7 @@ pub struct HostArgs {
     pub action: HostAction,
 }
 
-/// `nsec host add|rm`.
+/// `nsec host add|rm|list`.
 #[derive(Debug, Subcommand)]
 pub enum HostAction {
     /// Add a host (or person) as a recipient in .sops.yaml.
@@ -562,7 +562,7 @@ pub enum HostAction {
         /// Only the rules whose path_regex contains this text (default: all).
         #[arg(long, value_name = "TEXT")]
         only: Option<String>,
-        /// Update the out-of-date files without asking.
+        /// Re-key the affected secrets without asking (all or nothing).
         #[arg(long, short = 'y')]
         yes: bool,
         #[command(flatten)]
@@ -572,17 +572,47 @@ pub enum HostAction {
     Rm {
         /// The host's name.
         name: String,
-        /// Update the out-of-date files without asking.
+        /// Re-key the affected secrets without asking (all or nothing).
         #[arg(long, short = 'y')]
         yes: bool,
         #[command(flatten)]
         store: DirArg,
     },
+    /// List the named recipients of .sops.yaml and what each can read.
+    List {
+        /// Print JSON (one object per recipient).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: DirArg,
+    },
+}
+
+/// A path as a shell word: unchanged when it has only safe characters,
+/// else single-quoted (so a printed command works when pasted).
+fn shell_word(s: &str) -> String {
+    let safe = !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./+,:@=%-".contains(c));
+    if safe {
+        s.to_string()
+    } else if s.starts_with('-') {
+        shell_word(&format!("./{s}"))
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The command that re-keys `files` for their rules.
+fn updatekeys_command(ctx: &Context, files: &[PathBuf]) -> String {
+    let words: Vec<String> = files.iter().map(|f| shell_word(&shown(ctx, f))).collect();
+    format!("nsec updatekeys -y {}", words.join(" "))
 }
 
 /// `nsec host`.
 pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
-    let (change, yes) = match &args.action {
+    let (plan, yes, removing) = match &args.action {
         HostAction::Add {
             name,
             age,
@@ -597,12 +627,8 @@ pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
                 .map(|f| read_input(f).map(|b| String::from_utf8_lossy(&b).into_owned()))
                 .transpose()?;
             let recipient = store::host_recipient(age.as_deref(), ssh_text.as_deref())?;
-            let change = store::host_add(&repo, &ctx.cwd, name, &recipient, only.as_deref())?;
-            eprintln!(
-                "Added host {name} ({recipient}) to {}",
-                shown(ctx, &change.repo.config.path)
-            );
-            (change, *yes)
+            let plan = store::plan_host_add(&repo, &ctx.cwd, name, &recipient, only.as_deref())?;
+            (plan, *yes, false)
         }
         HostAction::Rm {
             name,
@@ -610,46 +636,109 @@ pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
             store: dir,
         } => {
             let repo = dir.repo(ctx)?;
-            let change = store::host_rm(&repo, &ctx.cwd, name)?;
-            eprintln!(
-                "Removed host {name} ({}) from {}",
-                change.recipient,
-                shown(ctx, &change.repo.config.path)
-            );
-            eprintln!(
-                "Note: updating re-wraps the existing data keys; a removed host that kept a copy of a file can still read it. Use `nsec rotate` on the secrets to cut it off."
-            );
-            (change, *yes)
+            (store::plan_host_rm(&repo, &ctx.cwd, name)?, *yes, true)
         }
+        HostAction::List { json, store: dir } => return host_list(ctx, &dir.repo(ctx)?, *json),
     };
-    if change.out_of_date.is_empty() {
-        eprintln!("No secret needs new recipients.");
-        return Ok(());
-    }
-    eprintln!("These secrets' recipients are now out of date:");
-    for i in &change.out_of_date {
-        eprintln!("  {}", i.name);
-    }
-    if !(yes || ui::confirm("Update them now (needs your identity)?")) {
+    let config = shown(ctx, &plan.repo.config.path);
+    let rekey = if plan.out_of_date.is_empty() {
+        false
+    } else {
+        eprintln!("These secrets' recipients will be out of date:");
+        for i in &plan.out_of_date {
+            eprintln!("  {}", i.name);
+        }
+        yes || ui::confirm("Update them now (needs your identity)?")
+    };
+    let ids = identities();
+    let change = store::apply_host_plan(&plan, rekey.then_some(&ids))?;
+    if removing {
         eprintln!(
-            "Not updated. Run `nsec host` again with --yes, or `nsec updatekeys` on the files."
+            "Removed host {} ({}) from {config}",
+            plan.name, change.recipient
         );
+        eprintln!(
+            "Note: updating re-wraps the existing data keys; a removed host that kept a copy of a file can still read it. Use `nsec rotate` on the secrets to cut it off."
+        );
+    } else {
+        eprintln!(
+            "Added host {} ({}) to {config}",
+            plan.name, change.recipient
+        );
+    }
+    for path in &change.updated {
+        eprintln!("  updated {}", shown(ctx, path));
+    }
+    if change.out_of_date.is_empty() {
+        if change.updated.is_empty() {
+            eprintln!("No secret needs new recipients.");
+        }
         return Ok(());
     }
     let files: Vec<PathBuf> = change.out_of_date.iter().map(|i| i.path.clone()).collect();
-    let results = store::update_recipients(&change.repo, &ctx.cwd, &files, &identities());
-    let mut failed = None;
-    for (path, r) in results {
-        match r {
-            Ok(()) => eprintln!("  updated {}", shown(ctx, &path)),
-            Err(e) => {
-                eprintln!("  FAILED {}: {e}", shown(ctx, &path));
-                failed.get_or_insert(e);
+    eprintln!("Not updated. To re-key them (needs your identity):");
+    eprintln!("  {}", updatekeys_command(ctx, &files));
+    Ok(())
+}
+
+/// `nsec host list`.
+fn host_list(ctx: &Context, repo: &Repo, json: bool) -> Result<(), CliError> {
+    let hosts = store::host_list(repo, &ctx.cwd)?;
+    if json {
+        let items: Vec<serde_json::Value> = hosts
+            .iter()
+            .map(|h| {
+                serde_json::json!({
+                    "name": h.name,
+                    "recipient": h.recipient,
+                    "can_read": h.can_read,
+                    "not_yet": h.pending_names,
+                })
+            })
+            .collect();
+        let mut s = serde_json::to_string_pretty(&items).unwrap_or_default();
+        s.push('\n');
+        return write_stdout(s.as_bytes());
+    }
+    let mut out = String::new();
+    let width = hosts
+        .iter()
+        .map(|h| h.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut pending: Vec<PathBuf> = Vec::new();
+    for h in &hosts {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        out.push_str(&format!("{:<width$}  {}\n", h.name, h.recipient));
+        out.push_str(&format!(
+            "{:<width$}    can read: {}\n",
+            "",
+            list(&h.can_read)
+        ));
+        if !h.pending_names.is_empty() {
+            out.push_str(&format!(
+                "{:<width$}    not yet:  {}\n",
+                "",
+                list(&h.pending_names)
+            ));
+        }
+        for p in &h.pending {
+            if !pending.contains(p) {
+                pending.push(p.clone());
             }
         }
     }
-    match failed {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
+    write_stdout(out.as_bytes())?;
+    if !pending.is_empty() {
+        pending.sort();
+        eprintln!("To re-key the files not yet readable (needs your identity):");
+        eprintln!("  {}", updatekeys_command(ctx, &pending));
     }
+    Ok(())
 }

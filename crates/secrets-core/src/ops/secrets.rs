@@ -839,50 +839,232 @@ pub fn host_recipient(age: Option<&str>, ssh_public: Option<&str>) -> Result<Str
     }
 }
 
-/// What a host change did.
+/// A planned change of hosts: the new `.sops.yaml` and the secrets whose
+/// recipients it puts out of date. Nothing is written until
+/// [`apply_host_plan`].
+#[derive(Clone, Debug)]
+pub struct HostPlan {
+    /// The host's name.
+    pub name: String,
+    /// The recipient added or removed.
+    pub recipient: String,
+    /// The `.sops.yaml` text as read.
+    pub old_config: String,
+    /// The `.sops.yaml` text to write.
+    pub new_config: String,
+    /// The store with the new `.sops.yaml` (not written yet).
+    pub repo: Repo,
+    /// Secrets whose recipients differ from their rules under the new
+    /// config (and unreadable secrets whose rule changes): what a re-key
+    /// must update.
+    pub out_of_date: Vec<SecretInfo>,
+}
+
+/// What applying a host plan did.
 #[derive(Clone, Debug)]
 pub struct HostChange {
     /// The recipient added or removed.
     pub recipient: String,
-    /// The store, reloaded with the new `.sops.yaml`.
+    /// The store, with the new `.sops.yaml`.
     pub repo: Repo,
-    /// Secrets whose recipients now differ from their rules.
+    /// The secret files re-keyed for their new rules.
+    pub updated: Vec<PathBuf>,
+    /// Secrets whose recipients still differ from their rules (not
+    /// re-keyed: `nsec updatekeys -y FILE…` does it).
     pub out_of_date: Vec<SecretInfo>,
 }
 
-/// Adds host `name` with `recipient` to `.sops.yaml` (to the rules whose
-/// path_regex contains `only`, or all), keeping its comments and layout.
-pub fn host_add(
+/// Plans adding host `name` with `recipient` to `.sops.yaml` (to the rules
+/// whose path_regex contains `only`, or all), keeping its comments and
+/// layout (see [`hosts::add_host`]).
+pub fn plan_host_add(
     repo: &Repo,
     cwd: &Path,
     name: &str,
     recipient: &str,
     only: Option<&str>,
-) -> Result<HostChange> {
-    let path = repo.config.path.clone();
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let new = hosts::add_host(&path, &text, name, recipient, only)?;
-    fsio::write_atomic(&path, new.as_bytes(), 0o644)?;
-    let repo = Repo::open(&repo.root)?;
-    Ok(HostChange {
+) -> Result<HostPlan> {
+    let path = &repo.config.path;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let new = hosts::add_host(path, &text, name, recipient, only)?;
+    host_plan(repo, cwd, name, recipient, text, new)
+}
+
+/// Plans removing host `name` from `.sops.yaml`, keeping its comments and
+/// layout (see [`hosts::remove_host`]).
+pub fn plan_host_rm(repo: &Repo, cwd: &Path, name: &str) -> Result<HostPlan> {
+    let path = &repo.config.path;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let (new, recipient) = hosts::remove_host(path, &text, name)?;
+    host_plan(repo, cwd, name, &recipient, text, new)
+}
+
+fn host_plan(
+    repo: &Repo,
+    cwd: &Path,
+    name: &str,
+    recipient: &str,
+    old_config: String,
+    new_config: String,
+) -> Result<HostPlan> {
+    let config = crate::rules::Config::parse(&repo.config.path, new_config.as_bytes())?;
+    let new_repo = Repo {
+        root: repo.root.clone(),
+        config,
+    };
+    let rule_changed = |path: &Path| {
+        let groups = |r: Result<&crate::rules::CreationRule>| r.ok().map(|r| r.key_groups.clone());
+        groups(repo.config.rule_for(cwd, path)) != groups(new_repo.config.rule_for(cwd, path))
+    };
+    let out_of_date = list(&new_repo, cwd)?
+        .into_iter()
+        .filter(|i| match i.status {
+            Status::RecipientsOutOfDate => true,
+            Status::Unreadable(_) => rule_changed(&i.path),
+            _ => false,
+        })
+        .collect();
+    Ok(HostPlan {
+        name: name.to_string(),
         recipient: recipient.to_string(),
-        out_of_date: out_of_date(&repo, cwd)?,
-        repo,
+        old_config,
+        new_config,
+        repo: new_repo,
+        out_of_date,
     })
 }
 
-/// Removes host `name` from `.sops.yaml`, keeping its comments and layout.
-pub fn host_rm(repo: &Repo, cwd: &Path, name: &str) -> Result<HostChange> {
-    let path = repo.config.path.clone();
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let (new, recipient) = hosts::remove_host(&path, &text, name)?;
-    fsio::write_atomic(&path, new.as_bytes(), 0o644)?;
-    let repo = Repo::open(&repo.root)?;
+/// Writes the planned `.sops.yaml`. With `rekey`, also re-wraps the data
+/// key of every out-of-date secret for the recipients of its new rule
+/// (values, MAC and `lastmodified` unchanged, like `sops updatekeys`), all
+/// or nothing: every new file is made in memory first (a secret that
+/// cannot be parsed or opened with `rekey` fails the whole change), then
+/// `.sops.yaml` and the secrets are replaced by atomic renames, and a
+/// failure midway puts back the files already replaced. On failure the
+/// error is [`Error::NothingChanged`].
+pub fn apply_host_plan(plan: &HostPlan, rekey: Option<&Identities>) -> Result<HostChange> {
+    let config_path = plan.repo.config.path.clone();
+    let Some(identities) = rekey else {
+        fsio::replace_all(&[fsio::Replacement {
+            path: config_path,
+            original: plan.old_config.as_bytes().to_vec(),
+            new: plan.new_config.as_bytes().to_vec(),
+        }])?;
+        return Ok(HostChange {
+            recipient: plan.recipient.clone(),
+            repo: plan.repo.clone(),
+            updated: Vec::new(),
+            out_of_date: plan.out_of_date.clone(),
+        });
+    };
+    let files: Vec<PathBuf> = plan.out_of_date.iter().map(|i| i.path.clone()).collect();
+    let staged = (|| {
+        // Held until every file is replaced, so that no `nsec set` lands
+        // in between.
+        let _locks = lock_sorted(&files)?;
+        let mut replacements = vec![fsio::Replacement {
+            path: config_path.clone(),
+            original: plan.old_config.as_bytes().to_vec(),
+            new: plan.new_config.as_bytes().to_vec(),
+        }];
+        for path in &files {
+            let new = rekeyed(&plan.repo, path, identities).map_err(|e| e.in_file(path))?;
+            replacements.push(new);
+        }
+        fsio::replace_all(&replacements)
+    })();
+    staged.map_err(|e| Error::NothingChanged {
+        source: Box::new(e),
+    })?;
     Ok(HostChange {
-        recipient,
-        out_of_date: out_of_date(&repo, cwd)?,
-        repo,
+        recipient: plan.recipient.clone(),
+        repo: plan.repo.clone(),
+        updated: files,
+        out_of_date: Vec::new(),
     })
+}
+
+/// The new bytes of a secret re-keyed for its rule in `repo`.
+fn rekeyed(repo: &Repo, path: &Path, identities: &Identities) -> Result<fsio::Replacement> {
+    let original = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut f = SopsFile::parse(Format::from_path(path), &original)?;
+    let opts = super::encrypt_options(
+        Some(&repo.config),
+        repo.config.dir(),
+        path,
+        &super::EncryptOverrides::default(),
+    )?;
+    let key = f.data_key(identities)?;
+    f.rewrap(&key, &opts.key_groups, opts.shamir_threshold)?;
+    Ok(fsio::Replacement {
+        path: path.to_path_buf(),
+        original,
+        new: f.to_bytes(&repo.config.stores)?,
+    })
+}
+
+/// Locks `files` in sorted canonical order (two runs cannot deadlock; one
+/// file named twice is locked once).
+fn lock_sorted(files: &[PathBuf]) -> Result<Vec<fsio::FileLock>> {
+    let mut order: Vec<PathBuf> = files
+        .iter()
+        .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
+        .collect();
+    order.sort();
+    order.dedup();
+    order.iter().map(|f| fsio::FileLock::acquire(f)).collect()
+}
+
+// ------------------------------------------------------------- host list
+
+/// A named recipient of `.sops.yaml` and the secrets it can read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostInfo {
+    /// Its name (anchor or comment in `.sops.yaml`).
+    pub name: String,
+    /// The recipient (`age1…`).
+    pub recipient: String,
+    /// Secrets (by store name) whose files are encrypted for it now.
+    pub can_read: Vec<String>,
+    /// Secrets its rules give it whose files are not re-keyed for it yet.
+    pub pending: Vec<PathBuf>,
+    /// The store names of `pending`.
+    pub pending_names: Vec<String>,
+}
+
+/// Every named recipient of `.sops.yaml`, sorted by name, with the secrets
+/// it can read now (from each file's sops metadata: no key is needed) and
+/// those its rules give it but whose files are not re-keyed for it yet.
+/// Unreadable and plaintext files count for neither.
+pub fn host_list(repo: &Repo, cwd: &Path) -> Result<Vec<HostInfo>> {
+    let mut hosts: Vec<HostInfo> = repo
+        .config
+        .recipient_names
+        .iter()
+        .map(|(recipient, name)| HostInfo {
+            name: name.clone(),
+            recipient: recipient.clone(),
+            can_read: Vec::new(),
+            pending: Vec::new(),
+            pending_names: Vec::new(),
+        })
+        .collect();
+    hosts.sort_by(|a, b| (&a.name, &a.recipient).cmp(&(&b.name, &b.recipient)));
+    for secret in list(repo, cwd)? {
+        if matches!(secret.status, Status::NotEncrypted | Status::Unreadable(_)) {
+            continue;
+        }
+        let rule = repo.config.rule_for(cwd, &secret.path).ok();
+        for h in &mut hosts {
+            if secret.recipients.iter().any(|r| r.key == h.recipient) {
+                h.can_read.push(secret.name.clone());
+            } else if rule.is_some_and(|r| r.recipients().any(|x| x == h.recipient)) {
+                h.pending.push(secret.path.clone());
+                h.pending_names.push(secret.name.clone());
+            }
+        }
+    }
+    Ok(hosts)
 }
 
 /// The entries of a document in order (for callers that print fields).

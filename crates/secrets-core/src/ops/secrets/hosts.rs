@@ -1,14 +1,14 @@
 //! `nsec host add/rm`: adding and removing named recipients in
 //! `.sops.yaml` by editing its text.
 //!
-//! The line helpers and the removal itself live in
+//! The line helpers, the removal and the per-form addition live in
 //! [`crate::ops::config_edit`], shared with `nsec revoke` so that both
-//! commands remove a recipient the same way. Adding is specific to hosts:
-//! it writes the layout `nsec init` uses, a top-level `keys:` list of
-//! anchored recipients (`- &desktop age1…`) and rules whose `age:` lists
-//! refer to them (`- *desktop`). The result is parsed again before it is
-//! returned, so a layout this code does not understand gives an error
-//! instead of a broken file.
+//! commands remove a recipient the same way. A host's name is an anchor in
+//! the top-level `keys:` list (`- &desktop age1…`); the rules get
+//! `- *desktop` where their `age:` value is a list, and the recipient
+//! itself where it is a string. Every result is parsed again and compared
+//! with the expected recipients of every rule, so a layout this code does
+//! not understand gives an error instead of a wrong file.
 
 use std::path::Path;
 
@@ -24,9 +24,17 @@ pub fn valid_host_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// Adds `- &name recipient` to the `keys:` list (creating the list when
-/// missing) and `- *name` to the `age:` list of every creation rule whose
-/// `path_regex` contains `only` (every rule when `None`).
+/// Adds host `name` with `recipient` to every creation rule whose
+/// `path_regex` contains `only` (every rule when `None`) and that has age
+/// recipients: to each of its key groups, so that the host alone can
+/// decrypt the files.
+///
+/// The name is kept as an anchor in the top-level `keys:` list (`- &name
+/// recipient`, the list is created when missing); sops ignores that list.
+/// Each rule's `age:` value gets the recipient in its own syntax: `- *name`
+/// in block and flow lists, the recipient itself (comma-separated) in plain,
+/// quoted, folded (`>-`) and literal (`|`) strings, which cannot hold an
+/// alias. See [`config_edit::add_recipient`] for the checks.
 pub fn add_host(
     path: &Path,
     text: &str,
@@ -58,84 +66,69 @@ pub fn add_host(
             format!("recipient {recipient} is already listed as `{existing}`"),
         ));
     }
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let ends_with_newline = text.ends_with('\n') || text.is_empty();
-
-    // 1. Rules first (line numbers of the keys list stay valid as it comes
-    // before them in the usual layout; we recompute anyway).
-    let mut inserted_rules = 0;
-    let mut i = 0;
-    let mut in_rules = false;
-    let mut rule_matches = only.is_none();
-    while i < lines.len() {
-        let line = lines[i].clone();
-        if indent_of(&line) == 0 && !is_blank_or_comment(&line) {
-            in_rules = line.trim_end().starts_with("creation_rules:");
-        }
-        if in_rules {
-            let t = line.trim_start();
-            let t_item = t.strip_prefix("- ").map(str::trim_start).unwrap_or(t);
-            if t.starts_with("- ") && indent_of(&line) <= 2 {
-                // A new rule starts; decide whether it is one we change.
-                rule_matches = only.is_none();
-            }
-            if let Some(re) = t_item.strip_prefix("path_regex:") {
-                if let Some(only) = only {
-                    rule_matches = re.contains(only);
+    let targets: Vec<bool> = before
+        .creation_rules
+        .iter()
+        .map(|r| {
+            r.recipients().next().is_some()
+                && match only {
+                    None => true,
+                    Some(o) => r
+                        .path_regex
+                        .as_ref()
+                        .is_some_and(|re| re.as_str().contains(o)),
                 }
-            }
-            if let Some(rest) = t_item.strip_prefix("age:") {
-                let rest = rest.trim();
-                if rule_matches {
-                    if !(rest.is_empty() || rest.starts_with('#')) {
-                        return Err(config_error(
-                            path,
-                            format!("line {}: `age: {rest}` is not a list; write the recipients as a list (`- *name`) so nsec can edit it, or edit it by hand", i + 1),
-                        ));
-                    }
-                    let age_col = line.len() - t_item.len();
-                    // The list items below `age:` (same or deeper indent).
-                    let mut last_item = None;
-                    let mut item_indent = age_col + 2;
-                    let mut j = i + 1;
-                    while j < lines.len() {
-                        let l = &lines[j];
-                        if is_blank_or_comment(l) {
-                            j += 1;
-                            continue;
-                        }
-                        if indent_of(l) >= age_col
-                            && item(l).is_some_and(|c| !c.contains(": ") && !c.ends_with(':'))
-                        {
-                            last_item = Some(j);
-                            item_indent = indent_of(l);
-                            j += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                    let at = last_item.map(|j| j + 1).unwrap_or(i + 1);
-                    lines.insert(at, format!("{}- *{name}", " ".repeat(item_indent)));
-                    inserted_rules += 1;
-                    i = at;
-                }
-            }
-        }
-        i += 1;
-    }
-    if inserted_rules == 0 {
+        })
+        .collect();
+    if !targets.contains(&true) {
         return Err(config_error(
             path,
             match only {
                 Some(o) => format!(
-                    "no creation rule with an `age:` list has a path_regex containing `{o}`"
+                    "no creation rule with age recipients has a path_regex containing `{o}`"
                 ),
-                None => "no creation rule with an `age:` list to add the host to".into(),
+                None => "no creation rule with age recipients to add the host to".into(),
             },
         ));
     }
+    if let Some(r) = before
+        .creation_rules
+        .iter()
+        .zip(&targets)
+        .find(|(r, &t)| t && r.recipients().any(|x| x == recipient))
+    {
+        return Err(config_error(
+            path,
+            format!(
+                "recipient {recipient} is already in creation rule {}",
+                r.0.index + 1
+            ),
+        ));
+    }
+    let with_anchor = add_key_anchor(text, name, recipient);
+    let anchored_config = Config::parse(path, with_anchor.as_bytes()).ok();
+    let same_rules = anchored_config.is_some_and(|c| {
+        c.creation_rules.len() == before.creation_rules.len()
+            && c.creation_rules
+                .iter()
+                .zip(&before.creation_rules)
+                .all(|(a, b)| a.key_groups == b.key_groups)
+    });
+    if !same_rules {
+        return Err(config_error(
+            path,
+            "the top-level `keys:` of this .sops.yaml is not a list nsec can add `- &name key` to; add the host by hand".into(),
+        ));
+    }
+    config_edit::add_recipient(path, &with_anchor, recipient, Some(name), &before, &targets)
+}
 
-    // 2. The anchor in `keys:`.
+/// `text` with `- &name recipient` added to the top-level `keys:` list:
+/// after its last item (and a comment line right below it, such as the
+/// template's `# hosts`), or in a new `keys:` list before the first line of
+/// YAML when there is none.
+fn add_key_anchor(text: &str, name: &str, recipient: &str) -> String {
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
     let keys_at = lines
         .iter()
         .position(|l| indent_of(l) == 0 && l.trim_end() == "keys:");
@@ -143,11 +136,8 @@ pub fn add_host(
         Some(k) => {
             let mut last = None;
             let mut item_indent = 2;
-            let mut j = k + 1;
-            while j < lines.len() {
-                let l = &lines[j];
+            for (j, l) in lines.iter().enumerate().skip(k + 1) {
                 if is_blank_or_comment(l) {
-                    j += 1;
                     continue;
                 }
                 if indent_of(l) == 0 && !l.starts_with("- ") {
@@ -157,44 +147,44 @@ pub fn add_host(
                     last = Some(j);
                     item_indent = indent_of(l);
                 }
-                j += 1;
             }
-            let mut at = last.map(|j| j + 1).unwrap_or(k + 1);
+            let mut at = last.unwrap_or(k);
             // A comment right below the last key (`# hosts`) heads the
             // place where new keys go.
-            while at < lines.len()
-                && lines[at].trim_start().starts_with('#')
-                && indent_of(&lines[at]) == item_indent
+            while at + 1 < lines.len()
+                && lines[at + 1].trim_start().starts_with('#')
+                && indent_of(&lines[at + 1]) == item_indent
             {
                 at += 1;
             }
-            lines.insert(
+            config_edit::insert_after(
+                &mut lines,
                 at,
-                format!("{}- &{name} {recipient}", " ".repeat(item_indent)),
+                &format!("{}- &{name} {recipient}", " ".repeat(item_indent)),
             );
+            lines.concat()
         }
         None => {
-            lines.insert(0, format!("keys:\n  - &{name} {recipient}"));
+            // Before the first line of YAML, after header comments and a
+            // `---` document start.
+            let mut at = 0;
+            while at < lines.len()
+                && (is_blank_or_comment(&lines[at]) || lines[at].trim_end() == "---")
+            {
+                at += 1;
+            }
+            let ending = if text.contains("\r\n") { "\r\n" } else { "\n" };
+            let block = format!("keys:{ending}  - &{name} {recipient}{ending}");
+            let (head, tail) = lines.split_at(at);
+            let mut out = head.concat();
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push_str(ending);
+            }
+            out.push_str(&block);
+            out.push_str(&tail.concat());
+            out
         }
     }
-    let mut out = lines.join("\n");
-    if ends_with_newline {
-        out.push('\n');
-    }
-    let after = Config::parse(path, out.as_bytes())?;
-    let added = after
-        .creation_rules
-        .iter()
-        .filter(|r| r.recipients().any(|x| x == recipient))
-        .count();
-    if added != inserted_rules {
-        return Err(config_error(
-            path,
-            "the layout of this .sops.yaml is not one nsec can edit safely; add the host by hand"
-                .into(),
-        ));
-    }
-    Ok(out)
 }
 
 /// Removes the host `name`: its anchor line in `keys:`, every `*name`
@@ -281,5 +271,117 @@ mod tests {
             removed,
             format!("keys:\n  - &alice {A}\ncreation_rules:\n  - age: {A} # both\n")
         );
+    }
+
+    const C: &str = "age1dmdvc2mzj9mz0eyffvfcf6xr3486gryuc9ed8y3w7rsu85yag58se6dsn6";
+
+    /// Every form sops accepts for age recipients, with what the rules
+    /// hold before the host is added.
+    fn forms() -> Vec<(&'static str, String)> {
+        vec![
+            ("plain string", format!("creation_rules:\n  - path_regex: secrets/.*\n    age: {A}\n")),
+            ("comma string", format!("# c\ncreation_rules:\n  - path_regex: a/.*\n    age: {A},{C} # two\n  - age: \"{A}, {C}\"\n")),
+            ("folded >-", format!("creation_rules:\n  - path_regex: secrets/.*\n    age: >-\n      {A},\n      {C}\n  # tail\n")),
+            ("folded >", format!("creation_rules:\n  - age: >\n      {A},\n      {C},\n    path_regex: x\n")),
+            ("literal |", format!("creation_rules:\n  - age: |\n      {A},\n      {C}\n")),
+            ("block one line", format!("creation_rules:\n  - age: >-\n      {A}, {C}\n")),
+            ("continued plain", format!("creation_rules:\n  - age: {A},\n      {C}\n    path_regex: x\n")),
+            ("block list", format!("creation_rules:\n  - age:\n      - {A} # alice\n      - \"{C}\"\n")),
+            ("indentless list", format!("creation_rules:\n- path_regex: x\n  age:\n  - {A}\n- age:\n  - {C}\n")),
+            ("flow list", format!("creation_rules:\n  - age: [{A}, {C}] # both\n  - age: [{C}]\n")),
+            ("anchors and aliases", format!("creation_rules:\n  - age:\n      - &alice {A}\n      - &carol {C}\n  - age:\n      - *alice\n  - age: [*carol, *alice]\n")),
+            ("keys anchors", format!("keys:\n  - &alice {A} # me\n  - &carol {C}\ncreation_rules:\n  - key_groups:\n      - age:\n          - *alice\n")),
+            ("key groups", format!("keys:\n  - &alice {A}\ncreation_rules:\n  - path_regex: x\n    shamir_threshold: 1\n    key_groups:\n      - age:\n          - *alice\n      - age:\n          - {C}\n        pgp: []\n  - key_groups:\n    - age: [*alice]\n    - age:\n      - {C}\n")),
+            ("CRLF, no final newline", format!("# c\r\ncreation_rules:\r\n  - age: >-\r\n      {A},\r\n      {C}\r\n  - age:\r\n      - {C}")),
+            ("document start", format!("---\ncreation_rules:\n  - age: {A}\n")),
+        ]
+    }
+
+    #[test]
+    fn every_form_adds_then_removes_to_the_same_bytes() {
+        let p = Path::new("/x/.sops.yaml");
+        for (form, text) in forms() {
+            let before = Config::parse(p, text.as_bytes()).unwrap();
+            let added = add_host(p, &text, "desktop", B, None)
+                .unwrap_or_else(|e| panic!("{form}: {e}\n{text}"));
+            let after = Config::parse(p, added.as_bytes())
+                .unwrap_or_else(|e| panic!("{form}: {e}\n{added}"));
+            assert_eq!(after.name_of(B), Some("desktop"), "{form}:\n{added}");
+            for (b, a) in before.creation_rules.iter().zip(&after.creation_rules) {
+                assert_eq!(b.key_groups.len(), a.key_groups.len(), "{form}");
+                for (bg, ag) in b.key_groups.iter().zip(&a.key_groups) {
+                    let mut want = bg.clone();
+                    want.push(B.to_string());
+                    assert_eq!(*ag, want, "{form}:\n{added}");
+                }
+            }
+            // Every old line is still there, unchanged or with the new
+            // recipient appended.
+            let (removed, r) = remove_host(p, &added, "desktop")
+                .unwrap_or_else(|e| panic!("{form}: {e}\n{added}"));
+            assert_eq!(r, B);
+            assert_eq!(removed, text, "{form}:\n{added}");
+        }
+    }
+
+    #[test]
+    fn the_folded_form_of_the_issue() {
+        let p = Path::new("/x/.sops.yaml");
+        let text = format!(
+            "creation_rules:\n  - path_regex: secrets/.*\n    age: >-\n      {A},\n      {C}\n"
+        );
+        let added = add_host(p, &text, "desktop", B, None).unwrap();
+        assert_eq!(
+            added,
+            format!("keys:\n  - &desktop {B}\ncreation_rules:\n  - path_regex: secrets/.*\n    age: >-\n      {A},\n      {C},\n      {B}\n")
+        );
+        // Lists get the alias, strings the recipient.
+        let text = format!(
+            "keys:\n  - &alice {A}\ncreation_rules:\n  - age: [*alice]\n  - age: {A} # alice\n"
+        );
+        let added = add_host(p, &text, "desktop", B, None).unwrap();
+        assert_eq!(
+            added,
+            format!("keys:\n  - &alice {A}\n  - &desktop {B}\ncreation_rules:\n  - age: [*alice, *desktop]\n  - age: {A},{B} # alice\n")
+        );
+    }
+
+    #[test]
+    fn only_some_rules_and_groups_in_every_form() {
+        let p = Path::new("/x/.sops.yaml");
+        let text = format!("creation_rules:\n  - path_regex: ^api/\n    age: >-\n      {A}\n  - path_regex: ^ssh/\n    key_groups:\n      - age: [{A}]\n      - age:\n          - {C}\n");
+        let added = add_host(p, &text, "desktop", B, Some("ssh")).unwrap();
+        let c = Config::parse(p, added.as_bytes()).unwrap();
+        assert_eq!(c.creation_rules[0].key_groups, [vec![A.to_string()]]);
+        assert_eq!(
+            c.creation_rules[1].key_groups,
+            [
+                vec![A.to_string(), B.to_string()],
+                vec![C.to_string(), B.to_string()]
+            ]
+        );
+        assert_eq!(remove_host(p, &added, "desktop").unwrap().0, text);
+    }
+
+    #[test]
+    fn unknown_layouts_are_errors_not_wrong_files() {
+        let p = Path::new("/x/.sops.yaml");
+        for text in [
+            // The whole list is an alias: editing it would change both rules.
+            format!("common: &common\n  - {A}\ncreation_rules:\n  - path_regex: ^a/\n    age: *common\n  - age: *common\n"),
+            // A quoted string over several lines.
+            format!("creation_rules:\n  - age: \"{A},\n      {C}\"\n"),
+        ] {
+            Config::parse(p, text.as_bytes()).unwrap();
+            let e = add_host(p, &text, "desktop", B, None).unwrap_err().to_string();
+            assert!(e.contains("cannot edit") || e.contains("by hand"), "{e}");
+        }
+        // `--only` matching a rule without age recipients.
+        let text = format!("creation_rules:\n  - path_regex: ^a/\n    pgp: ABCD\n  - age: {A}\n");
+        assert!(add_host(p, &text, "desktop", B, Some("^a/")).is_err());
+        // Removing the last recipient of one key group.
+        let text = format!("keys:\n  - &alice {A}\n  - &carol {C}\ncreation_rules:\n  - key_groups:\n      - age: [*alice, *carol]\n      - age: [*carol]\n");
+        let e = remove_host(p, &text, "carol").unwrap_err().to_string();
+        assert!(e.contains("without recipients"), "{e}");
     }
 }

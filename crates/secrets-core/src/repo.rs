@@ -5,6 +5,15 @@
 //! `api-keys/openai` is `api-keys/openai.yaml`. The store is found from
 //! `--dir`, then `$NSEC_DIR`, then by walking up from the working directory
 //! to a `secrets/.sops.yaml` or a `.sops.yaml`.
+//!
+//! **Which files are secrets.** In a directory of its own (`secrets/`),
+//! every file of the store directory is a secret (a stray plaintext file is
+//! something `nsec validate` must report). When `.sops.yaml` sits at the
+//! repository root (a directory with `.git` or `flake.nix`, the layout of
+//! sops-nix's README), the store is only what the creation rules cover,
+//! plus the files matching `nsec.paths` globs: `flake.nix` and the rest of
+//! the configuration are not secrets. `nsec.paths` in a dedicated store
+//! directory also narrows it to the rules and those globs.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -115,14 +124,61 @@ impl Repo {
         Some(s.strip_suffix(".yaml").unwrap_or(&s).to_string())
     }
 
-    /// Every file of the store (not `.sops.yaml`, not hidden files or
-    /// directories such as `.git`), sorted.
+    /// Whether the store is only what the rules and `nsec.paths` cover
+    /// (see the module docs), rather than every file of its directory.
+    pub fn scoped_by_rules(&self) -> bool {
+        !self.config.store_paths.is_empty()
+            || self.root.join(".git").exists()
+            || self.root.join("flake.nix").exists()
+    }
+
+    /// Whether `file` (inside the store directory) belongs to the store.
+    pub fn covers(&self, file: &Path) -> bool {
+        if !self.scoped_by_rules() {
+            return true;
+        }
+        let rel = file
+            .strip_prefix(&self.root)
+            .unwrap_or(file)
+            .to_string_lossy()
+            .replace('\\', "/");
+        self.config.store_paths.iter().any(|g| glob_match(g, &rel))
+            || self.config.rule_for(&self.root, file).is_ok()
+    }
+
+    /// Every secret file of the store (not `.sops.yaml`, not hidden files
+    /// or directories such as `.git`; see the module docs for which files
+    /// count), sorted.
     pub fn secret_files(&self) -> Result<Vec<PathBuf>> {
         let mut out = Vec::new();
         walk(&self.root, &mut out)?;
+        out.retain(|f| self.covers(f));
         out.sort();
         Ok(out)
     }
+}
+
+/// Does `rel` (a `/`-separated path) match the glob? `*` matches within a
+/// component, `**` across components, a trailing `/` matches a directory.
+pub fn glob_match(glob: &str, rel: &str) -> bool {
+    if let Some(dir) = glob.strip_suffix('/') {
+        return rel.starts_with(&format!("{dir}/"));
+    }
+    let mut re = String::from("^");
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                re.push_str(".*");
+            }
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).is_ok_and(|r| r.is_match(rel))
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

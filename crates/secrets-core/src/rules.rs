@@ -34,6 +34,9 @@ pub struct Config {
     /// Names for recipients, taken from YAML anchors (`- &laptop age1…`) and
     /// trailing comments (`age1… # laptop`) in the file.
     pub recipient_names: HashMap<String, String>,
+    /// `nsec.paths`: globs (relative to the config's directory) of files
+    /// that belong to the store whether or not a rule matches them.
+    pub store_paths: Vec<String>,
 }
 
 /// One creation rule.
@@ -147,6 +150,7 @@ impl Config {
             stores,
             creation_rules,
             recipient_names: recipient_names(&String::from_utf8_lossy(text)),
+            store_paths: nsec_list(&root, "paths"),
         })
     }
 
@@ -181,6 +185,23 @@ impl Config {
     /// A human name for a recipient, when the config gives one.
     pub fn name_of(&self, recipient: &str) -> Option<&str> {
         self.recipient_names.get(recipient).map(|s| s.as_str())
+    }
+}
+
+/// A list of strings from the `nsec:` section (which sops ignores).
+fn nsec_list(root: &Map, key: &str) -> Vec<String> {
+    let Some(Value::Map(nsec)) = root.get("nsec") else {
+        return Vec::new();
+    };
+    match nsec.get(key) {
+        Some(Value::List(items)) => Value::list_values(items)
+            .filter_map(|v| match v {
+                Value::Str(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        Some(Value::Str(s)) => vec![s.clone()],
+        _ => Vec::new(),
     }
 }
 

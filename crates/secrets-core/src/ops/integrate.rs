@@ -141,10 +141,27 @@ pub fn git_install(repo: &Repo, nsec: &str) -> Result<Installed> {
     // Attributes, in the store directory so they only apply to secrets.
     let attrs = root.join(".gitattributes");
     let existing = std::fs::read_to_string(&attrs).unwrap_or_default();
-    let mut wanted: Vec<String> = crate::repo::EXTENSIONS
-        .iter()
-        .map(|ext| format!("*.{ext} diff=nsec merge=nsec"))
-        .collect();
+    let mut wanted: Vec<String> = if repo.scoped_by_rules() {
+        // The store is part of a larger repository: only the directories
+        // that hold secrets (run again after adding a secret elsewhere).
+        let mut lines = Vec::new();
+        for f in repo.secret_files()? {
+            let rel = crate::ops::nix::relative_path(&f, root);
+            let line = match rel.rsplit_once('/') {
+                Some((dir, _)) => format!("{dir}/** diff=nsec merge=nsec"),
+                None => format!("{rel} diff=nsec merge=nsec"),
+            };
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+        lines
+    } else {
+        crate::repo::EXTENSIONS
+            .iter()
+            .map(|ext| format!("*.{ext} diff=nsec merge=nsec"))
+            .collect()
+    };
     // .sops.yaml is plaintext: git's own diff and merge (a later line wins).
     wanted.push(".sops.yaml diff merge".into());
     let mut text = existing.clone();

@@ -192,28 +192,7 @@ pub fn store_settings(config_text: &[u8]) -> StoreSettings {
     s
 }
 
-/// Does `rel` (a `/`-separated path) match the glob? `*` matches within a
-/// component, `**` across components, a trailing `/` matches a directory.
-pub fn glob_match(glob: &str, rel: &str) -> bool {
-    if let Some(dir) = glob.strip_suffix('/') {
-        return rel.starts_with(&format!("{dir}/"));
-    }
-    let mut re = String::from("^");
-    let mut chars = glob.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' if chars.peek() == Some(&'*') => {
-                chars.next();
-                re.push_str(".*");
-            }
-            '*' => re.push_str("[^/]*"),
-            '?' => re.push_str("[^/]"),
-            c => re.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    re.push('$');
-    regex::Regex::new(&re).is_ok_and(|r| r.is_match(rel))
-}
+pub use crate::repo::glob_match;
 
 /// Is a rule a catch-all (no regex, or one that matches every path)?
 fn is_catch_all(rule: &CreationRule) -> bool {

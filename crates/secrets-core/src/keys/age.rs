@@ -341,7 +341,6 @@ mod tests {
     use crate::keys::discovery::{parse_identity_source, ssh_identities};
     use age::secrecy::ExposeSecret;
     use std::io::Write;
-    use std::path::Path;
     use std::process::{Command, Stdio};
 
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/vectors");

@@ -164,11 +164,9 @@ pub enum Target {
 /// names as suggestions.
 pub fn resolve(arg: &str, env_dir: Option<&Path>, cwd: &Path, target: Target) -> Result<PathBuf> {
     let given = Path::new(arg);
-    let exists = match target {
-        Target::Existing => given.is_file(),
-        Target::MayCreate => given.exists(),
-    };
-    if exists || arg == "-" {
+    // Anything that exists is used as given (`/dev/stdin` and `<(…)` are
+    // not regular files, and a directory gets its own error when read).
+    if given.exists() || arg == "-" {
         return Ok(given.to_path_buf());
     }
     let missing = |suggestions: Vec<String>| Error::NoSuchFile {

@@ -500,10 +500,7 @@ fn split_set(set: Option<&OsString>) -> Result<(String, String), LegacyError> {
         .and_then(|s| s.to_str())
         .ok_or(LegacyError::BadSetFormat)?;
     let (index, value) = text.split_once("] ").ok_or(LegacyError::BadSetFormat)?;
-    Ok((
-        format!("{}]", index.trim_end_matches(' ')),
-        value.to_string(),
-    ))
+    Ok((format!("{index}]"), value.to_string()))
 }
 
 #[cfg(test)]

@@ -99,6 +99,9 @@ pub struct RotateArgs {
     /// Output store type (file mode).
     #[arg(long, value_name = "TYPE")]
     pub output_type: Option<String>,
+    /// File mode whatever the arguments (what `nsec -r FILE` becomes).
+    #[arg(long, hide = true)]
+    pub sops_file: bool,
     /// Rotate every secret of the store (store mode).
     #[arg(long)]
     pub all: bool,

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use secrets_core::Error as CoreError;
 
+use crate::legacy::{LegacyError, LegacyWarning};
+
 /// What went wrong, as the CLI reports it.
 #[derive(Debug)]
 pub enum CliError {
@@ -31,6 +33,8 @@ pub enum CliError {
     Interrupted,
     /// A general failure with its message (code 1).
     Other(String),
+    /// sops' legacy flag form could not be understood.
+    Legacy(LegacyError),
 }
 
 impl From<CoreError> for CliError {
@@ -53,6 +57,15 @@ impl CliError {
             CliError::Child(code) => (*code).clamp(0, 255) as u8,
             CliError::Interrupted => 85,
             CliError::Other(_) => 1,
+            CliError::Legacy(e) => match e {
+                LegacyError::NoFile => 100,
+                LegacyError::InPlaceAndOutput => 8,
+                LegacyError::BadSetFormat => 7,
+                LegacyError::UnknownFlag(_)
+                | LegacyError::MissingValue(_)
+                | LegacyError::BadFlagValue { .. }
+                | LegacyError::Unsupported { .. } => 1,
+            },
         }
     }
 
@@ -62,7 +75,7 @@ impl CliError {
             CliError::Core(e @ CoreError::NothingChanged { .. }) => format!(
                 "{e}\nnothing was changed: .sops.yaml and every secret file are as they were"
             ),
-            CliError::Core(e) | CliError::BadExtract(e) | CliError::BadSet(e) => e.to_string(),
+            CliError::Core(e) | CliError::BadExtract(e) | CliError::BadSet(e) => core_message(e),
             CliError::Usage(m) | CliError::Other(m) => m.clone(),
             CliError::NoSuchFile(p) => {
                 format!("cannot operate on non-existent file {}", p.display())
@@ -71,7 +84,69 @@ impl CliError {
             CliError::Unchanged => "file has not changed, exiting".into(),
             CliError::Interrupted => "interrupted".into(),
             CliError::Child(_) => return None,
+            CliError::Legacy(e) => legacy_message(e),
         })
+    }
+}
+
+/// A library error's message, with "did you mean" for a missing file that
+/// is close to names of the store.
+fn core_message(e: &CoreError) -> String {
+    match e.root() {
+        CoreError::NoSuchFile { suggestions, .. } if !suggestions.is_empty() => {
+            let names: Vec<String> = suggestions.iter().map(|s| shell_quote(s)).collect();
+            format!(
+                "{e}\ndid you mean {}? (store names work wherever a FILE does)",
+                names.join(" or ")
+            )
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// `word` quoted for a POSIX shell when it needs it, so that hints can be
+/// pasted.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+fn legacy_message(e: &LegacyError) -> String {
+    match e {
+        LegacyError::NoFile => "no file specified".into(),
+        LegacyError::UnknownFlag(f) => format!("flag provided but not defined: {f}"),
+        LegacyError::MissingValue(f) => format!("flag needs an argument: {f}"),
+        LegacyError::BadFlagValue { flag, value } => {
+            format!("invalid value {value:?} for flag {flag}")
+        }
+        LegacyError::InPlaceAndOutput => "cannot operate on both --output and --in-place".into(),
+        LegacyError::BadSetFormat => {
+            "invalid --set format: expected --set '[\"key\"] JSON-VALUE' (index, a space, the value)".into()
+        }
+        LegacyError::Unsupported { flag, mode } => format!(
+            "{flag} is not supported by nsec with {} (age keys only; see `nsec help`)",
+            mode.flag()
+        ),
+    }
+}
+
+/// The text of a warning about the legacy form, as sops words it.
+pub fn warning_message(w: &LegacyWarning) -> String {
+    match w {
+        LegacyWarning::SeveralCommands => "more than one command (--encrypt, --decrypt, --rotate, --set) has been specified; only the last one (in that order) takes effect".into(),
+        LegacyWarning::SeveralFiles { flag_like: None } => {
+            "more than one positional argument provided; only the first one is used".into()
+        }
+        LegacyWarning::SeveralFiles { flag_like: Some(f) } => format!(
+            "more than one positional argument provided; only the first one is used (the ignored {f:?} looks like a flag: flags must come before the file)"
+        ),
     }
 }
 
@@ -89,6 +164,7 @@ fn core_code(e: &CoreError) -> u8 {
         CoreError::InvalidValue(_) => 7,
         CoreError::Io { .. } => 3,
         CoreError::Editor { .. } => 201,
+        CoreError::NoSuchFile { .. } => 100,
         _ => 1,
     }
 }

@@ -6,27 +6,48 @@
 mod cli;
 mod commands;
 mod error;
+mod legacy;
 mod output;
 mod ui;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
 use error::CliError;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = Cli::command();
+    let mut names: Vec<&str> = vec!["help"];
+    for sub in command.get_subcommands() {
+        names.push(sub.get_name());
+        names.extend(sub.get_all_aliases());
+    }
+    // sops' legacy form (`nsec -d FILE`, `nsec FILE`) becomes a subcommand.
+    let args = match legacy::rewrite(&args, &names) {
+        Ok(None) => args,
+        Ok(Some(rewrite)) => {
+            for w in &rewrite.warnings {
+                eprintln!("nsec: warning: {}", error::warning_message(w));
+            }
+            rewrite.args
+        }
+        Err(e) => return fail(CliError::Legacy(e)),
+    };
+    let cli = Cli::parse_from(args);
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            if let Some(msg) = e.message() {
-                eprintln!("nsec: error: {msg}");
-            }
-            ExitCode::from(e.exit_code())
-        }
+        Err(e) => fail(e),
     }
+}
+
+fn fail(e: CliError) -> ExitCode {
+    if let Some(msg) = e.message() {
+        eprintln!("nsec: error: {msg}");
+    }
+    ExitCode::from(e.exit_code())
 }
 
 fn run(cli: &Cli) -> Result<(), CliError> {
@@ -41,7 +62,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Rotate(a) => {
             // File mode when the arguments name one existing file or use
             // the sops-style flags; store mode otherwise.
-            let file_mode = a.in_place
+            let file_mode = a.sops_file
+                || a.in_place
                 || !a.add_age.is_empty()
                 || !a.rm_age.is_empty()
                 || a.output.is_some()

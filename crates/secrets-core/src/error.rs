@@ -176,6 +176,15 @@ pub enum Error {
         /// The file it would be.
         path: PathBuf,
     },
+    /// A FILE (or store NAME) that does not exist; `suggestions` are the
+    /// closest names of the store, if one was found.
+    #[error("cannot operate on non-existent file {}", path.display())]
+    NoSuchFile {
+        /// The argument as given.
+        path: PathBuf,
+        /// Store names it may have meant, closest first.
+        suggestions: Vec<String>,
+    },
     /// A template problem (unknown template, bad template file, failed check).
     #[error("template `{name}`: {message}")]
     Template {

@@ -74,46 +74,7 @@ impl Repo {
     /// made of plain components; `..`, absolute paths, hidden components and
     /// empty names are refused.
     pub fn secret_path(&self, name: &str) -> Result<PathBuf> {
-        let bad = |reason: &str| Error::InvalidName {
-            name: name.to_string(),
-            reason: reason.to_string(),
-        };
-        if name.is_empty() {
-            return Err(bad("the name is empty"));
-        }
-        let path = Path::new(name);
-        if path.is_absolute() {
-            return Err(bad(
-                "absolute paths are not allowed; use a path inside the store",
-            ));
-        }
-        for c in path.components() {
-            match c {
-                Component::Normal(part) => {
-                    let part = part.to_string_lossy();
-                    if part.starts_with('.') {
-                        return Err(bad("components may not start with `.`"));
-                    }
-                }
-                Component::ParentDir => return Err(bad("`..` would leave the store")),
-                _ => return Err(bad("use a plain relative path such as api-keys/openai")),
-            }
-        }
-        if name.ends_with('/') {
-            return Err(bad("the name ends with `/`"));
-        }
-        let has_ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| EXTENSIONS.contains(&e));
-        let rel = if has_ext {
-            path.to_path_buf()
-        } else {
-            let mut p = path.as_os_str().to_owned();
-            p.push(".yaml");
-            PathBuf::from(p)
-        };
-        Ok(self.root.join(rel))
+        secret_path_in(&self.root, name)
     }
 
     /// The name of a secret file (its path inside the store without the
@@ -181,6 +142,176 @@ pub fn glob_match(glob: &str, rel: &str) -> bool {
     regex::Regex::new(&re).is_ok_and(|r| r.is_match(rel))
 }
 
+/// The file of secret `name` in the store at `root` (see
+/// [`Repo::secret_path`]).
+fn secret_path_in(root: &Path, name: &str) -> Result<PathBuf> {
+    let bad = |reason: &str| Error::InvalidName {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    };
+    if name.is_empty() {
+        return Err(bad("the name is empty"));
+    }
+    let path = Path::new(name);
+    if path.is_absolute() {
+        return Err(bad(
+            "absolute paths are not allowed; use a path inside the store",
+        ));
+    }
+    for c in path.components() {
+        match c {
+            Component::Normal(part) => {
+                let part = part.to_string_lossy();
+                if part.starts_with('.') {
+                    return Err(bad("components may not start with `.`"));
+                }
+            }
+            Component::ParentDir => return Err(bad("`..` would leave the store")),
+            _ => return Err(bad("use a plain relative path such as api-keys/openai")),
+        }
+    }
+    if name.ends_with('/') {
+        return Err(bad("the name ends with `/`"));
+    }
+    Ok(root.join(with_extension(path, "yaml")))
+}
+
+/// `path` as it is when it has a store extension, else with `.ext` added.
+fn with_extension(path: &Path, ext: &str) -> PathBuf {
+    if has_store_extension(path) {
+        return path.to_path_buf();
+    }
+    let mut p = path.as_os_str().to_owned();
+    p.push(".");
+    p.push(ext);
+    PathBuf::from(p)
+}
+
+fn has_store_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.contains(&e))
+}
+
+/// The extensions tried, in order, for a NAME given without one.
+pub const NAME_EXTENSIONS: [&str; 5] = ["yaml", "yml", "json", "env", "ini"];
+
+/// What a FILE-or-NAME argument must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// An existing file.
+    Existing,
+    /// An existing file, or one to create (`edit`).
+    MayCreate,
+}
+
+/// Resolves the FILE argument of a file command, which may also be a store
+/// NAME.
+///
+/// An existing path is used as given. Otherwise, when a store is found
+/// (`env_dir`, i.e. `$NSEC_DIR`, else upward from `cwd`), the NAME's file
+/// in the store is used: the name as given when it has a store extension,
+/// else the first of `.yaml`, `.yml`, `.json`, `.env`, `.ini` that exists.
+/// For [`Target::MayCreate`] a path that does not exist is kept as given
+/// when no store is found or it lies inside the store (sops' `edit` of a
+/// new file), and otherwise becomes the NAME's `.yaml` file in the store.
+///
+/// A missing FILE/NAME is [`Error::NoSuchFile`], with the closest store
+/// names as suggestions.
+pub fn resolve(arg: &str, env_dir: Option<&Path>, cwd: &Path, target: Target) -> Result<PathBuf> {
+    let given = Path::new(arg);
+    // Anything that exists is used as given (`/dev/stdin` and `<(…)` are
+    // not regular files, and a directory gets its own error when read).
+    if given.exists() || arg == "-" {
+        return Ok(given.to_path_buf());
+    }
+    let missing = |suggestions: Vec<String>| Error::NoSuchFile {
+        path: given.to_path_buf(),
+        suggestions,
+    };
+    let Ok(root) = find_root(None, env_dir, cwd) else {
+        return match target {
+            Target::MayCreate => Ok(given.to_path_buf()),
+            Target::Existing => Err(missing(Vec::new())),
+        };
+    };
+    if let Ok(default) = secret_path_in(&root, arg) {
+        let candidates: Vec<PathBuf> = if has_store_extension(given) {
+            vec![default.clone()]
+        } else {
+            NAME_EXTENSIONS
+                .iter()
+                .map(|e| root.join(with_extension(given, e)))
+                .collect()
+        };
+        if let Some(found) = candidates.into_iter().find(|c| c.is_file()) {
+            return Ok(found);
+        }
+        if target == Target::MayCreate {
+            let inside = crate::rules::absolute(cwd, given).starts_with(&root);
+            return Ok(if inside { given.to_path_buf() } else { default });
+        }
+    } else if target == Target::MayCreate {
+        return Ok(given.to_path_buf());
+    }
+    let mut files = Vec::new();
+    // A store that cannot be listed just gives no suggestions.
+    let _ = walk(&root, &mut files);
+    Err(missing(suggest(arg, &root, &files)))
+}
+
+/// The store names closest to `arg`: the same last component, or a small
+/// edit distance (at most 3, closest first).
+fn suggest(arg: &str, root: &Path, files: &[PathBuf]) -> Vec<String> {
+    let wanted = name_without_extension(Path::new(arg).file_name().map(Path::new));
+    let arg_name = strip_store_extension(arg.trim_start_matches("./"));
+    let mut scored: Vec<(usize, String)> = files
+        .iter()
+        .filter(|f| has_store_extension(f))
+        .filter_map(|f| {
+            let rel = f.strip_prefix(root).ok()?.to_str()?;
+            let name = strip_store_extension(rel).to_string();
+            let last = name_without_extension(f.file_name().map(Path::new));
+            let distance = edit_distance(arg_name, &name);
+            let same_last = !wanted.is_empty() && last == wanted;
+            let limit = (arg_name.chars().count() / 3).clamp(1, 3);
+            (same_last || distance <= limit).then_some((if same_last { 0 } else { distance }, name))
+        })
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(5).map(|(_, n)| n).collect()
+}
+
+fn strip_store_extension(name: &str) -> &str {
+    match Path::new(name).extension().and_then(|e| e.to_str()) {
+        Some(ext) if EXTENSIONS.contains(&ext) => &name[..name.len() - ext.len() - 1],
+        _ => name,
+    }
+}
+
+fn name_without_extension(file: Option<&Path>) -> String {
+    file.and_then(|f| f.to_str())
+        .map(|f| strip_store_extension(f).to_string())
+        .unwrap_or_default()
+}
+
+/// The Levenshtein distance between two strings, in characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for entry in entries {
@@ -222,6 +353,77 @@ mod tests {
         assert_eq!(
             r.name_of(&r.root.join("api-keys/openai.yaml")).unwrap(),
             "api-keys/openai"
+        );
+    }
+
+    #[test]
+    fn distances() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("postgres", "postgres"), 0);
+        assert_eq!(edit_distance("postgrse", "postgres"), 2);
+        assert_eq!(edit_distance("lsit", "list"), 2);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn arguments_resolve_to_files_or_names() {
+        let (d, r) = repo();
+        let root = r.root.clone();
+        std::fs::create_dir_all(root.join("api-keys")).unwrap();
+        std::fs::write(root.join("api-keys/postgres.yaml"), "x").unwrap();
+        std::fs::write(root.join("api-keys/token.json"), "x").unwrap();
+        std::fs::write(root.join("plain"), "x").unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let store = Some(d.path());
+        let cwd = elsewhere.path();
+        let ok = |arg: &str, t: Target| resolve(arg, store, cwd, t).unwrap();
+        assert_eq!(
+            ok("api-keys/postgres", Target::Existing),
+            root.join("api-keys/postgres.yaml")
+        );
+        assert_eq!(
+            ok("api-keys/postgres.yaml", Target::Existing),
+            root.join("api-keys/postgres.yaml")
+        );
+        assert_eq!(
+            ok("api-keys/token", Target::Existing),
+            root.join("api-keys/token.json")
+        );
+        // An existing path wins, as given.
+        let local = elsewhere.path().join("f.yaml");
+        std::fs::write(&local, "x").unwrap();
+        let local_arg = local.to_str().unwrap();
+        assert_eq!(ok(local_arg, Target::Existing), local);
+        // New files for edit: a NAME goes into the store.
+        assert_eq!(
+            ok("api-keys/new", Target::MayCreate),
+            root.join("api-keys/new.yaml")
+        );
+        let inside = root.join("new.json");
+        assert_eq!(ok(inside.to_str().unwrap(), Target::MayCreate), inside);
+        // Missing: did you mean …
+        let err = resolve("api-keys/postgrse", store, cwd, Target::Existing).unwrap_err();
+        let Error::NoSuchFile { suggestions, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(suggestions, vec!["api-keys/postgres".to_string()]);
+        let err = resolve("db/postgres", store, cwd, Target::Existing).unwrap_err();
+        assert!(
+            matches!(&err, Error::NoSuchFile { suggestions, .. } if suggestions == &vec!["api-keys/postgres".to_string()]),
+            "{err:?}"
+        );
+        let err = resolve("../escape", store, cwd, Target::Existing).unwrap_err();
+        assert!(matches!(err, Error::NoSuchFile { .. }), "{err:?}");
+        // No store: a plain missing file, no suggestions.
+        let none = tempfile::tempdir().unwrap();
+        let err = resolve("x.yaml", None, none.path(), Target::Existing).unwrap_err();
+        assert!(
+            matches!(&err, Error::NoSuchFile { suggestions, .. } if suggestions.is_empty()),
+            "{err:?}"
+        );
+        assert_eq!(
+            resolve("x.yaml", None, none.path(), Target::MayCreate).unwrap(),
+            PathBuf::from("x.yaml")
         );
     }
 

@@ -153,6 +153,22 @@ impl Value {
 }
 
 /// Parses sops' index syntax: `["a"][0]['b']`. An empty string is the root.
+/// A field of a document: a sops index (`["a"][0]["b"]`) or a plain
+/// top-level key (`password`).
+pub fn parse_field(field: &str) -> Result<Vec<PathStep>, crate::Error> {
+    if field.starts_with('[') {
+        return parse_index(field);
+    }
+    if field.is_empty() {
+        return Err(crate::Error::InvalidIndex {
+            index: String::new(),
+            reason: "the field is empty".into(),
+        });
+    }
+    Ok(vec![PathStep::Key(field.to_string())])
+}
+
+/// Parses a sops index such as `["a"][0]["b"]`.
 pub fn parse_index(index: &str) -> Result<Vec<PathStep>, crate::Error> {
     let bad = |reason: String| crate::Error::InvalidIndex {
         index: index.to_string(),

@@ -6,15 +6,17 @@ use secrets_core::file::{self, DecryptOptions, SopsFile};
 use secrets_core::ops::{self, EncryptOverrides};
 use secrets_core::{store, tree, Error};
 
-use super::{effective_name, formats, identities, read_input, Context};
+use super::{effective_name, formats, identities, read_input, Context, Target};
 use crate::cli::{DecryptArgs, EncryptArgs, FilestatusArgs};
 use crate::error::CliError;
 use crate::output::{write_stdout, Destination};
 
 /// `nsec encrypt`.
 pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
-    let dest = Destination::from_flags(args.io.output.as_deref(), args.io.in_place, &args.file)?;
-    let name = effective_name(&args.io, &args.file);
+    Destination::from_flags(args.io.output.as_deref(), args.io.in_place, &args.file)?;
+    let file = &ctx.resolve(&args.file, Target::Existing)?;
+    let dest = Destination::from_flags(args.io.output.as_deref(), args.io.in_place, file)?;
+    let name = effective_name(&args.io, file);
     let config = ctx.config_for(name.as_deref())?;
     let selectors = [
         ("encrypted_regex", &args.encrypted_regex),
@@ -46,8 +48,8 @@ pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
     let in_file = |e: Error| CliError::Core(e.in_file(&rule_path));
     let opts =
         ops::encrypt_options(config.as_ref(), &ctx.cwd, &rule_path, &overrides).map_err(in_file)?;
-    let input = read_input(&args.file)?;
-    let (in_fmt, out_fmt) = formats(&args.io, &args.file)?;
+    let input = read_input(file)?;
+    let (in_fmt, out_fmt) = formats(&args.io, file)?;
     let docs = store::parse(in_fmt, &input).map_err(in_file)?;
     let encrypted = file::encrypt(out_fmt, docs, &opts).map_err(in_file)?;
     let bytes = encrypted
@@ -58,17 +60,19 @@ pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
 
 /// `nsec decrypt`.
 pub fn decrypt(ctx: &Context, args: &DecryptArgs) -> Result<(), CliError> {
-    let dest = Destination::from_flags(args.io.output.as_deref(), args.io.in_place, &args.file)?;
+    Destination::from_flags(args.io.output.as_deref(), args.io.in_place, &args.file)?;
     let extract = args
         .extract
         .as_deref()
         .map(tree::parse_index)
         .transpose()
         .map_err(CliError::BadExtract)?;
-    let name = effective_name(&args.io, &args.file);
-    let input = read_input(&args.file)?;
+    let file = &ctx.resolve(&args.file, Target::Existing)?;
+    let dest = Destination::from_flags(args.io.output.as_deref(), args.io.in_place, file)?;
+    let name = effective_name(&args.io, file);
+    let input = read_input(file)?;
     let config = ctx.config_for(name.as_deref())?;
-    let (in_fmt, out_fmt) = formats(&args.io, &args.file)?;
+    let (in_fmt, out_fmt) = formats(&args.io, file)?;
     let shown = name.clone().unwrap_or_else(|| "<stdin>".into());
     let in_file = |e: Error| CliError::Core(e.in_file(&shown));
     let sops = SopsFile::parse(in_fmt, &input).map_err(in_file)?;
@@ -101,16 +105,17 @@ pub fn decrypt(ctx: &Context, args: &DecryptArgs) -> Result<(), CliError> {
 }
 
 /// `nsec filestatus`.
-pub fn filestatus(_ctx: &Context, args: &FilestatusArgs) -> Result<(), CliError> {
-    let input = read_input(&args.file)?;
+pub fn filestatus(ctx: &Context, args: &FilestatusArgs) -> Result<(), CliError> {
+    let file = &ctx.resolve(&args.file, Target::Existing)?;
+    let input = read_input(file)?;
     let format = match &args.input_type {
         Some(t) => super::parse_type("input-type", t)?,
-        None => secrets_core::Format::from_path(Path::new(&args.file)),
+        None => secrets_core::Format::from_path(Path::new(file)),
     };
     let encrypted = match SopsFile::parse(format, &input) {
         Ok(f) => !f.metadata.version.is_empty() && !f.metadata.mac.is_empty(),
         Err(Error::MetadataNotFound | Error::InvalidMetadata(_)) => false,
-        Err(e) => return Err(CliError::Core(e.in_file(&args.file))),
+        Err(e) => return Err(CliError::Core(e.in_file(file))),
     };
     write_stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())
 }

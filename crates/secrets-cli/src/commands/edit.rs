@@ -8,7 +8,7 @@ use nix::sys::signal::{SigSet, Signal};
 use secrets_core::ops::edit::{self, EditOptions, EditPrompt, Outcome, SetOptions};
 use secrets_core::{tree, Error};
 
-use super::{identities, Context};
+use super::{identities, Context, Target};
 use crate::error::CliError;
 
 /// `nsec edit`.
@@ -33,11 +33,14 @@ pub struct SetArgs {
     /// Do not check the MAC.
     #[arg(long)]
     pub ignore_mac: bool,
-    /// The encrypted file.
+    /// The encrypted file, or a store NAME.
     pub file: String,
-    /// Where, e.g. '["a"][0]["b"]'.
-    pub index: String,
-    /// The value, as JSON (omit with --value-stdin / --value-file).
+    /// Where: a sops index such as '["a"][0]["b"]', or a plain key such as
+    /// `password` (default: the key named after the file, as `nsec show`).
+    pub index: Option<String>,
+    /// The value, as JSON. Without it (and without --value-stdin /
+    /// --value-file) the value is asked on a hidden prompt, or read from
+    /// standard input when that is not a terminal, and set as a string.
     pub value: Option<String>,
 }
 
@@ -81,17 +84,14 @@ fn edit_error(e: Error) -> CliError {
     }
 }
 
-fn existing(file: &str) -> Result<&Path, CliError> {
-    let p = Path::new(file);
-    if !p.is_file() {
-        return Err(CliError::NoSuchFile(p.to_path_buf()));
-    }
-    Ok(p)
+fn existing(ctx: &Context, file: &str) -> Result<PathBuf, CliError> {
+    Ok(PathBuf::from(ctx.resolve(file, Target::Existing)?))
 }
 
 /// `nsec edit`.
 pub fn edit(ctx: &Context, args: &EditArgs) -> Result<(), CliError> {
-    let path = Path::new(&args.file);
+    let file = ctx.resolve(&args.file, Target::MayCreate)?;
+    let path = Path::new(&file);
     // Interrupts go to the editor (same terminal, same process group); nsec
     // holds them off so that it can always remove the plaintext temp file,
     // and abandons the edit when one arrived. Children start with a clean
@@ -161,14 +161,14 @@ fn pending_signal() -> bool {
     })
 }
 
-/// The `set` VALUE: from the argument, standard input or a file.
+/// The `set` VALUE as JSON: from the argument, standard input or a file.
 fn read_value(args: &SetArgs) -> Result<Vec<u8>, CliError> {
     let given = [
         args.value.is_some(),
         args.value_stdin,
         args.value_file.is_some(),
     ];
-    if given.iter().filter(|g| **g).count() != 1 {
+    if given.iter().filter(|g| **g).count() > 1 {
         return Err(CliError::Usage(
             "give the value exactly once: as VALUE, with --value-stdin, or with --value-file"
                 .into(),
@@ -192,12 +192,40 @@ fn read_value(args: &SetArgs) -> Result<Vec<u8>, CliError> {
     Ok(buf)
 }
 
+/// The `set` VALUE as a string, when none was given: asked twice on a
+/// hidden prompt, or read from standard input when it is not a terminal.
+fn prompt_value(file: &str, field: &str) -> Result<secrets_core::Value, CliError> {
+    let text = if std::io::stdin().is_terminal() {
+        let label = format!("Value of {field} in {file}");
+        crate::commands::secrets::ask_secret(&label)?
+    } else {
+        let mut buf = zeroize::Zeroizing::new(Vec::new());
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::Other(format!("cannot read standard input: {e}")))?;
+        zeroize::Zeroizing::new(
+            String::from_utf8(buf.to_vec())
+                .map_err(|_| CliError::Other("standard input is not UTF-8 text".into()))?,
+        )
+    };
+    edit::parse_set_string(&text).map_err(CliError::BadSet)
+}
+
 /// `nsec set`.
 pub fn set(ctx: &Context, args: &SetArgs) -> Result<(), CliError> {
-    let steps = tree::parse_index(&args.index).map_err(CliError::BadSet)?;
-    let raw = zeroize::Zeroizing::new(read_value(args)?);
-    let value = edit::parse_set_value(&raw).map_err(CliError::BadSet)?;
-    let path = existing(&args.file)?;
+    let given = args.value.is_some() || args.value_stdin || args.value_file.is_some();
+    let raw = zeroize::Zeroizing::new(if given { read_value(args)? } else { Vec::new() });
+    let path = &existing(ctx, &args.file)?;
+    let field = match &args.index {
+        Some(f) => f.clone(),
+        None => secrets_core::ops::secrets::last_component(&path.to_string_lossy()),
+    };
+    let steps = tree::parse_field(&field).map_err(CliError::BadSet)?;
+    let value = if given {
+        edit::parse_set_value(&raw).map_err(CliError::BadSet)?
+    } else {
+        prompt_value(&args.file, &field)?
+    };
     let config = ctx.config_for(Some(path))?;
     edit::set_value(
         path,
@@ -217,7 +245,7 @@ pub fn set(ctx: &Context, args: &SetArgs) -> Result<(), CliError> {
 /// `nsec unset`.
 pub fn unset(ctx: &Context, args: &UnsetArgs) -> Result<(), CliError> {
     let steps = tree::parse_index(&args.index).map_err(CliError::BadSet)?;
-    let path = existing(&args.file)?;
+    let path = &existing(ctx, &args.file)?;
     let config = ctx.config_for(Some(path))?;
     edit::unset_value(
         path,

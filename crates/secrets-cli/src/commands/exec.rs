@@ -6,7 +6,7 @@ use clap::Args;
 use secrets_core::ops::exec::{self, ExecOptions, Launch};
 use secrets_core::{ops, Format};
 
-use super::{identities, Context};
+use super::{identities, Context, Target};
 use crate::error::CliError;
 
 /// `nsec exec-env`.
@@ -59,11 +59,7 @@ pub struct ExecFileArgs {
 }
 
 fn open(file: &str, format: Format) -> Result<secrets_core::file::Opened, CliError> {
-    let path = Path::new(file);
-    if !path.is_file() {
-        return Err(CliError::NoSuchFile(path.to_path_buf()));
-    }
-    Ok(ops::open_file_as(path, format, &identities())?)
+    Ok(ops::open_file_as(Path::new(file), format, &identities())?)
 }
 
 /// A `--input-type`/`--output-type` value, or the store the path's
@@ -87,7 +83,7 @@ fn finish(code: i32) -> Result<(), CliError> {
 }
 
 /// `nsec exec-env`.
-pub fn exec_env(_ctx: &Context, args: &ExecEnvArgs) -> Result<(), CliError> {
+pub fn exec_env(ctx: &Context, args: &ExecEnvArgs) -> Result<(), CliError> {
     let launch = match (args.background, args.same_process) {
         (true, true) => {
             return Err(CliError::Usage(
@@ -101,7 +97,8 @@ pub fn exec_env(_ctx: &Context, args: &ExecEnvArgs) -> Result<(), CliError> {
         (false, true) => Launch::SameProcess,
         (false, false) => Launch::Wait,
     };
-    let opened = open(&args.file, Format::from_path(Path::new(&args.file)))?;
+    let file = &ctx.resolve(&args.file, Target::Existing)?;
+    let opened = open(file, Format::from_path(Path::new(file)))?;
     let doc = opened.documents.first().cloned().unwrap_or_default();
     drop(opened);
     let opts = ExecOptions {
@@ -109,14 +106,15 @@ pub fn exec_env(_ctx: &Context, args: &ExecEnvArgs) -> Result<(), CliError> {
         user: args.user.clone(),
         launch,
     };
-    let code = exec::exec_env(&doc, &args.command, &opts)
-        .map_err(|e| CliError::Core(e.in_file(&args.file)))?;
+    let code =
+        exec::exec_env(&doc, &args.command, &opts).map_err(|e| CliError::Core(e.in_file(file)))?;
     finish(code)
 }
 
 /// `nsec exec-file`.
 pub fn exec_file(ctx: &Context, args: &ExecFileArgs) -> Result<(), CliError> {
-    let path = Path::new(&args.file);
+    let file = &ctx.resolve(&args.file, Target::Existing)?;
+    let path = Path::new(file);
     let input = store_type("input-type", &args.input_type, path)?;
     // Like sops, the output store defaults to the file's extension.
     let format = store_type("output-type", &args.output_type, path)?;
@@ -125,7 +123,7 @@ pub fn exec_file(ctx: &Context, args: &ExecFileArgs) -> Result<(), CliError> {
     } else {
         Launch::Wait
     };
-    let opened = open(&args.file, input)?;
+    let opened = open(file, input)?;
     let config = ctx.config_for(Some(path))?;
     let plaintext = zeroize::Zeroizing::new(
         opened

@@ -8,8 +8,11 @@ use secrets_core::ops::keys::{self, GroupsOutput, UpdateKeysOutcome, UpdateKeysP
 use secrets_core::rules::Config;
 use secrets_core::{Error, Format};
 
-use super::{identities, Context};
+use std::io::IsTerminal;
+
+use super::{identities, Context, Target};
 use crate::cli::RotateArgs;
+use crate::error::shell_quote;
 use crate::error::CliError;
 use crate::output::{write_stdout, Destination};
 
@@ -76,11 +79,13 @@ fn parse_recipients(lists: &[String]) -> Result<Vec<AgeRecipient>, CliError> {
 
 /// `nsec rotate FILE` (sops-style).
 pub fn rotate_file(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
-    let [file] = args.targets.as_slice() else {
+    let [arg] = args.targets.as_slice() else {
         return Err(CliError::Usage(
             "rotate in file mode takes exactly one FILE".into(),
         ));
     };
+    Destination::from_flags(args.output.as_deref(), args.in_place, arg)?;
+    let file = &ctx.resolve(arg, Target::Existing)?;
     let path = Path::new(file);
     let dest = Destination::from_flags(args.output.as_deref(), args.in_place, file)?;
     let by_name = Format::from_path(path);
@@ -114,6 +119,12 @@ pub fn rotate_file(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
     )?;
     if args.in_place {
         return Ok(());
+    }
+    if args.output.is_none() && std::io::stdout().is_terminal() {
+        eprintln!(
+            "nsec: note: the rotated file is printed below; nothing was changed on disk. To rotate it in place: nsec rotate -i {}",
+            shell_quote(arg)
+        );
     }
     dest.write(&bytes, 0o644)
 }
@@ -152,7 +163,8 @@ fn print_plan(file: &str, config: &Config, plan: &UpdateKeysPlan) {
 
 /// `nsec updatekeys`.
 pub fn updatekeys(ctx: &Context, args: &UpdatekeysArgs) -> Result<(), CliError> {
-    for file in &args.files {
+    for arg in &args.files {
+        let file = &ctx.resolve(arg, Target::Existing)?;
         let path = Path::new(file);
         let Some(config) = ctx.config_for(Some(path))? else {
             return Err(CliError::Core(Error::Config {
@@ -198,11 +210,9 @@ pub fn groups(ctx: &Context, args: &GroupsArgs) -> Result<(), CliError> {
             (file, *in_place)
         }
     };
+    let file = PathBuf::from(ctx.resolve(&file.to_string_lossy(), Target::Existing)?);
     let path = file.as_path();
     let config = ctx.config_for(Some(path))?;
-    if !path.is_file() {
-        return Err(CliError::NoSuchFile(path.to_path_buf()));
-    }
     let store_opts = ctx.store_options(config.as_ref());
     let output = match &args.action {
         GroupsAction::Add {

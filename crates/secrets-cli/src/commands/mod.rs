@@ -11,6 +11,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use secrets_core::keys::discovery::{self, Identities};
+pub use secrets_core::repo::{self, Target};
 use secrets_core::rules::Config;
 use secrets_core::store::StoreOptions;
 use secrets_core::{ops, Format};
@@ -27,6 +28,8 @@ pub struct Context {
     pub indent: Option<i64>,
     /// The working directory.
     pub cwd: PathBuf,
+    /// `$NSEC_DIR`: the store whose NAMEs file commands accept.
+    pub store_dir: Option<PathBuf>,
 }
 
 impl Context {
@@ -37,7 +40,17 @@ impl Context {
             indent: cli.indent,
             cwd: std::env::current_dir()
                 .map_err(|e| CliError::Other(format!("cannot read the working directory: {e}")))?,
+            store_dir: std::env::var_os("NSEC_DIR")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
         })
+    }
+
+    /// The file a FILE-or-NAME argument means (see `repo::resolve`); `-`
+    /// stays standard input.
+    pub fn resolve(&self, arg: &str, target: Target) -> Result<String, CliError> {
+        let path = repo::resolve(arg, self.store_dir.as_deref(), &self.cwd, target)?;
+        Ok(path.to_string_lossy().into_owned())
     }
 
     /// The `.sops.yaml` that applies to `target`, if any.

@@ -190,7 +190,7 @@ pub struct AddArgs {
 }
 
 /// Asks for a secret twice on the terminal until both entries agree.
-fn ask_secret(label: &str) -> Result<Zeroizing<String>, CliError> {
+pub fn ask_secret(label: &str) -> Result<Zeroizing<String>, CliError> {
     for attempt in 0..3 {
         if attempt > 0 {
             eprintln!("The values do not match; try again.");

@@ -64,6 +64,22 @@ pub fn parse_set_value(json: &[u8]) -> Result<Value> {
     Ok(Value::from_json(&v))
 }
 
+/// A typed-in or piped value for `set`: a string, never parsed as JSON,
+/// without the one line ending a prompt or `echo` adds. An empty value is
+/// refused.
+pub fn parse_set_string(text: &str) -> Result<Value> {
+    let trimmed = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(text);
+    if trimmed.is_empty() {
+        return Err(Error::InvalidValue(
+            "the value is empty; nothing was written".into(),
+        ));
+    }
+    Ok(Value::Str(trimmed.to_string()))
+}
+
 /// Reads and parses one encrypted file (its store from its name).
 pub(crate) fn read_sops(path: &Path) -> Result<SopsFile> {
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;

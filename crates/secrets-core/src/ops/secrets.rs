@@ -207,7 +207,9 @@ impl AddPlan {
     }
 }
 
-fn last_component(name: &str) -> String {
+/// The key a secret's value has by default: the last component of its name
+/// (or file), without a store extension (`api-keys/openai` → `openai`).
+pub fn last_component(name: &str) -> String {
     super::nix::base_name(name).to_string()
 }
 

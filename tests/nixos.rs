@@ -440,3 +440,112 @@ fn nix_settings_survive_regeneration_and_are_valid_nix() {
     assert_ne!(code(&out), 0);
     assert!(String::from_utf8_lossy(&out.stderr).contains("nsec.nix.api-keys/openai.mode"));
 }
+
+/// `.sops.yaml` at the repository root, as in sops-nix's README: only what
+/// the creation rules cover is the store. validate, list, nix, rotate and
+/// the pre-commit hook leave flake.nix and the rest of the configuration
+/// alone; a plaintext file the rules cover is still refused.
+#[test]
+fn root_sops_yaml_makes_only_the_rules_the_store() {
+    let sb = Sandbox::new();
+    let key = sb.path("keys.txt");
+    ok(sb.nsec().args(["keygen", "-o"]).arg(&key));
+    let recipient =
+        String::from_utf8(ok(Command::new(age_bin("age-keygen")).arg("-y").arg(&key))).unwrap();
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "keys:\n  - &alice {}\ncreation_rules:\n  - path_regex: secrets/[^/]+\\.(yaml|json|env|ini)$\n    key_groups:\n      - age:\n          - *alice\n",
+            recipient.trim()
+        ),
+    );
+    sb.write("flake.nix", "{ outputs = { self }: { }; }\n");
+    sb.write(
+        "configuration.nix",
+        "{ ... }: { networking.hostName = \"laptop\"; }\n",
+    );
+    sb.write("hosts/laptop/hardware.yaml", "disk: nvme0n1\n");
+    let git = |args: &[&str]| {
+        let path = format!(
+            "{}:{}",
+            nsec_bin().parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        run(sb
+            .cmd(tool("git"))
+            .args(args)
+            .env("PATH", path)
+            .env("SOPS_AGE_KEY_FILE", &key)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.org")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.org"))
+    };
+    assert!(git(&["init", "-q", "-b", "main"]).status.success());
+    let out = run_with_stdin(
+        sb.nsec()
+            .args(["add", "secrets/openai"])
+            .env("SOPS_AGE_KEY_FILE", &key),
+        b"sk-root-layout-123\n",
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "sops.secrets.openai = { sopsFile = ./secrets/openai.yaml; };\n"
+    );
+    ok(sb.nsec().args(["git", "install"]));
+    let attrs = std::fs::read_to_string(sb.path(".gitattributes")).unwrap();
+    assert!(attrs.contains("secrets/** diff=nsec merge=nsec"), "{attrs}");
+    assert!(!attrs.contains("*.yaml"), "{attrs}");
+
+    // validate and list see only the secret.
+    let v = run(sb.nsec().args(["validate", "--keyless"]));
+    assert_eq!(code(&v), 0, "{}", String::from_utf8_lossy(&v.stdout));
+    let listed: serde_json::Value =
+        serde_json::from_slice(&ok(sb.nsec().args(["list", "--json"]))).unwrap();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["secrets/openai"]);
+    let nix = String::from_utf8(ok(sb.nsec().arg("nix"))).unwrap();
+    assert!(
+        nix.contains("openai = ") && !nix.contains("hardware"),
+        "{nix}"
+    );
+    let rotated = run(sb
+        .nsec()
+        .args(["rotate", "--all", "--yes"])
+        .env("SOPS_AGE_KEY_FILE", &key));
+    assert_eq!(
+        code(&rotated),
+        0,
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.path("hosts/laptop/hardware.yaml")).unwrap(),
+        "disk: nvme0n1\n"
+    );
+
+    // The configuration commits; a plaintext secret does not.
+    assert!(git(&["add", "-A"]).status.success());
+    let c = git(&["commit", "-q", "-m", "config"]);
+    assert!(
+        c.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&c.stdout),
+        String::from_utf8_lossy(&c.stderr)
+    );
+    sb.write("secrets/leak.yaml", "token: plain-text-secret\n");
+    assert!(git(&["add", "secrets/leak.yaml"]).status.success());
+    let c = git(&["commit", "-q", "-m", "leak"]);
+    assert!(!c.status.success(), "the plaintext secret was committed");
+    let msg = String::from_utf8_lossy(&c.stdout).into_owned() + &String::from_utf8_lossy(&c.stderr);
+    assert!(
+        msg.contains("E010") && !msg.contains("plain-text-secret"),
+        "{msg}"
+    );
+}

@@ -1326,3 +1326,112 @@ fn recovery_keeps_a_change_made_after_an_interrupted_rotation() {
         );
     }
 }
+
+/// Every `fix:` validate prints that is a command works when pasted: run
+/// in a shell from the working directory, it removes the problem.
+#[test]
+fn validate_fixes_work_when_pasted() {
+    type Breaker = fn(&Store);
+    let cases: Vec<(&str, Breaker, &str)> = vec![
+        (
+            "E010",
+            |s| {
+                std::fs::write(
+                    s.file("api-keys/new file.yaml"),
+                    "api_key: plain-text-secret\n",
+                )
+                .unwrap();
+            },
+            "",
+        ),
+        (
+            "E030",
+            |s| {
+                std::fs::write(
+                    s.file(".sops.yaml"),
+                    config(&format!("  - &ci {AGE_C}\n"), &["laptop", "desktop", "ci"]),
+                )
+                .unwrap();
+            },
+            "",
+        ),
+        (
+            "E031",
+            |s| {
+                let c = config("", &["laptop"]).replace(
+                    "          - *laptop\n",
+                    "          - *laptop\n      - age:\n          - *desktop\n",
+                );
+                std::fs::write(s.file(".sops.yaml"), c).unwrap();
+            },
+            "",
+        ),
+        (
+            "W060",
+            |s| {
+                std::fs::remove_file(s.file("api-keys/github.yaml")).unwrap();
+                s.encrypt_new(
+                    "api-keys/github.yaml",
+                    "token: t\nrotate-after_unencrypted: \"2020-01-01\"\n",
+                );
+            },
+            "2999-01-01\n",
+        ),
+        (
+            "E070",
+            |s| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(s.key("A"), std::fs::Permissions::from_mode(0o644))
+                    .unwrap();
+            },
+            "",
+        ),
+    ];
+    for (want, brk, stdin) in cases {
+        let s = Store::new();
+        brk(&s);
+        let out = run(s.nsec().args(["validate", "--json"]));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let fixes: Vec<String> = v["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["code"] == want)
+            .map(|p| p["fix"].as_str().unwrap().to_string())
+            .collect();
+        assert!(!fixes.is_empty(), "{want} not reported: {v}");
+        for fix in fixes {
+            // The command is the last `nsec …`/`chmod …` in the text, up to
+            // a parenthesised remark.
+            let at = fix
+                .rfind("nsec ")
+                .or_else(|| fix.rfind("chmod "))
+                .unwrap_or_else(|| panic!("{want}: no command in {fix:?}"));
+            let cmd = fix[at..].split("   (").next().unwrap();
+            eprintln!("{want}: running {cmd}");
+            let path = format!(
+                "{}:{}",
+                nsec_bin().parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            let ran = run_with_stdin(
+                s.sb.cmd("sh")
+                    .args(["-c", cmd])
+                    .env("PATH", path)
+                    .env("SOPS_AGE_KEY_FILE", s.key("A")),
+                stdin.as_bytes(),
+            );
+            assert_eq!(
+                code(&ran),
+                0,
+                "{want}: `{cmd}` failed: {}",
+                String::from_utf8_lossy(&ran.stderr)
+            );
+        }
+        let (_, codes) = s.validate_codes(&[]);
+        assert!(
+            !codes.iter().any(|c| c == want),
+            "{want} after its fix: {codes:?}"
+        );
+    }
+}

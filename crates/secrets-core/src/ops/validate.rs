@@ -439,7 +439,7 @@ fn check_file(
                         f(),
                         "value is plaintext but the file's selector says it must be encrypted",
                         format!(
-                            "nsec set {arg} {}   (asks for the value; change the secret at its source too: it was in plaintext)",
+                            "restore the file without it (git checkout -- {arg}), change the secret at its source (it was in plaintext), then store it encrypted: nsec set {arg} {}",
                             shell_word(&key_path(path))
                         ),
                     )
@@ -457,6 +457,18 @@ fn check_file(
     let modified = Timestamp::parse_rfc3339(&sops.metadata.lastmodified);
     if let Some(due) = rotation_due(&sops.documents, modified.as_ref()) {
         if due.unix_seconds() <= now.unix_seconds() {
+            // With a `created` date the clock restarts when the value
+            // changes; a fixed date must be moved by hand.
+            let created = date_key(&sops.documents, "created");
+            let fix = match (created, date_key(&sops.documents, "rotate-after")) {
+                (None, Some(key)) => format!(
+                    "change the secret at its source, store it (nsec set {arg}), then enter the next date: nsec set {arg} {}",
+                    shell_word(&key)
+                ),
+                _ => format!(
+                    "change the secret at its source, then store the new value: nsec set {arg}"
+                ),
+            };
             p.push(Problem::new(
                 "W060",
                 "rotation-due",
@@ -465,9 +477,7 @@ fn check_file(
                     "its rotate-after date {} has passed",
                     due.to_go_text().get(..10).unwrap_or("")
                 ),
-                format!(
-                    "change the secret at its source, then store the new value: nsec set {arg}"
-                ),
+                fix,
             ));
         }
     }
@@ -730,6 +740,19 @@ fn check_identity_files(env: &dyn Env, p: &mut Vec<Problem>) {
 
 /// The date in a document's plaintext `rotate-after` metadata field
 /// (`rotate-after_unencrypted` or `rotate_after_unencrypted`), if any.
+/// The key of a plaintext date field of the first document (see
+/// [`date_field`]).
+fn date_key(docs: &[Map], name: &str) -> Option<String> {
+    let doc = docs.first()?;
+    doc.entries()
+        .map(|(k, _)| k)
+        .find(|k| {
+            k.strip_suffix("_unencrypted")
+                .is_some_and(|f| f.replace('_', "-") == name)
+        })
+        .map(str::to_string)
+}
+
 /// A plaintext date field of the first document: `<name>_unencrypted`, with
 /// `-` or `_` in the name.
 fn date_field(docs: &[Map], name: &str) -> Option<Timestamp> {

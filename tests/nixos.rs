@@ -165,6 +165,7 @@ fn per_host_declarations_deploy_with_only_that_hosts_key() {
     // Secrets from each template and generator; two share the base name
     // `github`; one is named like a Nix keyword.
     let mut printed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut pasted = String::new();
     let mut add = |args: &[&str], stdin: &str| {
         let out = run_with_stdin(sb.nsec().arg("add").args(args), stdin.as_bytes());
         assert_eq!(
@@ -173,10 +174,9 @@ fn per_host_declarations_deploy_with_only_that_hosts_key() {
             "add {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        printed.insert(
-            args[0].to_string(),
-            snippet_names(&String::from_utf8(out.stdout).unwrap()),
-        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        pasted.push_str(&text);
+        printed.insert(args[0].to_string(), snippet_names(&text));
     };
     add(
         &["api-keys/openai", "--template", "api-key"],
@@ -203,6 +203,21 @@ fn per_host_declarations_deploy_with_only_that_hosts_key() {
     add(&["api-keys/admin", "--generate", "password"], "");
     add(&["api-keys/app.env"], "dotenv-value\n");
 
+    // Everything add printed, pasted into one module, is valid Nix with no
+    // name given twice.
+    let module = sb.write("pasted.nix", format!("{{\n{pasted}}}\n"));
+    let out = run(sb
+        .cmd(tool("nix-instantiate"))
+        .args(["--eval", "--strict", "--expr"])
+        .arg(format!(
+            "builtins.attrNames (import {}).sops.secrets",
+            module.display()
+        )));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Adding ssh-keys/github did not rename api-keys/github.
     assert_eq!(printed["api-keys/github"], vec!["github"]);
     assert_eq!(printed["ssh-keys/github"], vec!["ssh-keys/github"]);

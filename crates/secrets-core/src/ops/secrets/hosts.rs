@@ -34,7 +34,7 @@ pub fn valid_host_name(name: &str) -> bool {
 /// Each rule's `age:` value gets the recipient in its own syntax: `- *name`
 /// in block and flow lists, the recipient itself (comma-separated) in plain,
 /// quoted, folded (`>-`) and literal (`|`) strings, which cannot hold an
-/// alias. See [`config_edit::add_recipient`] for the checks.
+/// alias. See `config_edit::add_recipient` for the checks.
 pub fn add_host(
     path: &Path,
     text: &str,

@@ -835,3 +835,86 @@ mod pty {
         );
     }
 }
+
+/// A running nsec allows no core dump (RLIMIT_CORE 0, seen in its
+/// /proc/PID/limits while the editor runs) and is not dumpable, so a crash
+/// during `edit` cannot write the plaintext or the identity to disk.
+#[test]
+fn no_core_dumps_while_secrets_are_in_memory() {
+    let sb = setup();
+    let f = encrypted(&sb, "c.yaml", "a: one\n");
+    let ed = editor_script(
+        &sb,
+        "ed.sh",
+        "grep 'Max core file size' /proc/$PPID/limits > \"$1\"\ncat /proc/$PPID/status | grep -i '^Uid' >> \"$1\"\nsed -i s/one/two/ \"$2\"",
+    );
+    let out = sb.path("limits");
+    ok(nsec(&sb)
+        .env("EDITOR", format!("{} {}", ed.display(), out.display()))
+        .args(["edit"])
+        .arg(&f));
+    let limits = std::fs::read_to_string(&out).unwrap();
+    let line = limits.lines().next().unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    // "Max core file size  <soft> <hard> bytes"
+    assert_eq!(&fields[4..6], &["0", "0"], "{line}");
+    assert_eq!(sops_decrypt(&sb, "A", &f), "a: two\n");
+}
+
+/// In-place rewrites keep the file's owner, group and mode (as root here,
+/// so any owner can be kept), for every command that rewrites a file.
+#[test]
+fn in_place_writes_keep_owner_group_and_mode() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let sb = setup();
+    // nobody:nogroup exist on Debian; fall back to 65534 numerically.
+    let (uid, gid) = (65534u32, 65534u32);
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("set", vec!["set", "--value-stdin", "F", "[\"a\"]"]),
+        ("unset", vec!["unset", "F", "[\"b\"]"]),
+        ("rotate", vec!["rotate", "-i", "F"]),
+        ("updatekeys", vec!["updatekeys", "-y", "F"]),
+        ("decrypt", vec!["decrypt", "-i", "F"]),
+    ];
+    for (name, args) in cases {
+        let f = encrypted(&sb, &format!("{name}.yaml"), "a: one\nb: two\n");
+        // A new recipient, so that updatekeys has something to do.
+        let config = std::fs::read_to_string(sb.path(".sops.yaml")).unwrap();
+        sb.write(
+            ".sops.yaml",
+            format!("creation_rules:\n  - age: {AGE_A},{AGE_B}\n"),
+        );
+        std::os::unix::fs::chown(&f, Some(uid), Some(gid)).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if *a == "F" {
+                    f.display().to_string()
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        let out = run_with_stdin(nsec(&sb).args(&args), b"\"new\"");
+        assert_eq!(
+            code(&out),
+            0,
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let m = std::fs::metadata(&f).unwrap();
+        assert_eq!((m.uid(), m.gid()), (uid, gid), "{name} changed the owner");
+        let want = if name == "decrypt" {
+            0o600 & 0o640
+        } else {
+            0o640
+        };
+        assert_eq!(
+            m.permissions().mode() & 0o777,
+            want,
+            "{name} changed the mode"
+        );
+        sb.write(".sops.yaml", config);
+    }
+}

@@ -1435,3 +1435,21 @@ fn validate_fixes_work_when_pasted() {
         );
     }
 }
+
+/// The store-wide rotation keeps each file's owner, group and mode.
+#[test]
+fn store_rotation_keeps_owner_group_and_mode() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let s = Store::new();
+    let f = s.file("api-keys/openai.yaml");
+    std::os::unix::fs::chown(&f, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let before = std::fs::read(&f).unwrap();
+    ok(s.nsec().args(["rotate", "--all", "--yes"]));
+    assert_ne!(std::fs::read(&f).unwrap(), before, "not rotated");
+    let m = std::fs::metadata(&f).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid(), m.permissions().mode() & 0o777),
+        (65534, 65534, 0o640)
+    );
+}

@@ -21,7 +21,30 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
 use error::CliError;
 
+/// No core dumps and no ptrace by other processes of the same user, as
+/// ssh-agent and gpg-agent do: a crash while a data key, an identity or a
+/// decrypted file is in memory must not write it to disk. Commands nsec runs
+/// (`exec-env`, `exec-file`, the editor) inherit the core-size limit of 0.
+fn harden_process() {
+    #[cfg(unix)]
+    {
+        let zero = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads a valid rlimit; prctl with
+        // PR_SET_DUMPABLE takes plain integers. Both only change this
+        // process's own settings; failure leaves them as they were.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_CORE, &zero);
+            #[cfg(target_os = "linux")]
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    harden_process();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let command = Cli::command();
     let mut names: Vec<&str> = vec!["help"];
@@ -41,7 +64,11 @@ fn main() -> ExitCode {
         Err(e) => return fail(CliError::Legacy(e)),
     };
     let cli = Cli::parse_from(args);
-    match run(&cli) {
+    let result = run(&cli);
+    for w in secrets_core::fsio::take_warnings() {
+        eprintln!("nsec: warning: {w}");
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }

@@ -4,6 +4,12 @@
 //! file in the same directory, is flushed to disk, and is renamed over the
 //! target, so a crash or a kill leaves either the old or the new complete
 //! file. Writers of the same file are serialised by a lock on the file.
+//!
+//! A rewritten file keeps its owner and group, as sops' in-place writes do:
+//! the temporary file is given them before the rename. Where the process
+//! may not (a user rewriting another user's file keeps the group only if it
+//! is a member), the write still happens and a [`Warning`] says what
+//! changed; [`take_warnings`] hands them to the caller to print.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -12,6 +18,92 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+
+/// Something a write did that the user should know about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// A rewritten file could not keep its owner or group.
+    OwnershipChanged {
+        /// The file.
+        path: PathBuf,
+        /// Owner and group before.
+        before: (u32, u32),
+        /// Owner and group now.
+        after: (u32, u32),
+    },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::OwnershipChanged {
+                path,
+                before,
+                after,
+            } => write!(
+                f,
+                "{}: owner:group changed from {}:{} to {}:{} (this user may not keep them; run as the owner or root to keep them)",
+                path.display(),
+                before.0,
+                before.1,
+                after.0,
+                after.1
+            ),
+        }
+    }
+}
+
+static WARNINGS: std::sync::Mutex<Vec<Warning>> = std::sync::Mutex::new(Vec::new());
+
+/// The warnings of the writes so far (and forgets them).
+pub fn take_warnings() -> Vec<Warning> {
+    match WARNINGS.lock() {
+        Ok(mut w) => std::mem::take(&mut *w),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    }
+}
+
+fn warn(w: Warning) {
+    if let Ok(mut list) = WARNINGS.lock() {
+        list.push(w);
+    }
+}
+
+/// The owner and group of an existing file.
+#[cfg(unix)]
+fn ownership(m: &fs::Metadata) -> Option<(u32, u32)> {
+    Some((m.uid(), m.gid()))
+}
+
+#[cfg(not(unix))]
+fn ownership(_m: &fs::Metadata) -> Option<(u32, u32)> {
+    None
+}
+
+/// Gives the temporary file `owner` (uid, gid): both if permitted, else the
+/// group alone, else nothing; warns when anything differs from before.
+#[cfg(unix)]
+fn keep_ownership(tmp: &File, path: &Path, owner: Option<(u32, u32)>) {
+    let Some((uid, gid)) = owner else { return };
+    let Ok(m) = tmp.metadata() else { return };
+    if (m.uid(), m.gid()) == (uid, gid) {
+        return;
+    }
+    if std::os::unix::fs::fchown(tmp, Some(uid), Some(gid)).is_ok() {
+        return;
+    }
+    let _ = std::os::unix::fs::fchown(tmp, None, Some(gid));
+    if let Ok(now) = tmp.metadata() {
+        warn(Warning::OwnershipChanged {
+            path: path.to_path_buf(),
+            before: (uid, gid),
+            after: (now.uid(), now.gid()),
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn keep_ownership(_tmp: &File, _path: &Path, _owner: Option<(u32, u32)>) {}
 
 /// Writes `bytes` to `path` atomically.
 ///
@@ -22,17 +114,37 @@ use crate::error::{Error, Result};
 /// readable by others. A symlink is written through, not replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
     let path = resolve_link(path);
-    let mode = match fs::metadata(&path) {
+    let existing = fs::metadata(&path).ok();
+    let owner = existing.as_ref().and_then(ownership);
+    let mode = match existing.ok_or(()) {
         #[cfg(unix)]
         Ok(m) if new_mode & 0o077 == 0 => m.permissions().mode() & 0o7700,
         #[cfg(unix)]
         Ok(m) => m.permissions().mode() & 0o7777,
         _ => new_mode,
     };
-    let tmp = write_temp(&path, bytes, mode)?;
+    let tmp = write_temp(&path, bytes, mode, owner)?;
     tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
     sync_dir(&path);
     Ok(())
+}
+
+/// Writes `bytes` to `path` atomically with the mode, owner and group of
+/// `like`, the file it is going to replace (the store-wide rotation writes
+/// its new files beside the old ones first).
+#[cfg(unix)]
+pub fn write_atomic_like(path: &Path, bytes: &[u8], like: &Path) -> Result<()> {
+    let m = fs::metadata(like).map_err(|e| Error::io(like, e))?;
+    let tmp = write_temp(like, bytes, m.permissions().mode() & 0o7777, ownership(&m))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    sync_dir(path);
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically (no modes or owners elsewhere).
+#[cfg(not(unix))]
+pub fn write_atomic_like(path: &Path, bytes: &[u8], _like: &Path) -> Result<()> {
+    write_atomic(path, bytes, 0o644)
 }
 
 /// Writes a file that must not exist yet, atomically: if something appears
@@ -43,7 +155,7 @@ pub fn write_new(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
     if fs::symlink_metadata(path).is_ok() {
         return Err(Error::AlreadyExists(path.to_path_buf()));
     }
-    let tmp = write_temp(path, bytes, new_mode)?;
+    let tmp = write_temp(path, bytes, new_mode, None)?;
     match tmp.persist_noclobber(path) {
         Ok(_) => {
             sync_dir(path);
@@ -95,13 +207,15 @@ fn replace_all_with(
                 std::io::Error::other("the file changed while nsec was working on it"),
             ));
         }
+        let existing = fs::metadata(&path).ok();
         #[cfg(unix)]
-        let mode = fs::metadata(&path)
+        let mode = existing
+            .as_ref()
             .map(|m| m.permissions().mode() & 0o7777)
             .unwrap_or(0o644);
         #[cfg(not(unix))]
         let mode = 0o644;
-        let tmp = write_temp(&path, &f.new, mode)?;
+        let tmp = write_temp(&path, &f.new, mode, existing.as_ref().and_then(ownership))?;
         staged.push((path, tmp));
     }
     let mut done: Vec<(PathBuf, &[u8])> = Vec::with_capacity(files.len());
@@ -141,7 +255,12 @@ fn parent_dir(path: &Path) -> PathBuf {
 }
 
 /// The content in a flushed temporary file beside `path`, with `mode`.
-fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::NamedTempFile> {
+fn write_temp(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<tempfile::NamedTempFile> {
     let dir = parent_dir(path);
     let mut tmp = tempfile::Builder::new()
         .prefix(".nsec-tmp-")
@@ -153,6 +272,14 @@ fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::NamedTem
         .map_err(|e| Error::io(tmp.path(), e))?;
     #[cfg(not(unix))]
     let _ = mode;
+    keep_ownership(tmp.as_file(), path, owner);
+    // chown clears set-id bits: set the mode again.
+    #[cfg(unix)]
+    if owner.is_some() {
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(tmp.path(), e))?;
+    }
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     Ok(tmp)

@@ -401,8 +401,7 @@ fn prepare(
             .map_err(|e| e.in_file(path))?;
         let bytes = sealed.to_bytes(&opts).map_err(|e| e.in_file(path))?;
         let tmp = temp_path(path);
-        let mode = file_mode(path);
-        fsio::write_atomic(&tmp, &bytes, mode)?;
+        fsio::write_atomic_like(&tmp, &bytes, path)?;
         // The temporary becomes the file at the rename: lock it now, so the
         // path stays locked through the commit.
         locks.push(FileLock::acquire(&tmp)?);
@@ -436,19 +435,4 @@ fn prepare(
         step(counter);
     }
     Ok(())
-}
-
-fn file_mode(path: &Path) -> u32 {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path)
-            .map(|m| m.permissions().mode() & 0o7777)
-            .unwrap_or(0o644)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        0o644
-    }
 }

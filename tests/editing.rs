@@ -918,3 +918,28 @@ fn in_place_writes_keep_owner_group_and_mode() {
         sb.write(".sops.yaml", config);
     }
 }
+
+/// `--output` through a dangling symlink writes the link's target (0600
+/// plaintext) and keeps the link, as the README promises.
+#[test]
+fn output_through_a_dangling_symlink_keeps_the_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = setup();
+    let f = encrypted(&sb, "d.yaml", "a: one\n");
+    std::fs::create_dir_all(sb.path("out")).unwrap();
+    std::os::unix::fs::symlink("out/plain.yaml", sb.path("link.yaml")).unwrap();
+    ok(nsec(&sb).args(["decrypt", "--output", "link.yaml"]).arg(&f));
+    assert!(std::fs::symlink_metadata(sb.path("link.yaml"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(sb.path("out/plain.yaml")).unwrap(),
+        "a: one\n"
+    );
+    let mode = std::fs::metadata(sb.path("out/plain.yaml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

@@ -1400,3 +1400,47 @@ print(bech32("AGE-SECRET-KEY-", hashlib.sha512(secret[:32]).digest()[:32]).upper
     let derived = ok(sb.cmd(age_bin("age-keygen")).arg("-y").arg(&identity));
     assert_eq!(String::from_utf8_lossy(&derived).trim(), want_pub);
 }
+
+/// A store name never leads outside the store through a symlink: not a
+/// linked directory on the way, not a linked or dangling file, for the
+/// commands that create (add, add --force, edit by NAME) and the ones that
+/// read or remove (show, rm).
+#[test]
+fn names_never_leave_the_store_through_symlinks() {
+    let sb = Sandbox::new();
+    let st = store(&sb);
+    let outside = sb.path("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::create_dir_all(st.join("api-keys")).unwrap();
+    std::os::unix::fs::symlink(&outside, st.join("api-keys/linkdir")).unwrap();
+    std::os::unix::fs::symlink(outside.join("f.yaml"), st.join("api-keys/dangling.yaml")).unwrap();
+    std::fs::write(outside.join("real.yaml"), "x: 1\n").unwrap();
+    std::os::unix::fs::symlink(outside.join("real.yaml"), st.join("api-keys/linked.yaml")).unwrap();
+    for (args, name) in [
+        (vec!["add"], "api-keys/linkdir/x"),
+        (vec!["add", "--force"], "api-keys/linked"),
+        (vec!["add", "--force"], "api-keys/dangling"),
+        (vec!["show"], "api-keys/linkdir/x"),
+        (vec!["rm"], "api-keys/linked"),
+    ] {
+        let out = run_input(nsec(&sb).args(&args).arg(name), b"value-123456\n");
+        assert_ne!(code(&out), 0, "{args:?} {name} was allowed");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("symlink"), "{args:?} {name}: {err}");
+    }
+    let mut left: Vec<String> = std::fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec!["real.yaml"]);
+    assert_eq!(
+        std::fs::read_to_string(outside.join("real.yaml")).unwrap(),
+        "x: 1\n"
+    );
+    // A link inside the store is fine.
+    std::fs::create_dir_all(st.join("ssh-keys")).unwrap();
+    std::os::unix::fs::symlink(st.join("ssh-keys"), st.join("api-keys/inner")).unwrap();
+    let out = add_stdin(&sb, &["api-keys/inner/ok"], "value-123456\n");
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+}

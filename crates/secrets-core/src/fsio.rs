@@ -238,13 +238,24 @@ fn replace_all_with(
 }
 
 /// The file a symlink points to (so writes go through it), else `path`.
+/// The file a write to `path` goes to: `path`, or where its symlink (chain)
+/// leads, even when the target does not exist yet (a dangling link is
+/// written through, never replaced by a regular file).
 fn resolve_link(path: &Path) -> PathBuf {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    let mut current = path.to_path_buf();
+    // As the kernel does, give up after 40 links (a loop): the write then
+    // fails on the link itself.
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => match fs::read_link(&current) {
+                Ok(target) if target.is_absolute() => current = target,
+                Ok(target) => current = parent_dir(&current).join(target),
+                Err(_) => return current,
+            },
+            _ => return current,
         }
-        _ => path.to_path_buf(),
     }
+    current
 }
 
 fn parent_dir(path: &Path) -> PathBuf {

@@ -173,7 +173,39 @@ fn secret_path_in(root: &Path, name: &str) -> Result<PathBuf> {
     if name.ends_with('/') {
         return Err(bad("the name ends with `/`"));
     }
-    Ok(root.join(with_extension(path, "yaml")))
+    let file = root.join(with_extension(path, "yaml"));
+    check_inside(root, &file).map_err(|reason| bad(&reason))?;
+    Ok(file)
+}
+
+/// Refuses a path that leaves the store through a symlink: the deepest part
+/// of `file` that exists (the file itself, or a directory on the way) must
+/// resolve inside the store directory.
+fn check_inside(root: &Path, file: &Path) -> std::result::Result<(), String> {
+    let Ok(real_root) = root.canonicalize() else {
+        return Ok(()); // no store directory yet: nothing to escape through
+    };
+    let mut probe = file.to_path_buf();
+    loop {
+        if std::fs::symlink_metadata(&probe).is_ok() {
+            // A dangling symlink has no canonical path: it leads nowhere
+            // nsec should write.
+            let real = probe
+                .canonicalize()
+                .map_err(|_| format!("{} is a symlink to nothing", probe.display()))?;
+            if real.starts_with(&real_root) {
+                return Ok(());
+            }
+            return Err(format!(
+                "{} leads outside the store (to {}) through a symlink",
+                probe.display(),
+                real.display()
+            ));
+        }
+        if !probe.pop() || probe.as_os_str().is_empty() {
+            return Ok(());
+        }
+    }
 }
 
 /// `path` as it is when it has a store extension, else with `.ext` added.

@@ -943,3 +943,47 @@ fn output_through_a_dangling_symlink_keeps_the_link() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+/// Deep documents and deep `set` indexes hit a documented limit (1,000
+/// levels) with an error and exit code, never a stack overflow; the file is
+/// left as it was.
+#[test]
+fn deep_documents_and_indexes_are_refused_not_crashed() {
+    let sb = setup();
+    let deep_yaml: String = (0..3000)
+        .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+        .collect::<String>()
+        .trim_end_matches(":\n")
+        .to_string()
+        + ": v\n";
+    let p = sb.write("deep.yaml", &deep_yaml);
+    let out = run(nsec(&sb).args(["encrypt", "--age", AGE_A]).arg(&p));
+    assert_eq!(code(&out), 2, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1000 levels"));
+    let deep_json = "{\"a\":".repeat(3000) + "1" + &"}".repeat(3000);
+    let p = sb.write("deep.json", &deep_json);
+    let out = run(nsec(&sb).args(["encrypt", "--age", AGE_A]).arg(&p));
+    assert_eq!(code(&out), 2, "{}", String::from_utf8_lossy(&out.stderr));
+    // 999 levels are fine, and sops reads what nsec wrote.
+    let ok_yaml: String = (0..999)
+        .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+        .collect::<String>()
+        .trim_end_matches(":\n")
+        .to_string()
+        + ": v\n";
+    let p = sb.write("ok.yaml", &ok_yaml);
+    let enc = ok(nsec(&sb).args(["encrypt", "--age", AGE_A]).arg(&p));
+    let f = sb.write("ok.enc.yaml", &enc);
+    let plain = sops_decrypt(&sb, "A", &f);
+    assert!(plain.ends_with("k998: v\n") && plain.lines().count() == 999);
+    // A set index of 20,000 components.
+    let before = std::fs::read(&f).unwrap();
+    let index = "[\"a\"]".repeat(20_000);
+    let out = run_with_stdin(
+        nsec(&sb).args(["set", "--value-stdin"]).arg(&f).arg(&index),
+        b"\"x\"",
+    );
+    assert_eq!(code(&out), 7, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.len() < 2000, "the error repeats the whole index");
+    assert_eq!(std::fs::read(&f).unwrap(), before);
+}

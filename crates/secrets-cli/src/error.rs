@@ -156,7 +156,7 @@ fn core_code(e: &CoreError) -> u8 {
         CoreError::MacUndecryptable | CoreError::MacMismatch => 51,
         CoreError::NoDataKey { .. } => 128,
         CoreError::AlreadyEncrypted => 203,
-        CoreError::Parse { .. } => 2,
+        CoreError::Parse { .. } | CoreError::TooDeep { .. } => 2,
         CoreError::Emit { .. } => 4,
         CoreError::EmptyFile => 92,
         CoreError::Encrypt { .. } => 23,

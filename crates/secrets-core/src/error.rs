@@ -82,7 +82,7 @@ pub enum Error {
         reason: String,
     },
     /// An invalid `["a"][0]` index.
-    #[error("invalid index `{index}`: {reason}")]
+    #[error("invalid index `{}`: {reason}", shorten(index))]
     InvalidIndex {
         /// The index as given.
         index: String,
@@ -156,6 +156,12 @@ pub enum Error {
         name: String,
         /// Why it is refused.
         reason: String,
+    },
+    /// Input nested deeper than [`crate::tree::MAX_DEPTH`] (maps and lists).
+    #[error("the document nests deeper than {limit} levels (nsec's limit)")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
     },
     /// A host (a recipient name in `.sops.yaml`) that the config does not name.
     #[error("no recipient in .sops.yaml is named `{name}` (named recipients: {})", if known.is_empty() { "none".to_string() } else { known.join(", ") })]
@@ -251,6 +257,17 @@ pub enum ConfigProblem {
     NsecSection,
     /// A recipient does not parse.
     Recipient,
+}
+
+/// Long input quoted in a message: its first 80 characters and how many
+/// more there are.
+fn shorten(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= 100 {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(80).collect();
+    format!("{head}… ({} more characters)", n - 80)
 }
 
 impl Error {

@@ -168,6 +168,13 @@ pub fn parse_field(field: &str) -> Result<Vec<PathStep>, crate::Error> {
     Ok(vec![PathStep::Key(field.to_string())])
 }
 
+/// How deep a tree may nest (maps and lists), in every format and in a
+/// `set` index. Deeper input is refused with an error naming the limit: the
+/// walks over a tree recurse, and hostile input must not exhaust the stack
+/// (sops itself, in Go, grows its stack and reads deeper files; nsec stops
+/// here on purpose).
+pub const MAX_DEPTH: usize = 1000;
+
 /// Parses a sops index such as `["a"][0]["b"]`.
 pub fn parse_index(index: &str) -> Result<Vec<PathStep>, crate::Error> {
     let bad = |reason: String| crate::Error::InvalidIndex {
@@ -183,6 +190,9 @@ pub fn parse_index(index: &str) -> Result<Vec<PathStep>, crate::Error> {
         return Err(bad("it must start with [".into()));
     }
     for part in parts {
+        if steps.len() >= MAX_DEPTH {
+            return Err(bad(format!("it is deeper than {MAX_DEPTH} components")));
+        }
         let inner = part
             .strip_suffix(']')
             .ok_or_else(|| bad(format!("component {part} doesn't end with ]")))?;

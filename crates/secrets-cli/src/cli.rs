@@ -7,7 +7,13 @@ use clap::{Args, Parser, Subcommand};
 
 /// nsec: fast, sops-compatible secrets for age keys.
 #[derive(Debug, Parser)]
-#[command(name = "nsec", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "nsec",
+    version = crate::version::TEXT,
+    about,
+    long_about = None,
+    propagate_version = true
+)]
 pub struct Cli {
     /// Path to the .sops.yaml to use (default: searched upward from the
     /// file's directory, then from the working directory).
@@ -72,6 +78,13 @@ pub enum Command {
     Nix(crate::commands::maintain::NixArgs),
     /// Git integration: pre-commit hook, diff and merge drivers.
     Git(crate::commands::maintain::GitArgs),
+    /// Print a shell completion script: nsec completion bash|zsh|fish.
+    Completion(crate::commands::shell::CompletionArgs),
+    /// Print the man page nsec(1), or write all pages with --dir DIR.
+    Man(crate::commands::shell::ManArgs),
+    /// Print the store's secret NAMEs, one per line (for completion scripts).
+    #[command(name = "__complete-names", hide = true)]
+    CompleteNames(crate::commands::shell::CompleteNamesArgs),
 }
 
 /// `nsec rotate`. With one existing FILE (or --in-place/--add-age/--rm-age)

@@ -13,6 +13,7 @@ mod error;
 mod legacy;
 mod output;
 mod ui;
+mod version;
 
 use std::process::ExitCode;
 
@@ -121,5 +122,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Revoke(a) => commands::maintain::revoke(&ctx, a),
         Command::Nix(a) => commands::maintain::nix(&ctx, a),
         Command::Git(a) => commands::maintain::git(&ctx, a),
+        Command::Completion(a) => commands::shell::completion(a),
+        Command::Man(a) => commands::shell::man(&ctx, a),
+        Command::CompleteNames(a) => commands::shell::complete_names(&ctx, a),
     }
 }

@@ -117,6 +117,18 @@ impl Repo {
         out.sort();
         Ok(out)
     }
+
+    /// The NAMEs of the store's secrets, as `nsec list` shows them: every
+    /// secret file with a store extension, without its `.yaml`. Reads no
+    /// file's contents, so needs no key.
+    pub fn secret_names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .secret_files()?
+            .iter()
+            .filter(|f| has_store_extension(f))
+            .filter_map(|f| self.name_of(f))
+            .collect())
+    }
 }
 
 /// Does `rel` (a `/`-separated path) match the glob? `*` matches within a

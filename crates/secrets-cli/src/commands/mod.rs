@@ -6,6 +6,7 @@ pub mod exec;
 pub mod keys;
 pub mod maintain;
 pub mod secrets;
+pub mod shell;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,83 @@
+//! Records what `nsec --version` says about the build: the package version
+//! and, when built from a git checkout, the commit.
+//!
+//! The commit comes from `$NSEC_GIT_COMMIT` when set at build time (the Nix
+//! flake passes its source revision that way), else from
+//! `git rev-parse --short HEAD` when the checkout's `.git` is there and git
+//! runs. A tarball, a crates.io package or the Nix sandbox (no `.git`, no
+//! git) silently build without one.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=NSEC_GIT_COMMIT");
+    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    let commit = std::env::var("NSEC_GIT_COMMIT")
+        .ok()
+        .filter(|c| is_commit(c))
+        .or_else(git_commit);
+    let text = match commit {
+        Some(c) => format!("{version} (git {c})"),
+        None => version,
+    };
+    println!("cargo:rustc-env=NSEC_VERSION={text}");
+}
+
+/// A short or full hexadecimal commit id, with `-dirty` after it when the
+/// tree had changes (what Nix flakes call `dirtyShortRev`).
+fn is_commit(s: &str) -> bool {
+    let hex = s.strip_suffix("-dirty").unwrap_or(s);
+    (4..=40).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `git rev-parse --short HEAD` in the checkout, if it is one.
+fn git_commit() -> Option<String> {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")?;
+    // crates/secrets-cli → the workspace root. `.git` is a directory, or a
+    // file in a worktree.
+    let root = Path::new(&manifest).join("../..");
+    if !root.join(".git").exists() {
+        return None;
+    }
+    let commit = git(&root, &["rev-parse", "--short", "HEAD"])?;
+    if !is_commit(&commit) {
+        return None;
+    }
+    // Build again when HEAD moves: HEAD itself, the branch it points to,
+    // and packed-refs (where a branch may live instead).
+    let mut watch = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    if let Some(branch) = git(&root, &["symbolic-ref", "-q", "HEAD"]) {
+        watch.push(branch);
+    }
+    for name in watch {
+        if let Some(p) = git(&root, &["rev-parse", "--git-path", &name]) {
+            let p = PathBuf::from(p);
+            let p = if p.is_absolute() { p } else { root.join(p) };
+            // A missing path would make cargo run this script every build.
+            if p.exists() {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
+        }
+    }
+    Some(commit)
+}
+
+/// The trimmed standard output of a successful git command.
+fn git(root: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let s = String::from_utf8(out.stdout).ok()?;
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}

@@ -1,0 +1,16 @@
+//! What `nsec --version` (and `-V`) prints.
+//!
+//! `NSEC_VERSION` is set by build.rs: the package version, and the git
+//! commit when built from a checkout. The key types are what
+//! `secrets_core::keys` handles (`keys/age.rs`, `keys/discovery.rs`).
+
+/// The version, the commit if known, and the key types this build supports.
+pub const TEXT: &str = concat!(
+    env!("NSEC_VERSION"),
+    "\n",
+    "keys: age X25519 (age1…), SSH ed25519 and RSA (ssh-ed25519, ssh-rsa; ",
+    "passphrase-protected private keys prompt), age plugins (age1NAME1…, AGE-PLUGIN-…)",
+    "\n",
+    "not supported: PGP, AWS/GCP/Azure/HuaweiCloud KMS, HashiCorp Vault transit, ",
+    "post-quantum age (age1pq1…); such keys already in a file are kept on rewrites",
+);

@@ -1453,3 +1453,79 @@ fn store_rotation_keeps_owner_group_and_mode() {
         (65534, 65534, 0o640)
     );
 }
+
+/// A write killed between writing and renaming leaves a `.nsec-tmp-*`
+/// file (plaintext after `decrypt --in-place`): validate reports it (E080)
+/// with a fix that works, the next write in its directory removes it, a
+/// temporary a live writer holds is left alone, and git ignores and the
+/// pre-commit hook refuses them.
+#[test]
+fn leftover_temp_files_are_found_swept_and_never_committed() {
+    let s = git_store();
+    let dir = s.file("api-keys");
+    let leftover = |name: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, "api_key: plain-text-secret\n").unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        p
+    };
+    let a = leftover(".nsec-tmp-AAAAAA");
+    // A live writer's temporary: locked, so neither reported nor swept.
+    let live = leftover(".nsec-tmp-LIVE00");
+    let held = std::fs::File::open(&live).unwrap();
+    held.lock().unwrap();
+    let out = run(s.nsec().args(["validate", "--keyless", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e080: Vec<&serde_json::Value> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["code"] == "E080")
+        .collect();
+    assert_eq!(e080.len(), 1, "{v}");
+    assert!(e080[0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with(".nsec-tmp-AAAAAA"));
+    assert!(!out.stdout.windows(17).any(|w| w == b"plain-text-secret"));
+    // The fix works when pasted.
+    let fix = e080[0]["fix"].as_str().unwrap();
+    ok(s.sb.cmd("sh").args(["-c", fix]));
+    assert!(!a.exists());
+    // The next write in the directory sweeps stale ones.
+    let b = leftover(".nsec-tmp-BBBBBB");
+    let out = run_with_stdin(
+        s.nsec()
+            .args(["set"])
+            .arg(s.file("api-keys/openai.yaml"))
+            .arg("api_key"),
+        b"sk-new-value-123\n",
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!b.exists(), "not swept");
+    assert!(live.exists(), "a live writer's temporary was removed");
+    drop(held);
+    std::fs::remove_file(&live).unwrap();
+    // git ignores them; forced into the index, the hook refuses the commit.
+    let ignore = std::fs::read_to_string(s.file(".gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == ".nsec-tmp-*"), "{ignore}");
+    let c = leftover(".nsec-tmp-CCCCCC");
+    git_ok(&s, &["add", "-A"]);
+    let status = git_ok(&s, &["status", "--porcelain"]);
+    assert!(!status.contains("nsec-tmp"), "{status}");
+    git_ok(&s, &["add", "-f", c.to_str().unwrap()]);
+    let out = git(&s, &["commit", "-q", "-m", "leak"]);
+    assert!(!out.status.success(), "a leftover temporary was committed");
+    let msg =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("E080") && !msg.contains("plain-text-secret"),
+        "{msg}"
+    );
+}

@@ -273,10 +273,14 @@ fn write_temp(
     owner: Option<(u32, u32)>,
 ) -> Result<tempfile::NamedTempFile> {
     let dir = parent_dir(path);
+    sweep_stale(&dir);
     let mut tmp = tempfile::Builder::new()
-        .prefix(".nsec-tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(&dir)
         .map_err(|e| Error::io(&dir, e))?;
+    // Held until the file is renamed and closed: a temporary nobody holds
+    // a lock on was left by a writer that died (see `stale_temp_files`).
+    tmp.as_file().lock().map_err(|e| Error::io(tmp.path(), e))?;
     #[cfg(unix)]
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
@@ -294,6 +298,86 @@ fn write_temp(
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     Ok(tmp)
+}
+
+/// The name prefix of the temporary files of atomic writes.
+pub const TEMP_PREFIX: &str = ".nsec-tmp-";
+
+/// The temporary files in `dir` that a writer left behind when it was
+/// killed between writing and renaming (they may hold plaintext, after
+/// `decrypt --in-place`): `.nsec-tmp-*` regular files that no live writer
+/// holds the lock of, and that are older than two seconds (a writer takes
+/// its lock right after creating the file).
+pub fn stale_temp_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.file_type().is_file() {
+            continue;
+        }
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age.as_secs() >= 2);
+        if !old {
+            continue;
+        }
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Makes sure `dir/.gitignore` ignores the temporary files of atomic writes
+/// (`.nsec-tmp-*`), so a leftover of a killed write is never committed by
+/// `git add -A`. Adds one line to an existing file, keeping the rest.
+pub fn ignore_temp_files(dir: &Path) -> Result<bool> {
+    let path = dir.join(".gitignore");
+    let line = format!("{TEMP_PREFIX}*");
+    let existing = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    if existing
+        .lines()
+        .any(|l| l.trim() == line || l.trim() == format!("/{line}"))
+    {
+        return Ok(false);
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# temporary files of interrupted nsec writes (may hold plaintext)\n");
+    text.push_str(&line);
+    text.push('\n');
+    write_atomic(&path, text.as_bytes(), 0o644)?;
+    Ok(true)
+}
+
+/// Removes the stale temporary files of `dir` (best effort): every write
+/// cleans up after the writers before it that were killed.
+pub fn sweep_stale(dir: &Path) {
+    for path in stale_temp_files(dir) {
+        let _ = fs::remove_file(path);
+    }
 }
 
 /// Makes a rename in `path`'s directory durable.

@@ -179,6 +179,13 @@ pub fn git_install(repo: &Repo, nsec: &str) -> Result<Installed> {
         done.changes
             .push(format!("attributes: {}", attrs.display()));
     }
+    if fsio::ignore_temp_files(root)? {
+        done.changes.push(format!(
+            "ignored: {}* in {}",
+            fsio::TEMP_PREFIX,
+            root.join(".gitignore").display()
+        ));
+    }
     Ok(done)
 }
 

@@ -141,6 +141,7 @@ pub fn init(dir: &Path, identity_file: &Path, person: &str) -> Result<InitOutcom
             .replace("{{person}}", person)
             .replace("{{recipient}}", &recipient);
         fsio::write_new(&config, text.as_bytes(), 0o644)?;
+        fsio::ignore_temp_files(dir)?;
     }
     Ok(InitOutcome {
         config,

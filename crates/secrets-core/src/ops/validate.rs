@@ -25,6 +25,7 @@
 //! | E054 | nix-name-clash       | 6: two pinned sops-nix names are the same |
 //! | W060 | rotation-due         | 7: its `rotate-after` date passed, or older than `rotation_days` (warning) |
 //! | E070 | identity-permissions | 8: an identity file is readable by group or others |
+//! | E080 | leftover-temp        | 10: a `.nsec-tmp-*` file of a write that was killed (may hold plaintext) |
 //!
 //! Check 9 (`--staged`) limits the file checks to what git has staged.
 //!
@@ -39,6 +40,7 @@ use crate::crypt;
 use crate::error::{ConfigProblem, Error};
 use crate::file::{DecryptOptions, SopsFile};
 use crate::format::Format;
+use crate::fsio;
 use crate::keys::discovery::{Env, Identities};
 use crate::metadata::Metadata;
 use crate::ops::nix;
@@ -351,6 +353,42 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
             &now,
             &mut report.problems,
         );
+    }
+    // Check 10: temporary files of writes that were killed before their
+    // rename (a `decrypt --in-place` one holds plaintext). Staged, one is
+    // always reported: it is about to be committed.
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut leftovers = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && name != ".git" {
+                dirs.push(path);
+            } else if !is_dir && name.to_string_lossy().starts_with(fsio::TEMP_PREFIX) {
+                leftovers.push(path);
+            }
+        }
+        let stale = fsio::stale_temp_files(&dir);
+        for path in leftovers {
+            let report_it = match &opts.only {
+                Some(only) => only.contains(&path.canonicalize().unwrap_or_else(|_| path.clone())),
+                None => stale.contains(&path),
+            };
+            if report_it {
+                report.problems.push(Problem::new(
+                    "E080",
+                    "leftover-temp",
+                    Some(path.strip_prefix(root).unwrap_or(&path).to_path_buf()),
+                    "a temporary file left by a write that was interrupted (it may hold plaintext); the file it was for is intact",
+                    format!("rm {}", shell_path(opts.cwd.as_deref(), &path)),
+                ));
+            }
+        }
     }
     report
 }

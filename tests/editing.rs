@@ -987,3 +987,49 @@ fn deep_documents_and_indexes_are_refused_not_crashed() {
     assert!(out.stderr.len() < 2000, "the error repeats the whole index");
     assert_eq!(std::fs::read(&f).unwrap(), before);
 }
+
+/// A `.sops.yaml` another user could have written is refused (it would
+/// decide who can read a new secret), with a way to trust it that works
+/// when pasted; a sticky shared directory with one's own config is fine.
+#[test]
+fn configs_others_could_write_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let shared = sb.path("shared");
+    std::fs::create_dir_all(shared.join("me")).unwrap();
+    let config = sb.write(
+        "shared/.sops.yaml",
+        format!("creation_rules:\n  - age: {AGE_B}\n"),
+    );
+    let plain = sb.write("shared/me/new.yaml", "token: secret-value\n");
+    let encrypt = || run(nsec(&sb).arg("encrypt").arg(&plain));
+    // Owned by another user (the test runs as root, as CI does).
+    std::os::unix::fs::chown(&config, Some(65534), Some(65534)).unwrap();
+    let out = encrypt();
+    assert_ne!(code(&out), 0);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("owned by user 65534"), "{err}");
+    assert!(out.stdout.is_empty());
+    // The printed way to trust it works.
+    let hint = err
+        .lines()
+        .find(|l| l.starts_with("if you trust it: "))
+        .unwrap();
+    let export = hint.trim_start_matches("if you trust it: ");
+    let script = format!("{export}; \"$0\" encrypt \"$1\"");
+    let out = run(sb
+        .cmd("sh")
+        .args(["-c", &script])
+        .arg(nsec_bin())
+        .arg(&plain)
+        .env("SOPS_AGE_KEY_FILE", key_file("A")));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    // Own file in a world-writable directory: refused unless sticky.
+    std::os::unix::fs::chown(&config, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = encrypt();
+    assert_ne!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("world-writable"));
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    assert_eq!(code(&encrypt()), 0);
+}

@@ -100,6 +100,11 @@ fn core_message(e: &CoreError) -> String {
                 names.join(" or ")
             )
         }
+        CoreError::UntrustedConfig { path, .. } => format!(
+            "{e}\nif you trust it: export {}={}",
+            secrets_core::rules::TRUST_VAR,
+            shell_quote(&path.display().to_string())
+        ),
         _ => e.to_string(),
     }
 }

@@ -157,6 +157,15 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// A `.sops.yaml` that another user could have written (see
+    /// `rules::check_trusted`).
+    #[error("refusing {}: {reason}, and it decides who can read new secrets", path.display())]
+    UntrustedConfig {
+        /// The config.
+        path: PathBuf,
+        /// Why it is not trusted.
+        reason: String,
+    },
     /// Input nested deeper than [`crate::tree::MAX_DEPTH`] (maps and lists).
     #[error("the document nests deeper than {limit} levels (nsec's limit)")]
     TooDeep {

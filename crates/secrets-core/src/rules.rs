@@ -109,7 +109,11 @@ pub fn absolute(cwd: &Path, path: &Path) -> PathBuf {
 
 impl Config {
     /// Reads and checks a config file.
+    ///
+    /// A config that someone else could have written is refused (see
+    /// [`check_trusted`]): it decides who can read every new secret.
     pub fn load(path: &Path) -> Result<Config> {
+        check_trusted(path)?;
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Config::parse(path, &text)
     }
@@ -186,6 +190,56 @@ impl Config {
     pub fn name_of(&self, recipient: &str) -> Option<&str> {
         self.recipient_names.get(recipient).map(|s| s.as_str())
     }
+}
+
+/// The environment variable that lists configs to trust although another
+/// user could have written them: paths separated by `:`, or `*` for all.
+pub const TRUST_VAR: &str = "NSEC_TRUSTED_CONFIGS";
+
+/// Refuses a `.sops.yaml` that another user could have written, as git
+/// refuses a repository owned by someone else (`safe.directory`): because
+/// nsec also looks for the config upward from the target file, a config in
+/// a shared parent directory would otherwise decide who can read a new
+/// secret. Trusted are configs owned by the current user or root, not
+/// writable by others, in a directory others cannot replace them in (not
+/// world-writable, or sticky). Others are trusted only when listed in
+/// `NSEC_TRUSTED_CONFIGS`.
+pub fn check_trusted(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(()); // reading it gives the error
+        };
+        let me = nix::unistd::geteuid().as_raw();
+        let dir = path
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        let dir_meta = dir.as_deref().and_then(|d| std::fs::metadata(d).ok());
+        let reason = if meta.uid() != me && meta.uid() != 0 {
+            Some(format!("it is owned by user {}, not by you", meta.uid()))
+        } else if meta.mode() & 0o002 != 0 {
+            Some("every user can write it".to_string())
+        } else if dir_meta.is_some_and(|d| d.mode() & 0o002 != 0 && d.mode() & 0o1000 == 0) {
+            Some("every user can replace it (its directory is world-writable)".to_string())
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+            let trusted = std::env::var_os(TRUST_VAR).is_some_and(|v| {
+                v == "*" || std::env::split_paths(&v).any(|p| p == canonical || p == path)
+            });
+            if !trusted {
+                return Err(Error::UntrustedConfig {
+                    path: canonical,
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A list of strings from the `nsec:` section (which sops ignores).

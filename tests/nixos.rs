@@ -480,22 +480,7 @@ fn root_sops_yaml_makes_only_the_rules_the_store() {
         "{ ... }: { networking.hostName = \"laptop\"; }\n",
     );
     sb.write("hosts/laptop/hardware.yaml", "disk: nvme0n1\n");
-    let git = |args: &[&str]| {
-        let path = format!(
-            "{}:{}",
-            nsec_bin().parent().unwrap().display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        run(sb
-            .cmd(tool("git"))
-            .args(args)
-            .env("PATH", path)
-            .env("SOPS_AGE_KEY_FILE", &key)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.org")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.org"))
-    };
+    let git = |args: &[&str]| run(sb.git(&key).args(args));
     assert!(git(&["init", "-q", "-b", "main"]).status.success());
     let out = run_with_stdin(
         sb.nsec()

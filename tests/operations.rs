@@ -659,21 +659,7 @@ fn nix_declarations_parse_and_match_golden() {
 // ------------------------------------------------------------ git
 
 fn git(s: &Store, args: &[&str]) -> std::process::Output {
-    let path = format!(
-        "{}:{}",
-        nsec_bin().parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    run(s
-        .sb
-        .cmd(tool("git"))
-        .args(args)
-        .env("PATH", path)
-        .env("SOPS_AGE_KEY_FILE", s.key("A"))
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.org")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.org"))
+    run(s.sb.git(&s.key("A")).args(args))
 }
 
 fn git_ok(s: &Store, args: &[&str]) -> String {

@@ -119,6 +119,25 @@ impl Sandbox {
         self.cmd(nsec_bin())
     }
 
+    /// The real git in the sandbox, as a user with `key` as identity: nsec
+    /// first on PATH (the hooks and drivers `nsec git install` writes run
+    /// `nsec`), and a fixed author.
+    pub fn git(&self, key: &Path) -> Command {
+        let path = format!(
+            "{}:{}",
+            nsec_bin().parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut c = self.cmd(tool("git"));
+        c.env("PATH", path)
+            .env("SOPS_AGE_KEY_FILE", key)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.org")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.org");
+        c
+    }
+
     /// The real `sops ARGS` in the sandbox.
     pub fn sops(&self) -> Command {
         self.cmd(sops_bin())

@@ -1515,3 +1515,94 @@ fn leftover_temp_files_are_found_swept_and_never_committed() {
         "{msg}"
     );
 }
+
+/// Runs `cmd`, killing it after 20 s: a FIFO or a device must never block
+/// or exhaust nsec.
+fn run_bounded(cmd: &mut Command) -> std::process::Output {
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("{cmd:?} did not finish in 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Every file nsec reads must be a regular file: a `.sops.yaml` linked to
+/// /dev/zero, a FIFO named like a secret or like an identity file, and a
+/// directory named like a secret give errors or problems, never a hang or
+/// unbounded reading; store scans report what they cannot read (E013).
+#[test]
+fn non_regular_files_are_refused_or_reported() {
+    let s = Store::new();
+    let fifo = |p: &Path| {
+        ok(Command::new("mkfifo").arg(p));
+    };
+    fifo(&s.file("api-keys/pipe.yaml"));
+    std::fs::create_dir_all(s.file("api-keys/dir.yaml")).unwrap();
+    std::os::unix::fs::symlink(s.file("api-keys/openai.yaml"), s.file("api-keys/link.yaml"))
+        .unwrap();
+    let out = run_bounded(s.nsec().args(["validate", "--keyless", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut e013: Vec<String> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["code"] == "E013")
+        .map(|p| p["file"].as_str().unwrap().to_string() + " " + p["message"].as_str().unwrap())
+        .collect();
+    e013.sort();
+    assert_eq!(e013.len(), 3, "{e013:?}");
+    assert!(
+        e013[0].starts_with("api-keys/dir.yaml is a directory"),
+        "{e013:?}"
+    );
+    assert!(
+        e013[1].starts_with("api-keys/link.yaml is a symlink"),
+        "{e013:?}"
+    );
+    assert!(
+        e013[2].starts_with("api-keys/pipe.yaml is a FIFO"),
+        "{e013:?}"
+    );
+    for args in [&["list"][..], &["nix"], &["rotate", "--all", "--yes"]] {
+        let out = run_bounded(s.nsec().args(args));
+        assert_eq!(
+            code(&out),
+            0,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // An identity file that is a FIFO: an error naming it, at once.
+    let key_fifo = s.sb.path("key.fifo");
+    fifo(&key_fifo);
+    let out = run_bounded(
+        s.nsec()
+            .env("SOPS_AGE_KEY_FILE", &key_fifo)
+            .args(["decrypt"])
+            .arg(s.file("api-keys/openai.yaml")),
+    );
+    assert_ne!(code(&out), 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a regular file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A .sops.yaml linked to /dev/zero.
+    std::fs::remove_file(s.file(".sops.yaml")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", s.file(".sops.yaml")).unwrap();
+    let out = run_bounded(s.nsec().args(["validate", "--keyless"]));
+    assert_ne!(code(&out), 0);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("a device, not a regular file"), "{text}");
+}

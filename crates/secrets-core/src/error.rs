@@ -166,6 +166,22 @@ pub enum Error {
         /// Why it is not trusted.
         reason: String,
     },
+    /// A file nsec must read is not a regular file.
+    #[error("{}: is {kind}, not a regular file", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// A file larger than nsec reads.
+    #[error("{}: larger than {} MiB, the most nsec reads from such a file", path.display(), limit >> 20)]
+    TooLarge {
+        /// The path.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// Input nested deeper than [`crate::tree::MAX_DEPTH`] (maps and lists).
     #[error("the document nests deeper than {limit} levels (nsec's limit)")]
     TooDeep {

@@ -105,6 +105,93 @@ fn keep_ownership(tmp: &File, path: &Path, owner: Option<(u32, u32)>) {
 #[cfg(not(unix))]
 fn keep_ownership(_tmp: &File, _path: &Path, _owner: Option<(u32, u32)>) {}
 
+/// The most nsec reads from a secret file (a million values of sops YAML
+/// are about 150 MiB).
+pub const MAX_SECRET_FILE: u64 = 512 << 20;
+/// The most nsec reads from a `.sops.yaml`, a template or an identity file.
+pub const MAX_SMALL_FILE: u64 = 16 << 20;
+
+/// Reads a secret file: [`read_regular`] with [`MAX_SECRET_FILE`].
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    read_regular(path, MAX_SECRET_FILE)
+}
+
+/// Reads a config, template or identity file: [`read_regular`] with
+/// [`MAX_SMALL_FILE`].
+pub fn read_small(path: &Path) -> Result<Vec<u8>> {
+    read_regular(path, MAX_SMALL_FILE)
+}
+
+/// Reads a file that must be a regular file (symlinks are followed) of at
+/// most `limit` bytes. A FIFO, a device, a socket or a directory is refused
+/// without blocking or reading it ([`Error::NotRegularFile`]); a larger file
+/// is [`Error::TooLarge`], after reading at most `limit + 1` bytes.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    // Opening a FIFO for reading blocks until a writer comes: don't wait.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc_nonblock());
+    let file = options.open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(Error::NotRegularFile {
+            path: path.to_path_buf(),
+            kind: file_kind(&meta),
+        });
+    }
+    if meta.len() > limit {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::io(path, e))?;
+    if out.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(unix)]
+fn libc_nonblock() -> i32 {
+    nix::fcntl::OFlag::O_NONBLOCK.bits()
+}
+
+/// What a non-regular file is, for messages.
+pub fn file_kind(meta: &fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symlink"
+    } else if t.is_file() {
+        "a file"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// Writes `bytes` to `path` atomically.
 ///
 /// A new file gets `new_mode` (0o600 for plaintext, 0o644 for encrypted

@@ -107,6 +107,19 @@ impl Repo {
             || self.config.rule_for(&self.root, file).is_ok()
     }
 
+    /// Entries of the store that look like secrets but are not regular
+    /// files (symlinks, FIFOs, sockets, devices, directories named
+    /// `*.yaml` …), with what each is. Store scans skip them; `validate`
+    /// reports them. In a store scoped by its rules (see the module docs),
+    /// only the ones the rules or `nsec.paths` cover.
+    pub fn odd_entries(&self) -> Result<Vec<(PathBuf, &'static str)>> {
+        let mut odd = Vec::new();
+        walk_all(&self.root, &mut Vec::new(), &mut odd)?;
+        odd.retain(|(p, _)| self.covers(p));
+        odd.sort();
+        Ok(odd)
+    }
+
     /// Every secret file of the store (not `.sops.yaml`, not hidden files
     /// or directories such as `.git`; see the module docs for which files
     /// count), sorted.
@@ -357,6 +370,18 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    walk_all(dir, out, &mut Vec::new())
+}
+
+/// Regular files into `out`; what is there but is not one (symlinks,
+/// FIFOs, sockets, devices, directories named like secret files) into
+/// `odd`, with what it is. Hidden entries are skipped; symlinks are never
+/// followed.
+fn walk_all(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    odd: &mut Vec<(PathBuf, &'static str)>,
+) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
@@ -367,9 +392,14 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let path = entry.path();
         let ty = entry.file_type().map_err(|e| Error::io(&path, e))?;
         if ty.is_dir() {
-            walk(&path, out)?;
+            if has_store_extension(&path) {
+                odd.push((path.clone(), "a directory"));
+            }
+            walk_all(&path, out, odd)?;
         } else if ty.is_file() {
             out.push(path);
+        } else if let Ok(meta) = std::fs::symlink_metadata(&path) {
+            odd.push((path, crate::fsio::file_kind(&meta)));
         }
     }
     Ok(())

@@ -114,7 +114,7 @@ impl Config {
     /// [`check_trusted`]): it decides who can read every new secret.
     pub fn load(path: &Path) -> Result<Config> {
         check_trusted(path)?;
-        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::fsio::read_small(path)?;
         Config::parse(path, &text)
     }
 

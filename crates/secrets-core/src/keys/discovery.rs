@@ -322,7 +322,26 @@ fn user_config_dir(env: &dyn Env) -> Result<PathBuf, String> {
 
 /// Reads a whole file, refusing anything larger than [`SIZE_LIMIT`].
 fn read_limited(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    let file = std::fs::File::open(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // A FIFO named like an identity file must not block nsec.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        nix::fcntl::OFlag::O_NONBLOCK.bits(),
+    );
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is {}, not a regular file",
+                path.display(),
+                crate::fsio::file_kind(&meta)
+            ),
+        ));
+    }
     // Sized up front so that the buffer never grows: a grown buffer would
     // leave a copy of the keys in freed memory, unwiped.
     let len = file.metadata().map_or(0, |m| m.len()).min(SIZE_LIMIT) as usize;

@@ -82,7 +82,7 @@ pub fn parse_set_string(text: &str) -> Result<Value> {
 
 /// Reads and parses one encrypted file (its store from its name).
 pub(crate) fn read_sops(path: &Path) -> Result<SopsFile> {
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fsio::read_file(path)?;
     SopsFile::parse(Format::from_path(path), &bytes).map_err(|e| e.in_file(path))
 }
 
@@ -417,7 +417,7 @@ pub fn edit_file(
     let in_file = |e: Error| e.in_file(path);
     let (target, original) = if path.exists() {
         let lock = FileLock::acquire(path)?;
-        let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::fsio::read_file(path)?;
         let opened = SopsFile::parse(format, &bytes)
             .and_then(|f| f.open(identities, DecryptOptions::default()))
             .map_err(in_file)?;
@@ -444,7 +444,7 @@ pub fn edit_file(
         if prompt.interrupted() {
             return Err(Error::Interrupted);
         }
-        let edited = Zeroizing::new(fs::read(&tmp).map_err(|e| Error::io(&tmp, e))?);
+        let edited = Zeroizing::new(crate::fsio::read_file(&tmp)?);
         if *edited == *original {
             return Ok(Outcome::Unchanged);
         }

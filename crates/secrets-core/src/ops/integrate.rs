@@ -192,7 +192,7 @@ pub fn git_install(repo: &Repo, nsec: &str) -> Result<Installed> {
 /// The text the diff driver shows: the decrypted file for key holders; the
 /// file as it is otherwise (no key, or not a sops file).
 pub fn textconv(path: &Path, identities: &Identities, opts: &StoreOptions) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fsio::read_file(path)?;
     let format = Format::from_path(path);
     let opened =
         SopsFile::parse(format, &bytes).and_then(|f| f.open(identities, DecryptOptions::default()));
@@ -231,7 +231,7 @@ pub fn merge(
 ) -> Result<MergeOutcome> {
     let format = Format::from_path(Path::new(name));
     let open = |p: &Path| -> Result<crate::file::Opened> {
-        let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+        let bytes = crate::fsio::read_file(p)?;
         SopsFile::parse(format, &bytes)
             .and_then(|f| f.open(identities, DecryptOptions::default()))
             .map_err(|e| e.in_file(name))

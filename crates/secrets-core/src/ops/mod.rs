@@ -132,7 +132,7 @@ pub fn encrypt_options(
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(path, e))
+    crate::fsio::read_file(path)
 }
 
 fn cwd() -> Result<PathBuf> {

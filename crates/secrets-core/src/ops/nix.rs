@@ -349,7 +349,7 @@ pub fn sops_nix_can_open(recipient: &str) -> bool {
 /// Plans the declarations for the store, or for `host` only.
 pub fn plan(repo: &Repo, host: Option<&str>) -> Result<NixPlan> {
     let config_path = repo.root.join(CONFIG_NAME);
-    let text = std::fs::read(&config_path).map_err(|e| Error::io(&config_path, e))?;
+    let text = crate::fsio::read_file(&config_path)?;
     let settings = settings(&config_path, &text)?;
     plan_with(repo, &settings, host)
 }
@@ -362,7 +362,7 @@ fn plan_with(repo: &Repo, settings: &NixSettings, host: Option<&str>) -> Result<
             continue;
         };
         let format = Format::from_path(&file);
-        let bytes = match std::fs::read(&file) {
+        let bytes = match crate::fsio::read_file(&file) {
             Ok(b) => b,
             Err(e) => {
                 notes.push(Note::NotSops {
@@ -834,7 +834,7 @@ pub fn pin_names(repo: &Repo, names: &[(String, String)]) -> Result<()> {
         return Ok(());
     }
     let path = repo.root.join(CONFIG_NAME);
-    let original = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let original = crate::fsio::read_file(&path)?;
     let text = String::from_utf8(original.clone()).map_err(|_| Error::Config {
         path: path.clone().into(),
         rule: None,

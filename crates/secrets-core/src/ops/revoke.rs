@@ -63,7 +63,12 @@ pub fn plan(repo: &Repo, who: &str) -> Result<RevokePlan> {
             }
         }
     };
-    let text = std::fs::read_to_string(&config.path).map_err(|e| Error::io(&config.path, e))?;
+    let text = String::from_utf8(crate::fsio::read_small(&config.path)?).map_err(|e| {
+        Error::io(
+            &config.path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })?;
     // Checks that the new config loads and keeps a recipient in every rule.
     let new_config = config_edit::remove_recipient(&config.path, &text, &recipient)?;
     if new_config == text {
@@ -75,7 +80,7 @@ pub fn plan(repo: &Repo, who: &str) -> Result<RevokePlan> {
     let mut readable = Vec::new();
     let mut files = Vec::new();
     for f in repo.secret_files()? {
-        let bytes = std::fs::read(&f).map_err(|e| Error::io(&f, e))?;
+        let bytes = crate::fsio::read_file(&f)?;
         let Ok(sops) = SopsFile::parse(Format::from_path(&f), &bytes) else {
             continue;
         };

@@ -143,7 +143,7 @@ pub fn plan(repo: &Repo, selection: &Selection) -> Result<Plan> {
         if !seen.insert(lock_key(&path)) {
             continue;
         }
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let bytes = crate::fsio::read_file(&path)?;
         let sops =
             SopsFile::parse(Format::from_path(&path), &bytes).map_err(|e| e.in_file(&path))?;
         let rule = repo
@@ -204,7 +204,7 @@ fn write_journal(root: &Path, phase: &str, files: &[PathBuf]) -> Result<()> {
 /// SHA-256 of a file's bytes, in hex.
 fn file_digest(path: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fsio::read_file(path)?;
     Ok(Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -409,11 +409,8 @@ fn prepare(
         // When the identities at hand are no longer recipients (a person
         // revoking their own access), the data key cannot be recovered
         // and only the structure is checked.
-        let reread = SopsFile::parse(
-            format,
-            &std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e))?,
-        )
-        .map_err(|e| e.in_file(&tmp))?;
+        let reread =
+            SopsFile::parse(format, &crate::fsio::read_file(&tmp)?).map_err(|e| e.in_file(&tmp))?;
         match reread.open(identities, DecryptOptions::default()) {
             Ok(o)
                 if o.plaintext(format, &opts)

@@ -650,7 +650,7 @@ pub struct SecretInfo {
 pub fn list(repo: &Repo, cwd: &Path) -> Result<Vec<SecretInfo>> {
     let report =
         super::validate::validate(&repo.root, &super::validate::ValidateOptions::default());
-    let config_text = std::fs::read(&repo.config.path).unwrap_or_default();
+    let config_text = fsio::read_small(&repo.config.path).unwrap_or_default();
     let ignore = super::validate::store_settings(&config_text).ignore;
     let mut out = Vec::new();
     for path in repo.secret_files()? {
@@ -698,7 +698,7 @@ pub fn list(repo: &Repo, cwd: &Path) -> Result<Vec<SecretInfo>> {
 fn info(repo: &Repo, cwd: &Path, path: &Path) -> Result<SecretInfo> {
     let format = Format::from_path(path);
     let name = repo.name_of(path).unwrap_or_default();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fsio::read_file(path)?;
     let mut recipients = Vec::new();
     let mut lastmodified = None;
     let status = match SopsFile::parse(format, &bytes) {
@@ -785,7 +785,7 @@ pub fn update_recipients(
         .map(|path| {
             let r = (|| {
                 let _lock = fsio::FileLock::acquire(path)?;
-                let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+                let bytes = crate::fsio::read_file(path)?;
                 let mut f = SopsFile::parse(Format::from_path(path), &bytes)?;
                 let opts = super::encrypt_options(
                     Some(&repo.config),
@@ -888,16 +888,26 @@ pub fn plan_host_add(
     only: Option<&str>,
 ) -> Result<HostPlan> {
     let path = &repo.config.path;
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = read_config_text(path)?;
     let new = hosts::add_host(path, &text, name, recipient, only)?;
     host_plan(repo, cwd, name, recipient, text, new)
+}
+
+/// `.sops.yaml` as text (a regular file of reasonable size, UTF-8).
+fn read_config_text(path: &Path) -> Result<String> {
+    String::from_utf8(fsio::read_small(path)?).map_err(|_| Error::Config {
+        path: path.into(),
+        rule: None,
+        problem: crate::error::ConfigProblem::Invalid,
+        message: "not UTF-8 text".into(),
+    })
 }
 
 /// Plans removing host `name` from `.sops.yaml`, keeping its comments and
 /// layout (see [`hosts::remove_host`]).
 pub fn plan_host_rm(repo: &Repo, cwd: &Path, name: &str) -> Result<HostPlan> {
     let path = &repo.config.path;
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = read_config_text(path)?;
     let (new, recipient) = hosts::remove_host(path, &text, name)?;
     host_plan(repo, cwd, name, &recipient, text, new)
 }
@@ -989,7 +999,7 @@ pub fn apply_host_plan(plan: &HostPlan, rekey: Option<&Identities>) -> Result<Ho
 
 /// The new bytes of a secret re-keyed for its rule in `repo`.
 fn rekeyed(repo: &Repo, path: &Path, identities: &Identities) -> Result<fsio::Replacement> {
-    let original = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let original = crate::fsio::read_file(path)?;
     let mut f = SopsFile::parse(Format::from_path(path), &original)?;
     let opts = super::encrypt_options(
         Some(&repo.config),

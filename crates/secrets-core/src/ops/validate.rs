@@ -13,6 +13,7 @@
 //! | E010 | not-encrypted        | 2: a plaintext file (not in the ignore list) |
 //! | E011 | malformed            | 2: a file that is not a well-formed sops file |
 //! | E012 | no-rule              | 2: no creation rule matches the file |
+//! | E013 | not-a-file           | 2: a symlink, FIFO, device or directory named like a secret |
 //! | E020 | plaintext-value      | 3: a value that must be encrypted is plaintext |
 //! | E030 | recipient-drift      | 4: recipients differ from the rule's |
 //! | E031 | group-drift          | 4: key groups / threshold differ from the rule's |
@@ -223,7 +224,7 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
     }
 
     // Check 1.
-    let text = match std::fs::read(&config_path) {
+    let text = match fsio::read_small(&config_path) {
         Ok(t) => t,
         Err(e) => {
             p.push(Problem::new(
@@ -354,6 +355,25 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
             &mut report.problems,
         );
     }
+    // Check 2b: things named like secrets that are not regular files; store
+    // scans cannot read them, so they are reported, not skipped.
+    if let Ok(odd) = crate::repo::Repo::open(root).and_then(|r| r.odd_entries()) {
+        for (path, kind) in odd {
+            if let Some(only) = &opts.only {
+                let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+                if !only.contains(&canonical) && !only.contains(&path) {
+                    continue;
+                }
+            }
+            report.problems.push(Problem::new(
+                "E013",
+                "not-a-file",
+                Some(path.strip_prefix(root).unwrap_or(&path).to_path_buf()),
+                format!("is {kind}, not a regular file: nsec does not read or follow it"),
+                "put the file itself there (sops-nix needs a file in the repository), or remove it",
+            ));
+        }
+    }
     // Check 10: temporary files of writes that were killed before their
     // rename (a `decrypt --in-place` one holds plaintext). Staged, one is
     // always reported: it is about to be committed.
@@ -407,7 +427,7 @@ fn check_file(
     // The file as the fix commands name it, from where they will be run.
     let arg = shell_path(opts.cwd.as_deref(), file);
     let format = Format::from_path(file);
-    let bytes = match std::fs::read(file) {
+    let bytes = match fsio::read_file(file) {
         Ok(b) => b,
         Err(e) => {
             p.push(Problem::new(
@@ -415,7 +435,12 @@ fn check_file(
                 "malformed",
                 f(),
                 format!("cannot read: {e}"),
-                "fix the file's permissions",
+                match e {
+                    Error::NotRegularFile { .. } | Error::TooLarge { .. } => {
+                        "replace it with a regular sops file, or remove it"
+                    }
+                    _ => "fix the file's permissions",
+                },
             ));
             return;
         }

@@ -221,7 +221,7 @@ pub fn load(name: &str, store_root: Option<&Path>) -> Result<Template> {
     if let Some(root) = store_root {
         let path = root.join(STORE_TEMPLATES).join(format!("{name}.yaml"));
         if path.is_file() {
-            let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let text = crate::fsio::read_small(&path)?;
             return parse(name, &text).map_err(|e| e.in_file(&path));
         }
     }

@@ -1366,3 +1366,60 @@ fn decrypting_in_place_never_leaves_plaintext_readable_by_others() {
         0o600
     );
 }
+
+/// Unparseable input gets sops' exit code: 1 when an encrypted file (or
+/// `filestatus`) cannot be parsed, 2 for plaintext input to `encrypt`; an
+/// encrypted JSON file followed by more bytes is refused as sops refuses it;
+/// `filestatus` of an empty or comment-only file says "not encrypted".
+#[test]
+fn unparseable_input_exit_codes_match_sops() {
+    let sb = Sandbox::new();
+    let key = key_file("A");
+    let both = |args: &[&str], file: &Path| {
+        let s = run(sb
+            .sops()
+            .env("SOPS_AGE_KEY_FILE", &key)
+            .args(args)
+            .arg(file));
+        let n = run(sb
+            .nsec()
+            .env("SOPS_AGE_KEY_FILE", &key)
+            .args(args)
+            .arg(file));
+        (code(&s), code(&n), s.stdout, n.stdout)
+    };
+    // An encrypted JSON file with bytes after it.
+    let plain = sb.write("t.json", "{\"a\": \"1\"}\n");
+    let enc = ok(sb.sops().args(["encrypt", "--age", AGE_A]).arg(&plain));
+    for tail in [&b" {\"b\": 2}"[..], b"garbage", b"\0"] {
+        let mut bytes = enc.clone();
+        bytes.extend_from_slice(tail);
+        let f = sb.write("trail.json", &bytes);
+        let (s, n, _, out) = both(&["decrypt"], &f);
+        assert_eq!((s, n), (1, 1), "tail {tail:?}");
+        assert!(out.is_empty());
+    }
+    // Broken input in every store, for decrypt, filestatus and encrypt.
+    for (name, text) in [
+        ("bad.yaml", "a: [1\n"),
+        ("bad.env", "A\n"),
+        ("bad.ini", "[x\n"),
+        ("bad2.json", "{\"a\": [1,}\n"),
+    ] {
+        let f = sb.write(name, text);
+        for op in [&["decrypt"][..], &["filestatus"]] {
+            let (s, n, _, _) = both(op, &f);
+            assert_eq!(s, n, "{op:?} {name}");
+        }
+        if !name.ends_with(".json") {
+            let (s, n, _, _) = both(&["encrypt", "--age", AGE_A], &f);
+            assert_eq!(s, n, "encrypt {name}");
+        }
+    }
+    for (name, text) in [("empty.yaml", ""), ("comment.yaml", "# only a comment\n")] {
+        let f = sb.write(name, text);
+        let (s, n, sout, nout) = both(&["filestatus"], &f);
+        assert_eq!((s, n), (0, 0), "{name}");
+        assert_eq!(nout, sout, "{name}");
+    }
+}

@@ -62,6 +62,15 @@ pub enum Error {
         /// Where and what (line/column when known).
         message: String,
     },
+    /// An encrypted file could not be parsed in its format (sops exits 1
+    /// for these, and 2 for plaintext input it cannot parse).
+    #[error("could not parse {format} input: {message}")]
+    ParseEncrypted {
+        /// The store that failed.
+        format: Format,
+        /// Where and what (line/column when known).
+        message: String,
+    },
     /// The tree could not be written in the requested format.
     #[error("could not write {format} output: {message}")]
     Emit {

@@ -137,7 +137,10 @@ pub fn encrypt(format: Format, mut documents: Vec<Map>, opts: &EncryptOptions) -
 impl SopsFile {
     /// Parses an encrypted file of the given store.
     pub fn parse(format: Format, input: &[u8]) -> Result<SopsFile> {
-        let (documents, tree) = store::parse_encrypted(format, input)?;
+        let (documents, tree) = store::parse_encrypted(format, input).map_err(|e| match e {
+            Error::Parse { format, message } => Error::ParseEncrypted { format, message },
+            other => other,
+        })?;
         Ok(SopsFile {
             format,
             documents,

@@ -114,7 +114,9 @@ pub fn filestatus(ctx: &Context, args: &FilestatusArgs) -> Result<(), CliError> 
     };
     let encrypted = match SopsFile::parse(format, &input) {
         Ok(f) => !f.metadata.version.is_empty() && !f.metadata.mac.is_empty(),
-        Err(Error::MetadataNotFound | Error::InvalidMetadata(_)) => false,
+        // An empty or comment-only file holds nothing encrypted (sops says
+        // so too).
+        Err(Error::MetadataNotFound | Error::InvalidMetadata(_) | Error::EmptyFile) => false,
         Err(e) => return Err(CliError::Core(e.in_file(file))),
     };
     write_stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())

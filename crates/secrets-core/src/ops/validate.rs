@@ -459,7 +459,9 @@ fn check_file(
     let sops = match SopsFile::parse(format, &bytes) {
         Ok(s) => s,
         // A binary-store file that is not sops JSON is plaintext too.
-        Err(Error::MetadataNotFound) | Err(Error::Parse { .. }) if format == Format::Binary => {
+        Err(Error::MetadataNotFound) | Err(Error::ParseEncrypted { .. })
+            if format == Format::Binary =>
+        {
             p.push(Problem::new(
                 "E010",
                 "not-encrypted",

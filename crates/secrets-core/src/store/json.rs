@@ -22,14 +22,32 @@ use crate::tree::{Item, Map, Value};
 /// the stack of the recursive parser and emitters.
 use crate::tree::MAX_DEPTH;
 
-/// Parses a JSON document whose top level must be an object.
+/// Parses a plaintext JSON document whose top level must be an object.
+/// What follows the object is ignored, as sops' encrypt ignores it (its
+/// decoder stops at the closing brace).
 pub(crate) fn parse(input: &[u8]) -> Result<Map> {
+    parse_with(input, false)
+}
+
+/// Parses an encrypted JSON document (or the binary store's envelope):
+/// only white space may follow the object, as in Go's `json.Unmarshal`,
+/// which sops uses to load encrypted files.
+pub(crate) fn parse_strict(input: &[u8]) -> Result<Map> {
+    parse_with(input, true)
+}
+
+fn parse_with(input: &[u8], strict: bool) -> Result<Map> {
     let mut parser = Parser { input, pos: 0 };
     parser.skip_whitespace();
     match parser.peek() {
         Some(b'{') => {
             parser.pos += 1;
-            parser.object(1)
+            let map = parser.object(1)?;
+            parser.skip_whitespace();
+            match parser.peek() {
+                Some(_) if strict => Err(parser.error("invalid data after the top-level value")),
+                _ => Ok(map),
+            }
         }
         Some(_) => Err(parser.error("expected a JSON object at the top level")),
         None => Err(parser.error("unexpected end of input (the file is empty)")),
@@ -671,6 +689,16 @@ mod tests {
         let doc = parse(b"{\"a\": 1} trailing").unwrap();
         assert_eq!(doc.get("a"), Some(&Value::Float(1.0)));
         assert!(sops_accepts("json", b"{\"a\": 1} trailing"));
+    }
+
+    #[test]
+    fn encrypted_files_refuse_what_follows_the_top_level_object() {
+        for tail in [&b" {\"b\": 2}"[..], b"garbage", b"\0"] {
+            let mut input = b"{\"a\": 1}".to_vec();
+            input.extend_from_slice(tail);
+            assert!(parse_strict(&input).is_err(), "{:?}", text(&input));
+        }
+        assert!(parse_strict(b"{\"a\": 1} \n\t").is_ok());
     }
 
     #[test]

@@ -117,7 +117,7 @@ pub fn has_metadata(format: Format, docs: &[Map]) -> bool {
 pub fn parse_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Map>, Map)> {
     let mut docs = match format {
         // The binary store's encrypted form is a JSON envelope.
-        Format::Binary => vec![json::parse(input)?],
+        Format::Binary | Format::Json => vec![json::parse_strict(input)?],
         _ => parse(format, input)?,
     };
     let metadata = match format {

@@ -1423,3 +1423,100 @@ fn unparseable_input_exit_codes_match_sops() {
         assert_eq!(nout, sout, "{name}");
     }
 }
+
+/// `ENC[…]` base64 with non-zero bits after the last byte (Go's decoder
+/// ignores them): sops reads such a file, and so does nsec.
+#[test]
+fn base64_with_non_zero_padding_bits_reads_as_in_sops() {
+    let sb = Sandbox::new();
+    let key = key_file("A");
+    // One byte of data: its base64 is two characters and "==".
+    let plain = sb.write("p.yaml", "a: x\n");
+    let enc =
+        String::from_utf8(ok(sb.sops().args(["encrypt", "--age", AGE_A]).arg(&plain))).unwrap();
+    let at = enc.find("data:").unwrap() + "data:".len();
+    let pad = at + enc[at..].find("==").unwrap();
+    let last = enc.as_bytes()[pad - 1] as char;
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let i = ALPHABET.find(last).unwrap();
+    assert_eq!(i & 0b1111, 0, "sops wrote non-canonical base64");
+    let tweaked_char = ALPHABET.as_bytes()[i | 1] as char;
+    let mut tweaked = enc.clone();
+    tweaked.replace_range(pad - 1..pad, &tweaked_char.to_string());
+    let f = sb.write("t.yaml", &tweaked);
+    let s = ok(sb
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", &key)
+        .arg("decrypt")
+        .arg(&f));
+    let n = ok(sb
+        .nsec()
+        .env("SOPS_AGE_KEY_FILE", &key)
+        .arg("decrypt")
+        .arg(&f));
+    assert_eq!(n, s);
+    assert_eq!(n, b"a: x\n");
+}
+
+/// sops needs only `enc` in an age stanza, and a broken stanza in one
+/// Shamir group does not stop the others: a null `recipient`, and a null
+/// `enc` in one of three groups with a threshold of 2, read in nsec as in
+/// sops, and `set` writes them back as sops does (`""`).
+#[test]
+fn stanzas_sops_reads_nsec_reads() {
+    let sb = Sandbox::new();
+    let all: String = ["A", "B", "C"]
+        .iter()
+        .map(|k| std::fs::read_to_string(key_file(k)).unwrap())
+        .collect();
+    let keys = sb.write("all.txt", all);
+    sb.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{AGE_A}]\n      - age: [{AGE_B}]\n      - age: [{AGE_C}]\n"),
+    );
+    let plain = sb.write("p.yaml", "a: x\n");
+    let enc = String::from_utf8(ok(sb.sops().arg("encrypt").arg(&plain))).unwrap();
+    // Group 0's recipient null; group 1's enc null.
+    let mut broken = enc.replacen(&format!("recipient: {AGE_A}"), "recipient: null", 1);
+    let b = broken.find(&format!("recipient: {AGE_B}")).unwrap();
+    let start = b + broken[b..].find("enc: |").unwrap();
+    let end = start
+        + broken[start..]
+            .find("-----END AGE ENCRYPTED FILE-----\n")
+            .unwrap()
+        + "-----END AGE ENCRYPTED FILE-----\n".len();
+    broken.replace_range(start..end, "enc: null\n");
+    let f = sb.write("b.yaml", &broken);
+    let s = ok(sb
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", &keys)
+        .arg("decrypt")
+        .arg(&f));
+    let n = ok(sb
+        .nsec()
+        .env("SOPS_AGE_KEY_FILE", &keys)
+        .arg("decrypt")
+        .arg(&f));
+    assert_eq!(
+        (s.as_slice(), n.as_slice()),
+        (&b"a: x\n"[..], &b"a: x\n"[..])
+    );
+    let f2 = sb.write("b2.yaml", &broken);
+    ok(sb
+        .nsec()
+        .env("SOPS_AGE_KEY_FILE", &keys)
+        .args(["set"])
+        .arg(&f2)
+        .args(["[\"b\"]", "\"y\""]));
+    let written = std::fs::read_to_string(&f2).unwrap();
+    assert!(
+        written.contains("recipient: \"\"") && written.contains("enc: \"\""),
+        "{written}"
+    );
+    let s = ok(sb
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", &keys)
+        .arg("decrypt")
+        .arg(&f2));
+    assert_eq!(s, b"a: x\nb: \"y\"\n");
+}

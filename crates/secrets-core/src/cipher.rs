@@ -13,8 +13,16 @@ use aes_gcm::aead::consts::U32;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::aes::Aes256;
 use aes_gcm::{AesGcm, Nonce, Tag};
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
+
+/// Standard base64 as Go's `base64.StdEncoding` reads it (sops): padding
+/// required, and non-zero bits after the last full byte ignored, so files
+/// sops reads are read.
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
 use zeroize::Zeroizing;
 
 use crate::gofmt;

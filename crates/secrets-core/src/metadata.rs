@@ -183,9 +183,16 @@ fn age_keys(v: &Value, what: &str) -> Result<Vec<AgeKey>> {
                     "{what}age entry without a string `{name}`"
                 ))),
             };
+            // A null or missing field is read as "" (and written back so),
+            // Go's zero value, as sops reads it: a stanza without `enc`
+            // just fails to open, and the other groups may still do.
+            let text = |name| match m.get(name) {
+                None | Some(Value::Null) => Ok(String::new()),
+                _ => field(name),
+            };
             Ok(AgeKey {
-                recipient: field("recipient")?.trim().to_string(),
-                enc: field("enc")?,
+                recipient: text("recipient")?.trim().to_string(),
+                enc: text("enc")?,
             })
         })
         .collect()

@@ -56,10 +56,12 @@ pub fn no_key_material(inputs: &[&[u8]], message: &str) {
 }
 
 /// Quoted names in messages that are not secret: (opening, closing).
-const NAMES: [(&str, &str); 4] = [
+const NAMES: [(&str, &str); 6] = [
     ("mapping key \"", "\" already defined"),
     ("flattened key `", "`"),
     ("invalid list index `", "`"),
+    ("key `", "` of section"),
+    ("section `", "`"),
     ("ssh-", "`"),
 ];
 

@@ -130,12 +130,14 @@ fn secret_kind(text: &str) -> Option<SecretKind> {
     }
 }
 
-/// A recipient that does not parse, for its error: public key shapes
-/// (`age1…`, `ssh-…`) in full, anything else by its first characters only
-/// (it may be a secret of a kind we do not know).
+/// A recipient that does not parse, for its error: public key shapes (one
+/// `age1…` word, one `ssh-…` line) in full, anything else by its first
+/// characters only (it may hold a secret of a kind we do not know).
 fn shown_recipient(text: &str) -> String {
     const SHOWN: usize = 16;
-    if text.starts_with("age1") || text.starts_with("ssh-") || text.chars().count() <= SHOWN {
+    let public_shape = (text.starts_with("age1") && !text.contains(char::is_whitespace))
+        || (text.starts_with("ssh-") && !text.contains('\n'));
+    if public_shape || text.chars().count() <= SHOWN {
         return text.to_string();
     }
     let mut shown: String = text.chars().take(SHOWN).collect();

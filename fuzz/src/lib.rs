@@ -228,6 +228,17 @@ impl RoundTrip {
         {
             return;
         }
+        // sops writes every `<<` key with the merge tag (`!!merge <<`), so a
+        // `<<` key that was not a merge key (quoted, or tagged `!`) with a
+        // value that is not a map reads back as a bad merge; nsec writes
+        // what sops writes (see fuzz/README.md).
+        if format == secrets_core::Format::Yaml {
+            if let Err(e) = store::parse(format, &text) {
+                if e.to_string().contains("map merge requires") {
+                    return;
+                }
+            }
+        }
         let read = |text: &[u8]| match store::parse(format, text) {
             Ok(back) => back,
             Err(e) => panic!(

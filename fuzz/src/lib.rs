@@ -56,7 +56,10 @@ pub fn no_key_material(inputs: &[&[u8]], message: &str) {
 }
 
 /// Quoted names in messages that are not secret: (opening, closing).
-const NAMES: [(&str, &str); 6] = [
+const NAMES: [(&str, &str); 8] = [
+    // A mistyped public recipient (one age1 word, one ssh- line).
+    ("invalid age recipient `age1", "`"),
+    ("invalid age recipient `ssh-", "`: "),
     ("mapping key \"", "\" already defined"),
     ("flattened key `", "`"),
     ("invalid list index `", "`"),

@@ -136,7 +136,9 @@ pub enum Error {
     /// An invalid age recipient.
     #[error("invalid age recipient `{recipient}`: {reason}")]
     Recipient {
-        /// The recipient string (public, never secret).
+        /// The recipient as shown: public keys (`age1…`, `ssh-…`) in full, a
+        /// secret given as a recipient only by its kind, any other text by
+        /// its first characters.
         recipient: String,
         /// Why it failed to parse.
         reason: String,

@@ -81,6 +81,9 @@ pub mod error;
 pub mod file;
 pub mod format;
 pub mod fsio;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gofmt;
 pub mod keys;
 pub mod mac;

@@ -45,8 +45,14 @@ impl AgeRecipient {
     /// Parses a recipient, trimming surrounding whitespace first.
     pub fn parse(text: &str) -> Result<AgeRecipient> {
         let text = text.trim();
+        if let Some(secret) = secret_kind(text) {
+            return Err(Error::Recipient {
+                recipient: secret.shown.to_string(),
+                reason: secret.reason.to_string(),
+            });
+        }
         let fail = |reason: String| Error::Recipient {
-            recipient: text.to_string(),
+            recipient: shown_recipient(text),
             reason,
         };
         let kind = if text.starts_with("age1") && text.matches('1').count() > 1 {
@@ -93,6 +99,50 @@ impl AgeRecipient {
     pub fn is_plugin(&self) -> bool {
         matches!(self.kind, Kind::Plugin(_))
     }
+}
+
+/// A secret given where a recipient belongs: how it is named in the error
+/// (its kind only), and what to give instead.
+struct SecretKind {
+    shown: &'static str,
+    reason: &'static str,
+}
+
+/// Is `text` (or does it hold) an age identity or a private key? Such text
+/// is never echoed in an error: a secret pasted as a recipient (in
+/// `.sops.yaml`, `--age`, `SOPS_AGE_RECIPIENTS`) must not reach a log.
+fn secret_kind(text: &str) -> Option<SecretKind> {
+    let upper = text.to_ascii_uppercase();
+    if upper.contains("AGE-SECRET-KEY-") || upper.contains("AGE-PLUGIN-") {
+        Some(SecretKind {
+            shown: "AGE-SECRET-KEY-…",
+            reason: "this is a secret age identity, not a recipient (give its public key, \
+                     which `age-keygen -y` prints)",
+        })
+    } else if upper.contains("PRIVATE KEY-----") {
+        Some(SecretKind {
+            shown: "-----BEGIN … PRIVATE KEY-----…",
+            reason: "this is a private key, not a recipient (give its public key, the \
+                     `.pub` file)",
+        })
+    } else {
+        None
+    }
+}
+
+/// A recipient that does not parse, for its error: public key shapes (one
+/// `age1…` word, one `ssh-…` line) in full, anything else by its first
+/// characters only (it may hold a secret of a kind we do not know).
+fn shown_recipient(text: &str) -> String {
+    const SHOWN: usize = 16;
+    let public_shape = (text.starts_with("age1") && !text.contains(char::is_whitespace))
+        || (text.starts_with("ssh-") && !text.contains('\n'));
+    if public_shape || text.chars().count() <= SHOWN {
+        return text.to_string();
+    }
+    let mut shown: String = text.chars().take(SHOWN).collect();
+    shown.push('…');
+    shown
 }
 
 fn describe_ssh_error(e: &age::ssh::ParseRecipientKeyError) -> String {
@@ -431,6 +481,68 @@ mod tests {
             let err = AgeRecipient::parse(bad).unwrap_err();
             assert!(matches!(err, Error::Recipient { .. }), "{bad}: {err}");
         }
+    }
+
+    /// Fuzz findings (`tests/data/fuzz`): a secret given where a recipient
+    /// belongs (an age identity, an OpenSSH private key file) was echoed in
+    /// the error, and so was any unknown text in full. Now secrets are named
+    /// by their kind only, unknown text by its first 16 characters.
+    #[test]
+    fn secrets_given_as_recipients_are_not_echoed() {
+        let fuzz = |name: &str| {
+            std::fs::read(format!(
+                "{}/../../tests/data/fuzz/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        let identity_file =
+            String::from_utf8(fuzz("age_identity-secret-key-as-recipient")).unwrap();
+        let private_key =
+            String::from_utf8(fuzz("ssh_key-private-key-as-recipient")[1..].to_vec()).unwrap();
+        let unknown = String::from_utf8(fuzz("age_identity-unknown-recipient-echoed")).unwrap();
+        let unknown_ssh =
+            String::from_utf8(fuzz("ssh_key-unknown-recipient-echoed")[1..].to_vec()).unwrap();
+        let mut inputs: Vec<String> = identity_file.lines().map(str::to_string).collect();
+        inputs.push(private_key.clone());
+        inputs.push(unknown.clone());
+        inputs.push(unknown_ssh.clone());
+        inputs.push("age-secret-key-1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into());
+        for input in &inputs {
+            let Err(err) = AgeRecipient::parse(input) else {
+                continue;
+            };
+            let shown = err.to_string();
+            assert!(
+                !shown.to_ascii_uppercase().contains("AGE-SECRET-KEY-1"),
+                "{shown}"
+            );
+            assert!(!shown.contains("b3BlbnNzaC1rZXktdjE"), "{shown}");
+            let trimmed = input.trim();
+            if trimmed.chars().count() > 16 && !trimmed.starts_with("age1") {
+                assert!(!shown.contains(trimmed), "{shown}");
+            }
+        }
+        let err = AgeRecipient::parse(&private_key).unwrap_err().to_string();
+        assert!(err.contains("private key, not a recipient"), "{err}");
+        let secret = identity_file
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .unwrap();
+        let err = AgeRecipient::parse(secret).unwrap_err().to_string();
+        assert!(
+            err.contains("secret age identity, not a recipient"),
+            "{err}"
+        );
+        let err = AgeRecipient::parse(&unknown).unwrap_err().to_string();
+        assert!(err.contains(&format!("`{}…`", &unknown[..16])), "{err}");
+        // Public keys are still named in full.
+        let err = AgeRecipient::parse("ssh-ed25519 !!!")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`ssh-ed25519 !!!`"), "{err}");
+        let err = AgeRecipient::parse("age1xyz").unwrap_err().to_string();
+        assert!(err.contains("`age1xyz`"), "{err}");
     }
 
     /// A plugin recipient whose plugin is not installed fails cleanly.

@@ -55,6 +55,21 @@ impl<'a> Wire<'a> {
     }
 }
 
+/// A key type for an error message: a name such as `ssh-rsa` or
+/// `ecdsa-sha2-nistp256` as it is, anything else (a corrupt length that
+/// runs into key bytes, a secret pasted where a public key belongs) as
+/// "an unknown", so that no key material reaches the message.
+fn key_type_name(key_type: &[u8]) -> String {
+    let name_like = (1..=40).contains(&key_type.len())
+        && key_type.iter().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'@' | b'.')
+        });
+    match std::str::from_utf8(key_type) {
+        Ok(name) if name_like => name.to_string(),
+        _ => "an unknown".to_string(),
+    }
+}
+
 /// The 32-byte ed25519 public key inside an `ssh-ed25519` public key blob.
 fn ed25519_from_blob(blob: &[u8]) -> Result<[u8; 32]> {
     let mut wire = Wire { rest: blob };
@@ -64,7 +79,7 @@ fn ed25519_from_blob(blob: &[u8]) -> Result<[u8; 32]> {
     if key_type != ED25519.as_bytes() {
         return Err(bad_key(&format!(
             "got {} key type but only ed25519 keys are supported",
-            String::from_utf8_lossy(key_type)
+            key_type_name(key_type)
         )));
     }
     let key = wire
@@ -89,7 +104,8 @@ pub fn ssh_public_to_age(ssh_pub_line: &str) -> Result<String> {
     let key_type = fields.next().ok_or_else(|| bad_key("empty public key"))?;
     if key_type != ED25519 {
         return Err(bad_key(&format!(
-            "got {key_type} key type but only ed25519 keys are supported"
+            "got {} key type but only ed25519 keys are supported",
+            key_type_name(key_type.as_bytes())
         )));
     }
     let encoded = fields
@@ -176,7 +192,7 @@ fn ed25519_seed(key: &OpenSshKey) -> Result<Zeroizing<[u8; 32]>> {
     if key_type != ED25519.as_bytes() {
         return Err(bad_key(&format!(
             "got {} key type but only ed25519 keys are supported",
-            String::from_utf8_lossy(key_type)
+            key_type_name(key_type)
         )));
     }
     let public = wire.string().ok_or_else(truncated)?;
@@ -274,6 +290,31 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         // Key type says ed25519 but the blob is RSA.
         let blob = STANDARD.encode(b"\0\0\0\x07ssh-rsa\0\0\0\x01\x01");
         assert!(ssh_public_to_age(&format!("ssh-ed25519 {blob}")).is_err());
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/ssh_key-key-type-echoes-key-bytes`,
+    /// its first byte is the target's shape selector): the key type of a
+    /// public line, public blob or private section was echoed whole, so a
+    /// corrupt type ran into key bytes in the message. Names only now.
+    #[test]
+    fn key_type_errors_show_names_only() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/ssh_key-key-type-echoes-key-bytes"
+        ))
+        .unwrap();
+        let line = String::from_utf8(input[1..].to_vec()).unwrap();
+        let err = ssh_public_to_age(&line).unwrap_err().to_string();
+        assert!(err.contains("got an unknown key type"), "{err}");
+        assert!(!err.contains("AAAC3Nza"), "{err}");
+        let secret = "AGE-SECRET-KEY-1306VKAS8U9J5GSUTM5YW0S9XCEG8K7522RM56WM696U6N0XRULPQ2YQA25";
+        let err = ssh_public_to_age(secret).unwrap_err().to_string();
+        assert!(!err.contains(secret), "{err}");
+        let err = ssh_public_to_age("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ x").unwrap_err();
+        assert!(err.to_string().contains("got ssh-rsa key type"), "{err}");
+        let blob = STANDARD.encode(b"\0\0\0\x10ssh-ed\0\0\0\0\x01\x02\x03\x04\x05\x06\x07");
+        let err = ssh_public_to_age(&format!("ssh-ed25519 {blob}")).unwrap_err();
+        assert!(err.to_string().contains("got an unknown key type"), "{err}");
     }
 
     #[test]

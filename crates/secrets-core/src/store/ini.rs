@@ -437,7 +437,68 @@ pub(crate) fn emit(doc: &Map) -> Result<Vec<u8>> {
         }
         sections.push(section);
     }
-    Ok(write_sections(&sections))
+    let out = write_sections(&sections);
+    check_reads_back(&sections, &out)?;
+    Ok(out)
+}
+
+/// go-ini's writer, which sops uses and [`write_sections`] follows, writes
+/// some names and values so that they read back as something else (a key
+/// quoted with backquotes that holds one, a value wrapped in quotes that the
+/// reader strips, `"""` inside a `"""`-quoted value, …); sops writes such a
+/// file silently. nsec reads back what it wrote and refuses the tree
+/// instead, naming the first section or key that would change (never a
+/// value).
+fn check_reads_back(sections: &[OutSection<'_>], out: &[u8]) -> Result<()> {
+    let refuse = |what: String| {
+        emit_error(format!(
+            "{what} cannot be written as INI that reads back the same (go-ini's quoting cannot hold it)"
+        ))
+    };
+    let back = parse(out).map_err(|_| refuse("this tree".into()))?;
+    let mut read = back
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Entry(name, Value::Map(map)) => Some((name.as_str(), map)),
+            _ => None,
+        })
+        .peekable();
+    // The reader always yields a DEFAULT section first; the tree may have
+    // none.
+    if sections.first().map(|s| s.name) != Some(DEFAULT_SECTION)
+        && matches!(read.peek(), Some((DEFAULT_SECTION, map)) if map.items.is_empty())
+    {
+        read.next();
+    }
+    for section in sections {
+        let what = || format!("section `{}`", section.name);
+        let Some((name, map)) = read.next() else {
+            return Err(refuse(what()));
+        };
+        if name != section.name {
+            return Err(refuse(what()));
+        }
+        let mut entries = map.entries();
+        for key in &section.keys {
+            let same = match entries.next() {
+                Some((name, Value::Str(value))) => {
+                    name == key.name && value.as_bytes() == &key.value[..]
+                }
+                _ => false,
+            };
+            if !same {
+                return Err(refuse(format!("key `{}` of {}", key.name, what())));
+            }
+        }
+        if entries.next().is_some() {
+            return Err(refuse(what()));
+        }
+    }
+    match read.next() {
+        Some((name, _)) => Err(refuse(format!("section `{name}`"))),
+        None => Ok(()),
+    }
 }
 
 fn emit_error(message: String) -> Error {
@@ -552,5 +613,47 @@ fn trimmed_len(value: &[u8]) -> usize {
     match std::str::from_utf8(value) {
         Ok(s) => s.trim().len(),
         Err(_) => value.trim_ascii().len(),
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// Fuzz finding (`tests/data/fuzz/ini-backquote-key-reads-back-as-another`):
+    /// the key ``us`er"`` was written as ``` `us`er"` ``` (go-ini's quoting),
+    /// which reads back as the key `us`. nsec now refuses to write it.
+    #[test]
+    fn unquotable_names_and_values_are_refused() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/ini-backquote-key-reads-back-as-another"
+        ))
+        .unwrap();
+        let doc = parse(&input).unwrap();
+        let err = emit(&doc).unwrap_err().to_string();
+        assert!(err.contains("key `us`er\"` of section `database`"), "{err}");
+        let section = |key: &str, value: &str| Map {
+            items: vec![Item::Entry(
+                "s".into(),
+                Value::Map(Map {
+                    items: vec![Item::Entry(key.into(), Value::Str(value.into()))],
+                }),
+            )],
+        };
+        for (key, value) in [("a`b=c", "v"), ("k", "\"quoted\""), ("k", "\"\"\"x")] {
+            let err = emit(&section(key, value)).unwrap_err().to_string();
+            assert!(err.contains("cannot be written as INI"), "{err}");
+            assert!(!err.contains(value), "{err}");
+        }
+        // What reads back is written as before.
+        for (key, value) in [("a=b", "v # c"), ("k`", "multi\nline"), ("k", " padded ")] {
+            let out = emit(&section(key, value)).unwrap();
+            let back = parse(&out).unwrap();
+            let Some(Value::Map(s)) = back.get("s") else {
+                panic!()
+            };
+            assert_eq!(s.get(key), Some(&Value::Str(value.into())));
+        }
     }
 }

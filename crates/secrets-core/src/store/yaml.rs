@@ -34,7 +34,7 @@ use crate::gofmt;
 use crate::time::Timestamp;
 use crate::tree::{Item, Map, Value};
 
-mod fast;
+pub(crate) mod fast;
 
 /// Parses a YAML stream into one [`Map`] per document.
 ///
@@ -2669,7 +2669,7 @@ mod tests {
         let mut taken = 0;
         for file in &files {
             let text = std::fs::read_to_string(file).unwrap();
-            match fast::tests::agree(&text) {
+            match fast::agreement::agree(&text) {
                 Ok(true) => taken += 1,
                 Ok(false) => {}
                 Err(e) => panic!("{}: {e}", file.display()),
@@ -3347,7 +3347,7 @@ mod round_trip {
         #[test]
         fn emit_then_parse(docs in prop::collection::vec(doc(), 1..3), indent in 2usize..7) {
             let text = emit(&docs, indent).unwrap();
-            let agreed = fast::tests::agree(std::str::from_utf8(&text).unwrap());
+            let agreed = fast::agreement::agree(std::str::from_utf8(&text).unwrap());
             prop_assert!(agreed.is_ok(), "{:?}", agreed);
             let back = parse(&text);
             // go-yaml (and so sops) writes an indentation indicator relative

@@ -723,14 +723,16 @@ fn quoted(src: &str, at: usize) -> Step<(Cow<'_, str>, ScalarStyle, usize)> {
     }
 }
 
-#[cfg(test)]
-pub(super) mod tests {
+/// Comparison of this reader with granit-parser, for the tests and the
+/// fuzz targets (`fuzzing` feature).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod agreement {
     use super::*;
     use granit_parser::Parser;
 
     /// What the builder reads of an event: everything but the comment
     /// placement other than "right", the byte offsets and the span hints.
-    pub(in crate::store) fn projection(event: &Event<'_>, span: &Span) -> String {
+    pub(crate) fn projection(event: &Event<'_>, span: &Span) -> String {
         let event = match event {
             Event::Comment(text, placement) => {
                 format!(
@@ -751,7 +753,7 @@ pub(super) mod tests {
     }
 
     /// granit's events, or `None` if it rejects the text.
-    pub(in crate::store) fn granit(text: &str) -> Option<Vec<String>> {
+    pub(crate) fn granit(text: &str) -> Option<Vec<String>> {
         let mut parser = Parser::new_from_str(text);
         let mut out = Vec::new();
         for next in parser.by_ref() {
@@ -762,7 +764,7 @@ pub(super) mod tests {
     }
 
     /// This reader's events, or `None` if it bails.
-    pub(in crate::store) fn fast(text: &str) -> Option<Vec<String>> {
+    pub(crate) fn fast(text: &str) -> Option<Vec<String>> {
         if !eligible(text) {
             return None;
         }
@@ -777,7 +779,7 @@ pub(super) mod tests {
 
     /// When the fast reader takes a text, granit takes it too and yields the
     /// same events.
-    pub(in crate::store) fn agree(text: &str) -> Result<bool, String> {
+    pub(crate) fn agree(text: &str) -> Result<bool, String> {
         let Some(ours) = fast(text) else {
             return Ok(false);
         };
@@ -798,6 +800,11 @@ pub(super) mod tests {
         }
         Ok(true)
     }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::agreement::*;
 
     #[track_caller]
     fn takes(text: &str) {

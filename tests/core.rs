@@ -1536,8 +1536,14 @@ fn mutated_files_are_decided_as_sops_decides() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(40usize);
     let sources = [
-        ("yaml", "a: one\nb:\n  - 1\n  - two\nc:\n  d: true\n  e: 2.5\n"),
-        ("json", "{\"a\": \"one\", \"b\": [1, \"two\"], \"c\": {\"d\": true}}\n"),
+        (
+            "yaml",
+            "a: one\nb:\n  - 1\n  - two\nc:\n  d: true\n  e: 2.5\n",
+        ),
+        (
+            "json",
+            "{\"a\": \"one\", \"b\": [1, \"two\"], \"c\": {\"d\": true}}\n",
+        ),
         ("env", "A=one\nB=two\n"),
         ("ini", "[s]\na = one\nb = two\n"),
     ];
@@ -1578,9 +1584,28 @@ fn mutated_files_are_decided_as_sops_decides() {
                 _ => {
                     // Replace the value of one metadata field.
                     let text = String::from_utf8_lossy(&m).into_owned();
-                    let fields = ["mac", "lastmodified", "version", "enc", "recipient", "data", "iv", "tag", "type"];
+                    let fields = [
+                        "mac",
+                        "lastmodified",
+                        "version",
+                        "enc",
+                        "recipient",
+                        "data",
+                        "iv",
+                        "tag",
+                        "type",
+                    ];
                     let field = fields[next(fields.len())];
-                    let replacement = ["", "x", "null", "\"\"", "[]", "{}", "12", "ENC[AES256_GCM,data:,iv:,tag:,type:str]"][next(8)];
+                    let replacement = [
+                        "",
+                        "x",
+                        "null",
+                        "\"\"",
+                        "[]",
+                        "{}",
+                        "12",
+                        "ENC[AES256_GCM,data:,iv:,tag:,type:str]",
+                    ][next(8)];
                     let mutated = match text.find(field) {
                         Some(at) => {
                             let start = at + field.len();
@@ -1588,7 +1613,13 @@ fn mutated_files_are_decided_as_sops_decides() {
                                 + text[start..]
                                     .find(['\n', ',', '"', ']'])
                                     .unwrap_or(text.len() - start);
-                            let sep = if ext == "yaml" { ": " } else if ext == "json" { "\": " } else { "=" };
+                            let sep = if ext == "yaml" {
+                                ": "
+                            } else if ext == "json" {
+                                "\": "
+                            } else {
+                                "="
+                            };
                             let sep_end = (start + sep.len()).min(end);
                             format!("{}{}{}", &text[..sep_end], replacement, &text[end..])
                         }
@@ -1598,23 +1629,48 @@ fn mutated_files_are_decided_as_sops_decides() {
                 }
             }
             let f = sb.write(&format!("m{i}.{ext}"), &m);
-            let s = run(sb.sops().env("SOPS_AGE_KEY_FILE", &key).arg("decrypt").arg(&f));
-            let n = run(sb.nsec().env("SOPS_AGE_KEY_FILE", &key).arg("decrypt").arg(&f));
+            let s = run(sb
+                .sops()
+                .env("SOPS_AGE_KEY_FILE", &key)
+                .arg("decrypt")
+                .arg(&f));
+            let n = run(sb
+                .nsec()
+                .env("SOPS_AGE_KEY_FILE", &key)
+                .arg("decrypt")
+                .arg(&f));
             checked += 1;
             assert!(
                 !String::from_utf8_lossy(&n.stderr).contains("panicked"),
                 "nsec panicked on m{i}.{ext}"
             );
             let same = code(&s) == code(&n) && (code(&s) != 0 || s.stdout == n.stdout);
-            if !same {
+            // The differences the README lists as deliberate: in dotenv and
+            // INI files nsec refuses bytes that are not UTF-8, damaged
+            // flattened metadata keys (`sops_age__list_0__map_enc`), and
+            // dotenv keys that are not names; sops reads on (and sometimes
+            // panics) and fails later with another code.
+            let nsec_err = String::from_utf8_lossy(&n.stderr);
+            let deliberate = matches!(ext, "env" | "ini")
+                && code(&n) == 1
+                && (std::str::from_utf8(&m).is_err()
+                    || nsec_err.contains("flattened key")
+                    || nsec_err.contains("key is not valid"));
+            if !same && !deliberate {
                 let keep = sb.dir.path().join(format!("diff-m{i}.{ext}"));
                 std::fs::write(&keep, &m).unwrap();
                 differences.push(format!(
                     "m{i}.{ext}: sops {} nsec {} | sops: {} | nsec: {}",
                     code(&s),
                     code(&n),
-                    String::from_utf8_lossy(&s.stderr).lines().next().unwrap_or(""),
-                    String::from_utf8_lossy(&n.stderr).lines().next().unwrap_or("")
+                    String::from_utf8_lossy(&s.stderr)
+                        .lines()
+                        .next()
+                        .unwrap_or(""),
+                    String::from_utf8_lossy(&n.stderr)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
                 ));
             }
         }
@@ -1623,5 +1679,10 @@ fn mutated_files_are_decided_as_sops_decides() {
     if std::env::var_os("NSEC_MUTATIONS_KEEP").is_some() {
         let _ = sb.dir.keep();
     }
-    assert!(differences.is_empty(), "{} of {checked} differ:\n{}", differences.len(), differences.join("\n"));
+    assert!(
+        differences.is_empty(),
+        "{} of {checked} differ:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
 }

@@ -440,7 +440,12 @@ fn check_version(version: &str) -> Result<()> {
     let v = version.strip_prefix('v').unwrap_or(version);
     let core = v.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    // As semver (and sops): digits only, and no leading zero.
+    let numeric = |p: &&str| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && (p.len() == 1 || !p.starts_with('0'))
+    };
     if v.starts_with("1.") || (parts.len() == 3 && parts.iter().all(numeric)) {
         Ok(())
     } else {

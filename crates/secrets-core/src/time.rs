@@ -69,7 +69,8 @@ impl Timestamp {
     }
 
     /// Parses what Go's `time.Parse(time.RFC3339, s)` accepts:
-    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm)`, two-digit fields.
+    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm)`, two-digit fields except
+    /// the hour, which Go's `15` reads from one or two digits.
     pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
         let mut p = Cursor::new(s);
         let year = p.fixed(4)?;
@@ -78,7 +79,7 @@ impl Timestamp {
         p.expect(b'-')?;
         let day = p.fixed(2)?;
         p.expect(b'T')?;
-        let hour = p.fixed(2)?;
+        let hour = p.short()?;
         p.expect(b':')?;
         let minute = p.fixed(2)?;
         p.expect(b':')?;

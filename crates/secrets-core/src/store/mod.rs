@@ -134,19 +134,22 @@ pub fn parse_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Map>, Map)> 
             if flat.is_empty() {
                 return Err(Error::MetadataNotFound);
             }
-            flatten::unflatten(flat)?
+            fold_field_names(flatten::unflatten(flat)?, Fold::ExactWins)
         }
         Format::Ini => match docs[0].remove(METADATA_KEY) {
-            Some(Value::Map(section)) => flatten::unflatten(
-                section
-                    .items
-                    .into_iter()
-                    .filter_map(|item| match item {
-                        Item::Entry(k, v) => Some((k, v)),
-                        Item::Comment(_) => None,
-                    })
-                    .collect(),
-            )?,
+            Some(Value::Map(section)) => fold_field_names(
+                flatten::unflatten(
+                    section
+                        .items
+                        .into_iter()
+                        .filter_map(|item| match item {
+                            Item::Entry(k, v) => Some((k, v)),
+                            Item::Comment(_) => None,
+                        })
+                        .collect(),
+                )?,
+                Fold::ExactWins,
+            ),
             _ => return Err(Error::MetadataNotFound),
         },
         _ => {
@@ -160,10 +163,68 @@ pub fn parse_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Map>, Map)> 
             for doc in docs.iter_mut().skip(1) {
                 doc.remove(METADATA_KEY);
             }
-            meta
+            match format {
+                // sops reads the metadata of a JSON file with Go's
+                // encoding/json, whose field names match whatever the case
+                // (`"lastModified"` is `lastmodified`, the last one wins);
+                // go-yaml matches them exactly.
+                Format::Json | Format::Binary => fold_field_names(meta, Fold::LastWins),
+                _ => meta,
+            }
         }
     };
     Ok((docs, metadata))
+}
+
+/// Which of two metadata keys that differ only in case counts.
+#[derive(Clone, Copy)]
+enum Fold {
+    /// The later one (Go's encoding/json, for JSON files).
+    LastWins,
+    /// The one written exactly as the field, else the first (the
+    /// mapstructure decoding sops uses for dotenv and INI metadata).
+    ExactWins,
+}
+
+/// The metadata tree with every map key in lower case, as sops matches its
+/// metadata struct fields whatever their case.
+fn fold_field_names(map: Map, fold: Fold) -> Map {
+    let fold_value = |v: Value| -> Value {
+        match v {
+            Value::Map(m) => Value::Map(fold_field_names(m, fold)),
+            Value::List(items) => Value::List(
+                items
+                    .into_iter()
+                    .map(|i| match i {
+                        Value::Map(m) => Value::Map(fold_field_names(m, fold)),
+                        other => other,
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    };
+    let mut out = Map::new();
+    let mut exact = std::collections::HashSet::new();
+    for item in map.items {
+        if let Item::Entry(k, v) = item {
+            let lower = k.to_ascii_lowercase();
+            let is_exact = lower == k;
+            let keep = match fold {
+                Fold::LastWins => true,
+                Fold::ExactWins => {
+                    is_exact || (!exact.contains(&lower) && out.get(&lower).is_none())
+                }
+            };
+            if keep {
+                if is_exact {
+                    exact.insert(lower.clone());
+                }
+                out.insert(lower, fold_value(v));
+            }
+        }
+    }
+    out
 }
 
 /// Writes encrypted documents with their metadata (in tree form).

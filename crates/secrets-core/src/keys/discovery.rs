@@ -434,7 +434,8 @@ pub fn split_shell_words(line: &str) -> Result<Vec<String>, String> {
 }
 
 /// Parses an identity source: an identity file (lines of
-/// `AGE-SECRET-KEY-1…` / `AGE-PLUGIN-…`, `#` comments and blank lines), or
+/// `AGE-SECRET-KEY-1…`, `AGE-SECRET-KEY-PQ-1…` / `AGE-PLUGIN-…`, `#` comments
+/// and blank lines), or
 /// an age file encrypted with a passphrase that contains one.
 ///
 /// Returns the reason (naming line numbers, never contents) on failure.
@@ -446,11 +447,66 @@ pub fn parse_identity_source<C: Callbacks>(
     if contents.starts_with(b"age-encryption") || contents.starts_with(b"-----BEGIN AGE") {
         return encrypted_identity_file(location, contents, callbacks).map(|id| vec![id]);
     }
+    plain_identities(location, contents, callbacks)
+}
+
+/// Parses a plain identity file: `AGE-SECRET-KEY-PQ-1…` lines here, every
+/// other line by the `age` crate (which knows X25519 and plugin identities).
+fn plain_identities<C: Callbacks>(
+    location: &str,
+    contents: &[u8],
+    callbacks: C,
+) -> Result<Vec<BoxedIdentity>, String> {
+    let (pq, rest) = take_pq_identities(location, contents)?;
+    let contents = rest.as_deref().map_or(contents, |r| &r[..]);
     let file = age::IdentityFile::from_buffer(contents)
         .map_err(|e| format!("failed to parse '{location}' age identities: {e}"))?;
-    file.with_callbacks(callbacks)
+    let mut identities = file
+        .with_callbacks(callbacks)
         .into_identities()
-        .map_err(|e| format!("failed to parse '{location}' age identities: {e}"))
+        .map_err(|e| format!("failed to parse '{location}' age identities: {e}"))?;
+    identities.extend(pq);
+    Ok(identities)
+}
+
+/// The post-quantum identities of a file, and the rest of it when it had any.
+type PqSplit = (Vec<BoxedIdentity>, Option<Zeroizing<Vec<u8>>>);
+
+/// Takes age 1.3's post-quantum identities (`AGE-SECRET-KEY-PQ-1…`, which
+/// the `age` crate does not parse) out of an identity file. Returns them and,
+/// when there were any, the rest of the file for the `age` crate, with each
+/// such line turned into a `#` comment so that line numbers stay right. A bad
+/// line fails the whole source, as any bad line does in age; the reason
+/// names the line, never its text.
+fn take_pq_identities(location: &str, contents: &[u8]) -> Result<PqSplit, String> {
+    let prefix = super::pq::IDENTITY_PREFIX.as_bytes();
+    if !contents.windows(prefix.len()).any(|w| w == prefix) {
+        return Ok((Vec::new(), None));
+    }
+    let mut found: Vec<BoxedIdentity> = Vec::new();
+    // Never longer than the input, so it never grows (and leaves no copy).
+    let mut rest = Zeroizing::new(Vec::with_capacity(contents.len()));
+    for (index, line) in contents.split(|&b| b == b'\n').enumerate() {
+        if index > 0 {
+            rest.push(b'\n');
+        }
+        let trimmed = line.trim_ascii();
+        if !trimmed.starts_with(prefix) {
+            rest.extend_from_slice(line);
+            continue;
+        }
+        let fail = |why: &dyn fmt::Display| {
+            format!(
+                "failed to parse '{location}' age identities: line {}: invalid post-quantum secret key: {why}",
+                index + 1
+            )
+        };
+        let text = std::str::from_utf8(trimmed).map_err(|_| fail(&"not UTF-8"))?;
+        let identity = super::pq::PqIdentity::parse(text).map_err(|e| fail(&e))?;
+        found.push(Box::new(identity));
+        rest.push(b'#');
+    }
+    Ok((found, Some(rest)))
 }
 
 /// An identity file that is itself encrypted to a passphrase: the
@@ -482,10 +538,11 @@ fn encrypted_identity_file<C: Callbacks>(
         // Sized for a usual identity file, so the buffer rarely grows.
         let mut plain = Zeroizing::new(Vec::with_capacity(8192));
         reader.read_to_end(&mut plain)?;
-        let file = age::IdentityFile::from_buffer(&plain[..])?;
-        file.with_callbacks(callbacks.clone())
-            .into_identities()
+        plain_identities(&location, &plain, callbacks.clone())
             .map(Some)
+            .map_err(|reason| {
+                age::DecryptError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, reason))
+            })
     };
     Ok(Box::new(LazyIdentity {
         applies: Box::new(|_| true),

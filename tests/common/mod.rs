@@ -44,6 +44,11 @@ pub fn nsec_bin() -> PathBuf {
 mod test_tools;
 pub use test_tools::tool;
 
+/// The `node_modules` directory holding typage (npm `age-encryption`).
+pub fn node_modules() -> PathBuf {
+    test_tools::node_modules()
+}
+
 /// The real Go sops 3.11 binary. Panics (fails the test) when missing.
 pub fn sops_bin() -> PathBuf {
     test_tools::sops()

@@ -8,9 +8,10 @@
 pub const TEXT: &str = concat!(
     env!("NSEC_VERSION"),
     "\n",
-    "keys: age X25519 (age1…), SSH ed25519 and RSA (ssh-ed25519, ssh-rsa; ",
+    "keys: age X25519 (age1…), post-quantum age MLKEM768-X25519 (age1pq1…, ",
+    "AGE-SECRET-KEY-PQ-1…), SSH ed25519 and RSA (ssh-ed25519, ssh-rsa; ",
     "passphrase-protected private keys prompt), age plugins (age1NAME1…, AGE-PLUGIN-…)",
     "\n",
-    "not supported: PGP, AWS/GCP/Azure/HuaweiCloud KMS, HashiCorp Vault transit, ",
-    "post-quantum age (age1pq1…); such keys already in a file are kept on rewrites",
+    "not supported: PGP, AWS/GCP/Azure/HuaweiCloud KMS, HashiCorp Vault transit; ",
+    "such keys already in a file are kept on rewrites",
 );

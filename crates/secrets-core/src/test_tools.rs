@@ -43,3 +43,21 @@ pub fn tool(tool: &str) -> PathBuf {
 pub fn sops() -> PathBuf {
     tool("sops")
 }
+
+/// The `node_modules` directory holding typage (npm `age-encryption`
+/// 0.3.1), the independent age implementation of the post-quantum interop
+/// tests: `NSEC_TEST_NODE_MODULES`, else `.test-tools/node_modules`, where
+/// `scripts/test.sh` installs it. Panics (fails the test) when missing.
+pub fn node_modules() -> PathBuf {
+    let var = tool_env_var("node-modules");
+    let path = match std::env::var_os(&var) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => checkout_root().join(".test-tools/node_modules"),
+    };
+    assert!(
+        path.join("age-encryption/package.json").is_file(),
+        "age-encryption is missing in {} (run scripts/test.sh, which installs it, or set {var})",
+        path.display()
+    );
+    path
+}

@@ -103,11 +103,19 @@ pub struct KeygenArgs {
     /// Write the identity to FILE (mode 0600; never overwritten) instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Generate a post-quantum MLKEM768-X25519 identity (AGE-SECRET-KEY-PQ-1…,
+    /// recipient age1pq1…), as age-keygen -pq of age 1.3 does.
+    #[arg(long)]
+    pub pq: bool,
 }
 
 /// `nsec keygen`.
 pub fn keygen(_ctx: &Context, args: &KeygenArgs) -> Result<(), CliError> {
-    let (text, public) = store::new_identity_file();
+    let (text, public) = if args.pq {
+        store::new_pq_identity_file()?
+    } else {
+        store::new_identity_file()
+    };
     match &args.output {
         None => write_stdout(text.as_bytes()),
         Some(p) => {

@@ -5,10 +5,15 @@
 //! ASCII-armored age file whose payload is the 32-byte data key (or a
 //! 33-byte Shamir share), encrypted to that one recipient (spec §8.3).
 //!
-//! Recipients are classified the way sops 3.11 does it: `age1…` with a
-//! second `1` is a plugin recipient (`age1<name>1…`), other `age1…` strings
-//! are X25519 keys, `ssh-…` lines are SSH public keys (`ssh-ed25519`,
-//! `ssh-rsa`; the comment is kept in the text).
+//! Recipients are classified the way sops 3.11 does it: `age1pq1…` is a
+//! post-quantum MLKEM768-X25519 key ([`super::pq`]), other `age1…` strings
+//! with a second `1` are plugin recipients (`age1<name>1…`), other `age1…`
+//! strings are X25519 keys, `ssh-…` lines are SSH public keys
+//! (`ssh-ed25519`, `ssh-rsa`; the comment is kept in the text).
+//!
+//! Every `enc` block is its own age file with one stanza, so a post-quantum
+//! recipient is never mixed with an X25519 one in one age header (age's
+//! `postquantum` label rule), even in a file that has both kinds.
 
 use std::fmt;
 use std::io::Read;
@@ -31,6 +36,7 @@ enum Kind {
     X25519(age::x25519::Recipient),
     Ssh(age::ssh::Recipient),
     Plugin(age::plugin::Recipient),
+    Pq(Box<super::pq::PqRecipient>),
 }
 
 /// One age recipient: an X25519 key, an SSH public key, or a plugin
@@ -55,14 +61,16 @@ impl AgeRecipient {
             recipient: shown_recipient(text),
             reason,
         };
-        let kind = if text.starts_with("age1") && text.matches('1').count() > 1 {
-            if text.starts_with("age1pq1") {
-                // sops 3.11 (age 1.3) has native ML-KEM hybrid keys; the age
-                // crate does not, and there is no `age-plugin-pq` to run.
-                return Err(fail(
-                    "post-quantum (age1pq1…) recipients are not supported by nsec".to_string(),
-                ));
-            }
+        let kind = if text.starts_with(super::pq::RECIPIENT_PREFIX) {
+            // age 1.3's native ML-KEM hybrid keys (sops 3.11 has them too).
+            Kind::Pq(Box::new(super::pq::PqRecipient::parse(text).map_err(
+                |e| {
+                    fail(format!(
+                        "failed to parse input as Bech32-encoded age post-quantum public key: {e}"
+                    ))
+                },
+            )?))
+        } else if text.starts_with("age1") && text.matches('1').count() > 1 {
             Kind::Plugin(text.parse().map_err(|e: &str| {
                 fail(format!(
                     "failed to parse input as age key from age plugin: {e}"
@@ -98,6 +106,11 @@ impl AgeRecipient {
     /// Whether this is a plugin recipient (`age1<name>1…`).
     pub fn is_plugin(&self) -> bool {
         matches!(self.kind, Kind::Plugin(_))
+    }
+
+    /// Whether this is a post-quantum MLKEM768-X25519 key (`age1pq1…`).
+    pub fn is_post_quantum(&self) -> bool {
+        matches!(self.kind, Kind::Pq(_))
     }
 }
 
@@ -224,6 +237,7 @@ pub fn wrap_with_callbacks<C: Callbacks>(
     let dyn_recipient: &dyn age::Recipient = match &recipient.kind {
         Kind::X25519(r) => r,
         Kind::Ssh(r) => r,
+        Kind::Pq(r) => r.as_ref(),
         Kind::Plugin(r) => {
             plugin = age::plugin::RecipientPluginV1::new(
                 r.plugin(),

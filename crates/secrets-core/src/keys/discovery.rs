@@ -453,7 +453,8 @@ pub fn split_shell_words(line: &str) -> Result<Vec<String>, String> {
 }
 
 /// Parses an identity source: an identity file (lines of
-/// `AGE-SECRET-KEY-1…` / `AGE-PLUGIN-…`, `#` comments and blank lines), or
+/// `AGE-SECRET-KEY-1…`, `AGE-SECRET-KEY-PQ-1…` / `AGE-PLUGIN-…`, `#` comments
+/// and blank lines), or
 /// an age file encrypted with a passphrase that contains one.
 ///
 /// Returns the reason (naming line numbers, never contents) on failure.
@@ -465,11 +466,66 @@ pub fn parse_identity_source<C: Callbacks>(
     if contents.starts_with(b"age-encryption") || contents.starts_with(b"-----BEGIN AGE") {
         return encrypted_identity_file(location, contents, callbacks).map(|id| vec![id]);
     }
+    plain_identities(location, contents, callbacks)
+}
+
+/// Parses a plain identity file: `AGE-SECRET-KEY-PQ-1…` lines here, every
+/// other line by the `age` crate (which knows X25519 and plugin identities).
+fn plain_identities<C: Callbacks>(
+    location: &str,
+    contents: &[u8],
+    callbacks: C,
+) -> Result<Vec<BoxedIdentity>, String> {
+    let (pq, rest) = take_pq_identities(location, contents)?;
+    let contents = rest.as_deref().map_or(contents, |r| &r[..]);
     let file = age::IdentityFile::from_buffer(contents)
         .map_err(|e| format!("failed to parse '{location}' age identities: {e}"))?;
-    file.with_callbacks(callbacks)
+    let mut identities = file
+        .with_callbacks(callbacks)
         .into_identities()
-        .map_err(|e| format!("failed to parse '{location}' age identities: {e}"))
+        .map_err(|e| format!("failed to parse '{location}' age identities: {e}"))?;
+    identities.extend(pq);
+    Ok(identities)
+}
+
+/// The post-quantum identities of a file, and the rest of it when it had any.
+type PqSplit = (Vec<BoxedIdentity>, Option<Zeroizing<Vec<u8>>>);
+
+/// Takes age 1.3's post-quantum identities (`AGE-SECRET-KEY-PQ-1…`, which
+/// the `age` crate does not parse) out of an identity file. Returns them and,
+/// when there were any, the rest of the file for the `age` crate, with each
+/// such line turned into a `#` comment so that line numbers stay right. A bad
+/// line fails the whole source, as any bad line does in age; the reason
+/// names the line, never its text.
+fn take_pq_identities(location: &str, contents: &[u8]) -> Result<PqSplit, String> {
+    let prefix = super::pq::IDENTITY_PREFIX.as_bytes();
+    if !contents.windows(prefix.len()).any(|w| w == prefix) {
+        return Ok((Vec::new(), None));
+    }
+    let mut found: Vec<BoxedIdentity> = Vec::new();
+    // Never longer than the input, so it never grows (and leaves no copy).
+    let mut rest = Zeroizing::new(Vec::with_capacity(contents.len()));
+    for (index, line) in contents.split(|&b| b == b'\n').enumerate() {
+        if index > 0 {
+            rest.push(b'\n');
+        }
+        let trimmed = line.trim_ascii();
+        if !trimmed.starts_with(prefix) {
+            rest.extend_from_slice(line);
+            continue;
+        }
+        let fail = |why: &dyn fmt::Display| {
+            format!(
+                "failed to parse '{location}' age identities: line {}: invalid post-quantum secret key: {why}",
+                index + 1
+            )
+        };
+        let text = std::str::from_utf8(trimmed).map_err(|_| fail(&"not UTF-8"))?;
+        let identity = super::pq::PqIdentity::parse(text).map_err(|e| fail(&e))?;
+        found.push(Box::new(identity));
+        rest.push(b'#');
+    }
+    Ok((found, Some(rest)))
 }
 
 /// An identity file that is itself encrypted to a passphrase: the
@@ -501,10 +557,11 @@ fn encrypted_identity_file<C: Callbacks>(
         // Sized for a usual identity file, so the buffer rarely grows.
         let mut plain = Zeroizing::new(Vec::with_capacity(8192));
         reader.read_to_end(&mut plain)?;
-        let file = age::IdentityFile::from_buffer(&plain[..])?;
-        file.with_callbacks(callbacks.clone())
-            .into_identities()
+        plain_identities(&location, &plain, callbacks.clone())
             .map(Some)
+            .map_err(|reason| {
+                age::DecryptError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, reason))
+            })
     };
     Ok(Box::new(LazyIdentity {
         applies: Box::new(|_| true),
@@ -995,6 +1052,93 @@ mod tests {
 
         let ids = discover(&env, Passphrase::new(Some("wrong")));
         assert!(crate::keys::age::unwrap(&ids, &to_a).is_err());
+    }
+
+    /// age 1.3's post-quantum identities load from every source, beside
+    /// X25519 ones in the same file, and from passphrase-encrypted files.
+    #[test]
+    fn post_quantum_identities_in_every_source() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let pq_text = key_text("pq-spec-example.txt");
+        let pq_public = pq_text
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .unwrap();
+        let pq_line = pq_text
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-PQ-1"))
+            .unwrap();
+        let to_pq = crate::keys::age::wrap(
+            &crate::keys::age::AgeRecipient::parse(pq_public).unwrap(),
+            b"for the pq key",
+        )
+        .unwrap();
+        let to_a = go_age_encrypt(&["-a", "-r", KEY_A_PUB], b"for key A");
+
+        // One file with both kinds (and CR LF line ends, indentation).
+        let both = format!(
+            "{}\r\n  {pq_line}  \r\n",
+            key_text("age-test-key-A.txt").trim_end()
+        );
+        let path = dir.path().join("keys.txt");
+        std::fs::write(&path, &both).unwrap();
+        let ids = discover(
+            &MapEnv::home(dir.path()).set(KEY_FILE_VAR, path.display().to_string()),
+            age::NoCallbacks,
+        );
+        assert_eq!(ids.len(), 2, "{:?}", ids.problems());
+        let open = |ids: &Identities, block: &str| {
+            crate::keys::age::unwrap(ids, block)
+                .unwrap()
+                .map(|p| p.to_vec())
+        };
+        assert_eq!(open(&ids, &to_pq).unwrap(), b"for the pq key");
+        assert_eq!(open(&ids, &to_a).unwrap(), b"for key A");
+
+        // SOPS_AGE_KEY with the PQ line alone: only the PQ block opens.
+        let ids = discover(
+            &MapEnv::home(dir.path()).set(KEY_VAR, pq_line),
+            age::NoCallbacks,
+        );
+        assert_eq!(ids.len(), 1);
+        assert!(open(&ids, &to_pq).is_some());
+        assert!(open(&ids, &to_a).is_none());
+
+        // A passphrase-encrypted identity file holding the PQ key.
+        let encryptor =
+            age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from("pq pass"));
+        let mut armored = Vec::new();
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)
+                .unwrap();
+        let mut w = encryptor.wrap_output(armor).unwrap();
+        w.write_all(pq_text.as_bytes()).unwrap();
+        w.finish().unwrap().finish().unwrap();
+        let locked = dir.path().join("keys.age");
+        std::fs::write(&locked, &armored).unwrap();
+        let callbacks = Passphrase::new(Some("pq pass"));
+        let ids = discover(
+            &MapEnv::home(dir.path()).set(KEY_FILE_VAR, locked.display().to_string()),
+            callbacks.clone(),
+        );
+        assert_eq!(open(&ids, &to_pq).unwrap(), b"for the pq key");
+        assert_eq!(callbacks.asked(), 1);
+
+        // A bad PQ line fails its source, naming the line, not the key.
+        let broken = pq_line.replace("XX76", "XX77");
+        let ids = discover(
+            &MapEnv::home(dir.path())
+                .set(KEY_VAR, format!("# one\n{broken}\n"))
+                .set(KEY_FILE_VAR, path.display().to_string()),
+            age::NoCallbacks,
+        );
+        assert_eq!(ids.len(), 2, "the good file still counts");
+        assert_eq!(ids.problems().len(), 1);
+        let problem = ids.problems()[0].to_string();
+        assert!(problem.contains("line 2") && problem.contains("post-quantum"));
+        assert!(!problem.contains(&broken[19..40]), "{problem}");
+        assert!(!format!("{ids:?}").contains(&pq_line[19..40]));
     }
 
     /// sops 3.11 lists a set-but-empty source after the unset ones (checked

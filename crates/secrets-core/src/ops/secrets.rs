@@ -73,17 +73,44 @@ pub fn new_identity_file() -> (Zeroizing<String>, String) {
     (text, public)
 }
 
-/// The public key of the first X25519 identity in an identity file.
+/// A new post-quantum identity file as `age-keygen -pq` writes it (age 1.3:
+/// `# created: …`, `# public key: age1pq1…`, the `AGE-SECRET-KEY-PQ-1…`
+/// line) and its public key.
+pub fn new_pq_identity_file() -> Result<(Zeroizing<String>, String)> {
+    use secrecy::ExposeSecret;
+    let identity = crate::keys::pq::PqIdentity::generate()
+        .map_err(|e| Error::KeyWrap(format!("the OS random generator failed: {e}")))?;
+    let public = identity.to_recipient().to_string();
+    let text = Zeroizing::new(format!(
+        "# created: {}\n# public key: {public}\n{}\n",
+        Timestamp::now_utc().to_rfc3339_seconds(),
+        identity.to_secret_string().expose_secret()
+    ));
+    Ok((text, public))
+}
+
+/// The public key of the first identity in an identity file, X25519
+/// (`AGE-SECRET-KEY-1…`) or post-quantum (`AGE-SECRET-KEY-PQ-1…`).
 pub fn identity_file_public(path: &Path) -> Result<String> {
     let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
+    let location = || path.display().to_string();
     let line = text
         .lines()
         .map(str::trim)
-        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .find(|l| {
+            l.starts_with("AGE-SECRET-KEY-1") || l.starts_with(crate::keys::pq::IDENTITY_PREFIX)
+        })
         .ok_or_else(|| Error::Identity {
-            location: path.display().to_string(),
-            reason: "no AGE-SECRET-KEY-1 line in the identity file".into(),
+            location: location(),
+            reason: "no AGE-SECRET-KEY-1 or AGE-SECRET-KEY-PQ-1 line in the identity file".into(),
         })?;
+    if line.starts_with(crate::keys::pq::IDENTITY_PREFIX) {
+        let identity = crate::keys::pq::PqIdentity::parse(line).map_err(|e| Error::Identity {
+            location: location(),
+            reason: format!("invalid post-quantum secret key: {e}"),
+        })?;
+        return Ok(identity.to_recipient().to_string());
+    }
     ssh_to_age::x25519_public(&secrecy::SecretString::from(line.to_string()))
 }
 

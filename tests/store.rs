@@ -1444,3 +1444,45 @@ fn names_never_leave_the_store_through_symlinks() {
     let out = add_stdin(&sb, &["api-keys/inner/ok"], "value-123456\n");
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `host rm --yes` re-wraps the data keys and says how to cut the removed
+/// host off for good; that command, pasted, gives the files new data keys.
+#[test]
+fn host_rm_prints_a_rotate_command_that_works_when_pasted() {
+    let sb = Sandbox::new();
+    let st = store(&sb);
+    add_stdin(&sb, &["api-keys/a"], "value-a\n");
+    ok(nsec(&sb).args(["host", "add", "laptop", "--age", AGE_B, "--yes"]));
+    let before = std::fs::read_to_string(st.join("api-keys/a.yaml")).unwrap();
+    let out = run(nsec(&sb).args(["host", "rm", "laptop", "--yes"]));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(code(&out), 0, "{err}");
+    let at = err.find("nsec rotate").unwrap_or_else(|| panic!("{err}"));
+    let cmd = err[at..].lines().next().unwrap();
+    assert_eq!(cmd, "nsec rotate --yes api-keys/a");
+    let value_of = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("a: ENC["))
+            .unwrap()
+            .to_string()
+    };
+    let path = format!(
+        "{}:{}",
+        nsec_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let rewrapped = std::fs::read_to_string(st.join("api-keys/a.yaml")).unwrap();
+    assert_eq!(
+        value_of(&rewrapped),
+        value_of(&before),
+        "host rm already rotated"
+    );
+    ok(sb
+        .cmd("sh")
+        .current_dir(sb.work())
+        .env("PATH", path)
+        .env("SOPS_AGE_KEY_FILE", key_file("A"))
+        .args(["-c", cmd]));
+    let rotated = std::fs::read_to_string(st.join("api-keys/a.yaml")).unwrap();
+    assert_ne!(value_of(&rotated), value_of(&before), "no new data key");
+}

@@ -665,9 +665,17 @@ pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
             "Removed host {} ({}) from {config}",
             plan.name, change.recipient
         );
-        eprintln!(
-            "Note: updating re-wraps the existing data keys; a removed host that kept a copy of a file can still read it. Use `nsec rotate` on the secrets to cut it off."
-        );
+        if !plan.out_of_date.is_empty() {
+            let names: Vec<String> = plan
+                .out_of_date
+                .iter()
+                .map(|i| crate::error::shell_quote(&i.name))
+                .collect();
+            eprintln!(
+                "Note: updating re-wraps the existing data keys; a removed host that kept a copy of a file can still read it. New data keys cut it off (and change the secrets at their source too): nsec rotate --yes {}",
+                names.join(" ")
+            );
+        }
     } else {
         eprintln!(
             "Added host {} ({}) to {config}",

@@ -78,10 +78,12 @@ echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
+cargo clippy -q --workspace --all-targets --features secrets-cli/fault-injection -- -D warnings
 echo "==> cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps
 echo "==> cargo test"
-cargo test --workspace --all-targets -- --test-threads="${NSEC_TEST_THREADS:-2}" 2>&1 | tee "$log"
+# The crash tests need the fault-injection hooks (never in release builds).
+cargo test --workspace --all-targets --features secrets-cli/fault-injection -- --test-threads="${NSEC_TEST_THREADS:-2}" 2>&1 | tee "$log"
 echo "==> doc tests"
 cargo test --workspace --doc 2>&1 | tee -a "$log"
 echo "==> examples"

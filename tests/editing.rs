@@ -1033,3 +1033,185 @@ fn configs_others_could_write_are_refused() {
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
     assert_eq!(code(&encrypt()), 0);
 }
+
+/// A crash at every file-system step of every command that writes a file
+/// (after writing the temporary, after its fsync, before and after its
+/// rename; injected, so each step is hit exactly): the file is always the
+/// old one or the complete new one, the only trace is a stale temporary
+/// that `validate` reports (E080) and the next write removes, and running
+/// the command again succeeds.
+#[test]
+fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
+    require_fault_injection();
+    struct Case {
+        name: &'static str,
+        args: Vec<&'static str>,
+        stdin: &'static [u8],
+        /// What the file decrypts to afterwards (or is, for decrypt -i).
+        after: &'static str,
+        plaintext_result: bool,
+    }
+    let cases = vec![
+        Case {
+            name: "set",
+            args: vec!["set", "--value-stdin", "F", "[\"a\"]"],
+            stdin: b"\"new\"",
+            after: "a: new\nb: two\n",
+            plaintext_result: false,
+        },
+        Case {
+            name: "unset",
+            args: vec!["unset", "F", "[\"b\"]"],
+            stdin: b"",
+            after: "a: one\n",
+            plaintext_result: false,
+        },
+        Case {
+            name: "rotate",
+            args: vec!["rotate", "-i", "F"],
+            stdin: b"",
+            after: "a: one\nb: two\n",
+            plaintext_result: false,
+        },
+        Case {
+            name: "updatekeys",
+            args: vec!["updatekeys", "-y", "F"],
+            stdin: b"",
+            after: "a: one\nb: two\n",
+            plaintext_result: false,
+        },
+        Case {
+            name: "decrypt",
+            args: vec!["decrypt", "-i", "F"],
+            stdin: b"",
+            after: "a: one\nb: two\n",
+            plaintext_result: true,
+        },
+        Case {
+            name: "edit",
+            args: vec!["edit", "F"],
+            stdin: b"",
+            after: "a: edited\nb: two\n",
+            plaintext_result: false,
+        },
+    ];
+    let sb = setup();
+    let editor = editor_script(&sb, "ed.sh", "sed -i s/one/edited/ \"$1\"");
+    for case in cases {
+        let mut step = 1;
+        loop {
+            assert!(step < 50, "{}: never finished", case.name);
+            let f = encrypted(
+                &sb,
+                &format!("{}-{step}.yaml", case.name),
+                "a: one\nb: two\n",
+            );
+            let old = std::fs::read(&f).unwrap();
+            // A second recipient, so that updatekeys has work to do.
+            let config = std::fs::read_to_string(sb.path(".sops.yaml")).unwrap();
+            sb.write(
+                ".sops.yaml",
+                format!("creation_rules:\n  - age: {AGE_A},{AGE_B}\n"),
+            );
+            let args: Vec<String> = case
+                .args
+                .iter()
+                .map(|a| {
+                    if *a == "F" {
+                        f.display().to_string()
+                    } else {
+                        a.to_string()
+                    }
+                })
+                .collect();
+            let out = run_with_stdin(
+                nsec(&sb)
+                    .args(&args)
+                    .env("EDITOR", &editor)
+                    .env("NSEC_TEST_FAULT_AT", step.to_string()),
+                case.stdin,
+            );
+            let crashed = out.status.code().is_none();
+            let now = std::fs::read(&f).unwrap();
+            let ok_new = |bytes: &[u8]| {
+                if case.plaintext_result {
+                    bytes == case.after.as_bytes()
+                } else {
+                    let tmp = sb.write("check.yaml", bytes);
+                    sops_decrypt(&sb, "A", &tmp) == case.after
+                }
+            };
+            assert!(
+                now == old || ok_new(&now),
+                "{} step {step}: the file is neither the old nor the new one",
+                case.name
+            );
+            if !crashed {
+                assert_eq!(
+                    code(&out),
+                    0,
+                    "{}: {}",
+                    case.name,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(ok_new(&now), "{}: finished without the new file", case.name);
+                sb.write(".sops.yaml", config);
+                break;
+            }
+            // Only a stale temporary may be left; validate finds it, and
+            // running the command again succeeds and sweeps it.
+            let leftovers = || -> Vec<std::path::PathBuf> {
+                std::fs::read_dir(sb.work())
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| {
+                        p.file_name()
+                            .unwrap()
+                            .to_string_lossy()
+                            .starts_with(".nsec-tmp-")
+                    })
+                    .collect()
+            };
+            let left = leftovers();
+            assert!(left.len() <= 1, "{} step {step}: {left:?}", case.name);
+            for p in &left {
+                // Stale: nobody holds it, and older than a writer's first
+                // moment.
+                let old_time = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+                std::fs::File::options()
+                    .write(true)
+                    .open(p)
+                    .unwrap()
+                    .set_modified(old_time)
+                    .unwrap();
+                let v = run(nsec(&sb)
+                    .args(["validate", "--keyless", "--json", "--dir"])
+                    .arg(sb.work()));
+                assert!(
+                    String::from_utf8_lossy(&v.stdout).contains("E080"),
+                    "{} step {step}",
+                    case.name
+                );
+            }
+            let out = run_with_stdin(nsec(&sb).args(&args).env("EDITOR", &editor), case.stdin);
+            if now == old {
+                assert_eq!(
+                    code(&out),
+                    0,
+                    "{} step {step}, again: {}",
+                    case.name,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(ok_new(&std::fs::read(&f).unwrap()));
+            }
+            assert!(
+                leftovers().is_empty(),
+                "{} step {step}: a temporary was left after the next write",
+                case.name
+            );
+            sb.write(".sops.yaml", config);
+            step += 1;
+        }
+        assert!(step > 2, "{}: no write step was injected", case.name);
+    }
+}

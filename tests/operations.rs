@@ -517,6 +517,7 @@ fn rekeying_keeps_the_rotation_clock_and_set_restarts_it() {
 /// new keys, file by file), and the next run completes the rotation.
 #[test]
 fn rotate_survives_failure_at_every_step() {
+    require_fault_injection();
     let steps = 1 + SECRETS.len() + 1 + SECRETS.len(); // journal, prepare, commit, renames
     for fail_at in 1..=steps {
         let s = Store::new();
@@ -1268,6 +1269,7 @@ fn rotate_all_and_concurrent_set_never_lose_the_set() {
 /// gives every file its new recipients.
 #[test]
 fn recovery_keeps_a_change_made_after_an_interrupted_rotation() {
+    require_fault_injection();
     let s = Store::new();
     std::fs::write(
         s.file(".sops.yaml"),

@@ -59,6 +59,17 @@ pub fn age_bin(name: &str) -> PathBuf {
     tool(name)
 }
 
+/// Fails the test unless the nsec under test has the crash tests' fault
+/// injection compiled in (`cargo test --features secrets-cli/fault-injection`,
+/// which scripts/test.sh uses): such a test must not pass by not crashing.
+pub fn require_fault_injection() {
+    let out = Command::new(nsec_bin()).arg("--version").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("fault injection compiled in"),
+        "this test needs nsec built with fault injection: cargo test --features secrets-cli/fault-injection (scripts/test.sh does)"
+    );
+}
+
 /// An isolated environment: a private HOME, no SOPS_* or NSEC_* variables
 /// from the caller, the sops version check off.
 pub struct Sandbox {

@@ -14,4 +14,20 @@ pub const TEXT: &str = concat!(
     "\n",
     "not supported: PGP, AWS/GCP/Azure/HuaweiCloud KMS, HashiCorp Vault transit; ",
     "such keys already in a file are kept on rewrites",
+    fault_note!(),
 );
+
+/// Test builds say that they inject faults (the crash tests check it).
+#[cfg(feature = "fault-injection")]
+macro_rules! fault_note {
+    () => {
+        "\nTEST BUILD: fault injection compiled in (NSEC_TEST_FAULT_AT, NSEC_TEST_FAIL_AFTER)"
+    };
+}
+#[cfg(not(feature = "fault-injection"))]
+macro_rules! fault_note {
+    () => {
+        ""
+    };
+}
+use fault_note;

@@ -211,7 +211,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
         _ => new_mode,
     };
     let tmp = write_temp(&path, bytes, mode, owner)?;
+    crate::fault::io("rename");
     tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+    crate::fault::io("renamed");
     sync_dir(&path);
     Ok(())
 }
@@ -223,7 +225,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
 pub fn write_atomic_like(path: &Path, bytes: &[u8], like: &Path) -> Result<()> {
     let m = fs::metadata(like).map_err(|e| Error::io(like, e))?;
     let tmp = write_temp(like, bytes, m.permissions().mode() & 0o7777, ownership(&m))?;
+    crate::fault::io("rename");
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    crate::fault::io("renamed");
     sync_dir(path);
     Ok(())
 }
@@ -243,6 +247,7 @@ pub fn write_new(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
         return Err(Error::AlreadyExists(path.to_path_buf()));
     }
     let tmp = write_temp(path, bytes, new_mode, None)?;
+    crate::fault::io("rename");
     match tmp.persist_noclobber(path) {
         Ok(_) => {
             sync_dir(path);
@@ -307,6 +312,7 @@ fn replace_all_with(
     }
     let mut done: Vec<(PathBuf, &[u8])> = Vec::with_capacity(files.len());
     for (i, ((path, tmp), f)) in staged.into_iter().zip(files).enumerate() {
+        crate::fault::io("rename");
         let renamed = before_rename(i).and_then(|()| {
             tmp.persist(&path)
                 .map(|_| ())
@@ -383,7 +389,9 @@ fn write_temp(
             .map_err(|e| Error::io(tmp.path(), e))?;
     }
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    crate::fault::io("write");
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    crate::fault::io("fsync");
     Ok(tmp)
 }
 

@@ -78,6 +78,7 @@
 pub mod cipher;
 pub mod crypt;
 pub mod error;
+pub mod fault;
 pub mod file;
 pub mod format;
 pub mod fsio;

@@ -220,22 +220,8 @@ fn remove_journal(root: &Path) -> Result<()> {
     }
 }
 
-/// A failure injection point for tests: with `NSEC_TEST_FAIL_AFTER=N` in a
-/// debug build, the process aborts (like a kill) at the N-th step.
 fn step(counter: &mut usize) {
-    if !cfg!(debug_assertions) {
-        return;
-    }
-    *counter += 1;
-    if let Some(n) = std::env::var("NSEC_TEST_FAIL_AFTER")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if *counter == n {
-            eprintln!("nsec: injected failure at step {n}");
-            std::process::abort();
-        }
-    }
+    crate::fault::step(counter);
 }
 
 /// What recovery found and did.

@@ -1024,6 +1024,13 @@ fn configs_others_could_write_are_refused() {
         .arg(&plain)
         .env("SOPS_AGE_KEY_FILE", key_file("A")));
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    // It names the config it used, since sops would not have found it.
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("encrypting by the rules of shared/.sops.yaml"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Own file in a world-writable directory: refused unless sticky.
     std::os::unix::fs::chown(&config, Some(0), Some(0)).unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();

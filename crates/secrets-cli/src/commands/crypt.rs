@@ -17,7 +17,7 @@ pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
     let file = &ctx.resolve(&args.file, Target::Existing)?;
     let dest = Destination::from_flags(args.io.output.as_deref(), args.io.in_place, file)?;
     let name = effective_name(&args.io, file);
-    let config = ctx.config_for(name.as_deref())?;
+    let config = ctx.config_for_encryption(name.as_deref())?;
     let selectors = [
         ("encrypted_regex", &args.encrypted_regex),
         ("unencrypted_regex", &args.unencrypted_regex),

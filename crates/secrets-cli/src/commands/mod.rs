@@ -59,6 +59,24 @@ impl Context {
         Ok(ops::load_config(self.config.as_deref(), target, &self.cwd)?)
     }
 
+    /// The `.sops.yaml` whose rules will encrypt `target`. When nsec's search
+    /// upward from the file's directory found another config than sops
+    /// would (sops looks from the working directory only), it says which
+    /// on stderr, so nobody encrypts by a config they did not expect.
+    pub fn config_for_encryption(&self, target: Option<&Path>) -> Result<Option<Config>, CliError> {
+        let config = self.config_for(target)?;
+        if let Some(c) = &config {
+            let sops_would = secrets_core::rules::find(None, None, &self.cwd);
+            if self.config.is_none() && sops_would.as_deref() != Some(c.path.as_path()) {
+                eprintln!(
+                    "nsec: encrypting by the rules of {} (found from the file's directory)",
+                    crate::output::display_path(&self.cwd, &c.path)
+                );
+            }
+        }
+        Ok(config)
+    }
+
     /// Store options from the config, with `--indent` applied.
     pub fn store_options(&self, config: Option<&Config>) -> StoreOptions {
         let mut opts = ops::store_options(config);

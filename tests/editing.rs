@@ -1222,3 +1222,33 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
         assert!(step > 2, "{}: no write step was injected", case.name);
     }
 }
+
+/// The private directory of an edit whose nsec was killed (plaintext inside)
+/// is removed by the next edit; one a live nsec holds is left alone.
+#[test]
+fn a_killed_edit_leaves_no_plaintext_for_long() {
+    let sb = setup();
+    let run_dir = runtime_dir(&sb);
+    // What a killed edit leaves: nsec-*/ with its lock file and the plaintext.
+    let stale = run_dir.join("nsec-STALE1");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join(".lock"), "").unwrap();
+    std::fs::write(stale.join("secret.yaml"), "a: plain-text-secret\n").unwrap();
+    let live = run_dir.join("nsec-LIVE01");
+    std::fs::create_dir_all(&live).unwrap();
+    std::fs::write(live.join(".lock"), "").unwrap();
+    let held = std::fs::File::open(live.join(".lock")).unwrap();
+    held.lock().unwrap();
+    let f = encrypted(&sb, "k.yaml", "a: one\n");
+    let out = run(nsec(&sb)
+        .env("EDITOR", "true")
+        .env("XDG_RUNTIME_DIR", &run_dir)
+        .arg("edit")
+        .arg(&f));
+    assert_eq!(code(&out), 200, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stale.exists(), "the stale plaintext is still there");
+    assert!(live.exists(), "a live edit's directory was removed");
+    drop(held);
+    std::fs::remove_dir_all(&live).unwrap();
+    assert_empty(&run_dir);
+}

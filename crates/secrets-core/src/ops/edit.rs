@@ -290,9 +290,44 @@ pub fn template(format: Format) -> &'static str {
 }
 
 /// The private directory holding the plaintext during an edit. Removed when
-/// dropped (success, error, editor failure, interrupt).
+/// dropped (success, error, editor failure, interrupt). While it lives, a
+/// lock is held on its `.lock` file: a directory whose lock nobody holds was
+/// left by an nsec that was killed, and the next edit removes it.
 pub struct PrivateDir {
+    // Dropped after `dir` is removed: fields drop in order.
     dir: tempfile::TempDir,
+    _lock: fs::File,
+}
+
+const PRIVATE_PREFIX: &str = "nsec-";
+const LOCK_NAME: &str = ".lock";
+
+/// Removes the private directories of edits whose nsec was killed (their
+/// plaintext would otherwise stay until the next reboot): `nsec-*`
+/// directories in `base` with a `.lock` file nobody holds.
+fn sweep_stale_private_dirs(base: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(PRIVATE_PREFIX)
+        {
+            continue;
+        }
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(lock) = fs::File::open(dir.join(LOCK_NAME)) else {
+            continue; // being created, or not ours
+        };
+        if lock.try_lock().is_ok() {
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
 }
 
 impl PrivateDir {
@@ -306,14 +341,22 @@ impl PrivateDir {
                 .filter(|p| p.is_absolute() && p.is_dir())
                 .unwrap_or_else(std::env::temp_dir),
         };
+        sweep_stale_private_dirs(&base);
         let dir = tempfile::Builder::new()
-            .prefix("nsec-")
+            .prefix(PRIVATE_PREFIX)
             .tempdir_in(&base)
             .map_err(|e| Error::io(&base, e))?;
         #[cfg(unix)]
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700))
             .map_err(|e| Error::io(dir.path(), e))?;
-        Ok(PrivateDir { dir })
+        let lock_path = dir.path().join(LOCK_NAME);
+        let lock = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+        Ok(PrivateDir { dir, _lock: lock })
     }
 
     /// The directory.

@@ -986,6 +986,11 @@ fn deep_documents_and_indexes_are_refused_not_crashed() {
     assert_eq!(code(&out), 7, "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.len() < 2000, "the error repeats the whole index");
     assert_eq!(std::fs::read(&f).unwrap(), before);
+    // Endless input is refused at the size limit, not read until memory
+    // runs out.
+    let out = run(nsec(&sb).args(["decrypt", "/dev/zero"]));
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("larger than 512 MiB"));
 }
 
 /// A `.sops.yaml` another user could have written is refused (it would

@@ -111,6 +111,25 @@ pub const MAX_SECRET_FILE: u64 = 512 << 20;
 /// The most nsec reads from a `.sops.yaml`, a template or an identity file.
 pub const MAX_SMALL_FILE: u64 = 16 << 20;
 
+/// Reads at most [`MAX_SECRET_FILE`] bytes from `reader` (standard input,
+/// a FIFO or a file given on the command line): more is
+/// [`Error::TooLarge`] naming `path`, never an unbounded allocation.
+pub fn read_capped(reader: impl std::io::Read, path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    reader
+        .take(MAX_SECRET_FILE + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::io(path, e))?;
+    if out.len() as u64 > MAX_SECRET_FILE {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_SECRET_FILE,
+        });
+    }
+    Ok(out)
+}
+
 /// Reads a secret file: [`read_regular`] with [`MAX_SECRET_FILE`].
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     read_regular(path, MAX_SECRET_FILE)

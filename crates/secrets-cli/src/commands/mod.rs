@@ -8,7 +8,6 @@ pub mod maintain;
 pub mod secrets;
 pub mod shell;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use secrets_core::keys::discovery::{self, Identities};
@@ -100,24 +99,24 @@ pub fn identities() -> Identities {
 
 /// Reads FILE, or standard input for `-`.
 pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
+    // What comes from the command line may be a FIFO or a process
+    // substitution: read as a stream, but never more than nsec reads from a
+    // secret file.
     if file == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| CliError::Other(format!("cannot read standard input: {e}")))?;
-        return Ok(buf);
+        return Ok(secrets_core::fsio::read_capped(
+            std::io::stdin().lock(),
+            Path::new("standard input"),
+        )?);
     }
     let path = Path::new(file);
     if !path.exists() {
         return Err(CliError::NoSuchFile(path.to_path_buf()));
     }
-    std::fs::read(path).map_err(|e| {
-        secrets_core::Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        }
-        .into()
-    })
+    let f = std::fs::File::open(path).map_err(|e| secrets_core::Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    Ok(secrets_core::fsio::read_capped(f, path)?)
 }
 
 fn parse_type(flag: &str, name: &str) -> Result<Format, CliError> {

@@ -156,7 +156,14 @@ pub fn glob_match(glob: &str, rel: &str) -> bool {
         match c {
             '*' if chars.peek() == Some(&'*') => {
                 chars.next();
-                re.push_str(".*");
+                // `**/` is any number of directories, none included, so
+                // `a/**/b` matches `a/b` as in git and globset.
+                if chars.peek() == Some(&'/') {
+                    chars.next();
+                    re.push_str("(?:.*/)?");
+                } else {
+                    re.push_str(".*");
+                }
             }
             '*' => re.push_str("[^/]*"),
             '?' => re.push_str("[^/]"),

@@ -913,5 +913,9 @@ mod tests {
         assert!(!glob_match("*.md", "docs/README.md"));
         assert!(glob_match("**.md", "docs/README.md"));
         assert!(glob_match("public/", "public/a.yaml"));
+        assert!(glob_match("a/**/b", "a/b"));
+        assert!(glob_match("a/**/b", "a/x/y/b"));
+        assert!(!glob_match("a/**/b", "ab"));
+        assert!(glob_match("**/*.md", "README.md"));
     }
 }

@@ -144,21 +144,22 @@ impl EditPrompt for TerminalPrompt {
     }
 }
 
-/// Is one of the held signals pending? Read from `/proc/self/status`
-/// (process-wide `ShdPnd` and thread `SigPnd` masks), which needs no unsafe
-/// code; elsewhere the editor's own exit status has to do.
+/// Is one of the held signals pending (for this thread or the process)?
+/// POSIX `sigpending`, so it works wherever nsec runs, not only where
+/// `/proc` does.
 fn pending_signal() -> bool {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return false;
-    };
-    let held: u64 = [2u64, 3, 15, 1].iter().map(|s| 1u64 << (s - 1)).sum();
-    status.lines().any(|l| {
-        let Some((name, value)) = l.split_once(':') else {
+    // SAFETY: `set` is a plain C struct we own; sigemptyset initialises it,
+    // sigpending fills it and sigismember only reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        if libc::sigpending(&mut set) != 0 {
             return false;
-        };
-        (name == "ShdPnd" || name == "SigPnd")
-            && u64::from_str_radix(value.trim(), 16).is_ok_and(|m| m & held != 0)
-    })
+        }
+        [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP]
+            .iter()
+            .any(|s| libc::sigismember(&set, *s) == 1)
+    }
 }
 
 /// The `set` VALUE as JSON: from the argument, standard input or a file.

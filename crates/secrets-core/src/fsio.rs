@@ -114,9 +114,11 @@ pub const MAX_SMALL_FILE: u64 = 16 << 20;
 /// Reads at most [`MAX_SECRET_FILE`] bytes from `reader` (standard input,
 /// a FIFO or a file given on the command line): more is
 /// [`Error::TooLarge`] naming `path`, never an unbounded allocation.
-pub fn read_capped(reader: impl std::io::Read, path: &Path) -> Result<Vec<u8>> {
+pub fn read_capped(reader: impl std::io::Read, path: &Path, size_hint: u64) -> Result<Vec<u8>> {
     use std::io::Read;
-    let mut out = Vec::new();
+    // Sized up front for a regular file, so a large secret is read without
+    // growing (and copying) the buffer.
+    let mut out = Vec::with_capacity(size_hint.min(MAX_SECRET_FILE) as usize + 1);
     reader
         .take(MAX_SECRET_FILE + 1)
         .read_to_end(&mut out)

@@ -106,6 +106,7 @@ pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
         return Ok(secrets_core::fsio::read_capped(
             std::io::stdin().lock(),
             Path::new("standard input"),
+            0,
         )?);
     }
     let path = Path::new(file);
@@ -116,7 +117,8 @@ pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
         path: path.to_path_buf(),
         source: e,
     })?;
-    Ok(secrets_core::fsio::read_capped(f, path)?)
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok(secrets_core::fsio::read_capped(f, path, size)?)
 }
 
 fn parse_type(flag: &str, name: &str) -> Result<Format, CliError> {

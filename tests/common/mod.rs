@@ -183,3 +183,78 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
 pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
+
+/// A throwaway GnuPG home made for one test (mode 0700), with the real
+/// `gpg`. Its gpg-agent, which gpg starts on first use, is stopped when
+/// the home is dropped.
+pub struct GpgHome {
+    /// The directory (GNUPGHOME).
+    pub dir: tempfile::TempDir,
+}
+
+impl GpgHome {
+    /// An empty home.
+    pub fn new() -> GpgHome {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        GpgHome { dir }
+    }
+
+    /// Sets GNUPGHOME and SOPS_GPG_EXEC (the real gpg) on a command, for
+    /// sops and nsec alike.
+    pub fn apply<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.env("GNUPGHOME", self.dir.path())
+            .env("SOPS_GPG_EXEC", tool("gpg"))
+    }
+
+    /// `gpg ARGS` in this home.
+    pub fn gpg(&self) -> Command {
+        let mut c = Command::new(tool("gpg"));
+        c.env("GNUPGHOME", self.dir.path())
+            .arg("--batch")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// A new key without passphrase (ed25519 with a cv25519 encryption
+    /// subkey); returns its fingerprint.
+    pub fn generate(&self, uid: &str) -> String {
+        ok(self
+            .gpg()
+            .args(["--passphrase", "", "--quick-gen-key", uid])
+            .args(["default", "default", "never"]));
+        let listing = ok(self.gpg().args(["--with-colons", "--list-keys", uid]));
+        String::from_utf8_lossy(&listing)
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .and_then(|l| l.split(':').find(|f| f.len() == 40))
+            .expect("a fingerprint")
+            .to_string()
+    }
+
+    /// The public key `fp`, armored.
+    pub fn export_public(&self, fp: &str) -> Vec<u8> {
+        ok(self.gpg().args(["--armor", "--export", fp]))
+    }
+
+    /// Imports keys into this home.
+    pub fn import(&self, armored: &[u8]) {
+        let out = run_with_stdin(self.gpg().arg("--import"), armored);
+        assert!(
+            out.status.success(),
+            "gpg --import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for GpgHome {
+    fn drop(&mut self) {
+        let _ = Command::new(tool("gpgconf"))
+            .env("GNUPGHOME", self.dir.path())
+            .args(["--kill", "all"])
+            .stdin(Stdio::null())
+            .output();
+    }
+}

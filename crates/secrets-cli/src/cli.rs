@@ -103,6 +103,12 @@ pub struct RotateArgs {
     /// Remove these age recipients (comma-separated; file mode).
     #[arg(long, value_name = "RECIPIENTS")]
     pub rm_age: Vec<String>,
+    /// Add these PGP fingerprints (comma-separated; file mode).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub add_pgp: Vec<String>,
+    /// Remove these PGP fingerprints (comma-separated; file mode).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub rm_pgp: Vec<String>,
     /// Write the result to this file (file mode).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -154,9 +160,12 @@ pub struct IoArgs {
 /// `nsec encrypt`.
 #[derive(Debug, Args)]
 pub struct EncryptArgs {
-    /// Age recipients, comma-separated (replace the creation rule's keys).
+    /// Age recipients, comma-separated (keys given on the command line replace the creation rule's keys).
     #[arg(long, env = "SOPS_AGE_RECIPIENTS", value_name = "RECIPIENTS")]
     pub age: Vec<String>,
+    /// PGP fingerprints, comma-separated (keys in your GnuPG keyring).
+    #[arg(long, short = 'p', env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
+    pub pgp: Vec<String>,
     #[command(flatten)]
     pub io: IoArgs,
     /// Encrypt only values below keys matching this regex.

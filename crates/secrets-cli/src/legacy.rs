@@ -82,21 +82,12 @@ const FLAGS: &[(&str, Option<&str>, Kind)] = &[
 ];
 
 /// Key-management flags for services nsec does not talk to.
-const OTHER_KEYS: &[&str] = &[
-    "kms",
-    "pgp",
-    "gcp-kms",
-    "hckms",
-    "azure-kv",
-    "hc-vault-transit",
-];
+const OTHER_KEYS: &[&str] = &["kms", "gcp-kms", "hckms", "azure-kv", "hc-vault-transit"];
 
 /// Flags that add or remove keys of services nsec does not talk to.
 const OTHER_KEY_CHANGES: &[&str] = &[
     "add-kms",
     "rm-kms",
-    "add-pgp",
-    "rm-pgp",
     "add-gcp-kms",
     "rm-gcp-kms",
     "add-hckms",
@@ -400,6 +391,7 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
             v.extend(SELECTORS);
             v.extend([
                 "age",
+                "pgp",
                 "input-type",
                 "output-type",
                 "filename-override",
@@ -435,6 +427,7 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
             "encrypt",
             &[
                 "age",
+                "pgp",
                 "input-type",
                 "output-type",
                 "output",
@@ -462,7 +455,15 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
         ),
         Mode::Rotate => (
             "rotate",
-            &["add-age", "rm-age", "input-type", "output-type", "output"],
+            &[
+                "add-age",
+                "rm-age",
+                "add-pgp",
+                "rm-pgp",
+                "input-type",
+                "output-type",
+                "output",
+            ],
             &["in-place", "sops-file"],
         ),
         Mode::Set => ("set", &[], &["ignore-mac"]),

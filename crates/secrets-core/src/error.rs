@@ -154,6 +154,14 @@ pub enum Error {
     /// An age or Shamir operation on the data key failed.
     #[error("{0}")]
     KeyWrap(String),
+    /// gpg could not encrypt the data key to a PGP key, or decrypt it.
+    #[error("PGP key {fingerprint}: {reason}")]
+    Pgp {
+        /// The key's fingerprint.
+        fingerprint: String,
+        /// Why (gpg's own message; never key material).
+        reason: String,
+    },
     /// No secrets store (a directory with `.sops.yaml`) was found.
     #[error("no secrets store found from {} (looked for secrets/.sops.yaml and .sops.yaml upward; use --dir or NSEC_DIR, or run `nsec init`)", from.display())]
     StoreNotFound {

@@ -54,14 +54,39 @@ pub struct CreationRule {
     pub selector: Option<Selector>,
     /// `mac_only_encrypted`.
     pub mac_only_encrypted: bool,
-    /// Whether the rule names master keys nsec cannot use (pgp, kms, …).
-    pub has_non_age_keys: bool,
+    /// PGP fingerprints per key group, aligned with `key_groups`.
+    pub pgp_groups: Vec<Vec<String>>,
+    /// The key types the rule names that nsec cannot encrypt to (kms,
+    /// gcp_kms, azure_keyvault, hc_vault…), in config spelling.
+    pub unsupported_keys: Vec<String>,
 }
 
 impl CreationRule {
     /// Every age recipient of the rule, in order.
     pub fn recipients(&self) -> impl Iterator<Item = &str> {
         self.key_groups.iter().flatten().map(|s| s.as_str())
+    }
+
+    /// Does the rule name any master key nsec can encrypt to?
+    pub fn has_master_keys(&self) -> bool {
+        self.recipients().next().is_some() || self.pgp_groups.iter().any(|g| !g.is_empty())
+    }
+
+    /// The rule's master keys, group by group, parsed.
+    pub fn group_keys(&self) -> Result<Vec<crate::keys::groups::GroupKeys>> {
+        self.key_groups
+            .iter()
+            .enumerate()
+            .map(|(i, age)| {
+                Ok(crate::keys::groups::GroupKeys {
+                    age: age
+                        .iter()
+                        .map(|r| crate::keys::age::AgeRecipient::parse(r))
+                        .collect::<Result<_>>()?,
+                    pgp: self.pgp_groups.get(i).cloned().unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 }
 
@@ -316,7 +341,8 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, RuleEr
         })?),
         None => None,
     };
-    let mut has_non_age_keys = false;
+    let mut unsupported_keys = Vec::new();
+    let mut pgp_groups = Vec::new();
     let key_groups = match m.get("key_groups") {
         Some(Value::List(groups)) if !groups.is_empty() => {
             let mut out = Vec::new();
@@ -324,20 +350,23 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, RuleEr
                 let Value::Map(gm) = g else {
                     return Err(format!("key_groups[{gi}] must be a map").into());
                 };
-                let mut recipients = Vec::new();
-                collect_group(gm, &mut recipients, &mut has_non_age_keys)
+                let mut keys = GroupCollect::default();
+                collect_group(gm, &mut keys, &mut unsupported_keys)
                     .map_err(|e| format!("key_groups[{gi}]: {e}"))?;
                 // Within a key group sops removes duplicate keys.
                 let mut seen = std::collections::HashSet::new();
-                recipients.retain(|r| seen.insert(r.clone()));
-                out.push(recipients);
+                keys.age.retain(|r| seen.insert(r.clone()));
+                keys.pgp.retain(|r| seen.insert(r.clone()));
+                out.push(keys.age);
+                pgp_groups.push(keys.pgp);
             }
             out
         }
         _ => {
-            let mut recipients = Vec::new();
-            collect_group(m, &mut recipients, &mut has_non_age_keys)?;
-            vec![recipients]
+            let mut keys = GroupCollect::default();
+            collect_group(m, &mut keys, &mut unsupported_keys)?;
+            pgp_groups.push(keys.pgp);
+            vec![keys.age]
         }
     };
     let shamir_threshold = match m.get("shamir_threshold") {
@@ -368,7 +397,8 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, RuleEr
         shamir_threshold,
         selector,
         mac_only_encrypted,
-        has_non_age_keys,
+        pgp_groups,
+        unsupported_keys,
     };
     for r in rule.recipients() {
         crate::keys::age::AgeRecipient::parse(r)
@@ -377,28 +407,43 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, RuleEr
     Ok(rule)
 }
 
-/// Collects a group's age recipients (`age:` string or list, `merge:`
-/// sub-groups) and notes other key types.
+/// The keys of one group of a rule, as collected.
+#[derive(Default)]
+struct GroupCollect {
+    age: Vec<String>,
+    pgp: Vec<String>,
+}
+
+/// The strings of a key field: one string (comma-separated) or a list of
+/// strings.
+fn key_strings(m: &Map, name: &str) -> std::result::Result<Vec<String>, String> {
+    match m.get(name) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Str(s)) => Ok(vec![s.clone()]),
+        Some(Value::List(items)) => Value::list_values(items)
+            .map(|item| match item {
+                Value::Str(s) => Ok(s.clone()),
+                _ => Err(format!("{name} entries must be strings")),
+            })
+            .collect(),
+        Some(_) => Err(format!("{name} must be a string or a list of strings")),
+    }
+}
+
+/// Collects a group's age recipients and PGP fingerprints (a string or a
+/// list, and `merge:` sub-groups) and notes key types nsec cannot use.
 fn collect_group(
     m: &Map,
-    out: &mut Vec<String>,
-    non_age: &mut bool,
+    out: &mut GroupCollect,
+    unsupported: &mut Vec<String>,
 ) -> std::result::Result<(), String> {
-    match m.get("age") {
-        None | Some(Value::Null) => {}
-        Some(Value::Str(s)) => out.extend(split_recipient_list(s).map(str::to_string)),
-        Some(Value::List(items)) => {
-            for item in Value::list_values(items) {
-                match item {
-                    Value::Str(s) => out.extend(split_recipient_list(s).map(str::to_string)),
-                    _ => return Err("age entries must be strings".into()),
-                }
-            }
-        }
-        Some(_) => return Err("age must be a string or a list of strings".into()),
+    for s in key_strings(m, "age")? {
+        out.age.extend(split_recipient_list(&s).map(str::to_string));
+    }
+    for s in key_strings(m, "pgp")? {
+        out.pgp.extend(crate::keys::pgp::split_fingerprints(&s));
     }
     for other in [
-        "pgp",
         "kms",
         "gcp_kms",
         "azure_keyvault",
@@ -409,13 +454,17 @@ fn collect_group(
             None | Some(Value::Null) => {}
             Some(Value::Str(s)) if s.trim().is_empty() => {}
             Some(Value::List(l)) if l.is_empty() => {}
-            Some(_) => *non_age = true,
+            Some(_) => {
+                if !unsupported.iter().any(|u| u == other) {
+                    unsupported.push(other.to_string());
+                }
+            }
         }
     }
     if let Some(Value::List(merged)) = m.get("merge") {
         for g in Value::list_values(merged) {
             if let Value::Map(gm) = g {
-                collect_group(gm, out, non_age)?;
+                collect_group(gm, out, unsupported)?;
             }
         }
     }

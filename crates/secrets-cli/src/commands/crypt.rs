@@ -38,6 +38,11 @@ pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
             .iter()
             .flat_map(|a| secrets_core::keys::age::split_recipient_list(a).map(str::to_string))
             .collect(),
+        pgp: args
+            .pgp
+            .iter()
+            .flat_map(|l| secrets_core::keys::pgp::split_fingerprints(l).collect::<Vec<_>>())
+            .collect(),
         selector: given
             .first()
             .map(|(n, v)| (n.to_string(), v.as_ref().cloned().unwrap_or_default())),

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use secrets_core::keys::age::{parse_recipient_list, AgeRecipient};
+use secrets_core::keys::groups::GroupKeys;
+use secrets_core::keys::pgp::split_fingerprints;
 use secrets_core::ops::keys::{self, GroupsOutput, UpdateKeysOutcome, UpdateKeysPlan};
 use secrets_core::rules::Config;
 use secrets_core::{Error, Format};
@@ -49,6 +51,9 @@ pub enum GroupsAction {
         /// Age recipients of the new group (comma-separated).
         #[arg(long, value_name = "RECIPIENTS")]
         age: Vec<String>,
+        /// PGP fingerprints of the new group (comma-separated).
+        #[arg(long, value_name = "FINGERPRINTS")]
+        pgp: Vec<String>,
         /// Groups needed to decrypt (default: all of them).
         #[arg(long, value_name = "N")]
         shamir_secret_sharing_threshold: Option<usize>,
@@ -77,6 +82,17 @@ fn parse_recipients(lists: &[String]) -> Result<Vec<AgeRecipient>, CliError> {
     Ok(all)
 }
 
+/// The keys of `--age`-style and `--pgp`-style flags, as one group.
+fn group_keys(age: &[String], pgp: &[String]) -> Result<GroupKeys, CliError> {
+    Ok(GroupKeys {
+        age: parse_recipients(age)?,
+        pgp: pgp
+            .iter()
+            .flat_map(|l| split_fingerprints(l).collect::<Vec<_>>())
+            .collect(),
+    })
+}
+
 /// `nsec rotate FILE` (sops-style).
 pub fn rotate_file(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
     let [arg] = args.targets.as_slice() else {
@@ -102,8 +118,8 @@ pub fn rotate_file(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
     };
     let in_fmt = parse("input-type", &args.input_type)?.unwrap_or(by_name);
     let out_fmt = parse("output-type", &args.output_type)?.unwrap_or(in_fmt);
-    let add = parse_recipients(&args.add_age)?;
-    let rm = parse_recipients(&args.rm_age)?;
+    let add = group_keys(&args.add_age, &args.add_pgp)?;
+    let rm = group_keys(&args.rm_age, &args.rm_pgp)?;
     let config = ctx.config_for(Some(path))?;
     if !path.is_file() {
         return Err(CliError::NoSuchFile(path.to_path_buf()));
@@ -217,13 +233,14 @@ pub fn groups(ctx: &Context, args: &GroupsArgs) -> Result<(), CliError> {
     let output = match &args.action {
         GroupsAction::Add {
             age,
+            pgp,
             shamir_secret_sharing_threshold,
             ..
         } => keys::groups_add_file(
             path,
             &identities(),
             &store_opts,
-            parse_recipients(age)?,
+            group_keys(age, pgp)?,
             *shamir_secret_sharing_threshold,
             in_place,
         ),

@@ -7,6 +7,7 @@
 pub mod age;
 pub mod discovery;
 pub mod groups;
+pub mod pgp;
 pub mod pq;
 pub mod shamir;
 pub mod ssh_to_age;

@@ -288,6 +288,7 @@ fn version_names_the_commit_and_the_key_types() {
         "ssh-rsa",
         "age plugins",
         "PGP (through gpg",
+        "AWS KMS",
         "not supported:",
         "KMS",
         "Vault",

@@ -82,12 +82,10 @@ const FLAGS: &[(&str, Option<&str>, Kind)] = &[
 ];
 
 /// Key-management flags for services nsec does not talk to.
-const OTHER_KEYS: &[&str] = &["kms", "gcp-kms", "hckms", "azure-kv", "hc-vault-transit"];
+const OTHER_KEYS: &[&str] = &["gcp-kms", "hckms", "azure-kv", "hc-vault-transit"];
 
 /// Flags that add or remove keys of services nsec does not talk to.
 const OTHER_KEY_CHANGES: &[&str] = &[
-    "add-kms",
-    "rm-kms",
     "add-gcp-kms",
     "rm-gcp-kms",
     "add-hckms",
@@ -392,6 +390,7 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
             v.extend([
                 "age",
                 "pgp",
+                "kms",
                 "input-type",
                 "output-type",
                 "filename-override",
@@ -428,6 +427,9 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
             &[
                 "age",
                 "pgp",
+                "kms",
+                "encryption-context",
+                "aws-profile",
                 "input-type",
                 "output-type",
                 "output",
@@ -460,6 +462,10 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
                 "rm-age",
                 "add-pgp",
                 "rm-pgp",
+                "add-kms",
+                "rm-kms",
+                "encryption-context",
+                "aws-profile",
                 "input-type",
                 "output-type",
                 "output",
@@ -676,9 +682,9 @@ mod tests {
             Err(LegacyError::BadFlagValue { .. })
         ));
         assert_eq!(
-            rw(&["-e", "--kms", "arn", "f"]),
+            rw(&["-e", "--gcp-kms", "res", "f"]),
             Err(LegacyError::Unsupported {
-                flag: "--kms".into(),
+                flag: "--gcp-kms".into(),
                 mode: Mode::Encrypt
             })
         );

@@ -254,8 +254,8 @@ fn install_key_groups(
 }
 
 /// Master keys of kinds nsec cannot encrypt to are kept in the group of the
-/// same position, so rewriting never drops another tool's keys. (PGP keys
-/// are encrypted anew, from `groups`.)
+/// same position, so rewriting never drops another tool's keys. (PGP and
+/// KMS keys are encrypted anew, from `groups`.)
 fn keep_other_keys(old: &[KeyGroup], new: &mut [KeyGroup]) {
     for (o, n) in old.iter().zip(new.iter_mut()) {
         for (kind, v) in &o.other {
@@ -339,7 +339,7 @@ impl Opened {
 }
 
 /// The master keys of a file's metadata that nsec can encrypt to (age
-/// recipients, PGP fingerprints), group by group.
+/// recipients, PGP fingerprints, AWS KMS keys), group by group.
 pub fn recipient_groups(metadata: &Metadata) -> Result<Vec<GroupKeys>> {
     metadata
         .key_groups
@@ -356,6 +356,7 @@ pub fn recipient_groups(metadata: &Metadata) -> Result<Vec<GroupKeys>> {
                     .into_iter()
                     .map(|e| e.fingerprint)
                     .collect(),
+                kms: g.kms_entries()?.into_iter().map(|e| e.key).collect(),
             })
         })
         .collect()

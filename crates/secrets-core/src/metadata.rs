@@ -134,7 +134,7 @@ pub struct KeyGroup {
 const OTHER_KEY_TYPES: [&str; 5] = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault"];
 
 /// Master key types nsec keeps in a file but cannot encrypt a data key to.
-pub const UNSUPPORTED_KEY_TYPES: [&str; 4] = ["kms", "gcp_kms", "azure_kv", "hc_vault"];
+pub const UNSUPPORTED_KEY_TYPES: [&str; 3] = ["gcp_kms", "azure_kv", "hc_vault"];
 
 impl KeyGroup {
     /// Are there master keys other than age ones (pgp, kms, …)?
@@ -161,6 +161,14 @@ impl KeyGroup {
     pub fn pgp_entries(&self) -> Result<Vec<crate::keys::pgp::PgpEntry>> {
         match self.other("pgp") {
             Some(v) => crate::keys::pgp::PgpEntry::list_from_value(v, ""),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The group's AWS KMS entries.
+    pub fn kms_entries(&self) -> Result<Vec<crate::keys::kms::KmsEntry>> {
+        match self.other("kms") {
+            Some(v) => crate::keys::kms::KmsEntry::list_from_value(v),
             None => Ok(Vec::new()),
         }
     }

@@ -6,7 +6,7 @@
 //! `shamir_threshold` groups recover it.
 //!
 //! Decryption tries the master keys of a group in sops' default order (age,
-//! then PGP), each in turn, so one key that fails never blocks another that
+//! then PGP, then the others: AWS KMS), each in turn, so one key that fails never blocks another that
 //! opens the file; when none does, the error names every key that failed and
 //! why.
 
@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use crate::error::{Error, Result};
 use crate::keys::age::{self, AgeRecipient};
 use crate::keys::discovery::Identities;
+use crate::keys::kms::{KmsEntry, KmsKey};
 use crate::keys::pgp::{self, PgpEntry};
 use crate::keys::{shamir, DataKey};
 use crate::metadata::{AgeKey, KeyGroup, Metadata};
@@ -26,12 +27,14 @@ pub struct GroupKeys {
     pub age: Vec<AgeRecipient>,
     /// PGP fingerprints (keys in the user's GnuPG keyring).
     pub pgp: Vec<String>,
+    /// AWS KMS keys.
+    pub kms: Vec<KmsKey>,
 }
 
 impl GroupKeys {
     /// No master key at all?
     pub fn is_empty(&self) -> bool {
-        self.age.is_empty() && self.pgp.is_empty()
+        self.age.is_empty() && self.pgp.is_empty() && self.kms.is_empty()
     }
 
     /// Every key as shown to people: age recipients, then PGP fingerprints.
@@ -40,7 +43,16 @@ impl GroupKeys {
             .iter()
             .map(|r| r.as_str().to_string())
             .chain(self.pgp.iter().cloned())
+            .chain(self.kms.iter().map(KmsKey::name))
             .collect()
+    }
+
+    /// Adds a KMS key unless the group has it already (same ARN, role,
+    /// context and profile).
+    pub fn add_kms(&mut self, key: &KmsKey) {
+        if !self.kms.contains(key) {
+            self.kms.push(key.clone());
+        }
     }
 
     /// Adds a key unless the group has it already.
@@ -132,6 +144,19 @@ pub fn wrap(key: &DataKey, groups: &[GroupKeys], threshold: usize) -> Result<Vec
                 })
                 .collect::<Result<Vec<_>>>()?;
             group.set_other("pgp", pgp);
+            let kms = keys
+                .kms
+                .iter()
+                .map(|k| {
+                    Ok(KmsEntry {
+                        key: k.clone(),
+                        created_at: created_at.clone(),
+                        enc: k.encrypt(crate::keys::kms::process_env(), payload)?,
+                    }
+                    .to_value())
+                })
+                .collect::<Result<Vec<_>>>()?;
+            group.set_other("kms", kms);
             Ok(group)
         })
         .collect()
@@ -155,6 +180,31 @@ fn recover_pgp(
             }
             Err(e) => {
                 let _ = writeln!(report, "  group {gi}: pgp {}: {e}", entry.fingerprint);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Tries the AWS KMS keys of a group in turn; failures go to the report.
+/// Only reached for groups that have KMS entries and that no age or PGP
+/// key opened, so age-only files never touch the network.
+fn recover_kms(
+    gi: usize,
+    group: &KeyGroup,
+    report: &mut String,
+) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+    for entry in group.kms_entries()? {
+        match entry
+            .key
+            .decrypt(crate::keys::kms::process_env(), &entry.enc)
+        {
+            Ok(part) => return Ok(Some(part)),
+            Err(Error::Kms { reason, .. }) => {
+                let _ = writeln!(report, "  group {gi}: kms {}: {reason}", entry.key.name());
+            }
+            Err(e) => {
+                let _ = writeln!(report, "  group {gi}: kms {}: {e}", entry.key.name());
             }
         }
     }
@@ -189,6 +239,9 @@ pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> 
         }
         if found.is_none() {
             found = recover_pgp(gi, group, &mut report)?;
+        }
+        if found.is_none() {
+            found = recover_kms(gi, group, &mut report)?;
         }
         let kinds = group.unsupported_kinds();
         if found.is_none() && !kinds.is_empty() {

@@ -83,10 +83,16 @@ pub fn rotate(
     for fp in &add.pgp {
         groups[0].add_pgp(fp);
     }
+    for k in &add.kms {
+        groups[0].add_kms(k);
+    }
     for g in &mut groups {
         g.age
             .retain(|k| !rm.age.iter().any(|r| r.as_str() == k.as_str()));
         g.pgp.retain(|k| !rm.pgp.contains(k));
+        // As sops: a KMS key is removed by its ARN (and role).
+        g.kms
+            .retain(|k| !rm.kms.iter().any(|r| r.arn == k.arn && r.role == k.role));
     }
     if groups.iter().all(|g| g.is_empty()) {
         return Err(Error::InvalidOption(
@@ -144,7 +150,7 @@ pub fn plan_updatekeys(
             path: config.path.clone().into(),
             rule: Some(rule.index),
             problem: crate::error::ConfigProblem::Invalid,
-            message: "the rule has no age recipients or pgp keys".into(),
+            message: "the rule has no age recipients, pgp or kms keys".into(),
         });
     }
     // Keys of kinds nsec cannot encrypt to (GCP KMS, Azure, Vault) are not
@@ -156,10 +162,12 @@ pub fn plan_updatekeys(
         .iter()
         .map(|g| {
             let pgp = g.pgp_entries()?.into_iter().map(|e| e.fingerprint);
+            let kms = g.kms_entries()?.into_iter().map(|e| e.key.name());
             Ok(g.age
                 .iter()
                 .map(|k| k.recipient.clone())
                 .chain(pgp)
+                .chain(kms)
                 .collect())
         })
         .collect::<Result<_>>()?;
@@ -236,7 +244,7 @@ pub fn add_group(
 ) -> Result<SopsFile> {
     if recipients.is_empty() {
         return Err(Error::InvalidOption(
-            "a new key group needs at least one key (--age or --pgp)".into(),
+            "a new key group needs at least one key (--age, --pgp or --kms)".into(),
         ));
     }
     let key = file.data_key(identities)?;

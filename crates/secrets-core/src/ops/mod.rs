@@ -12,6 +12,7 @@ use crate::format::Format;
 use crate::keys::age::AgeRecipient;
 use crate::keys::discovery::{self, Identities};
 use crate::keys::groups::GroupKeys;
+use crate::keys::kms::{self, KmsKey};
 use crate::metadata::{Selector, SELECTOR_NAMES};
 use crate::rules::{self, Config};
 use crate::store::{self, StoreOptions};
@@ -25,6 +26,13 @@ pub struct EncryptOverrides {
     pub age: Vec<String>,
     /// `--pgp` fingerprints (lists already split).
     pub pgp: Vec<String>,
+    /// `--kms` keys (`ARN[+ROLE]`, lists already split).
+    pub kms: Vec<String>,
+    /// `--encryption-context k:v,…` for `--kms` keys and a rule's flat
+    /// `kms:` keys.
+    pub encryption_context: Option<String>,
+    /// `--aws-profile` for `--kms` keys.
+    pub aws_profile: Option<String>,
     /// A selector given on the command line, by sops name and value.
     pub selector: Option<(String, String)>,
     /// `--mac-only-encrypted`.
@@ -36,7 +44,7 @@ pub struct EncryptOverrides {
 impl EncryptOverrides {
     /// Are master keys given on the command line?
     pub fn has_keys(&self) -> bool {
-        !self.age.is_empty() || !self.pgp.is_empty()
+        !self.age.is_empty() || !self.pgp.is_empty() || !self.kms.is_empty()
     }
 }
 
@@ -76,6 +84,7 @@ pub fn encrypt_options(
         },
         _ => None,
     };
+    let context = kms::parse_context(overrides.encryption_context.as_deref().unwrap_or(""))?;
     let key_groups: Vec<GroupKeys> = if overrides.has_keys() {
         vec![GroupKeys {
             age: overrides
@@ -84,9 +93,20 @@ pub fn encrypt_options(
                 .map(|r| AgeRecipient::parse(r))
                 .collect::<Result<_>>()?,
             pgp: overrides.pgp.clone(),
+            kms: overrides
+                .kms
+                .iter()
+                .map(|k| {
+                    KmsKey::parse(
+                        k,
+                        context.clone(),
+                        overrides.aws_profile.as_deref().unwrap_or(""),
+                    )
+                })
+                .collect(),
         }]
     } else if let Some(rule) = rule {
-        rule_group_keys(config, rule)?
+        rule_group_keys(config, rule, &context)?
     } else {
         return Err(Error::NoRecipients);
     };
@@ -119,6 +139,7 @@ pub fn encrypt_options(
 pub fn rule_group_keys(
     config: Option<&Config>,
     rule: &rules::CreationRule,
+    context: &std::collections::BTreeMap<String, String>,
 ) -> Result<Vec<GroupKeys>> {
     let invalid = |message: String| Error::Config {
         path: config.map(|c| c.path.clone()).unwrap_or_default().into(),
@@ -130,14 +151,16 @@ pub fn rule_group_keys(
         // Encrypting to the other keys alone would quietly leave out the
         // people and machines the rule gives those keys.
         return Err(invalid(format!(
-            "the rule names {} keys, which nsec cannot encrypt to (use sops for these files, or give --age/--pgp to encrypt to those keys only)",
+            "the rule names {} keys, which nsec cannot encrypt to (use sops for these files, or give --age/--pgp/--kms to encrypt to those keys only)",
             rule.unsupported_keys.join(", ")
         )));
     }
     if !rule.has_master_keys() {
-        return Err(invalid("the rule has no age recipients or pgp keys".into()));
+        return Err(invalid(
+            "the rule has no age recipients, pgp or kms keys".into(),
+        ));
     }
-    rule.group_keys()
+    rule.group_keys_with_context(context)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

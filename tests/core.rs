@@ -1179,7 +1179,7 @@ mod properties {
             let parsed = store::parse(Format::Yaml, &text).unwrap();
             prop_assert_eq!(yaml(&parsed[0]), text.clone(), "parse → emit is a fixed point");
             let opts = EncryptOptions {
-                key_groups: vec![vec![AgeRecipient::parse(AGE_A).unwrap()]],
+                key_groups: vec![vec![AgeRecipient::parse(AGE_A).unwrap()].into()],
                 ..EncryptOptions::default()
             };
             let enc = file::encrypt(Format::Yaml, parsed, &opts).unwrap().to_bytes(&StoreOptions::default()).unwrap();
@@ -1259,18 +1259,15 @@ fn foreign_master_keys_and_unknown_metadata_survive_rewrites_or_block_them() {
     let plain = sb.write("s.yaml", "a: 1\nb: two\n");
     let enc =
         String::from_utf8(ok(sb.nsec().args(["encrypt", "--age", AGE_A]).arg(&plain))).unwrap();
-    // Add a PGP key, a KMS key and an unknown field, as another tool would.
-    let foreign = "    kms:\n        - arn: arn:aws:kms:us-east-1:000000000000:key/test\n          created_at: \"2026-01-01T00:00:00Z\"\n          enc: AQICAHg=\n          aws_profile: \"\"\n";
-    let pgp = "    pgp:\n        - created_at: \"2026-01-01T00:00:00Z\"\n          enc: |\n            -----BEGIN PGP MESSAGE-----\n            x\n            -----END PGP MESSAGE-----\n          fp: 0000000000000000000000000000000000000000\n";
+    // Add GCP KMS and Azure Key Vault keys and an unknown field, as another
+    // tool would (nsec cannot encrypt to those).
+    let foreign = "    gcp_kms:\n        - resource_id: projects/p/locations/global/keyRings/r/cryptoKeys/k\n          created_at: \"2026-01-01T00:00:00Z\"\n          enc: CiQA\n";
+    let azure = "    azure_kv:\n        - vault_url: https://v.vault.azure.net\n          name: k\n          version: \"1\"\n          created_at: \"2026-01-01T00:00:00Z\"\n          enc: abc\n";
     let mut text = enc.replacen("    age:\n", &format!("{foreign}    age:\n"), 1);
+    text = text.replacen("    age:\n", &format!("{azure}    age:\n"), 1);
     text = text.replacen(
-        "    unencrypted_suffix:",
-        &format!("{}    unencrypted_suffix:", pgp),
-        1,
-    );
-    text = text.replacen(
-        "    version:",
-        "    nsec_test_unknown: kept\n    version:",
+        "\n    version:",
+        "\n    nsec_test_unknown: kept\n    version:",
         1,
     );
     let f = sb.write("s.yaml", &text);
@@ -1295,20 +1292,19 @@ fn foreign_master_keys_and_unknown_metadata_survive_rewrites_or_block_them() {
         .nsec()
         .env("SOPS_AGE_KEY_FILE", key_file("A"))
         .args(["updatekeys", "--yes", "s.yaml"]));
-    // A new data key would leave the KMS and PGP entries holding the old
+    // A new data key would leave the GCP and Azure entries holding the old
     // one: nsec refuses, and the file stays as it was.
     let before = std::fs::read(&f).unwrap();
     let out = run(sb
         .nsec()
         .env("SOPS_AGE_KEY_FILE", key_file("A"))
         .args(["rotate", "-i", "s.yaml"]));
-    assert_fails(&out, 1, &["kms", "pgp", "stale"]);
+    assert_fails(&out, 1, &["gcp_kms", "azure_kv", "stale"]);
     assert_eq!(std::fs::read(&f).unwrap(), before);
     let after = std::fs::read_to_string(&f).unwrap();
     for needle in [
-        "arn:aws:kms:us-east-1:000000000000:key/test",
-        "-----BEGIN PGP MESSAGE-----",
-        "fp: \"0000000000000000000000000000000000000000\"",
+        "resource_id: projects/p/locations/global/keyRings/r/cryptoKeys/k",
+        "vault_url: https://v.vault.azure.net",
         "nsec_test_unknown: kept",
     ] {
         assert!(after.contains(needle), "{needle} was dropped:\n{after}");
@@ -1326,11 +1322,11 @@ fn rules_with_keys_nsec_cannot_use_are_refused() {
     let sb = Sandbox::new();
     sb.write(
         ".sops.yaml",
-        format!("creation_rules:\n  - age: {AGE_A}\n    pgp: 85D77543B3D624B63CEA9E6DBC17301B491B3F21\n"),
+        format!("creation_rules:\n  - age: {AGE_A}\n    gcp_kms: projects/p/locations/global/keyRings/r/cryptoKeys/k\n"),
     );
     sb.write("x.yaml", "a: 1\n");
     let out = run(sb.nsec().args(["encrypt", "x.yaml"]));
-    assert_fails(&out, 1, &[".sops.yaml", "creation rule 0", "pgp"]);
+    assert_fails(&out, 1, &[".sops.yaml", "creation rule 0", "gcp_kms"]);
     // Explicit age recipients on the command line are the user's choice.
     ok(sb.nsec().args(["encrypt", "--age", AGE_A, "x.yaml"]));
 }

@@ -194,3 +194,174 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
 pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
+
+/// A throwaway GnuPG home made for one test (mode 0700), with the real
+/// `gpg`. Its gpg-agent, which gpg starts on first use, is stopped when
+/// the home is dropped.
+pub struct GpgHome {
+    /// The directory (GNUPGHOME).
+    pub dir: tempfile::TempDir,
+}
+
+impl GpgHome {
+    /// An empty home.
+    pub fn new() -> GpgHome {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        GpgHome { dir }
+    }
+
+    /// Sets GNUPGHOME and SOPS_GPG_EXEC (the real gpg) on a command, for
+    /// sops and nsec alike.
+    pub fn apply<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.env("GNUPGHOME", self.dir.path())
+            .env("SOPS_GPG_EXEC", tool("gpg"))
+    }
+
+    /// `gpg ARGS` in this home.
+    pub fn gpg(&self) -> Command {
+        let mut c = Command::new(tool("gpg"));
+        c.env("GNUPGHOME", self.dir.path())
+            .arg("--batch")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// A new key without passphrase (ed25519 with a cv25519 encryption
+    /// subkey); returns its fingerprint.
+    pub fn generate(&self, uid: &str) -> String {
+        ok(self
+            .gpg()
+            .args(["--passphrase", "", "--quick-gen-key", uid])
+            .args(["default", "default", "never"]));
+        let listing = ok(self.gpg().args(["--with-colons", "--list-keys", uid]));
+        String::from_utf8_lossy(&listing)
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .and_then(|l| l.split(':').find(|f| f.len() == 40))
+            .expect("a fingerprint")
+            .to_string()
+    }
+
+    /// The public key `fp`, armored.
+    pub fn export_public(&self, fp: &str) -> Vec<u8> {
+        ok(self.gpg().args(["--armor", "--export", fp]))
+    }
+
+    /// Imports keys into this home.
+    pub fn import(&self, armored: &[u8]) {
+        let out = run_with_stdin(self.gpg().arg("--import"), armored);
+        assert!(
+            out.status.success(),
+            "gpg --import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for GpgHome {
+    fn drop(&mut self) {
+        let _ = Command::new(tool("gpgconf"))
+            .env("GNUPGHOME", self.dir.path())
+            .args(["--kill", "all"])
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+/// A moto server (PyPI `moto[server]`, installed by scripts/test.sh) on a
+/// free loopback port, started for one test and killed when dropped. It
+/// is the AWS KMS and STS the KMS tests talk to; nothing else is contacted.
+pub struct Moto {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Moto {
+    /// Starts the server and waits until it answers.
+    pub fn start() -> Moto {
+        let server = tool("moto_server");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server could not be started");
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not listen on {port} within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// Points a command at this server: AWS_ENDPOINT_URL, dummy
+    /// credentials, a region, no proxy, and no shared AWS files (HOME is
+    /// the sandbox's).
+    pub fn apply<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        for var in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+            "AWS_PROFILE",
+            "AWS_ENDPOINT_URL_KMS",
+            "AWS_ENDPOINT_URL_STS",
+            "AWS_SESSION_TOKEN",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_PROXY", "127.0.0.1")
+    }
+
+    /// Runs a boto3 snippet (moto's own dependency, in the same venv)
+    /// against this server; returns its stdout, trimmed.
+    pub fn boto3(&self, code: &str) -> String {
+        // The venv's python, beside the real moto_server script.
+        let server = tool("moto_server").canonicalize().unwrap();
+        let python = server.parent().unwrap().join("python");
+        let mut cmd = Command::new(python);
+        self.apply(&mut cmd);
+        let script = format!(
+            "import boto3\nkms = boto3.client('kms', region_name='us-east-1')\nsts = boto3.client('sts', region_name='us-east-1')\niam = boto3.client('iam', region_name='us-east-1')\n{code}\n"
+        );
+        let out = ok(cmd.arg("-c").arg(script));
+        String::from_utf8_lossy(&out).trim().to_string()
+    }
+
+    /// A new symmetric KMS key; returns its ARN.
+    pub fn create_key(&self) -> String {
+        self.boto3("print(kms.create_key()['KeyMetadata']['Arn'])")
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

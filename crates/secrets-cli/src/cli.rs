@@ -103,6 +103,24 @@ pub struct RotateArgs {
     /// Remove these age recipients (comma-separated; file mode).
     #[arg(long, value_name = "RECIPIENTS")]
     pub rm_age: Vec<String>,
+    /// Add these PGP fingerprints (comma-separated; file mode).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub add_pgp: Vec<String>,
+    /// Remove these PGP fingerprints (comma-separated; file mode).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub rm_pgp: Vec<String>,
+    /// Add these AWS KMS keys, ARN[+ROLE_ARN] (comma-separated; file mode).
+    #[arg(long, value_name = "ARNS")]
+    pub add_kms: Vec<String>,
+    /// Remove these AWS KMS keys (comma-separated; file mode).
+    #[arg(long, value_name = "ARNS")]
+    pub rm_kms: Vec<String>,
+    /// Encryption context of the --add-kms keys: key:value,… (file mode).
+    #[arg(long, value_name = "CONTEXT")]
+    pub encryption_context: Option<String>,
+    /// AWS profile for the --add-kms keys (file mode).
+    #[arg(long, value_name = "PROFILE")]
+    pub aws_profile: Option<String>,
     /// Write the result to this file (file mode).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -154,9 +172,21 @@ pub struct IoArgs {
 /// `nsec encrypt`.
 #[derive(Debug, Args)]
 pub struct EncryptArgs {
-    /// Age recipients, comma-separated (replace the creation rule's keys).
+    /// Age recipients, comma-separated (keys given on the command line replace the creation rule's keys).
     #[arg(long, env = "SOPS_AGE_RECIPIENTS", value_name = "RECIPIENTS")]
     pub age: Vec<String>,
+    /// PGP fingerprints, comma-separated (keys in your GnuPG keyring).
+    #[arg(long, short = 'p', env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
+    pub pgp: Vec<String>,
+    /// AWS KMS keys, ARN[+ROLE_ARN] comma-separated.
+    #[arg(long, short = 'k', env = "SOPS_KMS_ARN", value_name = "ARNS")]
+    pub kms: Vec<String>,
+    /// Encryption context for the KMS keys: key:value,… (for --kms and a rule's flat kms: list).
+    #[arg(long, value_name = "CONTEXT")]
+    pub encryption_context: Option<String>,
+    /// AWS profile to take the --kms keys' credentials from.
+    #[arg(long, value_name = "PROFILE")]
+    pub aws_profile: Option<String>,
     #[command(flatten)]
     pub io: IoArgs,
     /// Encrypt only values below keys matching this regex.

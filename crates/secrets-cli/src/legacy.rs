@@ -82,21 +82,10 @@ const FLAGS: &[(&str, Option<&str>, Kind)] = &[
 ];
 
 /// Key-management flags for services nsec does not talk to.
-const OTHER_KEYS: &[&str] = &[
-    "kms",
-    "pgp",
-    "gcp-kms",
-    "hckms",
-    "azure-kv",
-    "hc-vault-transit",
-];
+const OTHER_KEYS: &[&str] = &["gcp-kms", "hckms", "azure-kv", "hc-vault-transit"];
 
 /// Flags that add or remove keys of services nsec does not talk to.
 const OTHER_KEY_CHANGES: &[&str] = &[
-    "add-kms",
-    "rm-kms",
-    "add-pgp",
-    "rm-pgp",
     "add-gcp-kms",
     "rm-gcp-kms",
     "add-hckms",
@@ -400,6 +389,8 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
             v.extend(SELECTORS);
             v.extend([
                 "age",
+                "pgp",
+                "kms",
                 "input-type",
                 "output-type",
                 "filename-override",
@@ -435,6 +426,10 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
             "encrypt",
             &[
                 "age",
+                "pgp",
+                "kms",
+                "encryption-context",
+                "aws-profile",
                 "input-type",
                 "output-type",
                 "output",
@@ -462,7 +457,19 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
         ),
         Mode::Rotate => (
             "rotate",
-            &["add-age", "rm-age", "input-type", "output-type", "output"],
+            &[
+                "add-age",
+                "rm-age",
+                "add-pgp",
+                "rm-pgp",
+                "add-kms",
+                "rm-kms",
+                "encryption-context",
+                "aws-profile",
+                "input-type",
+                "output-type",
+                "output",
+            ],
             &["in-place", "sops-file"],
         ),
         Mode::Set => ("set", &[], &["ignore-mac"]),
@@ -675,9 +682,9 @@ mod tests {
             Err(LegacyError::BadFlagValue { .. })
         ));
         assert_eq!(
-            rw(&["-e", "--kms", "arn", "f"]),
+            rw(&["-e", "--gcp-kms", "res", "f"]),
             Err(LegacyError::Unsupported {
-                flag: "--kms".into(),
+                flag: "--gcp-kms".into(),
                 mode: Mode::Encrypt
             })
         );

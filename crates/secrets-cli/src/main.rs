@@ -98,6 +98,10 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 || a.in_place
                 || !a.add_age.is_empty()
                 || !a.rm_age.is_empty()
+                || !a.add_pgp.is_empty()
+                || !a.rm_pgp.is_empty()
+                || !a.add_kms.is_empty()
+                || !a.rm_kms.is_empty()
                 || a.output.is_some()
                 || (a.targets.len() == 1 && std::path::Path::new(&a.targets[0]).is_file());
             if file_mode {

@@ -10,10 +10,11 @@ pub const TEXT: &str = concat!(
     "\n",
     "keys: age X25519 (age1…), post-quantum age MLKEM768-X25519 (age1pq1…, ",
     "AGE-SECRET-KEY-PQ-1…), SSH ed25519 and RSA (ssh-ed25519, ssh-rsa; ",
-    "passphrase-protected private keys prompt), age plugins (age1NAME1…, AGE-PLUGIN-…)",
+    "passphrase-protected private keys prompt), age plugins (age1NAME1…, AGE-PLUGIN-…), ",
+    "PGP (through gpg, SOPS_GPG_EXEC), AWS KMS (arn:aws:kms:…, with role and encryption context)",
     "\n",
-    "not supported: PGP, AWS/GCP/Azure/HuaweiCloud KMS, HashiCorp Vault transit; ",
-    "such keys already in a file are kept on rewrites",
+    "not supported: GCP/Azure/HuaweiCloud KMS, HashiCorp Vault transit; ",
+    "such keys already in a file are kept on rewrites that keep the data key",
     fault_note!(),
 );
 

@@ -154,6 +154,23 @@ pub enum Error {
     /// An age or Shamir operation on the data key failed.
     #[error("{0}")]
     KeyWrap(String),
+    /// AWS KMS could not encrypt the data key, or decrypt it.
+    #[error("AWS KMS key {arn}: {reason}")]
+    Kms {
+        /// The key ARN.
+        arn: String,
+        /// Why (the service's error or the local problem; never key
+        /// material or credentials).
+        reason: String,
+    },
+    /// gpg could not encrypt the data key to a PGP key, or decrypt it.
+    #[error("PGP key {fingerprint}: {reason}")]
+    Pgp {
+        /// The key's fingerprint.
+        fingerprint: String,
+        /// Why (gpg's own message; never key material).
+        reason: String,
+    },
     /// No secrets store (a directory with `.sops.yaml`) was found.
     #[error("no secrets store found from {} (looked for secrets/.sops.yaml and .sops.yaml upward; use --dir or NSEC_DIR, or run `nsec init`)", from.display())]
     StoreNotFound {

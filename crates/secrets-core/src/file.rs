@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::keys::age::AgeRecipient;
 use crate::keys::discovery::Identities;
+use crate::keys::groups::GroupKeys;
 use crate::keys::{groups, DataKey};
 use crate::mac;
 use crate::metadata::{KeyGroup, Metadata, Selector, SOPS_VERSION};
@@ -23,8 +24,8 @@ use crate::tree::Map;
 /// What to encrypt to, and which values.
 #[derive(Clone, Debug, Default)]
 pub struct EncryptOptions {
-    /// Age recipients per key group (one group in the usual case).
-    pub key_groups: Vec<Vec<AgeRecipient>>,
+    /// Master keys per key group (one group in the usual case).
+    pub key_groups: Vec<GroupKeys>,
     /// Groups needed to decrypt (0: all), with two or more groups.
     pub shamir_threshold: usize,
     /// Which values to encrypt; `None` is sops' default `_unencrypted` suffix.
@@ -205,36 +206,32 @@ impl SopsFile {
 
     /// Replaces the master keys (keeping the data key, as sops'
     /// `updatekeys` does). `lastmodified` and the MAC do not change.
-    pub fn rewrap(
-        &mut self,
-        key: &DataKey,
-        groups: &[Vec<AgeRecipient>],
-        threshold: usize,
-    ) -> Result<()> {
+    pub fn rewrap(&mut self, key: &DataKey, groups: &[GroupKeys], threshold: usize) -> Result<()> {
         install_key_groups(&mut self.metadata, key, groups, threshold, false)
     }
 }
 
-/// Wraps `key` for `groups` into the metadata. Non-age master keys of the
-/// old groups are kept; the threshold is set for several groups and never
-/// raised for one.
+/// Wraps `key` for `groups` into the metadata. Master keys of kinds nsec
+/// cannot encrypt to (GCP KMS, Azure Key Vault, Vault) are kept from the
+/// old groups; the threshold is set for several groups and never raised
+/// for one.
 fn install_key_groups(
     metadata: &mut Metadata,
     key: &DataKey,
-    groups: &[Vec<AgeRecipient>],
+    groups: &[GroupKeys],
     threshold: usize,
     new_key: bool,
 ) -> Result<()> {
-    // PGP/KMS/Vault entries hold the data key (or a share of it) encrypted
-    // by tools nsec does not have. They stay valid only while the key and
-    // its single-group layout stay; otherwise they would hold a stale key.
+    // GCP KMS/Azure/Vault entries hold the data key (or a share of it)
+    // encrypted by services nsec does not talk to. They stay valid only
+    // while the key and its single-group layout stay; otherwise they would
+    // hold a stale key.
     let split = groups.len() > 1 || metadata.key_groups.len() > 1;
     if new_key || split {
         let kinds: std::collections::BTreeSet<&str> = metadata
             .key_groups
             .iter()
-            .filter(|g| g.has_other_keys())
-            .flat_map(|g| g.other.iter().map(|(k, _)| k.as_str()))
+            .flat_map(|g| g.unsupported_kinds())
             .collect();
         if !kinds.is_empty() {
             return Err(Error::InvalidOption(format!(
@@ -256,11 +253,16 @@ fn install_key_groups(
     Ok(())
 }
 
-/// Non-age master keys of the old groups are kept in the group of the same
-/// position, so rewriting never drops another tool's keys.
+/// Master keys of kinds nsec cannot encrypt to are kept in the group of the
+/// same position, so rewriting never drops another tool's keys. (PGP and
+/// KMS keys are encrypted anew, from `groups`.)
 fn keep_other_keys(old: &[KeyGroup], new: &mut [KeyGroup]) {
     for (o, n) in old.iter().zip(new.iter_mut()) {
-        n.other = o.other.clone();
+        for (kind, v) in &o.other {
+            if crate::metadata::UNSUPPORTED_KEY_TYPES.contains(&kind.as_str()) {
+                n.other.push((kind.clone(), v.clone()));
+            }
+        }
     }
 }
 
@@ -311,11 +313,7 @@ impl Opened {
 
     /// Encrypts with a new data key for the given key groups (sops'
     /// `rotate`). IVs are reused, but every ciphertext changes with the key.
-    pub fn seal_with_new_key(
-        mut self,
-        groups: &[Vec<AgeRecipient>],
-        threshold: usize,
-    ) -> Result<SopsFile> {
+    pub fn seal_with_new_key(mut self, groups: &[GroupKeys], threshold: usize) -> Result<SopsFile> {
         let key = DataKey::generate();
         install_key_groups(&mut self.metadata, &key, groups, threshold, true)?;
         self.key = key;
@@ -326,7 +324,7 @@ impl Opened {
     /// every value re-encrypted, but `lastmodified` kept. No value changed,
     /// so a secret's rotation clock (`nsec validate`'s W060, which counts
     /// from `lastmodified`) keeps running until its value is changed.
-    pub fn rekey(mut self, groups: &[Vec<AgeRecipient>], threshold: usize) -> Result<SopsFile> {
+    pub fn rekey(mut self, groups: &[GroupKeys], threshold: usize) -> Result<SopsFile> {
         let key = DataKey::generate();
         install_key_groups(&mut self.metadata, &key, groups, threshold, true)?;
         self.key = key;
@@ -334,22 +332,32 @@ impl Opened {
         self.seal_at(lastmodified)
     }
 
-    /// The recipients of the file, group by group, parsed.
-    pub fn recipient_groups(&self) -> Result<Vec<Vec<AgeRecipient>>> {
+    /// The master keys of the file, group by group, parsed.
+    pub fn recipient_groups(&self) -> Result<Vec<GroupKeys>> {
         recipient_groups(&self.metadata)
     }
 }
 
-/// The age recipients of a file's metadata, group by group.
-pub fn recipient_groups(metadata: &Metadata) -> Result<Vec<Vec<AgeRecipient>>> {
+/// The master keys of a file's metadata that nsec can encrypt to (age
+/// recipients, PGP fingerprints, AWS KMS keys), group by group.
+pub fn recipient_groups(metadata: &Metadata) -> Result<Vec<GroupKeys>> {
     metadata
         .key_groups
         .iter()
         .map(|g| {
-            g.age
-                .iter()
-                .map(|k| AgeRecipient::parse(&k.recipient))
-                .collect()
+            Ok(GroupKeys {
+                age: g
+                    .age
+                    .iter()
+                    .map(|k| AgeRecipient::parse(&k.recipient))
+                    .collect::<Result<_>>()?,
+                pgp: g
+                    .pgp_entries()?
+                    .into_iter()
+                    .map(|e| e.fingerprint)
+                    .collect(),
+                kms: g.kms_entries()?.into_iter().map(|e| e.key).collect(),
+            })
         })
         .collect()
 }

@@ -56,7 +56,7 @@
 //! let plaintext = b"openai: sk-example\nport_unencrypted: 8080\n";
 //! let docs = store::parse(Format::Yaml, plaintext)?;
 //! let opts = EncryptOptions {
-//!     key_groups: vec![vec![AgeRecipient::parse(&recipient)?]],
+//!     key_groups: vec![vec![AgeRecipient::parse(&recipient)?].into()],
 //!     ..EncryptOptions::default()
 //! };
 //! let encrypted = file::encrypt(Format::Yaml, docs, &opts)?.to_bytes(&StoreOptions::default())?;

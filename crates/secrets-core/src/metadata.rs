@@ -133,12 +133,53 @@ pub struct KeyGroup {
 
 const OTHER_KEY_TYPES: [&str; 5] = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault"];
 
+/// Master key types nsec keeps in a file but cannot encrypt a data key to.
+pub const UNSUPPORTED_KEY_TYPES: [&str; 3] = ["gcp_kms", "azure_kv", "hc_vault"];
+
 impl KeyGroup {
-    /// Are there master keys of kinds nsec cannot use?
+    /// Are there master keys other than age ones (pgp, kms, …)?
     pub fn has_other_keys(&self) -> bool {
         self.other
             .iter()
             .any(|(_, v)| matches!(v, Value::List(l) if !l.is_empty()))
+    }
+
+    /// The kinds of master keys in the group that nsec cannot encrypt to
+    /// (see [`UNSUPPORTED_KEY_TYPES`]).
+    pub fn unsupported_kinds(&self) -> Vec<&str> {
+        self.other
+            .iter()
+            .filter(|(k, v)| {
+                UNSUPPORTED_KEY_TYPES.contains(&k.as_str())
+                    && matches!(v, Value::List(l) if !l.is_empty())
+            })
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+
+    /// The group's PGP entries.
+    pub fn pgp_entries(&self) -> Result<Vec<crate::keys::pgp::PgpEntry>> {
+        match self.other("pgp") {
+            Some(v) => crate::keys::pgp::PgpEntry::list_from_value(v, ""),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The group's AWS KMS entries.
+    pub fn kms_entries(&self) -> Result<Vec<crate::keys::kms::KmsEntry>> {
+        match self.other("kms") {
+            Some(v) => crate::keys::kms::KmsEntry::list_from_value(v),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Replaces the entries of one master key type (`pgp`, `kms`); an
+    /// empty list removes it.
+    pub fn set_other(&mut self, name: &str, entries: Vec<Value>) {
+        self.other.retain(|(k, _)| k != name);
+        if !entries.is_empty() {
+            self.other.push((name.to_string(), Value::List(entries)));
+        }
     }
 
     fn from_tree(map: &Map, what: &str) -> Result<KeyGroup> {

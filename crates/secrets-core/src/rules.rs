@@ -54,14 +54,65 @@ pub struct CreationRule {
     pub selector: Option<Selector>,
     /// `mac_only_encrypted`.
     pub mac_only_encrypted: bool,
-    /// Whether the rule names master keys nsec cannot use (pgp, kms, …).
-    pub has_non_age_keys: bool,
+    /// PGP fingerprints per key group, aligned with `key_groups`.
+    pub pgp_groups: Vec<Vec<String>>,
+    /// AWS KMS keys per key group, aligned with `key_groups`. Keys of the
+    /// flat form (`kms: ARN,…`) have no context of their own: they get
+    /// `--encryption-context` (see [`CreationRule::group_keys_with_context`]).
+    pub kms_groups: Vec<Vec<crate::keys::kms::KmsKey>>,
+    /// Whether `kms_groups` come from the flat form.
+    pub kms_flat: bool,
+    /// The key types the rule names that nsec cannot encrypt to (kms,
+    /// gcp_kms, azure_keyvault, hc_vault…), in config spelling.
+    pub unsupported_keys: Vec<String>,
 }
 
 impl CreationRule {
     /// Every age recipient of the rule, in order.
     pub fn recipients(&self) -> impl Iterator<Item = &str> {
         self.key_groups.iter().flatten().map(|s| s.as_str())
+    }
+
+    /// Does the rule name any master key nsec can encrypt to?
+    pub fn has_master_keys(&self) -> bool {
+        self.recipients().next().is_some()
+            || self.pgp_groups.iter().any(|g| !g.is_empty())
+            || self.kms_groups.iter().any(|g| !g.is_empty())
+    }
+
+    /// The rule's master keys, group by group, parsed; flat-form KMS keys
+    /// get `context` (sops' `--encryption-context`).
+    pub fn group_keys_with_context(
+        &self,
+        context: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<crate::keys::groups::GroupKeys>> {
+        let mut groups = self.group_keys()?;
+        if self.kms_flat {
+            for g in &mut groups {
+                for k in &mut g.kms {
+                    k.context = context.clone();
+                }
+            }
+        }
+        Ok(groups)
+    }
+
+    /// The rule's master keys, group by group, parsed.
+    pub fn group_keys(&self) -> Result<Vec<crate::keys::groups::GroupKeys>> {
+        self.key_groups
+            .iter()
+            .enumerate()
+            .map(|(i, age)| {
+                Ok(crate::keys::groups::GroupKeys {
+                    age: age
+                        .iter()
+                        .map(|r| crate::keys::age::AgeRecipient::parse(r))
+                        .collect::<Result<_>>()?,
+                    pgp: self.pgp_groups.get(i).cloned().unwrap_or_default(),
+                    kms: self.kms_groups.get(i).cloned().unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 }
 
@@ -316,7 +367,10 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, RuleEr
         })?),
         None => None,
     };
-    let mut has_non_age_keys = false;
+    let mut unsupported_keys = Vec::new();
+    let mut pgp_groups = Vec::new();
+    let mut kms_groups = Vec::new();
+    let mut kms_flat = false;
     let key_groups = match m.get("key_groups") {
         Some(Value::List(groups)) if !groups.is_empty() => {
             let mut out = Vec::new();
@@ -324,20 +378,33 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, RuleEr
                 let Value::Map(gm) = g else {
                     return Err(format!("key_groups[{gi}] must be a map").into());
                 };
-                let mut recipients = Vec::new();
-                collect_group(gm, &mut recipients, &mut has_non_age_keys)
+                let mut keys = GroupCollect::default();
+                collect_group(gm, &mut keys, &mut unsupported_keys)
                     .map_err(|e| format!("key_groups[{gi}]: {e}"))?;
                 // Within a key group sops removes duplicate keys.
                 let mut seen = std::collections::HashSet::new();
-                recipients.retain(|r| seen.insert(r.clone()));
-                out.push(recipients);
+                keys.age.retain(|r| seen.insert(r.clone()));
+                keys.pgp.retain(|r| seen.insert(r.clone()));
+                keys.kms.retain(|k| seen.insert(k.name()));
+                out.push(keys.age);
+                pgp_groups.push(keys.pgp);
+                kms_groups.push(keys.kms);
             }
             out
         }
         _ => {
-            let mut recipients = Vec::new();
-            collect_group(m, &mut recipients, &mut has_non_age_keys)?;
-            vec![recipients]
+            let mut keys = GroupCollect {
+                aws_profile: match m.get("aws_profile") {
+                    Some(Value::Str(s)) => s.clone(),
+                    _ => String::new(),
+                },
+                ..GroupCollect::default()
+            };
+            collect_group(m, &mut keys, &mut unsupported_keys)?;
+            kms_flat = true;
+            pgp_groups.push(keys.pgp);
+            kms_groups.push(keys.kms);
+            vec![keys.age]
         }
     };
     let shamir_threshold = match m.get("shamir_threshold") {
@@ -368,7 +435,10 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, RuleEr
         shamir_threshold,
         selector,
         mac_only_encrypted,
-        has_non_age_keys,
+        pgp_groups,
+        kms_groups,
+        kms_flat,
+        unsupported_keys,
     };
     for r in rule.recipients() {
         crate::keys::age::AgeRecipient::parse(r)
@@ -377,29 +447,102 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, RuleEr
     Ok(rule)
 }
 
-/// Collects a group's age recipients (`age:` string or list, `merge:`
-/// sub-groups) and notes other key types.
-fn collect_group(
-    m: &Map,
-    out: &mut Vec<String>,
-    non_age: &mut bool,
-) -> std::result::Result<(), String> {
-    match m.get("age") {
+/// The keys of one group of a rule, as collected.
+#[derive(Default)]
+struct GroupCollect {
+    age: Vec<String>,
+    pgp: Vec<String>,
+    kms: Vec<crate::keys::kms::KmsKey>,
+    /// The rule's `aws_profile`, for KMS ARNs given as strings.
+    aws_profile: String,
+}
+
+/// The `kms:` field: ARN strings (comma-separated, `ARN+ROLE`) or maps
+/// `{arn, role, context, aws_profile}` as in sops' key groups.
+fn collect_kms(m: &Map, out: &mut GroupCollect) -> std::result::Result<(), String> {
+    use crate::keys::kms::KmsKey;
+    let none = std::collections::BTreeMap::new();
+    let from_map = |km: &Map| -> std::result::Result<KmsKey, String> {
+        let s = |name: &str| match km.get(name) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::Str(v)) => Ok(v.clone()),
+            Some(_) => Err(format!("kms {name} must be a string")),
+        };
+        let context = match km.get("context") {
+            None | Some(Value::Null) => std::collections::BTreeMap::new(),
+            Some(Value::Map(c)) => c
+                .entries()
+                .map(|(k, v)| match v {
+                    Value::Str(v) => Ok((k.to_string(), v.clone())),
+                    _ => Err("kms context values must be strings".to_string()),
+                })
+                .collect::<std::result::Result<_, String>>()?,
+            Some(_) => return Err("kms context must be a map".into()),
+        };
+        let arn = s("arn")?;
+        if arn.trim().is_empty() {
+            return Err("kms entry without arn".into());
+        }
+        Ok(KmsKey {
+            arn: arn.replace(' ', ""),
+            role: s("role")?,
+            context,
+            aws_profile: s("aws_profile")?,
+        })
+    };
+    match m.get("kms") {
         None | Some(Value::Null) => {}
-        Some(Value::Str(s)) => out.extend(split_recipient_list(s).map(str::to_string)),
+        Some(Value::Str(s)) => out
+            .kms
+            .extend(KmsKey::parse_list(s, &none, &out.aws_profile)),
         Some(Value::List(items)) => {
             for item in Value::list_values(items) {
                 match item {
-                    Value::Str(s) => out.extend(split_recipient_list(s).map(str::to_string)),
-                    _ => return Err("age entries must be strings".into()),
+                    Value::Str(s) => {
+                        let keys = KmsKey::parse_list(s, &none, &out.aws_profile);
+                        out.kms.extend(keys)
+                    }
+                    Value::Map(km) => out.kms.push(from_map(km)?),
+                    _ => return Err("kms entries must be ARNs or maps".into()),
                 }
             }
         }
-        Some(_) => return Err("age must be a string or a list of strings".into()),
+        Some(_) => return Err("kms must be a string or a list".into()),
     }
+    Ok(())
+}
+
+/// The strings of a key field: one string (comma-separated) or a list of
+/// strings.
+fn key_strings(m: &Map, name: &str) -> std::result::Result<Vec<String>, String> {
+    match m.get(name) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Str(s)) => Ok(vec![s.clone()]),
+        Some(Value::List(items)) => Value::list_values(items)
+            .map(|item| match item {
+                Value::Str(s) => Ok(s.clone()),
+                _ => Err(format!("{name} entries must be strings")),
+            })
+            .collect(),
+        Some(_) => Err(format!("{name} must be a string or a list of strings")),
+    }
+}
+
+/// Collects a group's age recipients and PGP fingerprints (a string or a
+/// list, and `merge:` sub-groups) and notes key types nsec cannot use.
+fn collect_group(
+    m: &Map,
+    out: &mut GroupCollect,
+    unsupported: &mut Vec<String>,
+) -> std::result::Result<(), String> {
+    for s in key_strings(m, "age")? {
+        out.age.extend(split_recipient_list(&s).map(str::to_string));
+    }
+    for s in key_strings(m, "pgp")? {
+        out.pgp.extend(crate::keys::pgp::split_fingerprints(&s));
+    }
+    collect_kms(m, out)?;
     for other in [
-        "pgp",
-        "kms",
         "gcp_kms",
         "azure_keyvault",
         "hc_vault_transit_uri",
@@ -409,13 +552,17 @@ fn collect_group(
             None | Some(Value::Null) => {}
             Some(Value::Str(s)) if s.trim().is_empty() => {}
             Some(Value::List(l)) if l.is_empty() => {}
-            Some(_) => *non_age = true,
+            Some(_) => {
+                if !unsupported.iter().any(|u| u == other) {
+                    unsupported.push(other.to_string());
+                }
+            }
         }
     }
     if let Some(Value::List(merged)) = m.get("merge") {
         for g in Value::list_values(merged) {
             if let Value::Map(gm) = g {
-                collect_group(gm, out, non_age)?;
+                collect_group(gm, out, unsupported)?;
             }
         }
     }

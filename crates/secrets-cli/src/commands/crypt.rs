@@ -38,6 +38,19 @@ pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
             .iter()
             .flat_map(|a| secrets_core::keys::age::split_recipient_list(a).map(str::to_string))
             .collect(),
+        pgp: args
+            .pgp
+            .iter()
+            .flat_map(|l| secrets_core::keys::pgp::split_fingerprints(l).collect::<Vec<_>>())
+            .collect(),
+        kms: args
+            .kms
+            .iter()
+            .flat_map(|l| l.split(',').filter(|s| !s.trim().is_empty()))
+            .map(str::to_string)
+            .collect(),
+        encryption_context: args.encryption_context.clone(),
+        aws_profile: args.aws_profile.clone(),
         selector: given
             .first()
             .map(|(n, v)| (n.to_string(), v.as_ref().cloned().unwrap_or_default())),

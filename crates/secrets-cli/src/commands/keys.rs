@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use secrets_core::keys::age::{parse_recipient_list, AgeRecipient};
+use secrets_core::keys::groups::GroupKeys;
+use secrets_core::keys::kms::{parse_context, KmsKey};
+use secrets_core::keys::pgp::split_fingerprints;
 use secrets_core::ops::keys::{self, GroupsOutput, UpdateKeysOutcome, UpdateKeysPlan};
 use secrets_core::rules::Config;
 use secrets_core::{Error, Format};
@@ -49,6 +52,12 @@ pub enum GroupsAction {
         /// Age recipients of the new group (comma-separated).
         #[arg(long, value_name = "RECIPIENTS")]
         age: Vec<String>,
+        /// PGP fingerprints of the new group (comma-separated).
+        #[arg(long, value_name = "FINGERPRINTS")]
+        pgp: Vec<String>,
+        /// AWS KMS keys of the new group, ARN[+ROLE_ARN] (comma-separated).
+        #[arg(long, value_name = "ARNS")]
+        kms: Vec<String>,
         /// Groups needed to decrypt (default: all of them).
         #[arg(long, value_name = "N")]
         shamir_secret_sharing_threshold: Option<usize>,
@@ -77,6 +86,29 @@ fn parse_recipients(lists: &[String]) -> Result<Vec<AgeRecipient>, CliError> {
     Ok(all)
 }
 
+/// The keys of `--age`-, `--pgp`- and `--kms`-style flags, as one group;
+/// KMS keys get `context` (`--encryption-context`) and `profile`.
+fn group_keys(
+    age: &[String],
+    pgp: &[String],
+    kms: &[String],
+    context: Option<&str>,
+    profile: Option<&str>,
+) -> Result<GroupKeys, CliError> {
+    let context = parse_context(context.unwrap_or(""))?;
+    Ok(GroupKeys {
+        age: parse_recipients(age)?,
+        pgp: pgp
+            .iter()
+            .flat_map(|l| split_fingerprints(l).collect::<Vec<_>>())
+            .collect(),
+        kms: kms
+            .iter()
+            .flat_map(|l| KmsKey::parse_list(l, &context, profile.unwrap_or("")))
+            .collect(),
+    })
+}
+
 /// `nsec rotate FILE` (sops-style).
 pub fn rotate_file(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
     let [arg] = args.targets.as_slice() else {
@@ -102,8 +134,18 @@ pub fn rotate_file(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
     };
     let in_fmt = parse("input-type", &args.input_type)?.unwrap_or(by_name);
     let out_fmt = parse("output-type", &args.output_type)?.unwrap_or(in_fmt);
-    let add = parse_recipients(&args.add_age)?;
-    let rm = parse_recipients(&args.rm_age)?;
+    let (context, profile) = (
+        args.encryption_context.as_deref(),
+        args.aws_profile.as_deref(),
+    );
+    let add = group_keys(
+        &args.add_age,
+        &args.add_pgp,
+        &args.add_kms,
+        context,
+        profile,
+    )?;
+    let rm = group_keys(&args.rm_age, &args.rm_pgp, &args.rm_kms, None, None)?;
     let config = ctx.config_for(Some(path))?;
     if !path.is_file() {
         return Err(CliError::NoSuchFile(path.to_path_buf()));
@@ -217,13 +259,15 @@ pub fn groups(ctx: &Context, args: &GroupsArgs) -> Result<(), CliError> {
     let output = match &args.action {
         GroupsAction::Add {
             age,
+            pgp,
+            kms,
             shamir_secret_sharing_threshold,
             ..
         } => keys::groups_add_file(
             path,
             &identities(),
             &store_opts,
-            parse_recipients(age)?,
+            group_keys(age, pgp, kms, None, None)?,
             *shamir_secret_sharing_threshold,
             in_place,
         ),

@@ -352,13 +352,8 @@ pub fn add(ctx: &Context, args: &AddArgs) -> Result<(), CliError> {
         .encrypt
         .key_groups
         .iter()
-        .flatten()
-        .map(|r| {
-            repo.config
-                .name_of(r.as_str())
-                .map(str::to_string)
-                .unwrap_or_else(|| r.as_str().to_string())
-        })
+        .flat_map(|g| g.names())
+        .map(|r| repo.config.name_of(&r).map(str::to_string).unwrap_or(r))
         .collect();
     eprintln!(
         "Added {} ({}), encrypted for {}",

@@ -1,17 +1,76 @@
 //! Wrapping the data key for a file's key groups and recovering it.
 //!
-//! With one key group the whole data key is encrypted to every recipient of
-//! the group. With several, the key is split with Shamir's scheme: share `i`
-//! goes to every recipient of group `i`, and any `shamir_threshold` groups
-//! recover it.
+//! With one key group the whole data key is encrypted to every master key of
+//! the group (age recipients, PGP keys). With several, the key is split with
+//! Shamir's scheme: share `i` goes to every master key of group `i`, and any
+//! `shamir_threshold` groups recover it.
+//!
+//! Decryption tries the master keys of a group in sops' default order (age,
+//! then PGP, then the others: AWS KMS), each in turn, so one key that fails never blocks another that
+//! opens the file; when none does, the error names every key that failed and
+//! why.
 
 use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
 use crate::keys::age::{self, AgeRecipient};
 use crate::keys::discovery::Identities;
+use crate::keys::kms::{KmsEntry, KmsKey};
+use crate::keys::pgp::{self, PgpEntry};
 use crate::keys::{shamir, DataKey};
 use crate::metadata::{AgeKey, KeyGroup, Metadata};
+
+/// The master keys of one key group, to encrypt a data key (or a share) to.
+#[derive(Clone, Debug, Default)]
+pub struct GroupKeys {
+    /// Age recipients.
+    pub age: Vec<AgeRecipient>,
+    /// PGP fingerprints (keys in the user's GnuPG keyring).
+    pub pgp: Vec<String>,
+    /// AWS KMS keys.
+    pub kms: Vec<KmsKey>,
+}
+
+impl GroupKeys {
+    /// No master key at all?
+    pub fn is_empty(&self) -> bool {
+        self.age.is_empty() && self.pgp.is_empty() && self.kms.is_empty()
+    }
+
+    /// Every key as shown to people: age recipients, then PGP fingerprints.
+    pub fn names(&self) -> Vec<String> {
+        self.age
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .chain(self.pgp.iter().cloned())
+            .chain(self.kms.iter().map(KmsKey::name))
+            .collect()
+    }
+
+    /// Adds a KMS key unless the group has it already (same ARN, role,
+    /// context and profile).
+    pub fn add_kms(&mut self, key: &KmsKey) {
+        if !self.kms.contains(key) {
+            self.kms.push(key.clone());
+        }
+    }
+
+    /// Adds a key unless the group has it already.
+    pub fn add_pgp(&mut self, fp: &str) {
+        if !self.pgp.iter().any(|k| k == fp) {
+            self.pgp.push(fp.to_string());
+        }
+    }
+}
+
+impl From<Vec<AgeRecipient>> for GroupKeys {
+    fn from(age: Vec<AgeRecipient>) -> GroupKeys {
+        GroupKeys {
+            age,
+            ..GroupKeys::default()
+        }
+    }
+}
 
 /// The threshold sops uses for `groups` groups when `configured` is given
 /// (0 means all groups). Errors when it cannot work.
@@ -28,19 +87,16 @@ pub fn effective_threshold(configured: usize, groups: usize) -> Result<usize> {
     Ok(t)
 }
 
-/// Encrypts `key` for the given groups of recipients. Returns the key groups
-/// for the metadata. `threshold` must come from [`effective_threshold`].
-pub fn wrap(
-    key: &DataKey,
-    groups: &[Vec<AgeRecipient>],
-    threshold: usize,
-) -> Result<Vec<KeyGroup>> {
+/// Encrypts `key` for the given groups of master keys. Returns the key
+/// groups for the metadata. `threshold` must come from
+/// [`effective_threshold`].
+pub fn wrap(key: &DataKey, groups: &[GroupKeys], threshold: usize) -> Result<Vec<KeyGroup>> {
     if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
         return Err(Error::NoRecipients);
     }
     if let Some(i) = groups.iter().position(|g| g.is_empty()) {
         return Err(Error::InvalidOption(format!(
-            "key group {i} has no age recipients"
+            "key group {i} has no master keys"
         )));
     }
     let shares = if groups.len() == 1 {
@@ -55,12 +111,13 @@ pub fn wrap(
     groups
         .iter()
         .enumerate()
-        .map(|(i, recipients)| {
+        .map(|(i, keys)| {
             let payload: &[u8] = match &shares {
                 Some(s) => &s[i],
                 None => key.expose(),
             };
-            let age = recipients
+            let age = keys
+                .age
                 .iter()
                 .map(|r| {
                     Ok(AgeKey {
@@ -69,12 +126,89 @@ pub fn wrap(
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            Ok(KeyGroup {
+            let mut group = KeyGroup {
                 age,
                 other: Vec::new(),
-            })
+            };
+            let created_at = crate::time::Timestamp::now_utc().to_rfc3339_seconds();
+            let pgp = keys
+                .pgp
+                .iter()
+                .map(|fp| {
+                    Ok(PgpEntry {
+                        fingerprint: fp.clone(),
+                        created_at: created_at.clone(),
+                        enc: pgp::encrypt(fp, payload)?,
+                    }
+                    .to_value())
+                })
+                .collect::<Result<Vec<_>>>()?;
+            group.set_other("pgp", pgp);
+            let kms = keys
+                .kms
+                .iter()
+                .map(|k| {
+                    Ok(KmsEntry {
+                        key: k.clone(),
+                        created_at: created_at.clone(),
+                        enc: k.encrypt(crate::keys::kms::process_env(), payload)?,
+                    }
+                    .to_value())
+                })
+                .collect::<Result<Vec<_>>>()?;
+            group.set_other("kms", kms);
+            Ok(group)
         })
         .collect()
+}
+
+/// Tries the PGP keys of a group in turn (through gpg); failures go to the
+/// report.
+fn recover_pgp(
+    gi: usize,
+    group: &KeyGroup,
+    report: &mut String,
+) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+    for entry in group.pgp_entries()? {
+        match pgp::decrypt(&entry.fingerprint, &entry.enc) {
+            Ok(part) => return Ok(Some(part)),
+            Err(Error::Pgp {
+                fingerprint,
+                reason,
+            }) => {
+                let _ = writeln!(report, "  group {gi}: pgp {fingerprint}: {reason}");
+            }
+            Err(e) => {
+                let _ = writeln!(report, "  group {gi}: pgp {}: {e}", entry.fingerprint);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Tries the AWS KMS keys of a group in turn; failures go to the report.
+/// Only reached for groups that have KMS entries and that no age or PGP
+/// key opened, so age-only files never touch the network.
+fn recover_kms(
+    gi: usize,
+    group: &KeyGroup,
+    report: &mut String,
+) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+    for entry in group.kms_entries()? {
+        match entry
+            .key
+            .decrypt(crate::keys::kms::process_env(), &entry.enc)
+        {
+            Ok(part) => return Ok(Some(part)),
+            Err(Error::Kms { reason, .. }) => {
+                let _ = writeln!(report, "  group {gi}: kms {}: {reason}", entry.key.name());
+            }
+            Err(e) => {
+                let _ = writeln!(report, "  group {gi}: kms {}: {e}", entry.key.name());
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Recovers the data key of a file with the identities at hand. The error
@@ -103,8 +237,14 @@ pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> 
                 }
             }
         }
-        if group.has_other_keys() {
-            let kinds: Vec<&str> = group.other.iter().map(|(k, _)| k.as_str()).collect();
+        if found.is_none() {
+            found = recover_pgp(gi, group, &mut report)?;
+        }
+        if found.is_none() {
+            found = recover_kms(gi, group, &mut report)?;
+        }
+        let kinds = group.unsupported_kinds();
+        if found.is_none() && !kinds.is_empty() {
             let _ = writeln!(
                 report,
                 "  group {gi}: {} keys are not supported by nsec",

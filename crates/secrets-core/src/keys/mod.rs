@@ -5,8 +5,11 @@
 //! encrypted to every age recipient of the file.
 
 pub mod age;
+pub mod aws;
 pub mod discovery;
 pub mod groups;
+pub mod kms;
+pub mod pgp;
 pub mod pq;
 pub mod shamir;
 pub mod ssh_to_age;

@@ -22,8 +22,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::file::{recipient_groups, DecryptOptions, SopsFile};
-use crate::keys::age::AgeRecipient;
 use crate::keys::discovery::Identities;
+use crate::keys::groups::GroupKeys;
 use crate::ops::edit::{read_sops, rewrite_locked};
 use crate::rules::Config;
 use crate::store::StoreOptions;
@@ -37,8 +37,8 @@ pub fn rotate_file(
     formats: (crate::format::Format, crate::format::Format),
     identities: &Identities,
     store_opts: &StoreOptions,
-    add: &[AgeRecipient],
-    rm: &[AgeRecipient],
+    add: &GroupKeys,
+    rm: &GroupKeys,
     in_place: bool,
 ) -> Result<Vec<u8>> {
     let _lock = if in_place {
@@ -61,33 +61,42 @@ pub fn rotate_file(
     Ok(out)
 }
 
-/// `rotate`: a new data key for every value; `add` recipients join the
-/// first key group, `rm` recipients leave every group. The MAC is checked.
-/// `version` is kept.
+/// `rotate`: a new data key for every value; `add` keys join the first key
+/// group, `rm` keys leave every group. The MAC is checked. `version` is
+/// kept.
 pub fn rotate(
     file: SopsFile,
     identities: &Identities,
-    add: &[AgeRecipient],
-    rm: &[AgeRecipient],
+    add: &GroupKeys,
+    rm: &GroupKeys,
 ) -> Result<SopsFile> {
     let threshold = file.metadata.shamir_threshold;
     let mut groups = recipient_groups(&file.metadata)?;
     if groups.is_empty() {
-        groups.push(Vec::new());
+        groups.push(GroupKeys::default());
     }
-    for r in add {
-        if !groups[0].iter().any(|g| g.as_str() == r.as_str()) {
-            groups[0].push(r.clone());
+    for r in &add.age {
+        if !groups[0].age.iter().any(|g| g.as_str() == r.as_str()) {
+            groups[0].age.push(r.clone());
         }
     }
-    for r in rm {
-        for g in &mut groups {
-            g.retain(|k| k.as_str() != r.as_str());
-        }
+    for fp in &add.pgp {
+        groups[0].add_pgp(fp);
+    }
+    for k in &add.kms {
+        groups[0].add_kms(k);
+    }
+    for g in &mut groups {
+        g.age
+            .retain(|k| !rm.age.iter().any(|r| r.as_str() == k.as_str()));
+        g.pgp.retain(|k| !rm.pgp.contains(k));
+        // As sops: a KMS key is removed by its ARN (and role).
+        g.kms
+            .retain(|k| !rm.kms.iter().any(|r| r.arn == k.arn && r.role == k.role));
     }
     if groups.iter().all(|g| g.is_empty()) {
         return Err(Error::InvalidOption(
-            "removing these recipients would leave the file without any".into(),
+            "removing these keys would leave the file without any".into(),
         ));
     }
     let opened = file.open(identities, DecryptOptions::default())?;
@@ -113,7 +122,7 @@ pub struct UpdateKeysPlan {
     /// The threshold before and after.
     pub threshold: (usize, usize),
     /// The new key groups, from the rule.
-    pub new_groups: Vec<Vec<AgeRecipient>>,
+    pub new_groups: Vec<GroupKeys>,
 }
 
 impl UpdateKeysPlan {
@@ -136,33 +145,33 @@ pub fn plan_updatekeys(
     path: &Path,
 ) -> Result<UpdateKeysPlan> {
     let rule = config.rule_for(cwd, path)?;
-    if rule.recipients().next().is_none() {
+    if !rule.has_master_keys() {
         return Err(Error::Config {
             path: config.path.clone().into(),
             rule: Some(rule.index),
             problem: crate::error::ConfigProblem::Invalid,
-            message: "the rule has no age recipients".into(),
+            message: "the rule has no age recipients, pgp or kms keys".into(),
         });
     }
-    let new_groups: Vec<Vec<AgeRecipient>> = rule
-        .key_groups
-        .iter()
-        .map(|g| {
-            g.iter()
-                .map(|r| AgeRecipient::parse(r))
-                .collect::<Result<_>>()
-        })
-        .collect::<Result<_>>()?;
+    // Keys of kinds nsec cannot encrypt to (GCP KMS, Azure, Vault) are not
+    // compared: the file's are kept as they are, by group position.
+    let new_groups: Vec<GroupKeys> = rule.group_keys()?;
     let old: Vec<Vec<String>> = file
         .metadata
         .key_groups
         .iter()
-        .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
-        .collect();
-    let new: Vec<Vec<String>> = new_groups
-        .iter()
-        .map(|g| g.iter().map(|r| r.as_str().to_string()).collect())
-        .collect();
+        .map(|g| {
+            let pgp = g.pgp_entries()?.into_iter().map(|e| e.fingerprint);
+            let kms = g.kms_entries()?.into_iter().map(|e| e.key.name());
+            Ok(g.age
+                .iter()
+                .map(|k| k.recipient.clone())
+                .chain(pgp)
+                .chain(kms)
+                .collect())
+        })
+        .collect::<Result<_>>()?;
+    let new: Vec<Vec<String>> = new_groups.iter().map(GroupKeys::names).collect();
     let n = old.len().max(new.len());
     let empty = Vec::new();
     let groups = (0..n)
@@ -230,12 +239,12 @@ pub fn apply_updatekeys(
 pub fn add_group(
     mut file: SopsFile,
     identities: &Identities,
-    recipients: Vec<AgeRecipient>,
+    recipients: GroupKeys,
     threshold: Option<usize>,
 ) -> Result<SopsFile> {
     if recipients.is_empty() {
         return Err(Error::InvalidOption(
-            "a new key group needs at least one recipient (--age)".into(),
+            "a new key group needs at least one key (--age, --pgp or --kms)".into(),
         ));
     }
     let key = file.data_key(identities)?;
@@ -359,7 +368,7 @@ pub fn groups_add_file(
     path: &Path,
     identities: &Identities,
     store_opts: &StoreOptions,
-    recipients: Vec<AgeRecipient>,
+    recipients: GroupKeys,
     threshold: Option<usize>,
     in_place: bool,
 ) -> Result<GroupsOutput> {

@@ -11,6 +11,8 @@ use crate::file::{self, DecryptOptions, EncryptOptions, SopsFile};
 use crate::format::Format;
 use crate::keys::age::AgeRecipient;
 use crate::keys::discovery::{self, Identities};
+use crate::keys::groups::GroupKeys;
+use crate::keys::kms::{self, KmsKey};
 use crate::metadata::{Selector, SELECTOR_NAMES};
 use crate::rules::{self, Config};
 use crate::store::{self, StoreOptions};
@@ -19,15 +21,31 @@ use crate::tree::Map;
 /// Command-line settings that take precedence over the creation rule.
 #[derive(Clone, Debug, Default)]
 pub struct EncryptOverrides {
-    /// `--age` recipients (comma-separated lists already split); when
-    /// non-empty they replace the rule's keys entirely.
+    /// `--age` recipients (comma-separated lists already split). Keys on
+    /// the command line (`age`, `pgp`) replace the rule's keys entirely.
     pub age: Vec<String>,
+    /// `--pgp` fingerprints (lists already split).
+    pub pgp: Vec<String>,
+    /// `--kms` keys (`ARN[+ROLE]`, lists already split).
+    pub kms: Vec<String>,
+    /// `--encryption-context k:v,…` for `--kms` keys and a rule's flat
+    /// `kms:` keys.
+    pub encryption_context: Option<String>,
+    /// `--aws-profile` for `--kms` keys.
+    pub aws_profile: Option<String>,
     /// A selector given on the command line, by sops name and value.
     pub selector: Option<(String, String)>,
     /// `--mac-only-encrypted`.
     pub mac_only_encrypted: bool,
     /// `--shamir-secret-sharing-threshold`.
     pub shamir_threshold: Option<usize>,
+}
+
+impl EncryptOverrides {
+    /// Are master keys given on the command line?
+    pub fn has_keys(&self) -> bool {
+        !self.age.is_empty() || !self.pgp.is_empty() || !self.kms.is_empty()
+    }
 }
 
 /// Finds and loads the `.sops.yaml` that applies to `target`.
@@ -61,49 +79,34 @@ pub fn encrypt_options(
         // rule is fine; sops only needs the rule for keys.
         Some(c) if !c.creation_rules.is_empty() => match c.rule_for(cwd, file) {
             Ok(r) => Some(r),
-            Err(e) if overrides.age.is_empty() => return Err(e),
+            Err(e) if !overrides.has_keys() => return Err(e),
             Err(_) => None,
         },
         _ => None,
     };
-    let key_groups: Vec<Vec<AgeRecipient>> = if !overrides.age.is_empty() {
-        vec![overrides
-            .age
-            .iter()
-            .map(|r| AgeRecipient::parse(r))
-            .collect::<Result<_>>()?]
+    let context = kms::parse_context(overrides.encryption_context.as_deref().unwrap_or(""))?;
+    let key_groups: Vec<GroupKeys> = if overrides.has_keys() {
+        vec![GroupKeys {
+            age: overrides
+                .age
+                .iter()
+                .map(|r| AgeRecipient::parse(r))
+                .collect::<Result<_>>()?,
+            pgp: overrides.pgp.clone(),
+            kms: overrides
+                .kms
+                .iter()
+                .map(|k| {
+                    KmsKey::parse(
+                        k,
+                        context.clone(),
+                        overrides.aws_profile.as_deref().unwrap_or(""),
+                    )
+                })
+                .collect(),
+        }]
     } else if let Some(rule) = rule {
-        if rule.has_non_age_keys {
-            // Encrypting to the age keys alone would quietly leave out the
-            // people and machines the rule gives PGP/KMS/Vault keys.
-            return Err(Error::Config {
-                path: config.map(|c| c.path.clone()).unwrap_or_default().into(),
-                rule: Some(rule.index),
-                problem: crate::error::ConfigProblem::Invalid,
-                message: "the rule names pgp, kms, gcp_kms, azure_keyvault or hc_vault keys, which nsec cannot encrypt to (use sops for these files, or give --age to encrypt to age recipients only)".into(),
-            });
-        }
-        if rule.recipients().next().is_none() {
-            return Err(Error::Config {
-                path: config.map(|c| c.path.clone()).unwrap_or_default().into(),
-                rule: Some(rule.index),
-                problem: crate::error::ConfigProblem::Invalid,
-                message: if rule.has_non_age_keys {
-                    "the rule has only non-age keys (pgp, kms, …), which nsec does not support"
-                        .into()
-                } else {
-                    "the rule has no age recipients".into()
-                },
-            });
-        }
-        rule.key_groups
-            .iter()
-            .map(|g| {
-                g.iter()
-                    .map(|r| AgeRecipient::parse(r))
-                    .collect::<Result<Vec<_>>>()
-            })
-            .collect::<Result<_>>()?
+        rule_group_keys(config, rule, &context)?
     } else {
         return Err(Error::NoRecipients);
     };
@@ -129,6 +132,35 @@ pub fn encrypt_options(
         mac_only_encrypted: overrides.mac_only_encrypted
             || rule.is_some_and(|r| r.mac_only_encrypted),
     })
+}
+
+/// The master keys of a creation rule, refused when it names keys nsec
+/// cannot encrypt to or none at all.
+pub fn rule_group_keys(
+    config: Option<&Config>,
+    rule: &rules::CreationRule,
+    context: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<GroupKeys>> {
+    let invalid = |message: String| Error::Config {
+        path: config.map(|c| c.path.clone()).unwrap_or_default().into(),
+        rule: Some(rule.index),
+        problem: crate::error::ConfigProblem::Invalid,
+        message,
+    };
+    if !rule.unsupported_keys.is_empty() {
+        // Encrypting to the other keys alone would quietly leave out the
+        // people and machines the rule gives those keys.
+        return Err(invalid(format!(
+            "the rule names {} keys, which nsec cannot encrypt to (use sops for these files, or give --age/--pgp/--kms to encrypt to those keys only)",
+            rule.unsupported_keys.join(", ")
+        )));
+    }
+    if !rule.has_master_keys() {
+        return Err(invalid(
+            "the rule has no age recipients, pgp or kms keys".into(),
+        ));
+    }
+    rule.group_keys_with_context(context)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

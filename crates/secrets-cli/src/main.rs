@@ -17,7 +17,7 @@ mod version;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command};
 use error::CliError;
@@ -64,7 +64,13 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(CliError::Legacy(e)),
     };
-    let cli = Cli::parse_from(args);
+    // Parse with the command built above: building clap's command is a
+    // good share of nsec's start-up, so it is built once.
+    let mut matches = command.get_matches_from(args);
+    let cli = match Cli::from_arg_matches_mut(&mut matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = run(&cli);
     for w in secrets_core::fsio::take_warnings() {
         eprintln!("nsec: warning: {w}");

@@ -323,6 +323,11 @@ fn post(
         &amz_date_now(),
     );
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                .build(),
+        )
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
         .user_agent(concat!("nsec/", env!("CARGO_PKG_VERSION")))

@@ -3,11 +3,11 @@
 //! test build). Without it every function here is empty, so release builds
 //! carry no test hooks.
 //!
-//! - [`io`]: with `NSEC_TEST_FAULT_AT=N`, the process aborts (like a
+//! - `io`: with `NSEC_TEST_FAULT_AT=N`, the process aborts (like a
 //!   `kill -9`) at the N-th file-system step of an atomic write: after
 //!   writing the temporary, after its fsync, before its rename, after the
 //!   rename (before the directory fsync).
-//! - [`step`]: with `NSEC_TEST_FAIL_AFTER=N`, the store-wide rotation
+//! - `step`: with `NSEC_TEST_FAIL_AFTER=N`, the store-wide rotation
 //!   aborts at its N-th step (journal, prepare, commit).
 
 /// Whether this build injects faults (`nsec --version` says so).

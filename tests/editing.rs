@@ -1106,6 +1106,13 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
             after: "a: edited\nb: two\n",
             plaintext_result: false,
         },
+        Case {
+            name: "encrypt",
+            args: vec!["encrypt", "-i", "F"],
+            stdin: b"",
+            after: "a: one\nb: two\n",
+            plaintext_result: false,
+        },
     ];
     let sb = setup();
     let editor = editor_script(&sb, "ed.sh", "sed -i s/one/edited/ \"$1\"");
@@ -1113,11 +1120,12 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
         let mut step = 1;
         loop {
             assert!(step < 50, "{}: never finished", case.name);
-            let f = encrypted(
-                &sb,
-                &format!("{}-{step}.yaml", case.name),
-                "a: one\nb: two\n",
-            );
+            let name = format!("{}-{step}.yaml", case.name);
+            let f = if case.name == "encrypt" {
+                sb.write(&name, "a: one\nb: two\n")
+            } else {
+                encrypted(&sb, &name, "a: one\nb: two\n")
+            };
             let old = std::fs::read(&f).unwrap();
             // A second recipient, so that updatekeys has work to do.
             let config = std::fs::read_to_string(sb.path(".sops.yaml")).unwrap();

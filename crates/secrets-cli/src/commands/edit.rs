@@ -98,7 +98,12 @@ pub fn edit(ctx: &Context, args: &EditArgs) -> Result<(), CliError> {
     // signal mask (Rust's `Command` resets it), so the editor is unaffected.
     let signals = held_signals();
     let _ = signals.thread_block();
-    let config = ctx.config_for(Some(path))?;
+    // A new file is encrypted by the rules: say whose, when unexpected.
+    let config = if path.exists() {
+        ctx.config_for(Some(path))?
+    } else {
+        ctx.config_for_encryption(Some(path))?
+    };
     let editor = edit::editor_command(|k| std::env::var(k).ok())?;
     let opts = EditOptions {
         editor,

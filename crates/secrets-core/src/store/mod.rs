@@ -137,6 +137,16 @@ pub fn parse_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Map>, Map)> 
             fold_field_names(flatten::unflatten(flat)?, Fold::ExactWins)
         }
         Format::Ini => match docs[0].remove(METADATA_KEY) {
+            // Sections may repeat in INI. sops 3.11 reads the metadata from
+            // the first `[sops]` section and then cannot handle another one:
+            // it panics, or keeps it as data and fails to decrypt its
+            // values. Read back, the leftover would hide the metadata nsec
+            // writes after it, so such a file is refused.
+            Some(_) if docs[0].get(METADATA_KEY).is_some() => {
+                return Err(Error::InvalidMetadata(
+                    "more than one `[sops]` section".into(),
+                ))
+            }
             Some(Value::Map(section)) => fold_field_names(
                 flatten::unflatten(
                     section
@@ -257,6 +267,16 @@ pub fn emit_encrypted(
             dotenv::emit(&doc)
         }
         Format::Ini => {
+            // The metadata section would follow the document's own, and the
+            // file would read back with that one as metadata.
+            if first(docs).get(METADATA_KEY).is_some() {
+                return Err(Error::Emit {
+                    format: Format::Ini,
+                    message:
+                        "the document has a `[sops]` section of its own, where the metadata goes"
+                            .into(),
+                });
+            }
             let mut doc = first(docs).clone();
             let section = Map {
                 items: flatten::flatten(metadata)
@@ -268,5 +288,47 @@ pub fn emit_encrypted(
                 .push(Item::Entry(METADATA_KEY.into(), Value::Map(section)));
             ini::emit(&doc)
         }
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-ini-two-sops-sections`, first
+    /// byte the target's store selector): a damaged INI file with a second
+    /// `[sops]` section. The metadata was read from the first, the second
+    /// stayed in the document, and the file written back had two `[sops]`
+    /// sections again, the stale one first: "no keys found". sops 3.11
+    /// cannot read such a file either (it panics or fails to decrypt the
+    /// leftover section), so nsec refuses it, and never writes one.
+    #[test]
+    fn a_second_sops_section_is_refused() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-ini-two-sops-sections"
+        ))
+        .unwrap();
+        let err = parse_encrypted(Format::Ini, &input[1..]).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidMetadata(m) if m == "more than one `[sops]` section"),
+            "{err}"
+        );
+
+        let file = b"[s]\nk = v\n\n[sops]\nversion = 3.11.0\n\n[sops]\nversion = 3.11.0\n";
+        let err = parse_encrypted(Format::Ini, file).unwrap_err();
+        assert!(matches!(err, Error::InvalidMetadata(_)), "{err}");
+        // One `[sops]` section reads as before.
+        let (docs, meta) = parse_encrypted(Format::Ini, &file[..file.len() - 25]).unwrap();
+        assert_eq!(meta.get("version"), Some(&Value::Str("3.11.0".into())));
+        assert!(docs[0].get(METADATA_KEY).is_none());
+
+        // A document with a `sops` section is not written with metadata.
+        let doc = parse(Format::Ini, file).unwrap();
+        let err = emit_encrypted(Format::Ini, &doc, &meta, &StoreOptions::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("`[sops]` section of its own"),
+            "{err}"
+        );
     }
 }

@@ -363,6 +363,10 @@ impl Builder {
                 if !implicit_null {
                     self.flush_pending_before_node();
                 }
+                // The non-specific tag `!` is no tag to go-yaml: a plain
+                // `! 12` is an int and a plain `! <<` the merge key (sops
+                // 3.11 checked), a quoted scalar stays a string.
+                let tag = tag.filter(|t| !(t.handle().is_empty() && t.suffix() == "!"));
                 // go-yaml's merge key: a plain `<<`, or one tagged `!!merge`.
                 self.merge_key = text == "<<"
                     && match tag.as_deref() {
@@ -3086,6 +3090,39 @@ mod unit {
         };
         assert_eq!(m.get("<<"), Some(&base));
         assert_eq!(m.get("y"), Some(&Value::Int(2)));
+    }
+
+    /// Fuzz note (`tests/data/fuzz/yaml_parse-non-specific-tag-merge-key`,
+    /// `d:\n    ! <<: # …`): nsec read `! <<` as a plain key. sops 3.11
+    /// (go-yaml) takes the non-specific tag `!` as no tag: `! <<` is the
+    /// merge key (and `! <<: ~` an error), `! 123` an int; quoted or with
+    /// another tag, `<<` is a plain key (both sops and nsec write it back as
+    /// `!!merge <<`).
+    #[test]
+    fn the_non_specific_tag_is_no_tag() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/yaml_parse-non-specific-tag-merge-key"
+        ))
+        .unwrap();
+        let err = parse(&input).unwrap_err().to_string();
+        assert!(err.contains("map merge requires a map"), "{err}");
+        for key in ["<<", "! <<", "!!merge <<"] {
+            let err = parse(format!("d:\n  {key}: 1\n").as_bytes()).unwrap_err();
+            assert!(err.to_string().contains("map merge"), "{key}: {err}");
+        }
+        for key in ["\"<<\"", "'<<'", "!!str <<", "! \"<<\"", "!x <<"] {
+            let doc = one(&format!("d:\n  {key}: 1\n"));
+            let Some(Value::Map(d)) = doc.get("d") else {
+                panic!("{key}: d is not a map")
+            };
+            assert_eq!(d.get("<<"), Some(&Value::Int(1)), "{key}");
+        }
+        let doc = one("a: ! 123\nb: ! true\nc: ! '1'\nd: !x 1\n");
+        assert_eq!(doc.get("a"), Some(&Value::Int(123)));
+        assert_eq!(doc.get("b"), Some(&Value::Bool(true)));
+        assert_eq!(doc.get("c"), Some(&Value::Str("1".into())));
+        assert_eq!(doc.get("d"), Some(&Value::Str("1".into())));
     }
 
     #[test]

@@ -56,7 +56,10 @@ pub fn no_key_material(inputs: &[&[u8]], message: &str) {
 }
 
 /// Quoted names in messages that are not secret: (opening, closing).
-const NAMES: [(&str, &str); 8] = [
+const NAMES: [(&str, &str); 9] = [
+    // INI's "cannot be written" error names a section (first, as its name
+    // may hold a backquote).
+    ("section `", "` cannot be written"),
     // A mistyped public recipient (one age1 word, one ssh- line).
     ("invalid age recipient `age1", "`"),
     ("invalid age recipient `ssh-", "`: "),

@@ -334,6 +334,11 @@ fn read_key_name(line: &str) -> std::result::Result<(String, usize), &'static st
             return Err("key-value delimiter (`=` or `:`) not found");
         };
         let name = line[start..close].trim().to_string();
+        // go-ini refuses an empty name, quoted too ("error creating new
+        // key: empty key name"), and so sops.
+        if name.is_empty() {
+            return Err("empty key name");
+        }
         return Ok((name, close + start + delim + 1));
     }
     match line.find(DELIMITERS) {
@@ -733,6 +738,32 @@ mod fuzz_regressions {
             assert_eq!(String::from_utf8_lossy(&out), written, "{input:?}");
             let back = parse(&out).unwrap();
             assert_eq!(emit(&back).unwrap(), out, "{input:?}");
+        }
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-ini-quoted-empty-key`, first
+    /// byte the target's store selector): `"":` in the `[sops]` section was
+    /// read as a key with an empty name, which the writer then refused.
+    /// go-ini (sops 3.11) refuses a quoted empty key name when reading
+    /// ("error creating new key: empty key name"), and now nsec does too.
+    #[test]
+    fn quoted_empty_key_names_are_refused() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-ini-quoted-empty-key"
+        ))
+        .unwrap();
+        let err = parse(&input[1..]).unwrap_err().to_string();
+        assert!(err.contains("line 6: empty key name"), "{err}");
+        for line in [
+            "\"\" = x",
+            "\" \" = x",
+            "`` = x",
+            "\"\"\"  \"\"\" = x",
+            "= x",
+        ] {
+            let err = parse(format!("[s]\n{line}\n").as_bytes()).unwrap_err();
+            assert!(err.to_string().contains("empty key name"), "{line}: {err}");
         }
     }
 }

@@ -13,11 +13,14 @@ fn key_char(c: char) -> bool {
 
 /// Runs of at least [`KEY_RUN`] key-alphabet characters in `text`, except
 /// public keys: age recipients (`age1…`) and SSH public key blobs (`AAAA…`:
-/// a blob starts with a small big-endian length), which messages may name.
+/// a blob starts with a small big-endian length), which messages may name,
+/// and SSH key type names (`ssh-…`, as "got ssh-… key type" shows them).
 fn key_runs(text: &str) -> Vec<&str> {
     text.split(|c: char| !key_char(c))
         .filter(|run| run.len() >= KEY_RUN)
-        .filter(|run| !run.starts_with("age1") && !run.starts_with("AAAA"))
+        .filter(|run| {
+            !run.starts_with("age1") && !run.starts_with("AAAA") && !run.starts_with("ssh-")
+        })
         .collect()
 }
 
@@ -56,10 +59,15 @@ pub fn no_key_material(inputs: &[&[u8]], message: &str) {
 }
 
 /// Quoted names in messages that are not secret: (opening, closing).
-const NAMES: [(&str, &str); 9] = [
-    // INI's "cannot be written" error names a section (first, as its name
-    // may hold a backquote).
+const NAMES: [(&str, &str); 11] = [
+    // Names that may hold a backquote first, up to their message's real end:
+    // INI's "cannot be written" error names a section; a mistyped recipient
+    // is followed by the parse error.
     ("section `", "` cannot be written"),
+    ("invalid age recipient `age1", "`: "),
+    // A `.sops.yaml` regex (public configuration) and the regex crate's
+    // error, which repeats it.
+    ("_regex `", "\nerror: "),
     // A mistyped public recipient (one age1 word, one ssh- line).
     ("invalid age recipient `age1", "`"),
     ("invalid age recipient `ssh-", "`: "),

@@ -64,6 +64,11 @@ fn flatten_value(prefix: String, value: &Value, out: &mut Vec<(String, String)>)
     out.push((prefix, text.replace('\n', "\\n")));
 }
 
+/// Does `key` hold a separator of flattened paths (`__map_`, `__list_`)?
+pub(super) fn has_separator(key: &str) -> bool {
+    key.contains(MAP_SEPARATOR) || key.contains(LIST_SEPARATOR)
+}
+
 /// One step of a flattened key.
 #[derive(Debug)]
 enum Token<'a> {

@@ -218,7 +218,13 @@ fn fold_field_names(map: Map, fold: Fold) -> Map {
     let mut exact = std::collections::HashSet::new();
     for item in map.items {
         if let Item::Entry(k, v) = item {
-            let lower = k.to_ascii_lowercase();
+            let mut lower = k.to_ascii_lowercase();
+            // A key that only lower case makes a flattened path (`__LIST_`
+            // is `__list_`) matches no field; folded, dotenv and INI would
+            // write it as a path that does not read back.
+            if flatten::has_separator(&lower) && !flatten::has_separator(&k) {
+                lower = k.clone();
+            }
             let is_exact = lower == k;
             let keep = match fold {
                 Fold::LastWins => true,
@@ -294,6 +300,31 @@ pub fn emit_encrypted(
 #[cfg(test)]
 mod fuzz_regressions {
     use super::*;
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-dotenv-key-folded-into-a-path`,
+    /// first byte the target's store selector): the unknown metadata key
+    /// `__liSt_` (`sops___liSt_=`) was folded to lower case as field names
+    /// are, and written back as `sops___list_=`, which reads as a broken
+    /// list path. A key that folding would turn into a path is kept as is
+    /// (no sops field has `__` in its name; sops ignores such keys).
+    #[test]
+    fn keys_are_not_folded_into_paths() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-dotenv-key-folded-into-a-path"
+        ))
+        .unwrap();
+        let (docs, meta) = parse_encrypted(Format::Dotenv, &input[1..]).unwrap();
+        assert!(meta.get("__liSt_").is_some(), "{meta:?}");
+        let out = emit_encrypted(Format::Dotenv, &docs, &meta, &StoreOptions::default()).unwrap();
+        let (_, back) = parse_encrypted(Format::Dotenv, &out).unwrap();
+        for (key, value) in meta.entries() {
+            assert_eq!(back.get(key), Some(value), "{key}");
+        }
+        // Field names are still folded.
+        let (_, meta) = parse_encrypted(Format::Dotenv, b"sops_VERSION=3.11.0\n").unwrap();
+        assert_eq!(meta.get("version"), Some(&Value::Str("3.11.0".into())));
+    }
 
     /// Fuzz finding (`tests/data/fuzz/metadata-ini-two-sops-sections`, first
     /// byte the target's store selector): a damaged INI file with a second

@@ -597,6 +597,11 @@ pub fn ssh_identities<C: Callbacks>(
     contents: &[u8],
     callbacks: C,
 ) -> Result<Vec<BoxedIdentity>, String> {
+    if ssh_to_age::private_key_would_panic_age(contents) {
+        return Err(format!(
+            "malformed SSH identity in {location:?}: an RSA number is all zero bytes"
+        ));
+    }
     let parsed = age::ssh::Identity::from_buffer(contents, Some(location.to_string()))
         .map_err(|e| format!("malformed SSH identity in {location:?}: {e}"))?;
     match parsed {

@@ -153,6 +153,10 @@ pub fn parse_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Map>, Map)> 
                         .items
                         .into_iter()
                         .filter_map(|item| match item {
+                            // go-ini names the keys `- = v` as `#1`, `#2`, …:
+                            // no metadata field (sops ignores them), and no
+                            // key INI can write back.
+                            Item::Entry(k, _) if k.starts_with('#') => None,
                             Item::Entry(k, v) => Some((k, v)),
                             Item::Comment(_) => None,
                         })
@@ -324,6 +328,23 @@ mod fuzz_regressions {
         // Field names are still folded.
         let (_, meta) = parse_encrypted(Format::Dotenv, b"sops_VERSION=3.11.0\n").unwrap();
         assert_eq!(meta.get("version"), Some(&Value::Str("3.11.0".into())));
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-ini-auto-increment-key`, first
+    /// byte the target's store selector): `-:` in `[sops]` is go-ini's
+    /// auto-increment key `#1`; kept as an unknown metadata field, it made
+    /// the file unwritable (a key starting with `#` reads as a comment).
+    /// sops ignores it, and so does nsec now.
+    #[test]
+    fn auto_increment_keys_are_no_metadata() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-ini-auto-increment-key"
+        ))
+        .unwrap();
+        let (docs, meta) = parse_encrypted(Format::Ini, &input[1..]).unwrap();
+        assert!(meta.entries().all(|(k, _)| !k.starts_with('#')), "{meta:?}");
+        emit_encrypted(Format::Ini, &docs, &meta, &StoreOptions::default()).unwrap();
     }
 
     /// Fuzz finding (`tests/data/fuzz/metadata-ini-two-sops-sections`, first

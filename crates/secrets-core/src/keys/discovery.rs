@@ -650,15 +650,28 @@ fn describe_unsupported(kind: &age::ssh::UnsupportedKey) -> String {
             "passphrase-protected PEM keys are not supported (convert with `ssh-keygen -o -p`)"
                 .to_string()
         }
-        age::ssh::UnsupportedKey::EncryptedSsh(cipher) => {
+        // Names read from the file are shown only when name-like: a corrupt
+        // length may run into key bytes.
+        age::ssh::UnsupportedKey::EncryptedSsh(cipher)
+            if ssh_to_age::name_like(cipher.as_bytes()) =>
+        {
             format!("keys encrypted with cipher {cipher} are not supported")
         }
-        age::ssh::UnsupportedKey::Hardware(key_type) => {
+        age::ssh::UnsupportedKey::EncryptedSsh(_) => {
+            "keys encrypted with an unknown cipher are not supported".to_string()
+        }
+        age::ssh::UnsupportedKey::Hardware(key_type)
+            if ssh_to_age::name_like(key_type.as_bytes()) =>
+        {
             format!("hardware key type {key_type} is not supported")
         }
-        age::ssh::UnsupportedKey::Type(key_type) => {
+        age::ssh::UnsupportedKey::Hardware(_) => {
+            "an unknown hardware key type is not supported".to_string()
+        }
+        age::ssh::UnsupportedKey::Type(key_type) if ssh_to_age::name_like(key_type.as_bytes()) => {
             format!("key type {key_type} is not supported")
         }
+        age::ssh::UnsupportedKey::Type(_) => "an unknown key type is not supported".to_string(),
     }
 }
 

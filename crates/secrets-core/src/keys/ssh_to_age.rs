@@ -60,14 +60,19 @@ impl<'a> Wire<'a> {
 /// runs into key bytes, a secret pasted where a public key belongs) as
 /// "an unknown", so that no key material reaches the message.
 fn key_type_name(key_type: &[u8]) -> String {
-    let name_like = (1..=40).contains(&key_type.len())
-        && key_type.iter().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'@' | b'.')
-        });
     match std::str::from_utf8(key_type) {
-        Ok(name) if name_like => name.to_string(),
+        Ok(name) if name_like(key_type) => name.to_string(),
         _ => "an unknown".to_string(),
     }
+}
+
+/// Is this key type or cipher name from a key file shown in messages: at
+/// most 40 characters of `a-z`, `0-9`, `-`, `@`, `.`?
+pub(crate) fn name_like(name: &[u8]) -> bool {
+    (1..=40).contains(&name.len())
+        && name.iter().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'@' | b'.')
+        })
 }
 
 /// The 32-byte ed25519 public key inside an `ssh-ed25519` public key blob.
@@ -401,6 +406,35 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         // Real keys are not affected.
         let key = vector("keys/ssh_ed25519");
         assert!(!private_key_would_panic_age(&key));
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/ssh_key-unsupported-type-echoes-key-bytes`,
+    /// first byte the target's shape, the rest an OpenSSH private key file
+    /// body): "unsupported SSH key: key type …" showed the type that age
+    /// read whole, there a run of the file's bytes. Only name-like types
+    /// and ciphers are shown now, as for finding 2.
+    #[test]
+    fn unsupported_key_errors_show_names_only() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/ssh_key-unsupported-type-echoes-key-bytes"
+        ))
+        .unwrap();
+        let encoded = STANDARD.encode(&input[1..]);
+        let mut pem = String::from("-----BEGIN OPENSSH PRIVATE KEY-----\n");
+        for chunk in encoded.as_bytes().chunks(70) {
+            pem.push_str(std::str::from_utf8(chunk).unwrap());
+            pem.push('\n');
+        }
+        pem.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+        let err = crate::keys::discovery::ssh_identities("key", pem.as_bytes(), age::NoCallbacks)
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("an unknown key type is not supported"),
+            "{err}"
+        );
+        assert!(!err.contains("iiiiiiii"), "{err}");
     }
 
     #[test]

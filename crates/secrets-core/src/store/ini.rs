@@ -558,7 +558,10 @@ fn write_sections(sections: &[OutSection<'_>]) -> Vec<u8> {
                 b"\"\"\""
             } else if value.contains(&b'#') || value.contains(&b';') {
                 b"`"
-            } else if trimmed_len(value) != value.len() {
+            } else if trimmed_len(value) != value.len() || value.ends_with(b"\\") {
+                // go-ini does not quote a value ending in `\`, which then
+                // reads back as continued on the next line; in quotes it
+                // reads back as it is.
                 b"\""
             } else {
                 b""
@@ -765,5 +768,30 @@ mod fuzz_regressions {
             let err = parse(format!("[s]\n{line}\n").as_bytes()).unwrap_err();
             assert!(err.to_string().contains("empty key name"), "{line}: {err}");
         }
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-ini-value-ends-in-backslash`,
+    /// first byte the target's store selector): `c=\;` in `[sops]` reads as
+    /// the value `\`, which go-ini writes bare, `c = \`, and which then reads
+    /// as continued on the next line; the writer refused the file. Such a
+    /// value is now written in double quotes.
+    #[test]
+    fn values_ending_in_a_backslash_are_quoted() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-ini-value-ends-in-backslash"
+        ))
+        .unwrap();
+        let doc = parse(&input[1..]).unwrap();
+        let out = emit(&doc).unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(text.contains("= \"\\\"\n"), "{text}");
+        // (The empty `;` comment is not written, as go-ini does.)
+        let back = parse(&out).unwrap();
+        let Some(Value::Map(sops)) = back.get("sops") else {
+            panic!("{back:?}")
+        };
+        assert_eq!(sops.get("c"), Some(&Value::Str("\\".into())));
+        assert_eq!(emit(&back).unwrap(), out);
     }
 }

@@ -23,6 +23,9 @@ cd "$here"
 runs="${1:-10000000}"
 shift || true
 
+# The cargo-fuzz installed when missing (the one these scripts were run with).
+CARGO_FUZZ_VERSION=0.13.2
+
 ALL=(yaml_fast yaml_parse json dotenv ini enc_value metadata sops_yaml age_identity ssh_key)
 if [ "$#" -gt 0 ]; then
     targets=("$@")
@@ -55,9 +58,16 @@ if ! command -v c++ >/dev/null 2>&1; then
         sudo apt-get update -qq && sudo apt-get install -y -qq g++ >/dev/null
     fi
 fi
+# cargo finds `cargo-fuzz` on PATH or in $CARGO_HOME/bin; it is installed in
+# the latter, which works with a fresh CARGO_HOME too (CI with an empty HOME).
 if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "run.sh: installing cargo-fuzz from crates.io" >&2
-    nice -n 10 cargo install --locked cargo-fuzz
+    echo "run.sh: installing cargo-fuzz $CARGO_FUZZ_VERSION from crates.io" >&2
+    nice -n 10 cargo install --locked --root "${CARGO_HOME:-$HOME/.cargo}" \
+        "cargo-fuzz@$CARGO_FUZZ_VERSION"
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        echo "run.sh: cargo-fuzz was installed but cargo does not find it" >&2
+        exit 2
+    fi
 fi
 
 # Stable toolchain: no sanitizer (see README.md). cargo-fuzz builds in

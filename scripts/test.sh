@@ -14,6 +14,9 @@
 #   - then the gates (cargo fmt --check, clippy -D warnings, cargo doc with
 #     warnings denied), cargo test for the whole workspace, and the
 #     library's examples
+#   - then the fuzz smoke run, fuzz/smoke.sh: every fuzz target for a few
+#     seconds (g++ for libFuzzer is one of the Debian packages above;
+#     cargo-fuzz is installed into $CARGO_HOME/bin when missing)
 #
 # Interop tests run against these real tools; none of them is skipped when a
 # tool is missing, they fail. Safe to run again: installed tools are kept.
@@ -33,6 +36,7 @@ command -v zsh >/dev/null || need_pkgs+=(zsh)
 command -v fish >/dev/null || need_pkgs+=(fish)
 command -v man >/dev/null || need_pkgs+=(man-db)
 command -v gpg >/dev/null && command -v gpgconf >/dev/null && command -v gpg-agent >/dev/null || need_pkgs+=(gnupg)
+command -v c++ >/dev/null || need_pkgs+=(g++)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v node >/dev/null || need_pkgs+=(nodejs)
 command -v npm >/dev/null || need_pkgs+=(npm)
@@ -102,6 +106,10 @@ for ex in crates/secrets-core/examples/*.rs; do
   name=$(basename "$ex" .rs)
   cargo run -q -p secrets-core --example "$name"
 done
+# The fuzz targets (their own workspace, fuzz/): a short run of each, which
+# fails on any finding (fuzz/README.md).
+echo "==> fuzz smoke"
+fuzz/smoke.sh
 # One closing line for the whole run (pipefail above stops on any failure).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -13,11 +13,14 @@ fn key_char(c: char) -> bool {
 
 /// Runs of at least [`KEY_RUN`] key-alphabet characters in `text`, except
 /// public keys: age recipients (`age1…`) and SSH public key blobs (`AAAA…`:
-/// a blob starts with a small big-endian length), which messages may name.
+/// a blob starts with a small big-endian length), which messages may name,
+/// and SSH key type names (`ssh-…`, as "got ssh-… key type" shows them).
 fn key_runs(text: &str) -> Vec<&str> {
     text.split(|c: char| !key_char(c))
         .filter(|run| run.len() >= KEY_RUN)
-        .filter(|run| !run.starts_with("age1") && !run.starts_with("AAAA"))
+        .filter(|run| {
+            !run.starts_with("age1") && !run.starts_with("AAAA") && !run.starts_with("ssh-")
+        })
         .collect()
 }
 
@@ -55,28 +58,47 @@ pub fn no_key_material(inputs: &[&[u8]], message: &str) {
     }
 }
 
-/// Quoted names in messages that are not secret: (opening, closing).
-const NAMES: [(&str, &str); 8] = [
-    // A mistyped public recipient (one age1 word, one ssh- line).
-    ("invalid age recipient `age1", "`"),
-    ("invalid age recipient `ssh-", "`: "),
-    ("mapping key \"", "\" already defined"),
-    ("flattened key `", "`"),
-    ("invalid list index `", "`"),
-    ("key `", "` of section"),
-    ("section `", "`"),
-    ("ssh-", "`"),
+/// Quoted names in messages that are not secret: (opening, closing, is
+/// the closing the last one in the message). A name may hold a backquote,
+/// or even its closing text: where the message has one such name, it ends
+/// at the last closing.
+const NAMES: [(&str, &str, bool); 13] = [
+    // INI's "cannot be written" error names a key and section, or a section.
+    ("key `", "` cannot be written", true),
+    ("section `", "` cannot be written", true),
+    // A mistyped public recipient (one age1 word, one ssh- line), then the
+    // parse error.
+    ("invalid age recipient `age1", "`: ", true),
+    ("invalid age recipient `ssh-", "`: ", true),
+    ("invalid age recipient `age1", "`", false),
+    // A `.sops.yaml` regex (public configuration) and the regex crate's
+    // error, which repeats it.
+    ("_regex `", "\nerror: ", false),
+    // An SSH key type (the library shows only name-like ones, at most 40
+    // characters: `keys::ssh_to_age`'s tests).
+    ("got ", " key type", false),
+    ("mapping key \"", "\" already defined", false),
+    ("flattened key `", "` has an invalid list index `", true),
+    ("flattened key `", "`", false),
+    ("invalid list index `", "`", true),
+    ("section `", "`", false),
+    ("ssh-", "`", false),
 ];
 
 fn strip_names(message: &str) -> String {
     let mut out = message.to_string();
-    for (open, close) in NAMES {
+    for (open, close, last) in NAMES {
         let mut kept = String::new();
         let mut rest = out.as_str();
         while let Some(at) = rest.find(open) {
             kept.push_str(&rest[..at]);
             let after = &rest[at + open.len()..];
-            match after.find(close) {
+            let end = if last {
+                after.rfind(close)
+            } else {
+                after.find(close)
+            };
+            match end {
                 Some(end) => rest = &after[end..],
                 None => {
                     kept.push_str(&rest[at..]);

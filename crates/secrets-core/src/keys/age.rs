@@ -83,6 +83,12 @@ impl AgeRecipient {
                 ))
             })?)
         } else if text.starts_with("ssh-") {
+            if crate::keys::ssh_to_age::public_line_would_panic_age(text) {
+                return Err(fail(
+                    "failed to parse input as age-ssh public key: an RSA number is all zero bytes"
+                        .to_string(),
+                ));
+            }
             Kind::Ssh(text.parse().map_err(|e| {
                 fail(format!(
                     "failed to parse input as age-ssh public key: {}",

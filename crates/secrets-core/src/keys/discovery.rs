@@ -597,6 +597,11 @@ pub fn ssh_identities<C: Callbacks>(
     contents: &[u8],
     callbacks: C,
 ) -> Result<Vec<BoxedIdentity>, String> {
+    if ssh_to_age::private_key_would_panic_age(contents) {
+        return Err(format!(
+            "malformed SSH identity in {location:?}: an RSA number is all zero bytes"
+        ));
+    }
     let parsed = age::ssh::Identity::from_buffer(contents, Some(location.to_string()))
         .map_err(|e| format!("malformed SSH identity in {location:?}: {e}"))?;
     match parsed {
@@ -645,15 +650,28 @@ fn describe_unsupported(kind: &age::ssh::UnsupportedKey) -> String {
             "passphrase-protected PEM keys are not supported (convert with `ssh-keygen -o -p`)"
                 .to_string()
         }
-        age::ssh::UnsupportedKey::EncryptedSsh(cipher) => {
+        // Names read from the file are shown only when name-like: a corrupt
+        // length may run into key bytes.
+        age::ssh::UnsupportedKey::EncryptedSsh(cipher)
+            if ssh_to_age::name_like(cipher.as_bytes()) =>
+        {
             format!("keys encrypted with cipher {cipher} are not supported")
         }
-        age::ssh::UnsupportedKey::Hardware(key_type) => {
+        age::ssh::UnsupportedKey::EncryptedSsh(_) => {
+            "keys encrypted with an unknown cipher are not supported".to_string()
+        }
+        age::ssh::UnsupportedKey::Hardware(key_type)
+            if ssh_to_age::name_like(key_type.as_bytes()) =>
+        {
             format!("hardware key type {key_type} is not supported")
         }
-        age::ssh::UnsupportedKey::Type(key_type) => {
+        age::ssh::UnsupportedKey::Hardware(_) => {
+            "an unknown hardware key type is not supported".to_string()
+        }
+        age::ssh::UnsupportedKey::Type(key_type) if ssh_to_age::name_like(key_type.as_bytes()) => {
             format!("key type {key_type} is not supported")
         }
+        age::ssh::UnsupportedKey::Type(_) => "an unknown key type is not supported".to_string(),
     }
 }
 

@@ -60,14 +60,19 @@ impl<'a> Wire<'a> {
 /// runs into key bytes, a secret pasted where a public key belongs) as
 /// "an unknown", so that no key material reaches the message.
 fn key_type_name(key_type: &[u8]) -> String {
-    let name_like = (1..=40).contains(&key_type.len())
-        && key_type.iter().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'@' | b'.')
-        });
     match std::str::from_utf8(key_type) {
-        Ok(name) if name_like => name.to_string(),
+        Ok(name) if name_like(key_type) => name.to_string(),
         _ => "an unknown".to_string(),
     }
+}
+
+/// Is this key type or cipher name from a key file shown in messages: at
+/// most 40 characters of `a-z`, `0-9`, `-`, `@`, `.`?
+pub(crate) fn name_like(name: &[u8]) -> bool {
+    (1..=40).contains(&name.len())
+        && name.iter().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'@' | b'.')
+        })
 }
 
 /// The 32-byte ed25519 public key inside an `ssh-ed25519` public key blob.
@@ -172,6 +177,57 @@ pub(crate) fn parse_openssh_private(pem: &[u8]) -> Result<OpenSshKey> {
         encrypted: cipher != b"none",
         private,
     })
+}
+
+/// age 0.12.1 panics (index out of bounds) on an RSA number (`mpint`) made
+/// of zero bytes only, which no valid key holds. Does `wire`, after the key
+/// type `ssh-rsa`, hold one among its next `count` numbers?
+fn zero_rsa_number(wire: &mut Wire<'_>, count: usize) -> bool {
+    if wire.string() != Some(b"ssh-rsa".as_slice()) {
+        return false;
+    }
+    for _ in 0..count {
+        match wire.string() {
+            Some(number) if !number.is_empty() && number.iter().all(|&b| b == 0) => return true,
+            Some(_) => {}
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Would age panic on this OpenSSH private key file (see
+/// [`zero_rsa_number`])? Its public key (e, n) and, unencrypted, its
+/// private section (n, e, d, iqmp, p, q) are looked at.
+pub(crate) fn private_key_would_panic_age(contents: &[u8]) -> bool {
+    let Ok(key) = parse_openssh_private(contents) else {
+        return false;
+    };
+    if zero_rsa_number(
+        &mut Wire {
+            rest: &key.public_blob,
+        },
+        2,
+    ) {
+        return true;
+    }
+    if key.encrypted {
+        return false;
+    }
+    let mut private = Wire { rest: &key.private };
+    private.u32().is_some() && private.u32().is_some() && zero_rsa_number(&mut private, 6)
+}
+
+/// Would age panic on this `ssh-rsa AAAA…` public key line (see
+/// [`zero_rsa_number`])?
+pub(crate) fn public_line_would_panic_age(line: &str) -> bool {
+    let Some(body) = line.split_whitespace().nth(1) else {
+        return false;
+    };
+    let Ok(blob) = STANDARD.decode(body) else {
+        return false;
+    };
+    zero_rsa_number(&mut Wire { rest: &blob }, 2)
 }
 
 /// The ed25519 seed of an unencrypted OpenSSH ed25519 private key.
@@ -315,6 +371,70 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         let blob = STANDARD.encode(b"\0\0\0\x10ssh-ed\0\0\0\0\x01\x02\x03\x04\x05\x06\x07");
         let err = ssh_public_to_age(&format!("ssh-ed25519 {blob}")).unwrap_err();
         assert!(err.to_string().contains("got an unknown key type"), "{err}");
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/ssh_key-rsa-zero-number-panics-age`,
+    /// first byte the target's shape, the rest the body of an OpenSSH
+    /// private key file): age 0.12.1 panics (index out of bounds) on an RSA
+    /// number made of zero bytes only. nsec refuses such a key before age
+    /// sees it, in private key files and in `ssh-rsa` recipient lines.
+    #[test]
+    fn zero_rsa_numbers_are_refused_before_age() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/ssh_key-rsa-zero-number-panics-age"
+        ))
+        .unwrap();
+        let encoded = STANDARD.encode(&input[1..]);
+        let mut pem = String::from("-----BEGIN OPENSSH PRIVATE KEY-----\n");
+        for chunk in encoded.as_bytes().chunks(70) {
+            pem.push_str(std::str::from_utf8(chunk).unwrap());
+            pem.push('\n');
+        }
+        pem.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+        assert!(private_key_would_panic_age(pem.as_bytes()));
+        let err = crate::keys::discovery::ssh_identities("key", pem.as_bytes(), age::NoCallbacks)
+            .err()
+            .unwrap();
+        assert!(err.contains("an RSA number is all zero bytes"), "{err}");
+
+        let blob = STANDARD.encode(b"\0\0\0\x07ssh-rsa\0\0\0\x01\0\0\0\0\x01\x05");
+        let line = format!("ssh-rsa {blob}");
+        assert!(public_line_would_panic_age(&line));
+        let err = crate::keys::age::AgeRecipient::parse(&line).err().unwrap();
+        assert!(err.to_string().contains("all zero bytes"), "{err}");
+        // Real keys are not affected.
+        let key = vector("keys/ssh_ed25519");
+        assert!(!private_key_would_panic_age(&key));
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/ssh_key-unsupported-type-echoes-key-bytes`,
+    /// first byte the target's shape, the rest an OpenSSH private key file
+    /// body): "unsupported SSH key: key type …" showed the type that age
+    /// read whole, there a run of the file's bytes. Only name-like types
+    /// and ciphers are shown now, as for finding 2.
+    #[test]
+    fn unsupported_key_errors_show_names_only() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/ssh_key-unsupported-type-echoes-key-bytes"
+        ))
+        .unwrap();
+        let encoded = STANDARD.encode(&input[1..]);
+        let mut pem = String::from("-----BEGIN OPENSSH PRIVATE KEY-----\n");
+        for chunk in encoded.as_bytes().chunks(70) {
+            pem.push_str(std::str::from_utf8(chunk).unwrap());
+            pem.push('\n');
+        }
+        pem.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+        let err = crate::keys::discovery::ssh_identities("key", pem.as_bytes(), age::NoCallbacks)
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("an unknown key type is not supported"),
+            "{err}"
+        );
+        assert!(!err.contains("iiiiiiii"), "{err}");
     }
 
     #[test]

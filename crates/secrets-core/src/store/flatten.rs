@@ -64,6 +64,11 @@ fn flatten_value(prefix: String, value: &Value, out: &mut Vec<(String, String)>)
     out.push((prefix, text.replace('\n', "\\n")));
 }
 
+/// Does `key` hold a separator of flattened paths (`__map_`, `__list_`)?
+pub(super) fn has_separator(key: &str) -> bool {
+    key.contains(MAP_SEPARATOR) || key.contains(LIST_SEPARATOR)
+}
+
 /// One step of a flattened key.
 #[derive(Debug)]
 enum Token<'a> {
@@ -78,13 +83,15 @@ fn tokenize(path: &str) -> Result<Vec<Token<'_>>> {
     let mut ends = Vec::new();
     let bytes = path.as_bytes();
     let mut i = 0;
+    // Byte-wise: `i` may stop inside a multi-byte character; the separators
+    // are ASCII, so every step starts and ends on a character boundary.
     while i < bytes.len() {
-        let rest = &path[i..];
-        if rest.starts_with(MAP_SEPARATOR) {
+        let rest = &bytes[i..];
+        if rest.starts_with(MAP_SEPARATOR.as_bytes()) {
             ends.push(i);
             i += MAP_SEPARATOR.len();
             steps.push((i, false));
-        } else if rest.starts_with(LIST_SEPARATOR) {
+        } else if rest.starts_with(LIST_SEPARATOR.as_bytes()) {
             ends.push(i);
             i += LIST_SEPARATOR.len();
             steps.push((i, true));
@@ -480,5 +487,33 @@ mod tests {
             flatten(&meta),
             vec![("version".to_string(), "3.11.0".to_string())]
         );
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-ini-multibyte-key`, first
+    /// byte the target's store selector): a metadata key with a multi-byte
+    /// character (`Ҡ=` in `[sops]`) panicked: the key was sliced inside the
+    /// character while looking for `__map_`/`__list_`.
+    #[test]
+    fn multibyte_keys_do_not_panic() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-ini-multibyte-key"
+        ))
+        .unwrap();
+        let parsed = crate::store::parse_encrypted(crate::Format::Ini, &input[1..]);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        let tree = unflatten(vec![
+            ("Ҡ".into(), s("a")),
+            ("age__list_0__map_rҠcipient".into(), s("b")),
+            ("é__map_ü".into(), s("c")),
+        ])
+        .unwrap();
+        assert_eq!(tree.get("Ҡ"), Some(&s("a")));
+        let Some(Value::Map(m)) = tree.get("é") else {
+            panic!("{tree:?}")
+        };
+        assert_eq!(m.get("ü"), Some(&s("c")));
+        let dotenv = crate::store::parse_encrypted(crate::Format::Dotenv, "sops_Ҡ=x\n".as_bytes());
+        assert!(dotenv.is_ok(), "{dotenv:?}");
     }
 }

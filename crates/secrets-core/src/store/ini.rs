@@ -334,6 +334,11 @@ fn read_key_name(line: &str) -> std::result::Result<(String, usize), &'static st
             return Err("key-value delimiter (`=` or `:`) not found");
         };
         let name = line[start..close].trim().to_string();
+        // go-ini refuses an empty name, quoted too ("error creating new
+        // key: empty key name"), and so sops.
+        if name.is_empty() {
+            return Err("empty key name");
+        }
         return Ok((name, close + start + delim + 1));
     }
     match line.find(DELIMITERS) {
@@ -512,18 +517,9 @@ fn write_sections(sections: &[OutSection<'_>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
     for (i, section) in sections.iter().enumerate() {
         if !section.comment.is_empty() {
-            for line in section.comment.split('\n') {
-                // go-ini does not trim a section comment line that lacks a
-                // comment marker.
-                match line.as_bytes().first() {
-                    Some(b'#' | b';') => push_marked_line(&mut out, line),
-                    _ => {
-                        out.extend_from_slice(b"; ");
-                        out.extend_from_slice(line.as_bytes());
-                    }
-                }
-                out.push(b'\n');
-            }
+            // go-ini does not trim a section comment line that lacks a
+            // comment marker.
+            push_comment(&mut out, section.comment, false);
         }
         if i > 0 || section.name.to_uppercase() != DEFAULT_SECTION {
             out.push(b'[');
@@ -541,16 +537,7 @@ fn write_sections(sections: &[OutSection<'_>]) -> Vec<u8> {
             .unwrap_or(0);
         for key in &section.keys {
             if !key.comment.is_empty() {
-                for line in key.comment.split('\n') {
-                    match line.as_bytes().first() {
-                        Some(b'#' | b';') => push_marked_line(&mut out, line),
-                        _ => {
-                            out.extend_from_slice(b"; ");
-                            out.extend_from_slice(line.trim().as_bytes());
-                        }
-                    }
-                    out.push(b'\n');
-                }
+                push_comment(&mut out, key.comment, true);
             }
             let name = key.name;
             let (open, close) = if name.contains('"') || name.contains(DELIMITERS) {
@@ -571,7 +558,10 @@ fn write_sections(sections: &[OutSection<'_>]) -> Vec<u8> {
                 b"\"\"\""
             } else if value.contains(&b'#') || value.contains(&b';') {
                 b"`"
-            } else if trimmed_len(value) != value.len() {
+            } else if trimmed_len(value) != value.len() || value.ends_with(b"\\") {
+                // go-ini does not quote a value ending in `\`, which then
+                // reads back as continued on the next line; in quotes it
+                // reads back as it is.
                 b"\""
             } else {
                 b""
@@ -588,12 +578,66 @@ fn write_sections(sections: &[OutSection<'_>]) -> Vec<u8> {
     out
 }
 
-/// Writes a comment line that starts with `#` or `;` as go-ini does: the
-/// marker, one space, the rest trimmed.
-fn push_marked_line(out: &mut Vec<u8>, line: &str) {
-    out.extend_from_slice(&line.as_bytes()[..1]);
-    out.push(b' ');
-    out.extend_from_slice(line[1..].trim().as_bytes());
+/// Writes a section's or a key's comment (its lines, each with its line
+/// break) above it.
+///
+/// go-ini writes each line as `; text` (`trim_unmarked`: with the text
+/// trimmed, as for keys), or, when the line starts with `#` or `;`, as that
+/// marker, one space and the rest trimmed. sops reads a comment back with
+/// the leading run of its first marker and spaces stripped. So the text
+/// `# x` (read from `; # x`) is written `# x` and read back as `x`, and
+/// text that starts with a tab or form feed before a marker loses one
+/// marker per write and read: sops needs several rounds to settle. nsec
+/// writes go-ini's lines when they read back as the comment; otherwise the
+/// first line as it is behind `; ` or `# ` when that reads back (the same
+/// text sops reads, in other bytes); otherwise go-ini's lines.
+fn push_comment(out: &mut Vec<u8>, text: &str, trim_unmarked: bool) {
+    let go_ini = go_ini_comment(text, trim_unmarked);
+    let lines = if comment_read_back(&go_ini) == text {
+        go_ini
+    } else {
+        let first = text.split('\n').next().unwrap_or_default();
+        let rest = go_ini.find('\n').map_or("", |at| &go_ini[at..]);
+        let semicolon = format!("; {first}{rest}");
+        let hash = format!("# {first}{rest}");
+        if comment_read_back(&semicolon) == text {
+            semicolon
+        } else if comment_read_back(&hash) == text {
+            hash
+        } else {
+            go_ini
+        }
+    };
+    out.extend_from_slice(lines.as_bytes());
+    out.push(b'\n');
+}
+
+/// The comment lines as go-ini writes them, without the last line break.
+fn go_ini_comment(text: &str, trim_unmarked: bool) -> String {
+    let mut lines = String::with_capacity(text.len() + 8);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            lines.push('\n');
+        }
+        match line.as_bytes().first() {
+            Some(b'#' | b';') => {
+                lines.push_str(&line[..1]);
+                lines.push(' ');
+                lines.push_str(line[1..].trim());
+            }
+            _ => {
+                lines.push_str("; ");
+                lines.push_str(if trim_unmarked { line.trim() } else { line });
+            }
+        }
+    }
+    lines
+}
+
+/// The comment text that [`parse`] (and sops) reads from comment lines
+/// that each start with `#` or `;`.
+fn comment_read_back(lines: &str) -> String {
+    strip_comment_char(lines.trim())
 }
 
 /// The width a key takes once the writer has quoted it.
@@ -655,5 +699,99 @@ mod fuzz_regressions {
             };
             assert_eq!(s.get(key), Some(&Value::Str(value.into())));
         }
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/ini-comment-loses-a-marker-each-round`):
+    /// the comment `#\f\f#\f\f\fN…` was read as `\f\f#\f\f\fN…`, written
+    /// (as go-ini does) `; #\f\f\fN…`, read as `#\f\f\fN…`, written `# N…`,
+    /// read as `N…`: a marker lost per round, the tree never settled after
+    /// one (sops 3.11 writes exactly these bytes, round after round). nsec
+    /// now writes a comment so that it reads back as itself when go-ini's
+    /// form would not.
+    #[test]
+    fn comments_read_back_as_themselves() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/ini-comment-loses-a-marker-each-round"
+        ))
+        .unwrap();
+        let first = parse(&input).unwrap();
+        let once = emit(&first).unwrap();
+        let second = parse(&once).unwrap();
+        assert_eq!(second, first);
+        assert_eq!(emit(&second).unwrap(), once);
+
+        // Written as sops writes them (sops 3.11 with these files) where
+        // that reads back; the other way where it does not. Either way the
+        // output is a fixed point.
+        for (input, written) in [
+            // Plain comments: go-ini's lines.
+            ("[s]\n;   plain  \nk = v\n", "[s]\n; plain\nk = v\n"),
+            ("[s]\nk = v # inline\n", "[s]\n; inline\nk = v\n"),
+            ("; a\n;  b\n[s]\nk = v\n", "; a\n; b\n[s]\nk = v\n"),
+            // The text `# x`: sops writes `# x`, which reads back as `x`.
+            ("[s]\n; # x\nk = v\n", "[s]\n; # x\nk = v\n"),
+            ("[s]\n# ;y\nk = v\n", "[s]\n# ;y\nk = v\n"),
+            ("; # x\n[s]\nk = v\n", "; # x\n[s]\nk = v\n"),
+            // The text `\t#x`: sops writes `; #x`, then `# x`, then `; x`.
+            ("[s]\nk = v ;\t#x\n", "[s]\n; \t#x\nk = v\n"),
+        ] {
+            let tree = parse(input.as_bytes()).unwrap();
+            let out = emit(&tree).unwrap();
+            assert_eq!(String::from_utf8_lossy(&out), written, "{input:?}");
+            let back = parse(&out).unwrap();
+            assert_eq!(emit(&back).unwrap(), out, "{input:?}");
+        }
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-ini-quoted-empty-key`, first
+    /// byte the target's store selector): `"":` in the `[sops]` section was
+    /// read as a key with an empty name, which the writer then refused.
+    /// go-ini (sops 3.11) refuses a quoted empty key name when reading
+    /// ("error creating new key: empty key name"), and now nsec does too.
+    #[test]
+    fn quoted_empty_key_names_are_refused() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-ini-quoted-empty-key"
+        ))
+        .unwrap();
+        let err = parse(&input[1..]).unwrap_err().to_string();
+        assert!(err.contains("line 6: empty key name"), "{err}");
+        for line in [
+            "\"\" = x",
+            "\" \" = x",
+            "`` = x",
+            "\"\"\"  \"\"\" = x",
+            "= x",
+        ] {
+            let err = parse(format!("[s]\n{line}\n").as_bytes()).unwrap_err();
+            assert!(err.to_string().contains("empty key name"), "{line}: {err}");
+        }
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-ini-value-ends-in-backslash`,
+    /// first byte the target's store selector): `c=\;` in `[sops]` reads as
+    /// the value `\`, which go-ini writes bare, `c = \`, and which then reads
+    /// as continued on the next line; the writer refused the file. Such a
+    /// value is now written in double quotes.
+    #[test]
+    fn values_ending_in_a_backslash_are_quoted() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-ini-value-ends-in-backslash"
+        ))
+        .unwrap();
+        let doc = parse(&input[1..]).unwrap();
+        let out = emit(&doc).unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(text.contains("= \"\\\"\n"), "{text}");
+        // (The empty `;` comment is not written, as go-ini does.)
+        let back = parse(&out).unwrap();
+        let Some(Value::Map(sops)) = back.get("sops") else {
+            panic!("{back:?}")
+        };
+        assert_eq!(sops.get("c"), Some(&Value::Str("\\".into())));
+        assert_eq!(emit(&back).unwrap(), out);
     }
 }

@@ -137,12 +137,26 @@ pub fn parse_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Map>, Map)> 
             fold_field_names(flatten::unflatten(flat)?, Fold::ExactWins)
         }
         Format::Ini => match docs[0].remove(METADATA_KEY) {
+            // Sections may repeat in INI. sops 3.11 reads the metadata from
+            // the first `[sops]` section and then cannot handle another one:
+            // it panics, or keeps it as data and fails to decrypt its
+            // values. Read back, the leftover would hide the metadata nsec
+            // writes after it, so such a file is refused.
+            Some(_) if docs[0].get(METADATA_KEY).is_some() => {
+                return Err(Error::InvalidMetadata(
+                    "more than one `[sops]` section".into(),
+                ))
+            }
             Some(Value::Map(section)) => fold_field_names(
                 flatten::unflatten(
                     section
                         .items
                         .into_iter()
                         .filter_map(|item| match item {
+                            // go-ini names the keys `- = v` as `#1`, `#2`, …:
+                            // no metadata field (sops ignores them), and no
+                            // key INI can write back.
+                            Item::Entry(k, _) if k.starts_with('#') => None,
                             Item::Entry(k, v) => Some((k, v)),
                             Item::Comment(_) => None,
                         })
@@ -208,7 +222,13 @@ fn fold_field_names(map: Map, fold: Fold) -> Map {
     let mut exact = std::collections::HashSet::new();
     for item in map.items {
         if let Item::Entry(k, v) = item {
-            let lower = k.to_ascii_lowercase();
+            let mut lower = k.to_ascii_lowercase();
+            // A key that only lower case makes a flattened path (`__LIST_`
+            // is `__list_`) matches no field; folded, dotenv and INI would
+            // write it as a path that does not read back.
+            if flatten::has_separator(&lower) && !flatten::has_separator(&k) {
+                lower = k.clone();
+            }
             let is_exact = lower == k;
             let keep = match fold {
                 Fold::LastWins => true,
@@ -257,6 +277,16 @@ pub fn emit_encrypted(
             dotenv::emit(&doc)
         }
         Format::Ini => {
+            // The metadata section would follow the document's own, and the
+            // file would read back with that one as metadata.
+            if first(docs).get(METADATA_KEY).is_some() {
+                return Err(Error::Emit {
+                    format: Format::Ini,
+                    message:
+                        "the document has a `[sops]` section of its own, where the metadata goes"
+                            .into(),
+                });
+            }
             let mut doc = first(docs).clone();
             let section = Map {
                 items: flatten::flatten(metadata)
@@ -268,5 +298,89 @@ pub fn emit_encrypted(
                 .push(Item::Entry(METADATA_KEY.into(), Value::Map(section)));
             ini::emit(&doc)
         }
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-dotenv-key-folded-into-a-path`,
+    /// first byte the target's store selector): the unknown metadata key
+    /// `__liSt_` (`sops___liSt_=`) was folded to lower case as field names
+    /// are, and written back as `sops___list_=`, which reads as a broken
+    /// list path. A key that folding would turn into a path is kept as is
+    /// (no sops field has `__` in its name; sops ignores such keys).
+    #[test]
+    fn keys_are_not_folded_into_paths() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-dotenv-key-folded-into-a-path"
+        ))
+        .unwrap();
+        let (docs, meta) = parse_encrypted(Format::Dotenv, &input[1..]).unwrap();
+        assert!(meta.get("__liSt_").is_some(), "{meta:?}");
+        let out = emit_encrypted(Format::Dotenv, &docs, &meta, &StoreOptions::default()).unwrap();
+        let (_, back) = parse_encrypted(Format::Dotenv, &out).unwrap();
+        for (key, value) in meta.entries() {
+            assert_eq!(back.get(key), Some(value), "{key}");
+        }
+        // Field names are still folded.
+        let (_, meta) = parse_encrypted(Format::Dotenv, b"sops_VERSION=3.11.0\n").unwrap();
+        assert_eq!(meta.get("version"), Some(&Value::Str("3.11.0".into())));
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-ini-auto-increment-key`, first
+    /// byte the target's store selector): `-:` in `[sops]` is go-ini's
+    /// auto-increment key `#1`; kept as an unknown metadata field, it made
+    /// the file unwritable (a key starting with `#` reads as a comment).
+    /// sops ignores it, and so does nsec now.
+    #[test]
+    fn auto_increment_keys_are_no_metadata() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-ini-auto-increment-key"
+        ))
+        .unwrap();
+        let (docs, meta) = parse_encrypted(Format::Ini, &input[1..]).unwrap();
+        assert!(meta.entries().all(|(k, _)| !k.starts_with('#')), "{meta:?}");
+        emit_encrypted(Format::Ini, &docs, &meta, &StoreOptions::default()).unwrap();
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-ini-two-sops-sections`, first
+    /// byte the target's store selector): a damaged INI file with a second
+    /// `[sops]` section. The metadata was read from the first, the second
+    /// stayed in the document, and the file written back had two `[sops]`
+    /// sections again, the stale one first: "no keys found". sops 3.11
+    /// cannot read such a file either (it panics or fails to decrypt the
+    /// leftover section), so nsec refuses it, and never writes one.
+    #[test]
+    fn a_second_sops_section_is_refused() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-ini-two-sops-sections"
+        ))
+        .unwrap();
+        let err = parse_encrypted(Format::Ini, &input[1..]).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidMetadata(m) if m == "more than one `[sops]` section"),
+            "{err}"
+        );
+
+        let file = b"[s]\nk = v\n\n[sops]\nversion = 3.11.0\n\n[sops]\nversion = 3.11.0\n";
+        let err = parse_encrypted(Format::Ini, file).unwrap_err();
+        assert!(matches!(err, Error::InvalidMetadata(_)), "{err}");
+        // One `[sops]` section reads as before.
+        let (docs, meta) = parse_encrypted(Format::Ini, &file[..file.len() - 25]).unwrap();
+        assert_eq!(meta.get("version"), Some(&Value::Str("3.11.0".into())));
+        assert!(docs[0].get(METADATA_KEY).is_none());
+
+        // A document with a `sops` section is not written with metadata.
+        let doc = parse(Format::Ini, file).unwrap();
+        let err = emit_encrypted(Format::Ini, &doc, &meta, &StoreOptions::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("`[sops]` section of its own"),
+            "{err}"
+        );
     }
 }

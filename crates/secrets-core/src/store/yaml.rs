@@ -65,7 +65,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
             Err(_) => {}
         }
     }
-    let mut parser = Parser::new_from_str(text);
+    let mut parser = Parser::new_from_str_with_options(text, granit_options());
     let scan_error = |e: granit_parser::ScanError| {
         parse_error(format!(
             "line {}, column {}: {}",
@@ -363,6 +363,10 @@ impl Builder {
                 if !implicit_null {
                     self.flush_pending_before_node();
                 }
+                // The non-specific tag `!` is no tag to go-yaml: a plain
+                // `! 12` is an int and a plain `! <<` the merge key (sops
+                // 3.11 checked), a quoted scalar stays a string.
+                let tag = tag.filter(|t| !(t.handle().is_empty() && t.suffix() == "!"));
                 // go-yaml's merge key: a plain `<<`, or one tagged `!!merge`.
                 self.merge_key = text == "<<"
                     && match tag.as_deref() {
@@ -962,6 +966,17 @@ fn describe_key(key: &Value) -> String {
 }
 
 const CORE_TAG: &str = "tag:yaml.org,2002:";
+
+/// granit-parser's options for reading what sops reads. granit refuses more
+/// than 96 comments in a row where it has not yet decided what a node is
+/// (after `key:` with the value on a later line); go-yaml has no such
+/// limit (sops 3.11 reads 5,000), and the buffered comments take memory in
+/// proportion to the input, which is bounded anyway.
+pub(super) fn granit_options() -> granit_parser::Options {
+    let mut options = granit_parser::Options::default();
+    options.max_buffered_comment_events = usize::MAX;
+    options
+}
 
 /// Turns a scalar event into a value, as go-yaml decodes it into `interface{}`.
 fn resolve_node(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Result<Value> {
@@ -2218,6 +2233,15 @@ impl<'a> Emitter<'a> {
         {
             style = Style::Double;
         }
+        // go-yaml writes U+0085, U+2028 and U+2029 as line breaks in the
+        // other styles (YAML 1.1) and reads the indentation after them
+        // away; granit (YAML 1.2) keeps them as characters and reads that
+        // indentation as part of the value. Escaped in double quotes (`\N`,
+        // `\L`, `\P`) they read back the same in both (sops writes them
+        // in single quotes or a literal block).
+        if value.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+            style = Style::Double;
+        }
         style
     }
 
@@ -2801,12 +2825,14 @@ mod sops_oracle {
         Ok(String::from_utf8(emit(&docs, indent).map_err(|e| e.to_string())?).unwrap())
     }
 
-    /// Inputs whose sops output must equal ours byte for byte.
+    /// Inputs whose sops output must equal ours byte for byte. (Not
+    /// U+2028 and its kin: sops writes them as line breaks, nsec escaped, see
+    /// `unit::line_separators_are_written_escaped`.)
     const CASES: &[&str] = &[
         // Strings that need quoting (or not).
         "a: yes\nb: \"yes\"\nc: \"no\"\nd: \"on\"\ne: \"off\"\nf: \"y\"\ng: \"n\"\nh: \"Y\"\ni: \"NO\"\nj: \"0x1F\"\nk: \"123\"\nl: \"2024-01-01\"\nm: \"~\"\nn: \"\"\no: \"null\"\np: \"1e3\"\nq: \"1_000\"\nr: \"12:30\"\ns: \"-\"\nt: \"- a\"\nu: \"a: b\"\nv: \"a #b\"\nw: \"a#b\"\nx: \"*x\"\ny: \"&x\"\nz: \"!x\"\n",
         "a: \"%x\"\nb: \"@x\"\nc: \"`x\"\nd: \"'q'\"\ne: '\"dq\"'\nf: \"x \"\ng: \" x\"\nh: \"a\\tb\"\ni: \"é\"\nj: \"\\U0001F510\"\nk: \"x\\u0085y\"\nl: \"\\u00a0x\"\nm: \"x\\ufeff\"\nn: \"---\"\no: \"...\"\np: \"?\"\nq: \"? x\"\nr: \":x\"\ns: \"x:\"\nt: \"[a]\"\nu: \"{a}\"\nv: \"a,b\"\nw: \".5\"\nx: \".inf\"\ny: \"+1\"\nz: \"<<\"\n",
-        "a: \"=\"\nb: \"a\\\\b\"\nc: \"a\\x7fb\"\nd: \"a\\u2028b\"\ne: \"a\\x01b\"\nf: \"x\\u00e9\\u4e2d\"\ng: \"True\"\nh: \"FALSE\"\ni: \"0o17\"\nj: \"017\"\nk: \"08\"\nl: \"0b101\"\nm: \"1e400\"\nn: \"-.inf\"\no: \".NaN\"\np: \"2024-1-2\"\nq: \"2024-01-02 03:04:05\"\nr: \"a  b\"\ns: \"a'b\"\nt: \"'\"\nu: \"#\"\nv: \"|\"\nw: \">\"\nx: \"-1\"\ny: \"-x\"\nz: \"--\"\n",
+        "a: \"=\"\nb: \"a\\\\b\"\nc: \"a\\x7fb\"\ne: \"a\\x01b\"\nf: \"x\\u00e9\\u4e2d\"\ng: \"True\"\nh: \"FALSE\"\ni: \"0o17\"\nj: \"017\"\nk: \"08\"\nl: \"0b101\"\nm: \"1e400\"\nn: \"-.inf\"\no: \".NaN\"\np: \"2024-1-2\"\nq: \"2024-01-02 03:04:05\"\nr: \"a  b\"\ns: \"a'b\"\nt: \"'\"\nu: \"#\"\nv: \"|\"\nw: \">\"\nx: \"-1\"\ny: \"-x\"\nz: \"--\"\n",
         // Multi-line strings.
         "a: \"a\\nb\"\nb: \"a\\nb\\n\"\nc: \"a\\nb\\n\\n\"\nd: \" lead\\nx\"\ne: \"trail \\nx\"\nf: \"\\nx\"\ng: \"x\\n\"\nh: \"\\n\"\ni: \"a\\r\\nb\"\nj: \"a\\n\\nb\"\nk: \"a\\n  b\\n\"\nl: \"a\\n \\nb\"\nm: \"a\\tb\\nc\"\nn: \"\\n\\n\"\no: \" \\n\"\n",
         // Block scalars.
@@ -3086,6 +3112,91 @@ mod unit {
         };
         assert_eq!(m.get("<<"), Some(&base));
         assert_eq!(m.get("y"), Some(&Value::Int(2)));
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/yaml_fast-97-comments-before-a-value`):
+    /// `a:` then 97 comment lines. granit refused more than 96 comments
+    /// before it knew what the value is; the fast reader took the file, so
+    /// nsec read it only while no tab or other character sent it to granit.
+    /// sops reads any number (5,000 checked); so does nsec now.
+    #[test]
+    fn any_number_of_comments_before_a_value() {
+        let input = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/yaml_fast-97-comments-before-a-value"
+        ))
+        .unwrap();
+        assert_eq!(fast::agreement::agree(&input), Ok(true));
+        // A tab in a value: granit reads the whole file.
+        let text = format!("a:\n{}b: \"x\ty\"\n", "#\n".repeat(5000));
+        assert!(!fast::eligible(&text));
+        let doc = one(&text);
+        assert_eq!(doc.get("b"), Some(&Value::Str("x\ty".into())));
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/yaml_parse-line-separator-in-a-value`,
+    /// `c: \u{2028}b`): the value was written as go-yaml writes it,
+    /// `'\u{2028}    b'` (a line break in YAML 1.1), which granit (YAML 1.2)
+    /// reads back with the four spaces. Values with U+0085, U+2028 or
+    /// U+2029 are now written in double quotes, escaped (sops reads `"\Lb"`
+    /// as the same value).
+    #[test]
+    fn line_separators_are_written_escaped() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/yaml_parse-line-separator-in-a-value"
+        ))
+        .unwrap();
+        let docs = parse(&input).unwrap();
+        let out = emit(&docs, 4).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out), "c: \"\\Lb\"\n");
+        assert_eq!(parse(&out).unwrap(), docs);
+        for value in [
+            "a\u{85}b",
+            "a\u{2028}\nb",
+            "x\u{2029}",
+            "\u{2028}",
+            "k # \u{2028} z",
+        ] {
+            let doc = Map {
+                items: vec![Item::Entry(value.into(), Value::Str(value.into()))],
+            };
+            let out = emit(std::slice::from_ref(&doc), 4).unwrap();
+            assert_eq!(parse(&out).unwrap(), vec![doc], "{value:?}");
+        }
+    }
+
+    /// Fuzz note (`tests/data/fuzz/yaml_parse-non-specific-tag-merge-key`,
+    /// `d:\n    ! <<: # …`): nsec read `! <<` as a plain key. sops 3.11
+    /// (go-yaml) takes the non-specific tag `!` as no tag: `! <<` is the
+    /// merge key (and `! <<: ~` an error), `! 123` an int; quoted or with
+    /// another tag, `<<` is a plain key (both sops and nsec write it back as
+    /// `!!merge <<`).
+    #[test]
+    fn the_non_specific_tag_is_no_tag() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/yaml_parse-non-specific-tag-merge-key"
+        ))
+        .unwrap();
+        let err = parse(&input).unwrap_err().to_string();
+        assert!(err.contains("map merge requires a map"), "{err}");
+        for key in ["<<", "! <<", "!!merge <<"] {
+            let err = parse(format!("d:\n  {key}: 1\n").as_bytes()).unwrap_err();
+            assert!(err.to_string().contains("map merge"), "{key}: {err}");
+        }
+        for key in ["\"<<\"", "'<<'", "!!str <<", "! \"<<\"", "!x <<"] {
+            let doc = one(&format!("d:\n  {key}: 1\n"));
+            let Some(Value::Map(d)) = doc.get("d") else {
+                panic!("{key}: d is not a map")
+            };
+            assert_eq!(d.get("<<"), Some(&Value::Int(1)), "{key}");
+        }
+        let doc = one("a: ! 123\nb: ! true\nc: ! '1'\nd: !x 1\n");
+        assert_eq!(doc.get("a"), Some(&Value::Int(123)));
+        assert_eq!(doc.get("b"), Some(&Value::Bool(true)));
+        assert_eq!(doc.get("c"), Some(&Value::Str("1".into())));
+        assert_eq!(doc.get("d"), Some(&Value::Str("1".into())));
     }
 
     #[test]

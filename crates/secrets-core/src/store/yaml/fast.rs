@@ -754,7 +754,7 @@ pub(crate) mod agreement {
 
     /// granit's events, or `None` if it rejects the text.
     pub(crate) fn granit(text: &str) -> Option<Vec<String>> {
-        let mut parser = Parser::new_from_str(text);
+        let mut parser = Parser::new_from_str_with_options(text, super::super::granit_options());
         let mut out = Vec::new();
         for next in parser.by_ref() {
             let (event, span) = next.ok()?;

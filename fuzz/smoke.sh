@@ -11,4 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 runs="${1:-20000}"
 secs="${2:-15}"
-FUZZ_FLAGS="-max_total_time=$secs ${FUZZ_FLAGS:-}" exec "$here/run.sh" "$runs"
+# A fixed seed: the same executions on every CI run (libFuzzer seeds from
+# the clock otherwise), so a pass or a finding is reproducible. The long
+# runs (run.sh) keep random seeds.
+FUZZ_FLAGS="-seed=${FUZZ_SEED:-1} -max_total_time=$secs ${FUZZ_FLAGS:-}" exec "$here/run.sh" "$runs"

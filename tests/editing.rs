@@ -1265,3 +1265,52 @@ fn a_killed_edit_leaves_no_plaintext_for_long() {
     std::fs::remove_dir_all(&live).unwrap();
     assert_empty(&run_dir);
 }
+
+/// `add` crashed at every file-system step: the new secret is either not
+/// there or complete, never torn, and adding it again succeeds when it is
+/// not there.
+#[test]
+fn a_crash_while_adding_never_leaves_a_torn_secret() {
+    require_fault_injection();
+    let sb = Sandbox::new();
+    sb.write(
+        "secrets/.sops.yaml",
+        format!("creation_rules:\n  - path_regex: ^api-keys/\n    age: {AGE_A}\n"),
+    );
+    let mut step = 1;
+    loop {
+        assert!(step < 50, "add never finished");
+        let name = format!("api-keys/k{step}");
+        let file = sb.path(&format!("secrets/{name}.yaml"));
+        let out = run_with_stdin(
+            nsec(&sb)
+                .args(["add", &name])
+                .env("NSEC_TEST_FAULT_AT", step.to_string()),
+            b"value-123456\n",
+        );
+        let crashed = out.status.code().is_none();
+        if file.exists() {
+            let plain = sops_decrypt(&sb, "A", &file);
+            assert!(
+                plain.starts_with(&format!("k{step}: value-123456\n")),
+                "step {step}: {plain}"
+            );
+        }
+        if !crashed {
+            assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(file.exists());
+            break;
+        }
+        if !file.exists() {
+            let again = run_with_stdin(nsec(&sb).args(["add", &name]), b"value-123456\n");
+            assert_eq!(
+                code(&again),
+                0,
+                "step {step}: {}",
+                String::from_utf8_lossy(&again.stderr)
+            );
+        }
+        step += 1;
+    }
+    assert!(step > 2, "no write step was injected");
+}

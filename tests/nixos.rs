@@ -264,7 +264,8 @@ fn per_host_declarations_deploy_with_only_that_hosts_key() {
             declared_files.insert(file.canonicalize().unwrap());
         }
         // Every file left out is one the host cannot read.
-        for entry in walk(&store) {
+        let repo = secrets_core::repo::Repo::open(&store).unwrap();
+        for entry in repo.secret_files().unwrap() {
             let canonical = entry.canonicalize().unwrap();
             if declared_files.contains(&canonical) {
                 continue;
@@ -289,22 +290,6 @@ fn per_host_declarations_deploy_with_only_that_hosts_key() {
         .values()
         .all(|(f, _, _)| f.to_string_lossy().contains("/api-keys/")));
     assert!(nas_decls.contains_key("github") && !nas_decls.contains_key("ssh-keys/github"));
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.file_name().unwrap().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

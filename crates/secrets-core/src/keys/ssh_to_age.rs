@@ -363,6 +363,7 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         let err = ssh_public_to_age(&line).unwrap_err().to_string();
         assert!(err.contains("got an unknown key type"), "{err}");
         assert!(!err.contains("AAAC3Nza"), "{err}");
+        // THROWAWAY key A of the public test corpus (tests/data/vectors/keys).
         let secret = "AGE-SECRET-KEY-1306VKAS8U9J5GSUTM5YW0S9XCEG8K7522RM56WM696U6N0XRULPQ2YQA25";
         let err = ssh_public_to_age(secret).unwrap_err().to_string();
         assert!(!err.contains(secret), "{err}");
@@ -378,6 +379,18 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
     /// private key file): age 0.12.1 panics (index out of bounds) on an RSA
     /// number made of zero bytes only. nsec refuses such a key before age
     /// sees it, in private key files and in `ssh-rsa` recipient lines.
+    /// The binary body of an OpenSSH private key file, armored as the file.
+    fn openssh_pem(body: &[u8]) -> String {
+        let encoded = STANDARD.encode(body);
+        let mut pem = String::from("-----BEGIN OPENSSH PRIVATE KEY-----\n");
+        for chunk in encoded.as_bytes().chunks(70) {
+            pem.push_str(std::str::from_utf8(chunk).unwrap());
+            pem.push('\n');
+        }
+        pem.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+        pem
+    }
+
     #[test]
     fn zero_rsa_numbers_are_refused_before_age() {
         let input = std::fs::read(concat!(
@@ -385,13 +398,7 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
             "/../../tests/data/fuzz/ssh_key-rsa-zero-number-panics-age"
         ))
         .unwrap();
-        let encoded = STANDARD.encode(&input[1..]);
-        let mut pem = String::from("-----BEGIN OPENSSH PRIVATE KEY-----\n");
-        for chunk in encoded.as_bytes().chunks(70) {
-            pem.push_str(std::str::from_utf8(chunk).unwrap());
-            pem.push('\n');
-        }
-        pem.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+        let pem = openssh_pem(&input[1..]);
         assert!(private_key_would_panic_age(pem.as_bytes()));
         let err = crate::keys::discovery::ssh_identities("key", pem.as_bytes(), age::NoCallbacks)
             .err()
@@ -420,13 +427,7 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
             "/../../tests/data/fuzz/ssh_key-unsupported-type-echoes-key-bytes"
         ))
         .unwrap();
-        let encoded = STANDARD.encode(&input[1..]);
-        let mut pem = String::from("-----BEGIN OPENSSH PRIVATE KEY-----\n");
-        for chunk in encoded.as_bytes().chunks(70) {
-            pem.push_str(std::str::from_utf8(chunk).unwrap());
-            pem.push('\n');
-        }
-        pem.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+        let pem = openssh_pem(&input[1..]);
         let err = crate::keys::discovery::ssh_identities("key", pem.as_bytes(), age::NoCallbacks)
             .err()
             .unwrap();

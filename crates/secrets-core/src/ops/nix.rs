@@ -189,6 +189,9 @@ pub fn settings(config_path: &Path, text: &[u8]) -> Result<NixSettings> {
 pub struct Declaration {
     /// The attribute name (`/run/secrets/<attr>`).
     pub attr: String,
+    /// The secret's attribute prefix: `attr` itself, or `attr` without
+    /// `/KEY` for a file with several values (see the module docs).
+    pub prefix: String,
     /// The secret's store name.
     pub secret: String,
     /// The secret file.
@@ -649,6 +652,7 @@ fn name_all(candidates: &[Candidate], notes: &mut Vec<Note>) -> Vec<Declaration>
             taken.insert(attr.clone(), c.secret.clone());
             out.push(Declaration {
                 attr,
+                prefix: prefix[i].clone(),
                 secret: c.secret.clone(),
                 file: c.file.clone(),
                 format: c.format,
@@ -964,17 +968,10 @@ fn pin_one(text: &str, secret: &str, prefix: &str) -> Option<String> {
 
 /// The attribute prefixes each secret has in `decls` (for [`pin_names`]).
 pub fn prefixes(decls: &[Declaration]) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for d in decls {
-        let prefix =
-            if d.key.is_empty() || d.attr == d.key || !d.attr.ends_with(&format!("/{}", d.key)) {
-                d.attr.clone()
-            } else {
-                d.attr[..d.attr.len() - d.key.len() - 1].to_string()
-            };
-        out.entry(d.secret.clone()).or_insert(prefix);
-    }
-    out
+    decls
+        .iter()
+        .map(|d| (d.secret.clone(), d.prefix.clone()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -125,6 +125,20 @@ pub struct ValidateOptions<'a> {
     pub cwd: Option<PathBuf>,
 }
 
+impl ValidateOptions<'_> {
+    /// Whether check 9 (`only`, the staged files) lets `path` be checked:
+    /// as given or with symlinks resolved.
+    fn selects(&self, path: &Path) -> bool {
+        match &self.only {
+            None => true,
+            Some(only) => {
+                only.iter().any(|o| o == path)
+                    || path.canonicalize().is_ok_and(|c| only.contains(&c))
+            }
+        }
+    }
+}
+
 /// The result of a validation.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
@@ -284,8 +298,12 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
     }
 
     // Checks 2–7, file by file.
-    let files = match crate::repo::Repo::open(root).and_then(|r| r.secret_files()) {
-        Ok(f) => f,
+    let repo_files = crate::repo::Repo::open(root).and_then(|r| {
+        let files = r.secret_files()?;
+        Ok((r, files))
+    });
+    let (repo, files) = match repo_files {
+        Ok(rf) => rf,
         Err(e) => {
             p.push(Problem::new(
                 "E001",
@@ -300,13 +318,8 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
     // Check 6: what `nsec nix --host` declares, and why anything the
     // host's rules give it is left out.
     if let Some(host) = &opts.host {
-        let in_scope = |file: &Path| match &opts.only {
-            None => true,
-            Some(only) => {
-                only.contains(&file.canonicalize().unwrap_or_else(|_| file.to_path_buf()))
-            }
-        };
-        match crate::repo::Repo::open(root).and_then(|r| nix::plan(&r, Some(host))) {
+        let in_scope = |file: &Path| opts.selects(file);
+        match nix::plan(&repo, Some(host)) {
             Ok(plan) => host_problems(root, opts.cwd.as_deref(), &plan, &in_scope, p),
             Err(Error::UnknownHost { known, .. }) => p.push(Problem::new(
                 "E050",
@@ -333,11 +346,8 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
     }
     let now = opts.now.unwrap_or_else(Timestamp::now_utc);
     for file in files {
-        if let Some(only) = &opts.only {
-            let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
-            if !only.contains(&canonical) {
-                continue;
-            }
+        if !opts.selects(&file) {
+            continue;
         }
         report.files_checked += 1;
         let rel = file.strip_prefix(root).unwrap_or(&file).to_path_buf();
@@ -357,13 +367,10 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
     }
     // Check 2b: things named like secrets that are not regular files; store
     // scans cannot read them, so they are reported, not skipped.
-    if let Ok(odd) = crate::repo::Repo::open(root).and_then(|r| r.odd_entries()) {
+    if let Ok(odd) = repo.odd_entries() {
         for (path, kind) in odd {
-            if let Some(only) = &opts.only {
-                let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
-                if !only.contains(&canonical) && !only.contains(&path) {
-                    continue;
-                }
+            if !opts.selects(&path) {
+                continue;
             }
             report.problems.push(Problem::new(
                 "E013",
@@ -396,7 +403,7 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
         let stale = fsio::stale_temp_files(&dir);
         for path in leftovers {
             let report_it = match &opts.only {
-                Some(only) => only.contains(&path.canonicalize().unwrap_or_else(|_| path.clone())),
+                Some(_) => opts.selects(&path),
                 None => stale.contains(&path),
             };
             if report_it {

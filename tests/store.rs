@@ -533,7 +533,11 @@ fn bad_input_gives_clear_errors_and_writes_nothing() {
         (&["../x"], "v\n", "`..` would leave the store"),
         (&["api-keys/../../x"], "v\n", "would leave the store"),
         (&["/etc/passwd"], "v\n", "absolute paths are not allowed"),
-        (&["api-keys/existing"], "v\n", "already exists (use --force"),
+        (
+            &["api-keys/existing"],
+            "v\n",
+            "already exists\nto replace it, add --force",
+        ),
         (&["api-keys/existing.json"], "v\n", "collides with"),
         (
             &["api-keys/blocker/deeper"],

@@ -15,6 +15,9 @@ use crate::legacy::{LegacyError, LegacyWarning};
 pub enum CliError {
     /// An error from the library.
     Core(CoreError),
+    /// An error from the library with a hint only the command knows (a
+    /// flag of its own).
+    Hinted(CoreError, &'static str),
     /// Conflicting or missing command-line arguments (sops code 8).
     Usage(String),
     /// The input file does not exist (sops code 100).
@@ -47,7 +50,7 @@ impl CliError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Core(e) => core_code(e.root()),
+            CliError::Core(e) | CliError::Hinted(e, _) => core_code(e.root()),
             CliError::Usage(_) => 8,
             CliError::NoSuchFile(_) => 100,
             CliError::Write(..) => 3,
@@ -76,6 +79,7 @@ impl CliError {
                 "{e}\nnothing was changed: .sops.yaml and every secret file are as they were"
             ),
             CliError::Core(e) | CliError::BadExtract(e) | CliError::BadSet(e) => core_message(e),
+            CliError::Hinted(e, hint) => format!("{}\n{hint}", core_message(e)),
             CliError::Usage(m) | CliError::Other(m) => m.clone(),
             CliError::NoSuchFile(p) => {
                 format!("cannot operate on non-existent file {}", p.display())
@@ -89,10 +93,20 @@ impl CliError {
     }
 }
 
-/// A library error's message, with "did you mean" for a missing file that
-/// is close to names of the store.
+/// A library error's message, with the CLI's hints: "did you mean" for a
+/// missing file close to names of the store, and the flags or commands that
+/// help (the library's messages name none).
 fn core_message(e: &CoreError) -> String {
     match e.root() {
+        CoreError::MacMismatch => {
+            format!("{e}\nto read it anyway, give --ignore-mac (and check what changed)")
+        }
+        CoreError::NoRecipients => format!(
+            "{e}\ngive recipients with --age (or --pgp, --kms), or add a creation rule to .sops.yaml"
+        ),
+        CoreError::StoreNotFound { .. } => {
+            format!("{e}\nuse --dir DIR or NSEC_DIR=DIR, or create a store with `nsec init`")
+        }
         CoreError::NoSuchFile { suggestions, .. } if !suggestions.is_empty() => {
             let names: Vec<String> = suggestions.iter().map(|s| shell_quote(s)).collect();
             format!(

@@ -2,8 +2,9 @@
 //!
 //! Every failure is one [`Error`] variant that names what went wrong and,
 //! where it helps, the file, the key path or the `.sops.yaml` rule. Messages
-//! never contain secret material. The CLI maps variants to sops' exit codes in
-//! one place; the library knows no exit codes.
+//! never contain secret material, nor command-line words (flags, commands):
+//! an embedding tool has neither. The CLI adds its hints and maps variants to
+//! sops' exit codes in one place; the library knows no exit codes.
 
 use std::path::{Path, PathBuf};
 
@@ -37,7 +38,7 @@ pub enum Error {
     /// Unlike sops, the message does not show the two MACs: they are
     /// SHA-512 hashes of the plaintext values, and a CI log is no place for
     /// a hash a short secret can be guessed from.
-    #[error("MAC mismatch: the file's values do not match its MAC (a value was changed, added, removed or reordered without sops or nsec; --ignore-mac reads it anyway)")]
+    #[error("MAC mismatch: the file's values do not match its MAC (a value was changed, added, removed or reordered without sops or nsec)")]
     MacMismatch,
     /// No identity could recover the data key.
     #[error("failed to get the data key required to decrypt the SOPS file\n{report}")]
@@ -126,9 +127,7 @@ pub enum Error {
         file: String,
     },
     /// No recipients: no rule and no `--age`.
-    #[error(
-        "no recipients: no .sops.yaml creation rule applies and no --age recipients were given"
-    )]
+    #[error("no recipients: no .sops.yaml creation rule applies and no master keys were given")]
     NoRecipients,
     /// An invalid option combination or selector.
     #[error("{0}")]
@@ -172,7 +171,7 @@ pub enum Error {
         reason: String,
     },
     /// No secrets store (a directory with `.sops.yaml`) was found.
-    #[error("no secrets store found from {} (looked for secrets/.sops.yaml and .sops.yaml upward; use --dir or NSEC_DIR, or run `nsec init`)", from.display())]
+    #[error("no secrets store found from {} (looked for secrets/.sops.yaml and .sops.yaml upward)", from.display())]
     StoreNotFound {
         /// Where the search started.
         from: PathBuf,
@@ -225,7 +224,7 @@ pub enum Error {
         known: Vec<String>,
     },
     /// A file that must not exist yet does.
-    #[error("{} already exists (use --force to overwrite)", .0.display())]
+    #[error("{} already exists", .0.display())]
     AlreadyExists(PathBuf),
     /// A secret that does not exist.
     #[error("no secret `{name}` ({} does not exist)", path.display())]

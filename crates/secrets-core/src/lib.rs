@@ -75,6 +75,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 #![warn(missing_docs)]
 
+mod callbacks;
 pub mod cipher;
 pub mod crypt;
 pub mod error;
@@ -92,6 +93,7 @@ pub mod metadata;
 pub mod ops;
 pub mod repo;
 pub mod rules;
+mod secrets_store;
 pub mod store;
 pub mod time;
 pub mod tree;
@@ -99,7 +101,8 @@ pub mod tree;
 #[cfg(test)]
 mod test_tools;
 
-pub use age::{Callbacks, NoCallbacks};
+pub use callbacks::{Callbacks, NoCallbacks, Progress};
 pub use error::{ConfigProblem, Error, Result};
 pub use format::Format;
+pub use secrets_store::AddOptions;
 pub use tree::{Item, Map, PathStep, Value};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
-use secrets_core::ops::edit::{self, EditOptions, EditPrompt, Outcome, SetOptions};
+use secrets_core::ops::edit::{self, EditOptions, Outcome, SetOptions};
 use secrets_core::{tree, Error};
 
 use super::{identities, Context, Target};
@@ -112,8 +112,7 @@ pub fn edit(ctx: &Context, args: &EditArgs) -> Result<(), CliError> {
         store: ctx.store_options(config.as_ref()),
         temp_base: None,
     };
-    let mut prompt = TerminalPrompt;
-    match edit::edit_file(path, &identities(), &opts, &mut prompt).map_err(edit_error)? {
+    match edit::edit_file(path, &identities(), &opts, &TerminalPrompt).map_err(edit_error)? {
         Outcome::Written => Ok(()),
         Outcome::Unchanged => Err(CliError::Unchanged),
     }
@@ -135,8 +134,8 @@ fn held_signals() -> SigSet {
 /// Asks on the terminal whether to reopen an edit that does not parse.
 struct TerminalPrompt;
 
-impl EditPrompt for TerminalPrompt {
-    fn reopen_after(&mut self, error: &Error) -> bool {
+impl secrets_core::Callbacks for TerminalPrompt {
+    fn reopen_edit(&self, error: &Error) -> bool {
         eprintln!("nsec: the edited file does not parse: {error}");
         if !std::io::stdin().is_terminal() {
             return false;
@@ -144,7 +143,7 @@ impl EditPrompt for TerminalPrompt {
         crate::ui::confirm("Reopen it in the editor?")
     }
 
-    fn interrupted(&mut self) -> bool {
+    fn interrupted(&self) -> bool {
         pending_signal()
     }
 }

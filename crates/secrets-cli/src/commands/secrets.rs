@@ -242,7 +242,13 @@ pub fn add(ctx: &Context, args: &AddArgs) -> Result<(), CliError> {
         args.template.as_deref(),
         kind,
         args.force,
-    )?;
+    )
+    .map_err(|e| match e {
+        e @ secrets_core::Error::AlreadyExists(_) => {
+            CliError::Hinted(e, "to replace it, add --force")
+        }
+        e => e.into(),
+    })?;
     let mut fields = Vec::new();
     for f in &args.field {
         let (k, v) = f

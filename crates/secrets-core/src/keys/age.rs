@@ -20,7 +20,6 @@ use std::io::Read;
 use std::str::FromStr;
 
 use age::armor::ArmoredReader;
-use age::Callbacks;
 use age_core::format::{FileKey, Stanza};
 use age_core::primitives::hkdf;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -224,14 +223,14 @@ pub fn split_recipient_list(s: &str) -> impl Iterator<Item = &str> {
 /// Plugin recipients run their plugin without any user interaction; use
 /// [`wrap_with_callbacks`] to let a plugin prompt.
 pub fn wrap(recipient: &AgeRecipient, payload: &[u8]) -> Result<String> {
-    wrap_with_callbacks(recipient, payload, age::NoCallbacks)
+    wrap_with_callbacks(recipient, payload, crate::NoCallbacks)
 }
 
 /// [`wrap`], with callbacks a plugin recipient may use to talk to the user.
-pub fn wrap_with_callbacks<C: Callbacks>(
+pub fn wrap_with_callbacks(
     recipient: &AgeRecipient,
     payload: &[u8],
-    callbacks: C,
+    callbacks: impl crate::Callbacks + 'static,
 ) -> Result<String> {
     let fail = |what: &str, e: &dyn fmt::Display| {
         Error::KeyWrap(format!(
@@ -249,7 +248,7 @@ pub fn wrap_with_callbacks<C: Callbacks>(
                 r.plugin(),
                 std::slice::from_ref(r),
                 &[],
-                callbacks,
+                crate::callbacks::AgeCallbacks::new(callbacks),
             )
             .map_err(|e| fail("cannot run the age plugin", &e))?;
             &plugin
@@ -423,7 +422,7 @@ mod tests {
     fn identities_from_file(path: &str) -> Identities {
         let mut ids = Identities::new();
         let contents = std::fs::read(path).unwrap();
-        for id in parse_identity_source(path, &contents, age::NoCallbacks).unwrap() {
+        for id in parse_identity_source(path, &contents, crate::NoCallbacks).unwrap() {
             ids.push(id);
         }
         ids
@@ -432,7 +431,7 @@ mod tests {
     fn ssh_ids(path: &str) -> Identities {
         let mut ids = Identities::new();
         let contents = std::fs::read(path).unwrap();
-        for id in ssh_identities(path, &contents, age::NoCallbacks).unwrap() {
+        for id in ssh_identities(path, &contents, crate::NoCallbacks).unwrap() {
             ids.push(id);
         }
         ids
@@ -688,7 +687,7 @@ mod tests {
         for id in parse_identity_source(
             "converted",
             converted.expose_secret().as_bytes(),
-            age::NoCallbacks,
+            crate::NoCallbacks,
         )
         .unwrap()
         {

@@ -23,7 +23,7 @@
 //! The environment is read through the [`Env`] trait so tests need no real
 //! environment. Passphrases (for passphrase-protected SSH keys and for
 //! identity files that are themselves passphrase-encrypted age files) are
-//! asked for through [`age::Callbacks::request_passphrase`], lazily: only
+//! asked for through [`Callbacks::request_passphrase`](crate::Callbacks::request_passphrase), lazily: only
 //! when a stanza the key could open is seen, and at most once per key.
 
 use std::fmt;
@@ -32,7 +32,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use age::Callbacks;
+use age::Callbacks as _;
+
+use crate::callbacks::{AgeCallbacks, Callbacks};
 use age_core::format::{FileKey, Stanza};
 use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
 use sha2::{Digest, Sha256};
@@ -176,8 +178,17 @@ impl Identities {
     /// Parses an identity file's contents and adds its identities, recording
     /// a problem (and adding nothing) if the source is bad, or an unused
     /// location if it holds no identities.
-    pub fn add_source<C: Callbacks>(&mut self, location: &str, contents: &[u8], callbacks: C) {
-        match parse_identity_source(location, contents, callbacks) {
+    pub fn add_source(
+        &mut self,
+        location: &str,
+        contents: &[u8],
+        callbacks: impl Callbacks + 'static,
+    ) {
+        self.add_source_with(location, contents, AgeCallbacks::new(callbacks))
+    }
+
+    fn add_source_with(&mut self, location: &str, contents: &[u8], callbacks: AgeCallbacks) {
+        match parse_identity_source_with(location, contents, callbacks) {
             Ok(ids) if ids.is_empty() => self.note_unused(location),
             Ok(ids) => {
                 self.loaded_locations.push(location.to_string());
@@ -220,7 +231,8 @@ impl Identities {
 ///
 /// Never fails: problems are recorded in the result. `callbacks` is used for
 /// passphrase prompts and age plugins.
-pub fn discover<C: Callbacks>(env: &dyn Env, callbacks: C) -> Identities {
+pub fn discover(env: &dyn Env, callbacks: impl Callbacks + 'static) -> Identities {
+    let callbacks = AgeCallbacks::new(callbacks);
     let mut found = Identities::new();
 
     // 1. SSH keys.
@@ -292,7 +304,7 @@ pub fn discover<C: Callbacks>(env: &dyn Env, callbacks: C) -> Identities {
     }
 
     for (location, contents) in &sources {
-        found.add_source(location, contents, callbacks.clone());
+        found.add_source_with(location, contents, callbacks.clone());
     }
     found
 }
@@ -458,10 +470,18 @@ pub fn split_shell_words(line: &str) -> Result<Vec<String>, String> {
 /// an age file encrypted with a passphrase that contains one.
 ///
 /// Returns the reason (naming line numbers, never contents) on failure.
-pub fn parse_identity_source<C: Callbacks>(
+pub fn parse_identity_source(
     location: &str,
     contents: &[u8],
-    callbacks: C,
+    callbacks: impl Callbacks + 'static,
+) -> Result<Vec<BoxedIdentity>, String> {
+    parse_identity_source_with(location, contents, AgeCallbacks::new(callbacks))
+}
+
+fn parse_identity_source_with(
+    location: &str,
+    contents: &[u8],
+    callbacks: AgeCallbacks,
 ) -> Result<Vec<BoxedIdentity>, String> {
     if contents.starts_with(b"age-encryption") || contents.starts_with(b"-----BEGIN AGE") {
         return encrypted_identity_file(location, contents, callbacks).map(|id| vec![id]);
@@ -471,10 +491,10 @@ pub fn parse_identity_source<C: Callbacks>(
 
 /// Parses a plain identity file: `AGE-SECRET-KEY-PQ-1…` lines here, every
 /// other line by the `age` crate (which knows X25519 and plugin identities).
-fn plain_identities<C: Callbacks>(
+fn plain_identities(
     location: &str,
     contents: &[u8],
-    callbacks: C,
+    callbacks: AgeCallbacks,
 ) -> Result<Vec<BoxedIdentity>, String> {
     let (pq, rest) = take_pq_identities(location, contents)?;
     let contents = rest.as_deref().map_or(contents, |r| &r[..]);
@@ -530,10 +550,10 @@ fn take_pq_identities(location: &str, contents: &[u8]) -> Result<PqSplit, String
 
 /// An identity file that is itself encrypted to a passphrase: the
 /// passphrase is asked for the first time a file key is needed.
-fn encrypted_identity_file<C: Callbacks>(
+fn encrypted_identity_file(
     location: &str,
     contents: &[u8],
-    callbacks: C,
+    callbacks: AgeCallbacks,
 ) -> Result<BoxedIdentity, String> {
     let header_check = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(contents))
         .map_err(|e| format!("failed to read encrypted identity file '{location}': {e}"))?;
@@ -571,7 +591,7 @@ fn encrypted_identity_file<C: Callbacks>(
 }
 
 /// Loads an OpenSSH private key file, recording a problem if it is bad.
-fn add_ssh_key_file<C: Callbacks>(found: &mut Identities, path: &Path, callbacks: C) {
+fn add_ssh_key_file(found: &mut Identities, path: &Path, callbacks: AgeCallbacks) {
     let location = path.display().to_string();
     let contents = match read_limited(path) {
         Ok(c) => c,
@@ -580,7 +600,7 @@ fn add_ssh_key_file<C: Callbacks>(found: &mut Identities, path: &Path, callbacks
             return;
         }
     };
-    match ssh_identities(&location, &contents, callbacks) {
+    match ssh_identities_with(&location, &contents, callbacks) {
         Ok(ids) => {
             found.loaded_locations.push(location);
             found.identities.extend(ids)
@@ -592,10 +612,18 @@ fn add_ssh_key_file<C: Callbacks>(found: &mut Identities, path: &Path, callbacks
 /// The identity of an OpenSSH (or PEM RSA) private key file, for
 /// `ssh-ed25519` / `ssh-rsa` stanzas. A passphrase-protected key asks for
 /// its passphrase only when it meets a stanza carrying its own key tag.
-pub fn ssh_identities<C: Callbacks>(
+pub fn ssh_identities(
     location: &str,
     contents: &[u8],
-    callbacks: C,
+    callbacks: impl Callbacks + 'static,
+) -> Result<Vec<BoxedIdentity>, String> {
+    ssh_identities_with(location, contents, AgeCallbacks::new(callbacks))
+}
+
+fn ssh_identities_with(
+    location: &str,
+    contents: &[u8],
+    callbacks: AgeCallbacks,
 ) -> Result<Vec<BoxedIdentity>, String> {
     if ssh_to_age::private_key_would_panic_age(contents) {
         return Err(format!(
@@ -777,7 +805,7 @@ mod tests {
     fn nothing_configured_lists_every_location() {
         let home = tempfile::tempdir().unwrap();
         let env = MapEnv::home(home.path());
-        let ids = discover(&env, age::NoCallbacks);
+        let ids = discover(&env, crate::NoCallbacks);
         assert!(ids.is_empty());
         assert!(ids.problems().is_empty());
         let h = home.path().display();
@@ -810,14 +838,14 @@ mod tests {
 
         let ids = discover(
             &MapEnv::home(home.path()).set(KEY_VAR, key_line("age-test-key-B.txt")),
-            age::NoCallbacks,
+            crate::NoCallbacks,
         );
         assert_eq!(ids.len(), 1);
         assert!(!ids.unused_locations().iter().any(|l| l == KEY_VAR));
 
         let ids = discover(
             &MapEnv::home(home.path()).set(KEY_FILE_VAR, key_file.clone()),
-            age::NoCallbacks,
+            crate::NoCallbacks,
         );
         assert_eq!(ids.len(), 1);
         assert!(ids.problems().is_empty());
@@ -832,7 +860,7 @@ mod tests {
 
         let ids = discover(
             &MapEnv::home(home.path()).set(KEY_CMD_VAR, format!("cat '{key_file}'")),
-            age::NoCallbacks,
+            crate::NoCallbacks,
         );
         assert_eq!(ids.len(), 1, "{:?}", ids.problems());
 
@@ -841,7 +869,7 @@ mod tests {
                 SSH_PRIVATE_KEY_FILE_VAR,
                 format!("{VECTORS}/keys/ssh_ed25519"),
             ),
-            age::NoCallbacks,
+            crate::NoCallbacks,
         );
         assert_eq!(ids.len(), 1, "{:?}", ids.problems());
     }
@@ -853,13 +881,13 @@ mod tests {
         let in_home = home.path().join(".config/sops/age");
         std::fs::create_dir_all(&in_home).unwrap();
         std::fs::write(in_home.join("keys.txt"), key_text("age-test-key-A.txt")).unwrap();
-        let ids = discover(&MapEnv::home(home.path()), age::NoCallbacks);
+        let ids = discover(&MapEnv::home(home.path()), crate::NoCallbacks);
         assert_eq!(ids.len(), 1);
 
         // With XDG_CONFIG_HOME set, ~/.config is not read.
         let env =
             MapEnv::home(home.path()).set("XDG_CONFIG_HOME", xdg.path().display().to_string());
-        let ids = discover(&env, age::NoCallbacks);
+        let ids = discover(&env, crate::NoCallbacks);
         assert_eq!(ids.len(), 0);
         let expected = format!("{}/sops/age/keys.txt", xdg.path().display());
         assert_eq!(ids.unused_locations().last().unwrap(), &expected);
@@ -867,7 +895,7 @@ mod tests {
         let in_xdg = xdg.path().join("sops/age");
         std::fs::create_dir_all(&in_xdg).unwrap();
         std::fs::write(in_xdg.join("keys.txt"), key_text("age-test-key-B.txt")).unwrap();
-        let ids = discover(&env, age::NoCallbacks);
+        let ids = discover(&env, crate::NoCallbacks);
         assert_eq!(ids.len(), 1);
     }
 
@@ -898,7 +926,7 @@ mod tests {
                 KEY_CMD_VAR,
                 format!("cat {VECTORS}/keys/age-test-key-A.txt"),
             );
-        let ids = discover(&env, age::NoCallbacks);
+        let ids = discover(&env, crate::NoCallbacks);
         // ssh + B + A (cmd) + C (default); the bad file adds nothing.
         assert_eq!(ids.len(), 4);
         assert_eq!(ids.problems().len(), 1);
@@ -924,13 +952,13 @@ mod tests {
         let env = MapEnv::home(home.path())
             .set(KEY_FILE_VAR, "/nonexistent/keys.txt")
             .set(KEY_CMD_VAR, "false");
-        let ids = discover(&env, age::NoCallbacks);
+        let ids = discover(&env, crate::NoCallbacks);
         assert!(ids.is_empty());
         let locations: Vec<&str> = ids.problems().iter().map(|p| p.location.as_str()).collect();
         assert_eq!(locations, vec![KEY_FILE_VAR, KEY_CMD_VAR]);
         let cmd = discover(
             &MapEnv::home(home.path()).set(KEY_CMD_VAR, "'unterminated"),
-            age::NoCallbacks,
+            crate::NoCallbacks,
         );
         assert!(cmd.problems()[0].reason.contains("failed to parse command"));
     }
@@ -944,7 +972,7 @@ mod tests {
             home.path().join(".ssh/id_ed25519"),
         )
         .unwrap();
-        let ids = discover(&MapEnv::home(home.path()), age::NoCallbacks);
+        let ids = discover(&MapEnv::home(home.path()), crate::NoCallbacks);
         assert_eq!(ids.len(), 1);
         let h = home.path().display();
         assert!(ids.unused_locations().contains(&format!("{h}/.ssh/id_rsa")));
@@ -1103,7 +1131,7 @@ mod tests {
         std::fs::write(&path, &both).unwrap();
         let ids = discover(
             &MapEnv::home(dir.path()).set(KEY_FILE_VAR, path.display().to_string()),
-            age::NoCallbacks,
+            crate::NoCallbacks,
         );
         assert_eq!(ids.len(), 2, "{:?}", ids.problems());
         let open = |ids: &Identities, block: &str| {
@@ -1117,7 +1145,7 @@ mod tests {
         // SOPS_AGE_KEY with the PQ line alone: only the PQ block opens.
         let ids = discover(
             &MapEnv::home(dir.path()).set(KEY_VAR, pq_line),
-            age::NoCallbacks,
+            crate::NoCallbacks,
         );
         assert_eq!(ids.len(), 1);
         assert!(open(&ids, &to_pq).is_some());
@@ -1149,7 +1177,7 @@ mod tests {
             &MapEnv::home(dir.path())
                 .set(KEY_VAR, format!("# one\n{broken}\n"))
                 .set(KEY_FILE_VAR, path.display().to_string()),
-            age::NoCallbacks,
+            crate::NoCallbacks,
         );
         assert_eq!(ids.len(), 2, "the good file still counts");
         assert_eq!(ids.problems().len(), 1);
@@ -1171,7 +1199,7 @@ mod tests {
         let env = MapEnv::home(home.path())
             .set(KEY_VAR, "")
             .set(KEY_FILE_VAR, comments.display().to_string());
-        let ids = discover(&env, age::NoCallbacks);
+        let ids = discover(&env, crate::NoCallbacks);
         assert!(ids.is_empty());
         assert!(ids.problems().is_empty(), "{:?}", ids.problems());
         let h = home.path().display();
@@ -1203,7 +1231,7 @@ mod tests {
     fn debug_hides_keys() {
         let ids = discover(
             &MapEnv::default().set(KEY_VAR, key_line("age-test-key-A.txt")),
-            age::NoCallbacks,
+            crate::NoCallbacks,
         );
         let shown = format!("{ids:?}");
         assert!(shown.contains("count: 1"));

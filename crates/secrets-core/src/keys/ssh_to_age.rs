@@ -400,7 +400,7 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         .unwrap();
         let pem = openssh_pem(&input[1..]);
         assert!(private_key_would_panic_age(pem.as_bytes()));
-        let err = crate::keys::discovery::ssh_identities("key", pem.as_bytes(), age::NoCallbacks)
+        let err = crate::keys::discovery::ssh_identities("key", pem.as_bytes(), crate::NoCallbacks)
             .err()
             .unwrap();
         assert!(err.contains("an RSA number is all zero bytes"), "{err}");
@@ -428,7 +428,7 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         ))
         .unwrap();
         let pem = openssh_pem(&input[1..]);
-        let err = crate::keys::discovery::ssh_identities("key", pem.as_bytes(), age::NoCallbacks)
+        let err = crate::keys::discovery::ssh_identities("key", pem.as_bytes(), crate::NoCallbacks)
             .err()
             .unwrap();
         assert!(

@@ -21,6 +21,7 @@ use std::process::Command;
 
 use zeroize::Zeroizing;
 
+use crate::callbacks::Callbacks;
 use crate::error::{Error, Result};
 use crate::file::{self, DecryptOptions, Opened, SopsFile};
 use crate::format::Format;
@@ -205,29 +206,6 @@ pub fn editor_command(var: impl Fn(&str) -> Option<String>) -> Result<Vec<String
         }
     }
     Ok(vec!["vi".to_string()])
-}
-
-/// The questions an edit session may ask its user.
-pub trait EditPrompt {
-    /// The edited text did not parse (`error` says where). Return `true` to
-    /// open the editor again on the same text, `false` to give up.
-    fn reopen_after(&mut self, error: &Error) -> bool;
-
-    /// Was the user's interrupt (Ctrl-C) received while the editor ran?
-    /// Checked after the editor exits; `true` abandons the edit.
-    fn interrupted(&mut self) -> bool {
-        false
-    }
-}
-
-/// An [`EditPrompt`] that never reopens (no terminal).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoPrompt;
-
-impl EditPrompt for NoPrompt {
-    fn reopen_after(&mut self, _error: &Error) -> bool {
-        false
-    }
 }
 
 /// Everything `edit` needs besides the file.
@@ -445,7 +423,8 @@ enum Target {
 /// `edit`: opens the file's plaintext in the editor and writes the result
 /// back encrypted. A missing file is created from [`template`], encrypted by
 /// the `.sops.yaml` rule. Edited text that does not parse is offered for
-/// reopening through `prompt`. An unchanged text leaves the file alone
+/// reopening through [`Callbacks::reopen_edit`], and
+/// [`Callbacks::interrupted`] is asked after the editor exits. An unchanged text leaves the file alone
 /// ([`Outcome::Unchanged`]).
 ///
 /// The lock on an existing file is held while the editor runs, so another
@@ -454,7 +433,7 @@ pub fn edit_file(
     path: &Path,
     identities: &Identities,
     opts: &EditOptions<'_>,
-    prompt: &mut dyn EditPrompt,
+    callbacks: &dyn Callbacks,
 ) -> Result<Outcome> {
     let format = Format::from_path(path);
     let in_file = |e: Error| e.in_file(path);
@@ -484,7 +463,7 @@ pub fn edit_file(
     let tmp = dir.create_file(&temp_name(path), &original)?;
     let documents = loop {
         run_editor(&opts.editor, &tmp)?;
-        if prompt.interrupted() {
+        if callbacks.interrupted() {
             return Err(Error::Interrupted);
         }
         let edited = Zeroizing::new(crate::fsio::read_file(&tmp)?);
@@ -504,7 +483,7 @@ pub fn edit_file(
         match parsed {
             Ok(docs) => break docs,
             Err(e) => {
-                if !prompt.reopen_after(&e) {
+                if !callbacks.reopen_edit(&e) {
                     return Err(in_file(e));
                 }
             }

@@ -126,7 +126,7 @@ fn set_user(cmd: &mut Command, name: &str) -> Result<()> {
 #[cfg(not(unix))]
 fn set_user(_cmd: &mut Command, _name: &str) -> Result<()> {
     Err(Error::InvalidOption(
-        "--user is only supported on Unix".into(),
+        "running the command as another user is only supported on Unix".into(),
     ))
 }
 
@@ -190,7 +190,7 @@ fn become_command(mut cmd: Command) -> Error {
 
 #[cfg(not(unix))]
 fn become_command(_cmd: Command) -> Error {
-    Error::InvalidOption("--same-process is only supported on Unix".into())
+    Error::InvalidOption("replacing the process with the command is only supported on Unix".into())
 }
 
 /// `exec-file`: gives `command` the plaintext at a path (replacing each
@@ -207,12 +207,12 @@ pub fn exec_file(
         // The plaintext lives in a directory nsec removes when the command
         // ends (and a FIFO needs nsec to feed it): nsec must wait.
         return Err(Error::InvalidOption(
-            "exec-file always waits for the command (sops' deprecated --background removes the file before the command can read it); put the whole `nsec exec-file …` in the background instead".into(),
+            "a command given the plaintext as a file is always waited for (the file is removed when the command ends, so it must not run on in the background; run the whole job in the background instead)".into(),
         ));
     }
     if filename.is_empty() || filename.contains('/') || filename == "." || filename == ".." {
         return Err(Error::InvalidOption(format!(
-            "--filename `{filename}` must be a plain file name"
+            "the file name `{filename}` must be a plain file name"
         )));
     }
     // $XDG_RUNTIME_DIR belongs to us (0700), so another user could not reach
@@ -259,7 +259,7 @@ fn make_fifo(path: &Path) -> Result<()> {
 #[cfg(not(unix))]
 fn make_fifo(_path: &Path) -> Result<()> {
     Err(Error::InvalidOption(
-        "FIFOs need Unix; use --no-fifo".into(),
+        "FIFOs need Unix (use a plain file instead)".into(),
     ))
 }
 

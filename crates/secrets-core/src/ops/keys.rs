@@ -244,7 +244,7 @@ pub fn add_group(
 ) -> Result<SopsFile> {
     if recipients.is_empty() {
         return Err(Error::InvalidOption(
-            "a new key group needs at least one key (--age, --pgp or --kms)".into(),
+            "a new key group needs at least one key".into(),
         ));
     }
     let key = file.data_key(identities)?;

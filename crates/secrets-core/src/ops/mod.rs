@@ -151,7 +151,7 @@ pub fn rule_group_keys(
         // Encrypting to the other keys alone would quietly leave out the
         // people and machines the rule gives those keys.
         return Err(invalid(format!(
-            "the rule names {} keys, which nsec cannot encrypt to (use sops for these files, or give --age/--pgp/--kms to encrypt to those keys only)",
+            "the rule names {} keys, which nsec cannot encrypt to (use sops for these files, or name the keys to encrypt to explicitly)",
             rule.unsupported_keys.join(", ")
         )));
     }

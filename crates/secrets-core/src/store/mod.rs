@@ -71,7 +71,7 @@ pub fn emit(format: Format, docs: &[Map], opts: &StoreOptions) -> Result<Vec<u8>
             Some(Value::Bytes(b)) => Ok(b.clone()),
             _ => Err(Error::Emit {
                 format,
-                message: "no binary data found in tree (use --output-type to pick another format)"
+                message: "no binary data found in tree (the tree has no `data` string: write it in another format)"
                     .into(),
             }),
         },

@@ -87,9 +87,7 @@ impl Kind {
         charset_spec: Option<&str>,
     ) -> Result<Kind> {
         let bad_len = |n: usize, what: &str| {
-            Error::InvalidOption(format!(
-                "--length {n} is out of range for {what} (1 to 4096)"
-            ))
+            Error::InvalidOption(format!("length {n} is out of range for {what} (1 to 4096)"))
         };
         let check = |n: usize, what: &str| {
             if (1..=4096).contains(&n) {
@@ -119,12 +117,12 @@ impl Kind {
         };
         if charset_spec.is_some() && !matches!(kind, Kind::Password { .. }) {
             return Err(Error::InvalidOption(
-                "--charset only applies to --generate password".into(),
+                "a character set only applies to generated passwords".into(),
             ));
         }
         if length.is_some() && matches!(kind, Kind::SshEd25519 | Kind::Wireguard) {
             return Err(Error::InvalidOption(format!(
-                "--length does not apply to --generate {name}"
+                "a length does not apply to generated {name} keys"
             )));
         }
         Ok(kind)

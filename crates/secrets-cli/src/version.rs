@@ -2,7 +2,7 @@
 //!
 //! `NSEC_VERSION` is set by build.rs: the package version, and the git
 //! commit when built from a checkout. The key types are what
-//! `secrets_core::keys` handles (`keys/age.rs`, `keys/discovery.rs`).
+//! `secrets_core::keys` handles (`keys/age.rs`, `keys/identities.rs`).
 
 /// The version, the commit if known, and the key types this build supports.
 pub const TEXT: &str = concat!(

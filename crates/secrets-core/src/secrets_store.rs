@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use crate::callbacks::{Callbacks, Progress};
 use crate::error::Result;
 use crate::file::Opened;
-use crate::keys::discovery::Identities;
+use crate::keys::identities::Identities;
 use crate::ops::edit::{self, Outcome, SetOptions};
 use crate::ops::nix::{self, NixPlan};
 use crate::ops::revoke::{self, RevokePlan};

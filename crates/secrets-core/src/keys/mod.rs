@@ -8,6 +8,7 @@ pub mod age;
 pub mod aws;
 pub mod discovery;
 pub mod groups;
+pub mod identities;
 pub mod kms;
 pub mod pgp;
 pub mod pq;

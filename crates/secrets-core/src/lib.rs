@@ -73,7 +73,7 @@
 //! [SOPS]: https://github.com/getsops/sops
 #![forbid(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod callbacks;
 pub mod cipher;

@@ -90,18 +90,18 @@ fn resolve(
 
 /// The value at `key` (split on `/`) of the encrypted file, as stored.
 fn stored_leaf(file: &Path, key: &str) -> String {
-    use secrets_core::format::Format;
+    use secrets_core::Format;
     let bytes = std::fs::read(file).unwrap();
     let docs = secrets_core::store::parse(Format::from_path(file), &bytes).unwrap();
-    let mut v = secrets_core::tree::Value::Map(docs[0].clone());
+    let mut v = secrets_core::Value::Map(docs[0].clone());
     for part in key.split('/') {
         v = match v {
-            secrets_core::tree::Value::Map(m) => m.get(part).cloned().unwrap(),
+            secrets_core::Value::Map(m) => m.get(part).cloned().unwrap(),
             other => panic!("{key} is not reachable in {}: {other:?}", file.display()),
         };
     }
     match v {
-        secrets_core::tree::Value::Str(s) => s,
+        secrets_core::Value::Str(s) => s,
         other => panic!("{key} in {} is not a string: {other:?}", file.display()),
     }
 }

@@ -117,7 +117,7 @@ fn nsec_pgp_files_open_in_sops_with_sops_metadata() {
     assert_eq!(entry.fingerprint, fp);
     assert!(entry.enc.starts_with("-----BEGIN PGP MESSAGE-----\n"));
     assert!(entry.enc.ends_with("-----END PGP MESSAGE-----"));
-    assert!(secrets_core::time::Timestamp::parse_rfc3339(&entry.created_at).is_some());
+    assert!(secrets_core::Timestamp::parse_rfc3339(&entry.created_at).is_some());
     assert!(entry.created_at.ends_with('Z'));
     let order = |y: &str| -> Vec<String> {
         y.lines()

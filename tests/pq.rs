@@ -11,8 +11,9 @@ use std::process::Command;
 
 use common::*;
 use secrets_core::file::SopsFile;
-use secrets_core::keys::{age as nsec_age, discovery};
+use secrets_core::keys::age as nsec_age;
 use secrets_core::Format;
+use secrets_core::Identities;
 
 const PLAIN: &str = "db:\n    password: hunter2\nlist:\n    - 1\n    - two\n";
 
@@ -137,12 +138,8 @@ fn metadata(path: &Path) -> secrets_core::metadata::Metadata {
 
 /// The data key in `armored`, opened by nsec's library with `key_file`.
 fn nsec_unwrap(key_file: &Path, armored: &str) -> Vec<u8> {
-    let mut ids = discovery::Identities::new();
     let contents = std::fs::read(key_file).unwrap();
-    for id in discovery::parse_identity_source("key", &contents, secrets_core::NoCallbacks).unwrap()
-    {
-        ids.push(id);
-    }
+    let ids = Identities::from_text("key", &contents, secrets_core::NoCallbacks).unwrap();
     nsec_age::unwrap(&ids, armored).unwrap().unwrap().to_vec()
 }
 

@@ -10,7 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use nsec_fuzz::{same_value, EXACT};
-use secrets_core::cipher::{
+use secrets_core::fuzzing::{
     from_plaintext, looks_encrypted, to_plaintext, Cipher, EncryptedValue, ValueType,
 };
 use secrets_core::keys::DataKey;

@@ -72,7 +72,7 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let result = run(&cli);
-    for w in secrets_core::fsio::take_warnings() {
+    for w in secrets_core::fs::take_warnings() {
         eprintln!("nsec: warning: {w}");
     }
     match result {

@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use secrets_core::fsio;
-
 use crate::error::CliError;
 
 /// The destination of a command's output.
@@ -41,7 +39,9 @@ impl Destination {
     pub fn write(&self, bytes: &[u8], new_mode: u32) -> Result<(), CliError> {
         match self {
             Destination::Stdout => write_stdout(bytes),
-            Destination::File(p) => fsio::write_atomic(p, bytes, new_mode).map_err(CliError::from),
+            Destination::File(p) => {
+                secrets_core::fs::write_atomic(p, bytes, new_mode).map_err(CliError::from)
+            }
         }
     }
 }

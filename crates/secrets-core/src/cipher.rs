@@ -223,6 +223,7 @@ impl EncryptedValue {
     }
 
     /// The 32-byte IV, if it has that length (sops always writes 32).
+    #[cfg(feature = "fuzzing")]
     pub fn iv32(&self) -> Option<[u8; 32]> {
         match self.iv {
             Iv::Sops(iv) => Some(iv),

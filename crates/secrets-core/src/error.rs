@@ -209,7 +209,7 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
-    /// Input nested deeper than [`crate::tree::MAX_DEPTH`] (maps and lists).
+    /// Input nested deeper than `MAX_DEPTH` (1,000) (maps and lists).
     #[error("the document nests deeper than {limit} levels (nsec's limit)")]
     TooDeep {
         /// The limit.

@@ -10,9 +10,6 @@
 //! - `step`: with `NSEC_TEST_FAIL_AFTER=N`, the store-wide rotation
 //!   aborts at its N-th step (journal, prepare, commit).
 
-/// Whether this build injects faults (`nsec --version` says so).
-pub const ENABLED: bool = cfg!(feature = "fault-injection");
-
 #[cfg(feature = "fault-injection")]
 fn abort_at(var: &str, n: usize, what: &str) {
     let wanted = std::env::var(var)

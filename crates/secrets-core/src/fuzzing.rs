@@ -10,3 +10,8 @@
 pub fn yaml_fast_agrees(text: &str) -> Result<bool, String> {
     crate::store::yaml::fast::agreement::agree(text)
 }
+
+/// The `ENC[…]` value cipher, for the `enc_value` target.
+pub use crate::cipher::{
+    from_plaintext, looks_encrypted, to_plaintext, Cipher, EncryptedValue, ValueType,
+};

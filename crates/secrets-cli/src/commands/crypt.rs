@@ -4,7 +4,7 @@ use std::path::Path;
 
 use secrets_core::file::{self, DecryptOptions, SopsFile};
 use secrets_core::ops::{self, EncryptOverrides};
-use secrets_core::{store, tree, Error};
+use secrets_core::{store, Error};
 
 use super::{effective_name, formats, identities, read_input, Context, Target};
 use crate::cli::{DecryptArgs, EncryptArgs, FilestatusArgs};
@@ -77,7 +77,7 @@ pub fn decrypt(ctx: &Context, args: &DecryptArgs) -> Result<(), CliError> {
     let extract = args
         .extract
         .as_deref()
-        .map(tree::parse_index)
+        .map(secrets_core::parse_index)
         .transpose()
         .map_err(CliError::BadExtract)?;
     let file = &ctx.resolve(&args.file, Target::Existing)?;

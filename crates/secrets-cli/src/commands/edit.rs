@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
 use secrets_core::ops::edit::{self, EditOptions, Outcome, SetOptions};
-use secrets_core::{tree, Error};
+use secrets_core::Error;
 
 use super::{identities, Context, Target};
 use crate::error::CliError;
@@ -225,7 +225,7 @@ pub fn set(ctx: &Context, args: &SetArgs) -> Result<(), CliError> {
         Some(f) => f.clone(),
         None => secrets_core::ops::secrets::last_component(&path.to_string_lossy()),
     };
-    let steps = tree::parse_field(&field).map_err(CliError::BadSet)?;
+    let steps = secrets_core::parse_field(&field).map_err(CliError::BadSet)?;
     let value = if given {
         edit::parse_set_value(&raw).map_err(CliError::BadSet)?
     } else {
@@ -249,7 +249,7 @@ pub fn set(ctx: &Context, args: &SetArgs) -> Result<(), CliError> {
 
 /// `nsec unset`.
 pub fn unset(ctx: &Context, args: &UnsetArgs) -> Result<(), CliError> {
-    let steps = tree::parse_index(&args.index).map_err(CliError::BadSet)?;
+    let steps = secrets_core::parse_index(&args.index).map_err(CliError::BadSet)?;
     let path = &existing(ctx, &args.file)?;
     let config = ctx.config_for(Some(path))?;
     edit::unset_value(

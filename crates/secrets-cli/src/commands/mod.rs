@@ -103,7 +103,7 @@ pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
     // substitution: read as a stream, but never more than nsec reads from a
     // secret file.
     if file == "-" {
-        return Ok(secrets_core::fsio::read_capped(
+        return Ok(secrets_core::fs::read_capped(
             std::io::stdin().lock(),
             Path::new("standard input"),
             0,
@@ -118,7 +118,7 @@ pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
         source: e,
     })?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-    Ok(secrets_core::fsio::read_capped(f, path, size)?)
+    Ok(secrets_core::fs::read_capped(f, path, size)?)
 }
 
 fn parse_type(flag: &str, name: &str) -> Result<Format, CliError> {

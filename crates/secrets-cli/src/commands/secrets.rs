@@ -12,7 +12,7 @@ use secrets_core::keys::discovery::ProcessEnv;
 use secrets_core::keys::ssh_to_age;
 use secrets_core::ops::secrets::{self as store, generate::Kind, AddInputs};
 use secrets_core::repo::Repo;
-use secrets_core::{fsio, Error};
+use secrets_core::Error;
 use zeroize::Zeroizing;
 
 use super::{identities, read_input, Context};
@@ -119,7 +119,7 @@ pub fn keygen(_ctx: &Context, args: &KeygenArgs) -> Result<(), CliError> {
     match &args.output {
         None => write_stdout(text.as_bytes()),
         Some(p) => {
-            fsio::write_new(p, text.as_bytes(), 0o600)?;
+            secrets_core::fs::write_new(p, text.as_bytes(), 0o600)?;
             eprintln!("Public key: {public}");
             Ok(())
         }
@@ -154,7 +154,7 @@ pub fn ssh_to_age(_ctx: &Context, args: &SshToAgeArgs) -> Result<(), CliError> {
     };
     match &args.output {
         None => write_stdout(out.as_bytes()),
-        Some(p) => Ok(fsio::write_atomic(
+        Some(p) => Ok(secrets_core::fs::write_atomic(
             p,
             out.as_bytes(),
             if args.private_key { 0o600 } else { 0o644 },

@@ -67,8 +67,53 @@ impl Identities {
         Identities::default()
     }
 
-    /// Adds one identity.
-    pub fn push(&mut self, identity: BoxedIdentity) {
+    /// The identities of this process's environment, from every place
+    /// sops 3.11 looks (`SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`,
+    /// `SOPS_AGE_KEY_CMD`, `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, the default
+    /// `keys.txt`, `~/.ssh/id_ed25519` and `id_rsa`). Never fails: sources
+    /// that do not load are listed by [`Identities::problems`] and named
+    /// when no key opens a file. `callbacks` answer passphrase prompts,
+    /// lazily, when a file needs that key.
+    pub fn from_environment(callbacks: impl crate::Callbacks + 'static) -> Identities {
+        super::discovery::discover(&super::discovery::ProcessEnv, callbacks)
+    }
+
+    /// The identities in `text`, an age identity file (`AGE-SECRET-KEY-1…`,
+    /// `AGE-SECRET-KEY-PQ-1…`, plugin lines, `#` comments) or an OpenSSH
+    /// private key; `location` names it in errors. A passphrase-protected
+    /// source asks `callbacks` when a file needs it.
+    pub fn from_text(
+        location: &str,
+        text: &[u8],
+        callbacks: impl crate::Callbacks + 'static,
+    ) -> crate::Result<Identities> {
+        let callbacks = AgeCallbacks::new(callbacks);
+        let parsed = if text.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY")
+            || text.starts_with(b"-----BEGIN RSA PRIVATE KEY")
+        {
+            ssh_identities_with(location, text, callbacks)
+        } else {
+            parse_identity_source_with(location, text, callbacks)
+        };
+        let identities = parsed.map_err(|reason| crate::Error::Identity {
+            location: location.to_string(),
+            reason,
+        })?;
+        if identities.is_empty() {
+            return Err(crate::Error::Identity {
+                location: location.to_string(),
+                reason: "no identity found".into(),
+            });
+        }
+        let mut found = Identities::new();
+        found.loaded_locations.push(location.to_string());
+        found.identities = identities;
+        Ok(found)
+    }
+
+    /// Adds one identity (tests build key rings by hand).
+    #[cfg(test)]
+    pub(crate) fn push(&mut self, identity: BoxedIdentity) {
         self.identities.push(identity);
     }
 
@@ -83,7 +128,7 @@ impl Identities {
     }
 
     /// The identities, for [`age::Decryptor::decrypt`].
-    pub fn iter(&self) -> impl Iterator<Item = &dyn age::Identity> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &dyn age::Identity> + '_ {
         self.identities
             .iter()
             .map(|i| i.as_ref() as &dyn age::Identity)
@@ -107,12 +152,12 @@ impl Identities {
     }
 
     /// Records a place that yielded no keys.
-    pub fn note_unused(&mut self, location: impl Into<String>) {
+    pub(crate) fn note_unused(&mut self, location: impl Into<String>) {
         self.unused_locations.push(location.into());
     }
 
     /// Records a source that failed.
-    pub fn note_problem(&mut self, location: impl Into<String>, reason: impl Into<String>) {
+    pub(crate) fn note_problem(&mut self, location: impl Into<String>, reason: impl Into<String>) {
         self.problems.push(LoadProblem {
             location: location.into(),
             reason: reason.into(),

@@ -5,15 +5,17 @@
 //! encrypted to every age recipient of the file.
 
 pub mod age;
-pub mod aws;
+pub(crate) mod aws;
 pub mod discovery;
 pub mod groups;
 pub mod identities;
 pub mod kms;
 pub mod pgp;
 pub mod pq;
-pub mod shamir;
+pub(crate) mod shamir;
 pub mod ssh_to_age;
+
+pub use identities::Identities;
 
 use secrecy::{ExposeSecret, SecretBox};
 

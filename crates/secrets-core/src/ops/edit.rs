@@ -5,7 +5,7 @@
 //! value whose path and content are unchanged, so that value keeps its exact
 //! `ENC[…]` string and a one-value change is a one-value diff (plus
 //! `lastmodified` and `mac`). Writes are atomic ([`fsio::write_atomic`]) and
-//! happen under the file's lock ([`fsio::FileLock`]); the file is re-read
+//! happen under the file's lock (`fsio::FileLock`); the file is re-read
 //! after the lock is taken, so two concurrent writers both land.
 //!
 //! The editor session keeps the plaintext in a 0600 file inside a private

@@ -241,7 +241,7 @@ pub fn encrypt_file(path: impl AsRef<Path>) -> Result<Vec<u8>> {
         .map_err(|e| e.in_file(path))
 }
 
-pub mod config_edit;
+pub(crate) mod config_edit;
 pub mod edit;
 pub mod exec;
 pub mod integrate;

@@ -2,7 +2,7 @@
 //! with fresh data keys, every file they could read.
 //!
 //! The config is edited as text so that comments, anchors and layout stay,
-//! by [`crate::ops::config_edit::remove_recipient`], the same edit as
+//! by `config_edit::remove_recipient`, the same edit as
 //! `nsec host rm`: the line defining the recipient (`- &laptop age1…`,
 //! `- age1… # laptop`) goes, as do alias references (`- *laptop`) and the
 //! recipient inside comma-separated `age:` strings; a rule is never left

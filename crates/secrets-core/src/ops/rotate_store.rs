@@ -16,7 +16,7 @@
 //! temporaries are removed), a `commit` journal is completed (the remaining
 //! verified temporaries are renamed).
 //!
-//! Every planned file is locked ([`fsio::FileLock`], in path order, so two
+//! Every planned file is locked (`fsio::FileLock`, in path order, so two
 //! runs cannot deadlock) before it is read, and the locks are held until the
 //! last rename: an `nsec set` or `edit` either finishes before the rotation
 //! reads the file, or waits and then re-reads the rotated file. Since a

@@ -2,7 +2,7 @@
 //! `.sops.yaml` by editing its text.
 //!
 //! The line helpers, the removal and the per-form addition live in
-//! [`crate::ops::config_edit`], shared with `nsec revoke` so that both
+//! `ops::config_edit`, shared with `nsec revoke` so that both
 //! commands remove a recipient the same way. A host's name is an anchor in
 //! the top-level `keys:` list (`- &desktop age1…`); the rules get
 //! `- *desktop` where their `age:` value is a list, and the recipient
@@ -189,7 +189,7 @@ fn add_key_anchor(text: &str, name: &str, recipient: &str) -> String {
 
 /// Removes the host `name`: its anchor line in `keys:`, every `*name`
 /// reference and every other place its recipient is listed (see
-/// [`config_edit::remove_recipient`]). Returns the new text and the host's
+/// `config_edit::remove_recipient`). Returns the new text and the host's
 /// recipient.
 pub fn remove_host(path: &Path, text: &str, name: &str) -> Result<(String, String)> {
     let before = Config::parse(path, text.as_bytes())?;

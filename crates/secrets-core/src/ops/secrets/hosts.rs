@@ -9,12 +9,24 @@
 //! itself where it is a string. Every result is parsed again and compared
 //! with the expected recipients of every rule, so a layout this code does
 //! not understand gives an error instead of a wrong file.
+//!
+//! The commands themselves ([`plan_host_add`], [`plan_host_rm`],
+//! [`apply_host_plan`], which re-keys the affected files, and
+//! [`host_list`]) follow the text edits.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::file::SopsFile;
+use crate::format::Format;
+use crate::fsio;
+use crate::keys::discovery::Identities;
+use crate::keys::ssh_to_age;
 use crate::ops::config_edit::{self, anchored, config_error, indent_of, is_blank_or_comment, item};
+use crate::repo::Repo;
 use crate::rules::Config;
+
+use super::show::{list, SecretInfo, Status};
 
 /// Whether `name` can be a YAML anchor here.
 pub fn valid_host_name(name: &str) -> bool {
@@ -208,6 +220,281 @@ pub fn remove_host(path: &Path, text: &str, name: &str) -> Result<(String, Strin
         })?;
     let out = config_edit::remove_recipient(path, text, &recipient)?;
     Ok((out, recipient))
+}
+
+/// A recipient for a host, from an `age1…` string or an SSH ed25519 public
+/// key (`ssh-ed25519 AAAA… comment`, e.g. `/etc/ssh/ssh_host_ed25519_key.pub`).
+pub fn host_recipient(age: Option<&str>, ssh_public: Option<&str>) -> Result<String> {
+    match (age, ssh_public) {
+        (Some(a), None) => Ok(crate::keys::age::AgeRecipient::parse(a.trim())?
+            .as_str()
+            .to_string()),
+        (None, Some(text)) => {
+            if text.contains("PRIVATE KEY") {
+                return Err(Error::InvalidOption(
+                    "that is a private key; give the host's public key (e.g. /etc/ssh/ssh_host_ed25519_key.pub or `ssh-keyscan -t ed25519 HOST`)".into(),
+                ));
+            }
+            let line = text
+                .lines()
+                .map(|l| {
+                    // ssh-keyscan prints `host ssh-ed25519 AAAA…`.
+                    match l.find("ssh-ed25519 ") {
+                        Some(i) => &l[i..],
+                        None => l,
+                    }
+                })
+                .find(|l| l.starts_with("ssh-ed25519 "))
+                .ok_or_else(|| {
+                    Error::InvalidOption(
+                        "no ssh-ed25519 public key found (only ed25519 host keys convert to age)"
+                            .into(),
+                    )
+                })?;
+            ssh_to_age::ssh_public_to_age(line)
+        }
+        _ => Err(Error::InvalidOption(
+            "give exactly one of --age and --ssh-key".into(),
+        )),
+    }
+}
+
+/// A planned change of hosts: the new `.sops.yaml` and the secrets whose
+/// recipients it puts out of date. Nothing is written until
+/// [`apply_host_plan`].
+#[derive(Clone, Debug)]
+pub struct HostPlan {
+    /// The host's name.
+    pub name: String,
+    /// The recipient added or removed.
+    pub recipient: String,
+    /// The `.sops.yaml` text as read.
+    pub old_config: String,
+    /// The `.sops.yaml` text to write.
+    pub new_config: String,
+    /// The store with the new `.sops.yaml` (not written yet).
+    pub repo: Repo,
+    /// Secrets whose recipients differ from their rules under the new
+    /// config (and unreadable secrets whose rule changes): what a re-key
+    /// must update.
+    pub out_of_date: Vec<SecretInfo>,
+}
+
+/// What applying a host plan did.
+#[derive(Clone, Debug)]
+pub struct HostChange {
+    /// The recipient added or removed.
+    pub recipient: String,
+    /// The store, with the new `.sops.yaml`.
+    pub repo: Repo,
+    /// The secret files re-keyed for their new rules.
+    pub updated: Vec<PathBuf>,
+    /// Secrets whose recipients still differ from their rules (not
+    /// re-keyed: `nsec updatekeys -y FILE…` does it).
+    pub out_of_date: Vec<SecretInfo>,
+}
+
+/// Plans adding host `name` with `recipient` to `.sops.yaml` (to the rules
+/// whose path_regex contains `only`, or all), keeping its comments and
+/// layout (see [`add_host`]).
+pub fn plan_host_add(
+    repo: &Repo,
+    cwd: &Path,
+    name: &str,
+    recipient: &str,
+    only: Option<&str>,
+) -> Result<HostPlan> {
+    let path = &repo.config.path;
+    let text = read_config_text(path)?;
+    let new = add_host(path, &text, name, recipient, only)?;
+    host_plan(repo, cwd, name, recipient, text, new)
+}
+
+/// `.sops.yaml` as text (a regular file of reasonable size, UTF-8).
+fn read_config_text(path: &Path) -> Result<String> {
+    String::from_utf8(fsio::read_small(path)?).map_err(|_| Error::Config {
+        path: path.into(),
+        rule: None,
+        problem: crate::error::ConfigProblem::Invalid,
+        message: "not UTF-8 text".into(),
+    })
+}
+
+/// Plans removing host `name` from `.sops.yaml`, keeping its comments and
+/// layout (see [`remove_host`]).
+pub fn plan_host_rm(repo: &Repo, cwd: &Path, name: &str) -> Result<HostPlan> {
+    let path = &repo.config.path;
+    let text = read_config_text(path)?;
+    let (new, recipient) = remove_host(path, &text, name)?;
+    host_plan(repo, cwd, name, &recipient, text, new)
+}
+
+fn host_plan(
+    repo: &Repo,
+    cwd: &Path,
+    name: &str,
+    recipient: &str,
+    old_config: String,
+    new_config: String,
+) -> Result<HostPlan> {
+    let config = crate::rules::Config::parse(&repo.config.path, new_config.as_bytes())?;
+    let new_repo = Repo {
+        root: repo.root.clone(),
+        config,
+    };
+    let rule_changed = |path: &Path| {
+        let groups = |r: Result<&crate::rules::CreationRule>| r.ok().map(|r| r.key_groups.clone());
+        groups(repo.config.rule_for(cwd, path)) != groups(new_repo.config.rule_for(cwd, path))
+    };
+    let out_of_date = list(&new_repo, cwd)?
+        .into_iter()
+        .filter(|i| match i.status {
+            Status::RecipientsOutOfDate => true,
+            Status::Unreadable(_) => rule_changed(&i.path),
+            _ => false,
+        })
+        .collect();
+    Ok(HostPlan {
+        name: name.to_string(),
+        recipient: recipient.to_string(),
+        old_config,
+        new_config,
+        repo: new_repo,
+        out_of_date,
+    })
+}
+
+/// Writes the planned `.sops.yaml`. With `rekey`, also re-wraps the data
+/// key of every out-of-date secret for the recipients of its new rule
+/// (values, MAC and `lastmodified` unchanged, like `sops updatekeys`), all
+/// or nothing: every new file is made in memory first (a secret that
+/// cannot be parsed or opened with `rekey` fails the whole change), then
+/// `.sops.yaml` and the secrets are replaced by atomic renames, and a
+/// failure midway puts back the files already replaced. On failure the
+/// error is [`Error::NothingChanged`].
+pub fn apply_host_plan(plan: &HostPlan, rekey: Option<&Identities>) -> Result<HostChange> {
+    let config_path = plan.repo.config.path.clone();
+    let Some(identities) = rekey else {
+        fsio::replace_all(&[fsio::Replacement {
+            path: config_path,
+            original: plan.old_config.as_bytes().to_vec(),
+            new: plan.new_config.as_bytes().to_vec(),
+        }])?;
+        return Ok(HostChange {
+            recipient: plan.recipient.clone(),
+            repo: plan.repo.clone(),
+            updated: Vec::new(),
+            out_of_date: plan.out_of_date.clone(),
+        });
+    };
+    let files: Vec<PathBuf> = plan.out_of_date.iter().map(|i| i.path.clone()).collect();
+    let staged = (|| {
+        // Held until every file is replaced, so that no `nsec set` lands
+        // in between.
+        let _locks = lock_sorted(&files)?;
+        let mut replacements = vec![fsio::Replacement {
+            path: config_path.clone(),
+            original: plan.old_config.as_bytes().to_vec(),
+            new: plan.new_config.as_bytes().to_vec(),
+        }];
+        for path in &files {
+            let new = rekeyed(&plan.repo, path, identities).map_err(|e| e.in_file(path))?;
+            replacements.push(new);
+        }
+        fsio::replace_all(&replacements)
+    })();
+    staged.map_err(|e| Error::NothingChanged {
+        source: Box::new(e),
+    })?;
+    Ok(HostChange {
+        recipient: plan.recipient.clone(),
+        repo: plan.repo.clone(),
+        updated: files,
+        out_of_date: Vec::new(),
+    })
+}
+
+/// The new bytes of a secret re-keyed for its rule in `repo`.
+fn rekeyed(repo: &Repo, path: &Path, identities: &Identities) -> Result<fsio::Replacement> {
+    let original = crate::fsio::read_file(path)?;
+    let mut f = SopsFile::parse(Format::from_path(path), &original)?;
+    let opts = crate::ops::encrypt_options(
+        Some(&repo.config),
+        repo.config.dir(),
+        path,
+        &crate::ops::EncryptOverrides::default(),
+    )?;
+    let key = f.data_key(identities)?;
+    f.rewrap(&key, &opts.key_groups, opts.shamir_threshold)?;
+    Ok(fsio::Replacement {
+        path: path.to_path_buf(),
+        original,
+        new: f.to_bytes(&repo.config.stores)?,
+    })
+}
+
+/// Locks `files` in sorted canonical order (two runs cannot deadlock; one
+/// file named twice is locked once).
+fn lock_sorted(files: &[PathBuf]) -> Result<Vec<fsio::FileLock>> {
+    let mut order: Vec<PathBuf> = files
+        .iter()
+        .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
+        .collect();
+    order.sort();
+    order.dedup();
+    order.iter().map(|f| fsio::FileLock::acquire(f)).collect()
+}
+
+// ------------------------------------------------------------- host list
+
+/// A named recipient of `.sops.yaml` and the secrets it can read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostInfo {
+    /// Its name (anchor or comment in `.sops.yaml`).
+    pub name: String,
+    /// The recipient (`age1…`).
+    pub recipient: String,
+    /// Secrets (by store name) whose files are encrypted for it now.
+    pub can_read: Vec<String>,
+    /// Secrets its rules give it whose files are not re-keyed for it yet.
+    pub pending: Vec<PathBuf>,
+    /// The store names of `pending`.
+    pub pending_names: Vec<String>,
+}
+
+/// Every named recipient of `.sops.yaml`, sorted by name, with the secrets
+/// it can read now (from each file's sops metadata: no key is needed) and
+/// those its rules give it but whose files are not re-keyed for it yet.
+/// Unreadable and plaintext files count for neither.
+pub fn host_list(repo: &Repo, cwd: &Path) -> Result<Vec<HostInfo>> {
+    let mut hosts: Vec<HostInfo> = repo
+        .config
+        .recipient_names
+        .iter()
+        .map(|(recipient, name)| HostInfo {
+            name: name.clone(),
+            recipient: recipient.clone(),
+            can_read: Vec::new(),
+            pending: Vec::new(),
+            pending_names: Vec::new(),
+        })
+        .collect();
+    hosts.sort_by(|a, b| (&a.name, &a.recipient).cmp(&(&b.name, &b.recipient)));
+    for secret in list(repo, cwd)? {
+        if matches!(secret.status, Status::NotEncrypted | Status::Unreadable(_)) {
+            continue;
+        }
+        let rule = repo.config.rule_for(cwd, &secret.path).ok();
+        for h in &mut hosts {
+            if secret.recipients.iter().any(|r| r.key == h.recipient) {
+                h.can_read.push(secret.name.clone());
+            } else if rule.is_some_and(|r| r.recipients().any(|x| x == h.recipient)) {
+                h.pending.push(secret.path.clone());
+                h.pending_names.push(secret.name.clone());
+            }
+        }
+    }
+    Ok(hosts)
 }
 
 #[cfg(test)]

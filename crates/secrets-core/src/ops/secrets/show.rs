@@ -1,0 +1,286 @@
+//! `nsec show` and `nsec list`: a secret's decrypted value, every secret's
+//! state against `.sops.yaml`, and re-wrapping the files whose recipients
+//! are out of date.
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::file::SopsFile;
+use crate::format::Format;
+use crate::fsio;
+use crate::keys::discovery::Identities;
+use crate::repo::{Repo, EXTENSIONS};
+use crate::store;
+use crate::tree::Value;
+
+use super::{existing, last_component};
+
+/// The decrypted value of a secret: `field` if given, else the key named
+/// after the secret (`openai` for `api-keys/openai`), else the whole
+/// document in the file's format.
+pub fn show(
+    repo: &Repo,
+    name: &str,
+    field: Option<&str>,
+    identities: &Identities,
+) -> Result<Zeroizing<String>> {
+    let path = existing(repo, name)?;
+    let opened = crate::ops::open_file(&path, identities)?;
+    let doc = opened.documents.first().cloned().unwrap_or_default();
+    let key = field
+        .map(str::to_string)
+        .unwrap_or_else(|| last_component(name));
+    match doc.get(&key) {
+        Some(Value::Str(s)) => Ok(Zeroizing::new(s.clone())),
+        Some(other) => {
+            let bytes = store::emit_value(opened.format, other, &repo.config.stores)?;
+            Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
+        }
+        None if field.is_some() => Err(Error::PathNotFound(format!("{key} (in secret `{name}`)"))),
+        None => {
+            let bytes = opened.plaintext(opened.format, &repo.config.stores)?;
+            Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
+        }
+    }
+}
+
+/// The state of a secret file relative to `.sops.yaml`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Encrypted for exactly the recipients of its rule.
+    Ok,
+    /// Its recipients differ from its rule's (re-key with `nsec updatekeys`).
+    RecipientsOutOfDate,
+    /// A plaintext file in the store.
+    NotEncrypted,
+    /// No creation rule matches it.
+    NoMatchingRule,
+    /// The file could not be read as its format.
+    Unreadable(String),
+    /// A value that must be encrypted is in plaintext (validate's E020).
+    PlaintextValue,
+    /// Its value is due for rotation (validate's W060).
+    RotationDue,
+    /// Listed under `nsec.ignore`: allowed to stay plaintext.
+    Ignored,
+}
+
+impl Status {
+    /// The word(s) `nsec list` prints.
+    pub fn label(&self) -> String {
+        match self {
+            Status::Ok => "ok".into(),
+            Status::RecipientsOutOfDate => "recipients out of date".into(),
+            Status::NotEncrypted => "not encrypted".into(),
+            Status::NoMatchingRule => "no matching rule".into(),
+            Status::Unreadable(m) => format!("unreadable: {m}"),
+            Status::PlaintextValue => "plaintext value".into(),
+            Status::RotationDue => "rotation due".into(),
+            Status::Ignored => "ignored".into(),
+        }
+    }
+
+    /// The stable machine name (`nsec list --json`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::RecipientsOutOfDate => "recipients-out-of-date",
+            Status::NotEncrypted => "not-encrypted",
+            Status::NoMatchingRule => "no-matching-rule",
+            Status::Unreadable(_) => "unreadable",
+            Status::PlaintextValue => "plaintext-value",
+            Status::RotationDue => "rotation-due",
+            Status::Ignored => "ignored",
+        }
+    }
+}
+
+/// A recipient with its name from `.sops.yaml`, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    /// The `age1…` (or SSH) recipient.
+    pub key: String,
+    /// Its anchor or comment name.
+    pub name: Option<String>,
+}
+
+/// One secret as `nsec list` shows it.
+#[derive(Clone, Debug)]
+pub struct SecretInfo {
+    /// Its name.
+    pub name: String,
+    /// Its file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// The recipients it is encrypted for.
+    pub recipients: Vec<Recipient>,
+    /// `sops.lastmodified`.
+    pub lastmodified: Option<String>,
+    /// Its status.
+    pub status: Status,
+}
+
+/// Every secret file of the store with its recipients and status. Reads
+/// only metadata: no identity is needed. The status is what
+/// `nsec validate --keyless` reports for the file, its most serious problem
+/// first, so the two never disagree.
+pub fn list(repo: &Repo, cwd: &Path) -> Result<Vec<SecretInfo>> {
+    let report = crate::ops::validate::validate(
+        &repo.root,
+        &crate::ops::validate::ValidateOptions::default(),
+    );
+    let config_text = fsio::read_small(&repo.config.path).unwrap_or_default();
+    let ignore = crate::ops::validate::store_settings(&config_text).ignore;
+    let mut out = Vec::new();
+    for path in repo.secret_files()? {
+        let Some(ext) = path.extension().and_then(|e| e.to_str()) else {
+            continue;
+        };
+        if !EXTENSIONS.contains(&ext) {
+            continue;
+        }
+        let mut i = info(repo, cwd, &path)?;
+        let rel = path.strip_prefix(&repo.root).unwrap_or(&path);
+        let rel_str = rel.to_string_lossy().replace('\\', "/");
+        if ignore
+            .iter()
+            .any(|g| crate::ops::validate::glob_match(g, &rel_str))
+        {
+            i.status = Status::Ignored;
+        } else if !matches!(i.status, Status::Unreadable(_) | Status::NotEncrypted) {
+            let codes: Vec<&str> = report
+                .problems
+                .iter()
+                .filter(|p| p.file.as_deref() == Some(rel))
+                .map(|p| p.code)
+                .collect();
+            let has = |c: &str| codes.contains(&c);
+            i.status = if has("E011") {
+                Status::Unreadable("not a well-formed sops file (see nsec validate)".into())
+            } else if has("E020") {
+                Status::PlaintextValue
+            } else if has("E012") {
+                Status::NoMatchingRule
+            } else if has("E030") || has("E031") {
+                Status::RecipientsOutOfDate
+            } else if has("W060") {
+                Status::RotationDue
+            } else {
+                i.status
+            };
+        }
+        out.push(i);
+    }
+    Ok(out)
+}
+
+fn info(repo: &Repo, cwd: &Path, path: &Path) -> Result<SecretInfo> {
+    let format = Format::from_path(path);
+    let name = repo.name_of(path).unwrap_or_default();
+    let bytes = crate::fsio::read_file(path)?;
+    let mut recipients = Vec::new();
+    let mut lastmodified = None;
+    let status = match SopsFile::parse(format, &bytes) {
+        Err(Error::MetadataNotFound) => Status::NotEncrypted,
+        Err(e) => Status::Unreadable(e.to_string()),
+        Ok(f) => {
+            lastmodified = Some(f.metadata.lastmodified.clone());
+            recipients = f
+                .metadata
+                .age_recipients()
+                .map(|r| Recipient {
+                    key: r.to_string(),
+                    name: repo.config.name_of(r).map(str::to_string),
+                })
+                .collect();
+            match repo.config.rule_for(cwd, path) {
+                Err(_) => Status::NoMatchingRule,
+                Ok(rule) => {
+                    let norm = |groups: Vec<Vec<String>>| {
+                        groups
+                            .into_iter()
+                            .map(|mut g| {
+                                g.sort();
+                                g.dedup();
+                                g
+                            })
+                            .collect::<Vec<_>>()
+                    };
+                    let have = norm(
+                        f.metadata
+                            .key_groups
+                            .iter()
+                            .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
+                            .collect(),
+                    );
+                    if have == norm(rule.key_groups.clone()) {
+                        Status::Ok
+                    } else {
+                        Status::RecipientsOutOfDate
+                    }
+                }
+            }
+        }
+    };
+    Ok(SecretInfo {
+        name,
+        path: path.to_path_buf(),
+        format,
+        recipients,
+        lastmodified,
+        status,
+    })
+}
+
+/// The files whose recipients differ from their rules.
+pub fn out_of_date(repo: &Repo, cwd: &Path) -> Result<Vec<SecretInfo>> {
+    let mut out = Vec::new();
+    for path in repo.secret_files()? {
+        let known = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| EXTENSIONS.contains(&e));
+        if known {
+            let i = info(repo, cwd, &path)?;
+            if i.status == Status::RecipientsOutOfDate {
+                out.push(i);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Re-wraps each file's data key for the recipients of its current rule
+/// (values, MAC and `lastmodified` unchanged, like `sops updatekeys`).
+/// Returns one result per file; a failure does not stop the others.
+pub fn update_recipients(
+    repo: &Repo,
+    cwd: &Path,
+    files: &[PathBuf],
+    identities: &Identities,
+) -> Vec<(PathBuf, Result<()>)> {
+    files
+        .iter()
+        .map(|path| {
+            let r = (|| {
+                let _lock = fsio::FileLock::acquire(path)?;
+                let bytes = crate::fsio::read_file(path)?;
+                let mut f = SopsFile::parse(Format::from_path(path), &bytes)?;
+                let opts = crate::ops::encrypt_options(
+                    Some(&repo.config),
+                    cwd,
+                    path,
+                    &crate::ops::EncryptOverrides::default(),
+                )?;
+                let key = f.data_key(identities)?;
+                f.rewrap(&key, &opts.key_groups, opts.shamir_threshold)?;
+                fsio::write_atomic(path, &f.to_bytes(&repo.config.stores)?, 0o644)
+            })()
+            .map_err(|e| e.in_file(path));
+            (path.clone(), r)
+        })
+        .collect()
+}

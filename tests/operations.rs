@@ -587,6 +587,12 @@ fn rotate_survives_failure_at_every_step() {
 /// is hit exactly), then run again.
 struct CrashCase {
     args: &'static [&'static str],
+    /// What the command says when it is done (also when a rerun finds its
+    /// interrupted run completed by recovery).
+    says: &'static str,
+    /// Whether it lists the secrets on stdout (`revoke`: to change at
+    /// their source).
+    lists_secrets: bool,
     /// The key that must open every secret when the command is done.
     added: Option<&'static str>,
     /// The key that must not open any secret once `.sops.yaml` says so.
@@ -634,6 +640,24 @@ fn assert_crash_case_done(
         .collect();
     assert!(leftovers.is_empty(), "{what}: {leftovers:?}");
     assert_eq!(s.validate_codes(&[]), (0, vec![]), "{what}");
+}
+
+fn assert_says_done(case: &CrashCase, out: &std::process::Output, what: &str) {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(case.says), "{what}: {text}");
+    if case.lists_secrets {
+        for (rel, _) in SECRETS {
+            let name = rel.trim_end_matches(".yaml");
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains(name),
+                "{what}: {name} not listed: {text}"
+            );
+        }
+    }
 }
 
 /// See [`CrashCase`]. After each crash: `.sops.yaml` is the old or the new
@@ -706,9 +730,28 @@ fn crash_at_every_step(case: CrashCase) {
                 );
             }
         }
-        if drift {
-            let (_, codes) = s.validate_codes(&[]);
-            assert!(codes.contains(&"E030".to_string()), "{at}: {codes:?}");
+        // validate says what is out of step, and how to finish the change.
+        let journal = s.file(".nsec/rotate-journal").exists();
+        let v = run(s.nsec().args(["validate", "--json"]));
+        let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+        let problems = v["problems"].as_array().unwrap();
+        let fix_of = |code: &str| {
+            problems
+                .iter()
+                .find(|p| p["code"] == code)
+                .map(|p| p["fix"].as_str().unwrap().to_string())
+        };
+        assert_eq!(drift, fix_of("E030").is_some(), "{at}: {v}");
+        let finish = fix_of("E081");
+        assert_eq!(journal, finish.is_some(), "{at}: {v}");
+        if let (Some(e030), Some(finish)) = (fix_of("E030"), &finish) {
+            assert!(
+                e030.starts_with("finish the interrupted change first: ")
+                    && finish.ends_with(
+                        e030.trim_start_matches("finish the interrupted change first: ")
+                    ),
+                "{at}: {v}"
+            );
         }
         // A temporary of the killed write is stale once its writer is gone
         // and it is older than a writer's first moment.
@@ -726,13 +769,37 @@ fn crash_at_every_step(case: CrashCase) {
                     .unwrap();
             }
         }
-        let again = run(s.nsec().args(case.args));
-        assert_eq!(
-            code(&again),
-            0,
-            "{at}, run again: {}",
-            String::from_utf8_lossy(&again.stderr)
-        );
+        let committed = std::fs::read_to_string(s.file(".nsec/rotate-journal"))
+            .is_ok_and(|j| j.contains("\"commit\""));
+        // Run again: pasted from validate's E081 fix when it gave one (the
+        // same command with the store's --dir), else as typed.
+        let again = match &finish {
+            Some(fix) => {
+                let cmd = &fix[fix.find("nsec ").unwrap()..];
+                assert!(
+                    cmd.starts_with(&format!("nsec {}", case.args[..2].join(" "))),
+                    "{at}: {cmd}"
+                );
+                let path = format!(
+                    "{}:{}",
+                    nsec_bin().parent().unwrap().display(),
+                    std::env::var("PATH").unwrap_or_default()
+                );
+                run(s
+                    .sb
+                    .cmd("sh")
+                    .env("PATH", path)
+                    .env("SOPS_AGE_KEY_FILE", s.key("A"))
+                    .args(["-c", cmd]))
+            }
+            None => run(s.nsec().args(case.args)),
+        };
+        let err = String::from_utf8_lossy(&again.stderr);
+        assert_eq!(code(&again), 0, "{at}, run again: {err}");
+        if committed {
+            assert!(err.contains("was completed"), "{at}, run again: {err}");
+        }
+        assert_says_done(&case, &again, &at);
         assert_crash_case_done(&s, &case, &done, &format!("{at}, run again"));
         step += 1;
     }
@@ -744,6 +811,8 @@ fn crash_at_every_step(case: CrashCase) {
 fn host_add_survives_a_crash_at_every_step() {
     crash_at_every_step(CrashCase {
         args: &["host", "add", "ci", "--age", AGE_C, "--yes"],
+        says: "Added host ci",
+        lists_secrets: false,
         added: Some("C"),
         removed: None,
     });
@@ -753,6 +822,8 @@ fn host_add_survives_a_crash_at_every_step() {
 fn host_rm_survives_a_crash_at_every_step() {
     crash_at_every_step(CrashCase {
         args: &["host", "rm", "desktop", "--yes"],
+        says: "Removed host desktop",
+        lists_secrets: false,
         added: None,
         removed: Some("B"),
     });
@@ -762,6 +833,8 @@ fn host_rm_survives_a_crash_at_every_step() {
 fn revoke_survives_a_crash_at_every_step() {
     crash_at_every_step(CrashCase {
         args: &["revoke", "desktop", "--yes"],
+        says: "Revoked desktop",
+        lists_secrets: true,
         added: None,
         removed: Some("B"),
     });

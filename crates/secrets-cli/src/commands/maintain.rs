@@ -166,11 +166,15 @@ pub(crate) fn lock_and_recover(repo: Repo) -> Result<(FileLock, Repo, Option<Job
     let lock = rotate_store::lock_store(&repo.root)?;
     let (recovery, job) = rotate_store::recover_job(&repo.root)?;
     print_recovery(&recovery, job.as_ref());
-    let completed = job.filter(|_| {
-        matches!(
-            recovery,
-            Recovery::Completed(_) | Recovery::CompletedExcept(..)
-        )
+    // The job is done unless `.sops.yaml` itself was changed after the
+    // crash (and so kept): then the command runs again on that config. A
+    // secret changed since keeps its change; the note above says what to do.
+    let completed = job.filter(|_| match &recovery {
+        Recovery::Completed(_) => true,
+        Recovery::CompletedExcept(_, changed) => !changed
+            .iter()
+            .any(|f| f.file_name() == Some(std::ffi::OsStr::new(secrets_core::rules::CONFIG_NAME))),
+        _ => false,
     });
     let repo = if recovery == Recovery::Clean {
         repo

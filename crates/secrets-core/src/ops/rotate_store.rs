@@ -373,6 +373,13 @@ pub fn pending(root: &Path) -> bool {
     journal_path(root).exists()
 }
 
+/// The [`Job`] of the interrupted change waiting in the journal (`None`
+/// when there is none, or it is a rotation, or it cannot be read).
+pub fn journal_job(root: &Path) -> Option<Job> {
+    let text = std::fs::read(journal_path(root)).ok()?;
+    serde_json::from_slice::<Journal>(&text).ok()?.job
+}
+
 /// Makes the new content of file `i` of a journaled change: called with
 /// the file locked, it reads the file and writes the new content to the
 /// temporary path given (with [`fsio::write_atomic_like`]), then checks it.

@@ -840,6 +840,65 @@ fn revoke_survives_a_crash_at_every_step() {
     });
 }
 
+/// `host rm` killed during its commit, after the secrets were renamed but
+/// before `.sops.yaml` was; then `.sops.yaml` is edited by hand. Running
+/// `host rm` again keeps the edit (recovery does not put the prepared
+/// config over it, and says so), removes the host from the edited config,
+/// and leaves every secret closed to it.
+#[test]
+fn host_rm_rerun_keeps_a_config_edited_after_the_crash() {
+    require_fault_injection();
+    let mut step = 1;
+    let s = loop {
+        assert!(
+            step < 100,
+            "no step left the secrets renamed and the config old"
+        );
+        let s = Store::new();
+        let out = run(s
+            .nsec()
+            .args(["host", "rm", "desktop", "--yes"])
+            .env("NSEC_TEST_FAULT_AT", step.to_string()));
+        assert!(
+            out.status.code().is_none(),
+            "finished before the config rename"
+        );
+        let config_old = std::fs::read_to_string(s.file(".sops.yaml"))
+            .unwrap()
+            .contains("&desktop");
+        let rekeyed = SECRETS.iter().all(|(rel, _)| !s.sops_decrypts(rel, "B"));
+        if config_old && rekeyed {
+            break s;
+        }
+        step += 1;
+    };
+    let edited = format!(
+        "# edited after the crash\n{}",
+        config("", &["laptop", "desktop"])
+    );
+    std::fs::write(s.file(".sops.yaml"), &edited).unwrap();
+    let out = run(s.nsec().args(["host", "rm", "desktop", "--yes"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(
+        err.contains("except for files changed since") && err.contains(".sops.yaml"),
+        "{err}"
+    );
+    let now = std::fs::read_to_string(s.file(".sops.yaml")).unwrap();
+    assert!(
+        now.starts_with("# edited after the crash\n") && !now.contains("desktop"),
+        "{now}"
+    );
+    for (rel, _) in SECRETS {
+        assert!(s.sops_decrypts(rel, "A"), "{rel}");
+        assert!(
+            !s.sops_decrypts(rel, "B"),
+            "{rel} opens for the removed host"
+        );
+    }
+    assert_eq!(s.validate_codes(&[]), (0, vec![]));
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {

@@ -1062,6 +1062,11 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
         /// What the file decrypts to afterwards (or is, for decrypt -i).
         after: &'static str,
         plaintext_result: bool,
+        /// Run on the file first, without a crash.
+        setup: Vec<&'static str>,
+        /// What else the new file's text shows (a key group added or gone:
+        /// a second group for key A, which A alone can open).
+        shows: fn(&str) -> bool,
     }
     let cases = vec![
         Case {
@@ -1070,6 +1075,8 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
             stdin: b"\"new\"",
             after: "a: new\nb: two\n",
             plaintext_result: false,
+            setup: vec![],
+            shows: |_| true,
         },
         Case {
             name: "unset",
@@ -1077,6 +1084,8 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
             stdin: b"",
             after: "a: one\n",
             plaintext_result: false,
+            setup: vec![],
+            shows: |_| true,
         },
         Case {
             name: "rotate",
@@ -1084,6 +1093,8 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
             stdin: b"",
             after: "a: one\nb: two\n",
             plaintext_result: false,
+            setup: vec![],
+            shows: |_| true,
         },
         Case {
             name: "updatekeys",
@@ -1091,6 +1102,8 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
             stdin: b"",
             after: "a: one\nb: two\n",
             plaintext_result: false,
+            setup: vec![],
+            shows: |_| true,
         },
         Case {
             name: "decrypt",
@@ -1098,6 +1111,8 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
             stdin: b"",
             after: "a: one\nb: two\n",
             plaintext_result: true,
+            setup: vec![],
+            shows: |_| true,
         },
         Case {
             name: "edit",
@@ -1105,6 +1120,8 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
             stdin: b"",
             after: "a: edited\nb: two\n",
             plaintext_result: false,
+            setup: vec![],
+            shows: |_| true,
         },
         Case {
             name: "encrypt",
@@ -1112,6 +1129,26 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
             stdin: b"",
             after: "a: one\nb: two\n",
             plaintext_result: false,
+            setup: vec![],
+            shows: |_| true,
+        },
+        Case {
+            name: "groups-add",
+            args: vec!["groups", "add", "--file", "F", "--age", AGE_A, "-i"],
+            stdin: b"",
+            after: "a: one\nb: two\n",
+            plaintext_result: false,
+            setup: vec![],
+            shows: |text| text.matches(AGE_A).count() == 2,
+        },
+        Case {
+            name: "groups-delete",
+            args: vec!["groups", "delete", "--file", "F", "-i", "1"],
+            stdin: b"",
+            after: "a: one\nb: two\n",
+            plaintext_result: false,
+            setup: vec!["groups", "add", "--file", "F", "--age", AGE_A, "-i"],
+            shows: |text| text.matches(AGE_A).count() == 1,
         },
     ];
     let sb = setup();
@@ -1126,6 +1163,20 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
             } else {
                 encrypted(&sb, &name, "a: one\nb: two\n")
             };
+            let with_file = |args: &[&str]| -> Vec<String> {
+                args.iter()
+                    .map(|a| {
+                        if *a == "F" {
+                            f.display().to_string()
+                        } else {
+                            a.to_string()
+                        }
+                    })
+                    .collect()
+            };
+            if !case.setup.is_empty() {
+                ok(nsec(&sb).args(with_file(&case.setup)));
+            }
             let old = std::fs::read(&f).unwrap();
             // A second recipient, so that updatekeys has work to do.
             let config = std::fs::read_to_string(sb.path(".sops.yaml")).unwrap();
@@ -1133,17 +1184,7 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
                 ".sops.yaml",
                 format!("creation_rules:\n  - age: {AGE_A},{AGE_B}\n"),
             );
-            let args: Vec<String> = case
-                .args
-                .iter()
-                .map(|a| {
-                    if *a == "F" {
-                        f.display().to_string()
-                    } else {
-                        a.to_string()
-                    }
-                })
-                .collect();
+            let args = with_file(&case.args);
             let out = run_with_stdin(
                 nsec(&sb)
                     .args(&args)
@@ -1158,7 +1199,8 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
                     bytes == case.after.as_bytes()
                 } else {
                     let tmp = sb.write("check.yaml", bytes);
-                    sops_decrypt(&sb, "A", &tmp) == case.after
+                    (case.shows)(&String::from_utf8_lossy(bytes))
+                        && sops_decrypt(&sb, "A", &tmp) == case.after
                 }
             };
             assert!(

@@ -351,11 +351,22 @@ fn replace_all_with(
     Ok(())
 }
 
-/// The file a symlink points to (so writes go through it), else `path`.
+/// Renames `from` over `to` and makes the rename durable (the directory is
+/// flushed). The journaled store-wide changes commit this way: their
+/// temporaries were flushed when written, so `to` is always complete, old
+/// or new.
+pub fn rename_durable(from: &Path, to: &Path) -> Result<()> {
+    crate::fault::io("rename");
+    fs::rename(from, to).map_err(|e| Error::io(to, e))?;
+    crate::fault::io("renamed");
+    sync_dir(to);
+    Ok(())
+}
+
 /// The file a write to `path` goes to: `path`, or where its symlink (chain)
 /// leads, even when the target does not exist yet (a dangling link is
 /// written through, never replaced by a regular file).
-fn resolve_link(path: &Path) -> PathBuf {
+pub(crate) fn resolve_link(path: &Path) -> PathBuf {
     let mut current = path.to_path_buf();
     // As the kernel does, give up after 40 links (a loop): the write then
     // fails on the link itself.

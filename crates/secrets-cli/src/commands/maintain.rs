@@ -6,10 +6,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
+use secrets_core::fs::FileLock;
 use secrets_core::keys::discovery::ProcessEnv;
 use secrets_core::ops::integrate::{self, MergeOutcome};
 use secrets_core::ops::revoke as revoke_op;
-use secrets_core::ops::rotate_store::{self, Plan, Progress, Recovery, Selection};
+use secrets_core::ops::rotate_store::{self, Job, Plan, Progress, Recovery, Selection};
 use secrets_core::ops::validate::{self, Severity, ValidateOptions};
 use secrets_core::repo::{self, Repo};
 
@@ -130,23 +131,57 @@ impl Progress for Bar {
     }
 }
 
-fn print_recovery(r: &Recovery) {
+fn print_recovery(r: &Recovery, job: Option<&Job>) {
+    let what = match job {
+        Some(j) => format!(
+            "`nsec {} {}`",
+            j.command,
+            j.name.as_deref().unwrap_or(&j.recipient)
+        ),
+        None => "rotation".into(),
+    };
     match r {
         Recovery::Clean => {}
         Recovery::RolledBack(n) => eprintln!(
-            "nsec: an interrupted rotation was rolled back ({n} prepared files removed; no secret was changed)"
+            "nsec: an interrupted {what} was rolled back ({n} prepared files removed; no file was changed)"
         ),
-        Recovery::Completed(n) => eprintln!(
-            "nsec: an interrupted rotation was completed ({n} files replaced)"
-        ),
+        Recovery::Completed(n) => {
+            eprintln!("nsec: an interrupted {what} was completed ({n} files replaced)")
+        }
         Recovery::CompletedExcept(n, changed) => {
-            eprintln!("nsec: an interrupted rotation was completed ({n} files replaced), except for files changed since, which keep their change and old data key:");
+            eprintln!("nsec: an interrupted {what} was completed ({n} files replaced), except for files changed since, which keep their change and old data key:");
             for f in changed {
                 eprintln!("  {}", f.display());
             }
-            eprintln!("nsec: rotate them again (`nsec rotate --all`) to give them new data keys");
+            eprintln!("nsec: check them with `nsec validate`; `nsec rotate --all --yes` gives every file a new data key and its rule's recipients");
         }
     }
+}
+
+/// Takes the store lock (one store-wide change at a time) and finishes or
+/// undoes an interrupted one, saying so. Returns the lock, the store as it
+/// is now (recovery may have replaced `.sops.yaml`), and the job recovery
+/// completed, if any: a rerun of that very command is then done.
+pub(crate) fn lock_and_recover(repo: Repo) -> Result<(FileLock, Repo, Option<Job>), CliError> {
+    let lock = rotate_store::lock_store(&repo.root)?;
+    let (recovery, job) = rotate_store::recover_job(&repo.root)?;
+    print_recovery(&recovery, job.as_ref());
+    // The job is done unless `.sops.yaml` itself was changed after the
+    // crash (and so kept): then the command runs again on that config. A
+    // secret changed since keeps its change; the note above says what to do.
+    let completed = job.filter(|_| match &recovery {
+        Recovery::Completed(_) => true,
+        Recovery::CompletedExcept(_, changed) => !changed
+            .iter()
+            .any(|f| f.file_name() == Some(std::ffi::OsStr::new(secrets_core::rules::CONFIG_NAME))),
+        _ => false,
+    });
+    let repo = if recovery == Recovery::Clean {
+        repo
+    } else {
+        Repo::open(&repo.root)?
+    };
+    Ok((lock, repo, completed))
 }
 
 fn print_plan(plan: &Plan) {
@@ -197,12 +232,11 @@ fn confirmed(yes: bool, question: &str) -> Result<(), CliError> {
 pub fn rotate_store(ctx: &Context, args: &crate::cli::RotateArgs) -> Result<(), CliError> {
     let repo = open_repo(ctx, args.dir.as_deref())?;
     // Held until the rotation is done: one store-wide rewrite at a time.
-    let _store_lock = if args.dry_run {
-        None
+    let (_store_lock, repo) = if args.dry_run {
+        (None, repo)
     } else {
-        let lock = rotate_store::lock_store(&repo.root)?;
-        print_recovery(&rotate_store::recover(&repo.root)?);
-        Some(lock)
+        let (lock, repo, _) = lock_and_recover(repo)?;
+        (Some(lock), repo)
     };
     let selection = if args.all {
         Selection::All
@@ -241,8 +275,12 @@ pub struct RevokeArgs {
 /// `nsec revoke`.
 pub fn revoke(ctx: &Context, args: &RevokeArgs) -> Result<(), CliError> {
     let repo = open_repo(ctx, args.dir.as_deref())?;
-    let _store_lock = rotate_store::lock_store(&repo.root)?;
-    print_recovery(&rotate_store::recover(&repo.root)?);
+    let (_store_lock, repo, done) = lock_and_recover(repo)?;
+    // A rerun after a crash during the commit: recovery finished the job.
+    if let Some(job) = done.filter(|j| j.is("revoke", &args.who)) {
+        let who = job.name.clone().unwrap_or_else(|| job.recipient.clone());
+        return print_revoked(&who, &job.secrets);
+    }
     let plan = revoke_op::plan(&repo, &args.who)?;
     let who = plan.name.clone().unwrap_or_else(|| plan.recipient.clone());
     eprintln!(
@@ -256,10 +294,14 @@ pub fn revoke(ctx: &Context, args: &RevokeArgs) -> Result<(), CliError> {
         tty: std::io::stderr().is_terminal(),
     };
     revoke_op::execute(&repo, &plan, &identities(), &bar)?;
+    print_revoked(&who, &plan.readable)
+}
+
+fn print_revoked(who: &str, readable: &[String]) -> Result<(), CliError> {
     let mut out = format!(
         "Revoked {who}. They could read these secrets; change each at its source (provider, service), then update it here:\n"
     );
-    for name in &plan.readable {
+    for name in readable {
         out.push_str(&format!("  {name}\n"));
     }
     write_stdout(out.as_bytes())

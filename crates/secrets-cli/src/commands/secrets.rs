@@ -10,11 +10,13 @@ use clap::{Args, Subcommand};
 use secrecy::ExposeSecret;
 use secrets_core::keys::discovery::ProcessEnv;
 use secrets_core::keys::ssh_to_age;
+use secrets_core::ops::rotate_store::Job;
 use secrets_core::ops::secrets::{self as store, generate::Kind, AddInputs};
 use secrets_core::repo::Repo;
 use secrets_core::Error;
 use zeroize::Zeroizing;
 
+use super::maintain::lock_and_recover;
 use super::{identities, read_input, Context};
 use crate::error::CliError;
 use crate::output::write_stdout;
@@ -621,7 +623,9 @@ fn updatekeys_command(ctx: &Context, files: &[PathBuf]) -> String {
 
 /// `nsec host`.
 pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
-    let (plan, yes, removing) = match &args.action {
+    // The store lock is held to the end: one store-wide change at a time,
+    // after an interrupted one is finished or undone.
+    let (plan, yes, _store_lock) = match &args.action {
         HostAction::Add {
             name,
             age,
@@ -630,22 +634,28 @@ pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
             yes,
             store: dir,
         } => {
-            let repo = dir.repo(ctx)?;
             let ssh_text = ssh_key
                 .as_deref()
                 .map(|f| read_input(f).map(|b| String::from_utf8_lossy(&b).into_owned()))
                 .transpose()?;
             let recipient = store::host_recipient(age.as_deref(), ssh_text.as_deref())?;
+            let (lock, repo, done) = lock_and_recover(dir.repo(ctx)?)?;
+            if let Some(job) = done.filter(|j| j.is("host add", name) && j.recipient == recipient) {
+                return host_job_finished(ctx, &repo, &job);
+            }
             let plan = store::plan_host_add(&repo, &ctx.cwd, name, &recipient, only.as_deref())?;
-            (plan, *yes, false)
+            (plan, *yes, lock)
         }
         HostAction::Rm {
             name,
             yes,
             store: dir,
         } => {
-            let repo = dir.repo(ctx)?;
-            (store::plan_host_rm(&repo, &ctx.cwd, name)?, *yes, true)
+            let (lock, repo, done) = lock_and_recover(dir.repo(ctx)?)?;
+            if let Some(job) = done.filter(|j| j.is("host rm", name)) {
+                return host_job_finished(ctx, &repo, &job);
+            }
+            (store::plan_host_rm(&repo, &ctx.cwd, name)?, *yes, lock)
         }
         HostAction::List { json, store: dir } => return host_list(ctx, &dir.repo(ctx)?, *json),
     };
@@ -661,28 +671,8 @@ pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
     };
     let ids = identities();
     let change = store::apply_host_plan(&plan, rekey.then_some(&ids))?;
-    if removing {
-        eprintln!(
-            "Removed host {} ({}) from {config}",
-            plan.name, change.recipient
-        );
-        if !plan.out_of_date.is_empty() {
-            let names: Vec<String> = plan
-                .out_of_date
-                .iter()
-                .map(|i| crate::error::shell_quote(&i.name))
-                .collect();
-            eprintln!(
-                "Note: updating re-wraps the existing data keys; a removed host that kept a copy of a file can still read it. New data keys cut it off (and change the secrets at their source too): nsec rotate --yes {}",
-                names.join(" ")
-            );
-        }
-    } else {
-        eprintln!(
-            "Added host {} ({}) to {config}",
-            plan.name, change.recipient
-        );
-    }
+    let names: Vec<String> = plan.out_of_date.iter().map(|i| i.name.clone()).collect();
+    host_changed(&plan.job(), &config, &names);
     for path in &change.updated {
         eprintln!("  updated {}", shown(ctx, path));
     }
@@ -695,6 +685,37 @@ pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
     let files: Vec<PathBuf> = change.out_of_date.iter().map(|i| i.path.clone()).collect();
     eprintln!("Not updated. To re-key them (needs your identity):");
     eprintln!("  {}", updatekeys_command(ctx, &files));
+    Ok(())
+}
+
+/// Says what `host add/rm` did; `out_of_date` are the secrets whose
+/// recipients the change affects.
+fn host_changed(job: &Job, config: &str, out_of_date: &[String]) {
+    let name = job.name.as_deref().unwrap_or_default();
+    if job.command == "host add" {
+        eprintln!("Added host {name} ({}) to {config}", job.recipient);
+        return;
+    }
+    eprintln!("Removed host {name} ({}) from {config}", job.recipient);
+    if !out_of_date.is_empty() {
+        let names: Vec<String> = out_of_date
+            .iter()
+            .map(|n| crate::error::shell_quote(n))
+            .collect();
+        eprintln!(
+            "Note: updating re-wraps the existing data keys; a removed host that kept a copy of a file can still read it. New data keys cut it off (and change the secrets at their source too): nsec rotate --yes {}",
+            names.join(" ")
+        );
+    }
+}
+
+/// A rerun of a `host add/rm` whose commit was interrupted: recovery has
+/// just completed it.
+fn host_job_finished(ctx: &Context, repo: &Repo, job: &Job) -> Result<(), CliError> {
+    host_changed(job, &shown(ctx, &repo.config.path), &job.secrets);
+    for name in &job.secrets {
+        eprintln!("  updated {name}");
+    }
     Ok(())
 }
 

@@ -7,17 +7,23 @@
 //! `- age1… # laptop`) goes, as do alias references (`- *laptop`) and the
 //! recipient inside comma-separated `age:` strings; a rule is never left
 //! without recipients.
+//!
+//! The new config and the re-keyed files are written as one journaled
+//! change ([`rotate_store::run_journaled`]): the files first, `.sops.yaml`
+//! last, so a crash never leaves a config that says the recipient is gone
+//! while a file it lists still opens for them; the next `nsec revoke` (or
+//! `rotate`) completes the change.
 
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::file::SopsFile;
 use crate::format::Format;
-use crate::fsio;
 use crate::keys::discovery::Identities;
 use crate::ops::config_edit;
-use crate::ops::rotate_store::{self, Plan, Progress, Selection};
+use crate::ops::rotate_store::{self, ConfigChange, Job, Plan, Progress, Selection};
 use crate::repo::Repo;
+use crate::rules::Config;
 
 /// Who is revoked and what they could read.
 #[derive(Clone, Debug)]
@@ -26,6 +32,8 @@ pub struct RevokePlan {
     pub name: Option<String>,
     /// The recipient (public key) removed.
     pub recipient: String,
+    /// The config text as read.
+    pub old_config: String,
     /// The config text after removal.
     pub new_config: String,
     /// The secrets they could read (names), to change at their source.
@@ -92,24 +100,48 @@ pub fn plan(repo: &Repo, who: &str) -> Result<RevokePlan> {
     Ok(RevokePlan {
         name,
         recipient,
+        old_config: text,
         new_config,
         readable,
         files,
     })
 }
 
-/// Writes the new config, then re-keys every file they could read. If the
-/// re-keying fails, the config is already updated: `nsec rotate` finishes
-/// the job (the files then drift from their rules).
+/// Re-keys every file they could read (new data keys, the new config's
+/// recipients) and writes the new config, as one journaled change: the
+/// files first, the config last (see the module docs). A failure before
+/// the commit changes nothing; one during it is completed by the next
+/// `nsec revoke` or `nsec rotate`.
 pub fn execute(
     repo: &Repo,
     plan: &RevokePlan,
     identities: &Identities,
     progress: &dyn Progress,
 ) -> Result<Plan> {
-    fsio::write_atomic(&repo.config.path, plan.new_config.as_bytes(), 0o644)?;
-    let repo = Repo::open(&repo.root)?;
-    let rotation = rotate_store::plan(&repo, &Selection::Files(plan.files.clone()))?;
-    rotate_store::execute(&repo, &rotation, identities, progress)?;
+    let config = Config::parse(&repo.config.path, plan.new_config.as_bytes())?;
+    let new_repo = Repo {
+        root: repo.root.clone(),
+        config,
+    };
+    let rotation = rotate_store::plan(&new_repo, &Selection::Files(plan.files.clone()))?;
+    let job = Job {
+        command: "revoke".into(),
+        name: plan.name.clone(),
+        recipient: plan.recipient.clone(),
+        secrets: plan.readable.clone(),
+    };
+    let change = ConfigChange {
+        path: &repo.config.path,
+        original: plan.old_config.as_bytes(),
+        new: plan.new_config.as_bytes(),
+    };
+    rotate_store::execute_job(
+        &new_repo,
+        &rotation,
+        identities,
+        progress,
+        Some(change),
+        Some(&job),
+    )?;
     Ok(rotation)
 }

@@ -27,6 +27,7 @@
 //! | W060 | rotation-due         | 7: its `rotate-after` date passed, or older than `rotation_days` (warning) |
 //! | E070 | identity-permissions | 8: an identity file is readable by group or others |
 //! | E080 | leftover-temp        | 10: a `.nsec-tmp-*` file of a write that was killed (may hold plaintext) |
+//! | E081 | interrupted-change   | 11: a store-wide `rotate`, `revoke` or `host add/rm` was killed and is not finished |
 //!
 //! Check 9 (`--staged`) limits the file checks to what git has staged.
 //!
@@ -45,6 +46,7 @@ use crate::fsio;
 use crate::keys::discovery::{Env, Identities};
 use crate::metadata::Metadata;
 use crate::ops::nix;
+use crate::ops::rotate_store;
 use crate::rules::{Config, CreationRule, CONFIG_NAME};
 use crate::store;
 use crate::time::Timestamp;
@@ -417,7 +419,53 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
             }
         }
     }
+    check_interrupted_change(root, opts, &mut report.problems);
     report
+}
+
+/// Check 11: a store-wide change killed before it finished (its journal
+/// is still there). Until the next run finishes it, secrets may differ
+/// from `.sops.yaml` (E030), and re-keying them one by one would work
+/// against it, so those fixes point to finishing the change too.
+fn check_interrupted_change(root: &Path, opts: &ValidateOptions<'_>, p: &mut Vec<Problem>) {
+    if !rotate_store::pending(root) {
+        return;
+    }
+    let dir = match opts.cwd.as_deref().and_then(|c| root.strip_prefix(c).ok()) {
+        Some(rel) if rel.as_os_str().is_empty() => ".".to_string(),
+        _ => shell_path(opts.cwd.as_deref(), root),
+    };
+    let (what, again) = match rotate_store::journal_job(root) {
+        Some(job) => {
+            let who = shell_word(job.name.as_deref().unwrap_or(&job.recipient));
+            let age = if job.command == "host add" {
+                format!(" --age {}", shell_word(&job.recipient))
+            } else {
+                String::new()
+            };
+            (
+                format!("`nsec {} {who}`", job.command),
+                format!("nsec {} {who}{age} --yes --dir {dir}", job.command),
+            )
+        }
+        None => (
+            "a store-wide rotation".to_string(),
+            format!("nsec rotate --yes --dir {dir}"),
+        ),
+    };
+    for problem in p.iter_mut() {
+        if problem.code == "E030" || problem.code == "E031" {
+            problem.fix = format!("finish the interrupted change first: {again}");
+        }
+    }
+    let journal = rotate_store::journal_path(root);
+    p.push(Problem::new(
+        "E081",
+        "interrupted-change",
+        Some(journal.strip_prefix(root).unwrap_or(&journal).to_path_buf()),
+        format!("{what} was interrupted; until it is finished, secrets may differ from .sops.yaml"),
+        format!("run it again, which finishes it: {again}"),
+    ));
 }
 
 #[allow(clippy::too_many_arguments)]

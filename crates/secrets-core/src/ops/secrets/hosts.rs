@@ -23,6 +23,7 @@ use crate::fsio;
 use crate::keys::discovery::Identities;
 use crate::keys::ssh_to_age;
 use crate::ops::config_edit::{self, anchored, config_error, indent_of, is_blank_or_comment, item};
+use crate::ops::rotate_store;
 use crate::repo::Repo;
 use crate::rules::Config;
 
@@ -264,6 +265,8 @@ pub fn host_recipient(age: Option<&str>, ssh_public: Option<&str>) -> Result<Str
 /// [`apply_host_plan`].
 #[derive(Clone, Debug)]
 pub struct HostPlan {
+    /// Whether the host is removed (`host rm`), else added.
+    pub removing: bool,
     /// The host's name.
     pub name: String,
     /// The recipient added or removed.
@@ -307,7 +310,7 @@ pub fn plan_host_add(
     let path = &repo.config.path;
     let text = read_config_text(path)?;
     let new = add_host(path, &text, name, recipient, only)?;
-    host_plan(repo, cwd, name, recipient, text, new)
+    host_plan(repo, cwd, false, name, recipient, text, new)
 }
 
 /// `.sops.yaml` as text (a regular file of reasonable size, UTF-8).
@@ -326,12 +329,13 @@ pub fn plan_host_rm(repo: &Repo, cwd: &Path, name: &str) -> Result<HostPlan> {
     let path = &repo.config.path;
     let text = read_config_text(path)?;
     let (new, recipient) = remove_host(path, &text, name)?;
-    host_plan(repo, cwd, name, &recipient, text, new)
+    host_plan(repo, cwd, true, name, &recipient, text, new)
 }
 
 fn host_plan(
     repo: &Repo,
     cwd: &Path,
+    removing: bool,
     name: &str,
     recipient: &str,
     old_config: String,
@@ -355,6 +359,7 @@ fn host_plan(
         })
         .collect();
     Ok(HostPlan {
+        removing,
         name: name.to_string(),
         recipient: recipient.to_string(),
         old_config,
@@ -364,14 +369,29 @@ fn host_plan(
     })
 }
 
+impl HostPlan {
+    /// The journal's name for this change (see [`rotate_store::Job`]).
+    pub fn job(&self) -> rotate_store::Job {
+        rotate_store::Job {
+            command: if self.removing { "host rm" } else { "host add" }.into(),
+            name: Some(self.name.clone()),
+            recipient: self.recipient.clone(),
+            secrets: self.out_of_date.iter().map(|i| i.name.clone()).collect(),
+        }
+    }
+}
+
 /// Writes the planned `.sops.yaml`. With `rekey`, also re-wraps the data
 /// key of every out-of-date secret for the recipients of its new rule
-/// (values, MAC and `lastmodified` unchanged, like `sops updatekeys`), all
-/// or nothing: every new file is made in memory first (a secret that
-/// cannot be parsed or opened with `rekey` fails the whole change), then
-/// `.sops.yaml` and the secrets are replaced by atomic renames, and a
-/// failure midway puts back the files already replaced. On failure the
-/// error is [`Error::NothingChanged`].
+/// (values, MAC and `lastmodified` unchanged, like `sops updatekeys`), as
+/// one journaled change ([`rotate_store::run_journaled`]): every new file
+/// is prepared beside its original first (a secret that cannot be parsed
+/// or opened with `rekey` fails the whole change), then the secrets and,
+/// last, `.sops.yaml` are renamed into place. A failure before that is
+/// [`Error::NothingChanged`]; one during the renames leaves the journal,
+/// and the next `nsec host`, `revoke` or `rotate` completes the change
+/// (the caller holds [`rotate_store::lock_store`] and has run
+/// [`rotate_store::recover`]).
 pub fn apply_host_plan(plan: &HostPlan, rekey: Option<&Identities>) -> Result<HostChange> {
     let config_path = plan.repo.config.path.clone();
     let Some(identities) = rekey else {
@@ -388,24 +408,30 @@ pub fn apply_host_plan(plan: &HostPlan, rekey: Option<&Identities>) -> Result<Ho
         });
     };
     let files: Vec<PathBuf> = plan.out_of_date.iter().map(|i| i.path.clone()).collect();
-    let staged = (|| {
-        // Held until every file is replaced, so that no `nsec set` lands
-        // in between.
-        let _locks = lock_sorted(&files)?;
-        let mut replacements = vec![fsio::Replacement {
-            path: config_path.clone(),
-            original: plan.old_config.as_bytes().to_vec(),
-            new: plan.new_config.as_bytes().to_vec(),
-        }];
-        for path in &files {
+    let root = &plan.repo.root;
+    let change = rotate_store::ConfigChange {
+        path: &config_path,
+        original: plan.old_config.as_bytes(),
+        new: plan.new_config.as_bytes(),
+    };
+    let done = rotate_store::run_journaled(
+        root,
+        &files,
+        Some(change),
+        Some(&plan.job()),
+        &mut |_, path, tmp| {
             let new = rekeyed(&plan.repo, path, identities).map_err(|e| e.in_file(path))?;
-            replacements.push(new);
+            fsio::write_atomic_like(tmp, &new, path)
+        },
+    );
+    if let Err(e) = done {
+        if rotate_store::pending(root) {
+            return Err(e);
         }
-        fsio::replace_all(&replacements)
-    })();
-    staged.map_err(|e| Error::NothingChanged {
-        source: Box::new(e),
-    })?;
+        return Err(Error::NothingChanged {
+            source: Box::new(e),
+        });
+    }
     Ok(HostChange {
         recipient: plan.recipient.clone(),
         repo: plan.repo.clone(),
@@ -415,7 +441,7 @@ pub fn apply_host_plan(plan: &HostPlan, rekey: Option<&Identities>) -> Result<Ho
 }
 
 /// The new bytes of a secret re-keyed for its rule in `repo`.
-fn rekeyed(repo: &Repo, path: &Path, identities: &Identities) -> Result<fsio::Replacement> {
+fn rekeyed(repo: &Repo, path: &Path, identities: &Identities) -> Result<Vec<u8>> {
     let original = crate::fsio::read_file(path)?;
     let mut f = SopsFile::parse(Format::from_path(path), &original)?;
     let opts = crate::ops::encrypt_options(
@@ -426,23 +452,7 @@ fn rekeyed(repo: &Repo, path: &Path, identities: &Identities) -> Result<fsio::Re
     )?;
     let key = f.data_key(identities)?;
     f.rewrap(&key, &opts.key_groups, opts.shamir_threshold)?;
-    Ok(fsio::Replacement {
-        path: path.to_path_buf(),
-        original,
-        new: f.to_bytes(&repo.config.stores)?,
-    })
-}
-
-/// Locks `files` in sorted canonical order (two runs cannot deadlock; one
-/// file named twice is locked once).
-fn lock_sorted(files: &[PathBuf]) -> Result<Vec<fsio::FileLock>> {
-    let mut order: Vec<PathBuf> = files
-        .iter()
-        .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
-        .collect();
-    order.sort();
-    order.dedup();
-    order.iter().map(|f| fsio::FileLock::acquire(f)).collect()
+    f.to_bytes(&repo.config.stores)
 }
 
 // ------------------------------------------------------------- host list

@@ -17,7 +17,7 @@ use crate::tree::{Item, Map, Value};
 pub const SOPS_VERSION: &str = "3.11.0";
 
 /// The default selector: keys ending in `_unencrypted` stay plaintext.
-pub const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";
+pub(crate) const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";
 
 /// Which values get encrypted (at most one of sops' six options).
 #[derive(Clone, Debug)]
@@ -37,7 +37,7 @@ pub enum Selector {
 }
 
 /// The six selector names, in the order sops writes them.
-pub const SELECTOR_NAMES: [&str; 6] = [
+pub(crate) const SELECTOR_NAMES: [&str; 6] = [
     "unencrypted_suffix",
     "encrypted_suffix",
     "unencrypted_regex",
@@ -134,7 +134,7 @@ pub struct KeyGroup {
 const OTHER_KEY_TYPES: [&str; 5] = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault"];
 
 /// Master key types nsec keeps in a file but cannot encrypt a data key to.
-pub const UNSUPPORTED_KEY_TYPES: [&str; 3] = ["gcp_kms", "azure_kv", "hc_vault"];
+pub(crate) const UNSUPPORTED_KEY_TYPES: [&str; 3] = ["gcp_kms", "azure_kv", "hc_vault"];
 
 impl KeyGroup {
     /// Are there master keys other than age ones (pgp, kms, …)?
@@ -145,7 +145,7 @@ impl KeyGroup {
     }
 
     /// The kinds of master keys in the group that nsec cannot encrypt to
-    /// (see [`UNSUPPORTED_KEY_TYPES`]).
+    /// (see `UNSUPPORTED_KEY_TYPES`).
     pub fn unsupported_kinds(&self) -> Vec<&str> {
         self.other
             .iter()

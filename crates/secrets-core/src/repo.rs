@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::rules::{Config, CONFIG_NAME};
 
 /// Extensions a secret file may have; a name without one gets `.yaml`.
-pub const EXTENSIONS: [&str; 6] = ["yaml", "yml", "json", "env", "ini", "bin"];
+pub(crate) const EXTENSIONS: [&str; 6] = ["yaml", "yml", "json", "env", "ini", "bin"];
 
 /// An opened secrets store.
 #[derive(Clone, Debug)]
@@ -146,7 +146,7 @@ impl Repo {
 
 /// Does `rel` (a `/`-separated path) match the glob? `*` matches within a
 /// component, `**` across components, a trailing `/` matches a directory.
-pub fn glob_match(glob: &str, rel: &str) -> bool {
+pub(crate) fn glob_match(glob: &str, rel: &str) -> bool {
     if let Some(dir) = glob.strip_suffix('/') {
         return rel.starts_with(&format!("{dir}/"));
     }
@@ -258,7 +258,7 @@ fn has_store_extension(path: &Path) -> bool {
 }
 
 /// The extensions tried, in order, for a NAME given without one.
-pub const NAME_EXTENSIONS: [&str; 5] = ["yaml", "yml", "json", "env", "ini"];
+pub(crate) const NAME_EXTENSIONS: [&str; 5] = ["yaml", "yml", "json", "env", "ini"];
 
 /// What a FILE-or-NAME argument must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -162,7 +162,7 @@ impl Config {
     /// Reads and checks a config file.
     ///
     /// A config that someone else could have written is refused (see
-    /// [`check_trusted`]): it decides who can read every new secret.
+    /// `check_trusted`): it decides who can read every new secret.
     pub fn load(path: &Path) -> Result<Config> {
         check_trusted(path)?;
         let text = crate::fsio::read_small(path)?;
@@ -255,7 +255,7 @@ pub const TRUST_VAR: &str = "NSEC_TRUSTED_CONFIGS";
 /// writable by others, in a directory others cannot replace them in (not
 /// world-writable, or sticky). Others are trusted only when listed in
 /// `NSEC_TRUSTED_CONFIGS`.
-pub fn check_trusted(path: &Path) -> Result<()> {
+pub(crate) fn check_trusted(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;

@@ -221,13 +221,13 @@ pub fn split_recipient_list(s: &str) -> impl Iterator<Item = &str> {
 /// exactly as `age -a` writes it (64-column base64 lines, trailing newline).
 ///
 /// Plugin recipients run their plugin without any user interaction; use
-/// [`wrap_with_callbacks`] to let a plugin prompt.
+/// `wrap_with_callbacks` to let a plugin prompt.
 pub fn wrap(recipient: &AgeRecipient, payload: &[u8]) -> Result<String> {
     wrap_with_callbacks(recipient, payload, crate::NoCallbacks)
 }
 
 /// [`wrap`], with callbacks a plugin recipient may use to talk to the user.
-pub fn wrap_with_callbacks(
+pub(crate) fn wrap_with_callbacks(
     recipient: &AgeRecipient,
     payload: &[u8],
     callbacks: impl crate::Callbacks + 'static,

@@ -38,13 +38,13 @@ pub use super::identities::{
 };
 
 /// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`: path of an OpenSSH private key.
-pub const SSH_PRIVATE_KEY_FILE_VAR: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+pub(crate) const SSH_PRIVATE_KEY_FILE_VAR: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
 /// `SOPS_AGE_KEY`: identities, one per line.
-pub const KEY_VAR: &str = "SOPS_AGE_KEY";
+pub(crate) const KEY_VAR: &str = "SOPS_AGE_KEY";
 /// `SOPS_AGE_KEY_FILE`: path of an identity file.
-pub const KEY_FILE_VAR: &str = "SOPS_AGE_KEY_FILE";
+pub(crate) const KEY_FILE_VAR: &str = "SOPS_AGE_KEY_FILE";
 /// `SOPS_AGE_KEY_CMD`: command printing an identity file.
-pub const KEY_CMD_VAR: &str = "SOPS_AGE_KEY_CMD";
+pub(crate) const KEY_CMD_VAR: &str = "SOPS_AGE_KEY_CMD";
 
 /// Identity sources larger than this are refused (age's own limit).
 const SIZE_LIMIT: u64 = 1 << 24;
@@ -242,7 +242,7 @@ fn run_key_command(command: &str) -> Result<Zeroizing<Vec<u8>>, String> {
 /// separate words, `'…'` is literal, `"…"` allows `\"`, `\\`, `\$` and
 /// `` \` `` escapes, a backslash outside quotes escapes the next character,
 /// and `#` at the start of a word comments out the rest of the line.
-pub fn split_shell_words(line: &str) -> Result<Vec<String>, String> {
+pub(crate) fn split_shell_words(line: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;

@@ -41,17 +41,17 @@ use sha3::{Sha3_256, Shake256};
 use zeroize::{Zeroize, Zeroizing};
 
 /// Bech32 HRP of a recipient.
-pub const RECIPIENT_HRP: &str = "age1pq";
+pub(crate) const RECIPIENT_HRP: &str = "age1pq";
 /// Bech32 HRP of an identity (written in upper case).
-pub const IDENTITY_HRP: &str = "AGE-SECRET-KEY-PQ-";
+pub(crate) const IDENTITY_HRP: &str = "AGE-SECRET-KEY-PQ-";
 /// How every identity line starts.
-pub const IDENTITY_PREFIX: &str = "AGE-SECRET-KEY-PQ-1";
+pub(crate) const IDENTITY_PREFIX: &str = "AGE-SECRET-KEY-PQ-1";
 /// How every recipient starts.
-pub const RECIPIENT_PREFIX: &str = "age1pq1";
+pub(crate) const RECIPIENT_PREFIX: &str = "age1pq1";
 /// The stanza tag.
-pub const STANZA_TAG: &str = "mlkem768x25519";
+pub(crate) const STANZA_TAG: &str = "mlkem768x25519";
 /// The label the recipient reports (age's rule: PQ only with PQ).
-pub const LABEL_POSTQUANTUM: &str = "postquantum";
+pub(crate) const LABEL_POSTQUANTUM: &str = "postquantum";
 
 /// HPKE `info` of the age stanza.
 const INFO: &[u8] = b"age-encryption.org/mlkem768x25519";
@@ -66,9 +66,9 @@ const EK_PQ_LEN: usize = 1184;
 const CT_PQ_LEN: usize = 1088;
 const X25519_LEN: usize = 32;
 /// Length of a recipient's public key.
-pub const PUBLIC_KEY_LEN: usize = EK_PQ_LEN + X25519_LEN;
+pub(crate) const PUBLIC_KEY_LEN: usize = EK_PQ_LEN + X25519_LEN;
 /// Length of the encapsulated key `enc`.
-pub const ENC_LEN: usize = CT_PQ_LEN + X25519_LEN;
+pub(crate) const ENC_LEN: usize = CT_PQ_LEN + X25519_LEN;
 /// A 16-byte file key sealed with a 16-byte Poly1305 tag.
 const BODY_LEN: usize = 16 + 16;
 /// ML-KEM's modulus: every 12-bit coefficient of a key must be below it.

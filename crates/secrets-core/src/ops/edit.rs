@@ -271,7 +271,7 @@ pub fn template(format: Format) -> &'static str {
 /// dropped (success, error, editor failure, interrupt). While it lives, a
 /// lock is held on its `.lock` file: a directory whose lock nobody holds was
 /// left by an nsec that was killed, and the next edit removes it.
-pub struct PrivateDir {
+pub(crate) struct PrivateDir {
     // Dropped after `dir` is removed: fields drop in order.
     dir: tempfile::TempDir,
     _lock: fs::File,

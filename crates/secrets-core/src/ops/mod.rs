@@ -136,7 +136,7 @@ pub fn encrypt_options(
 
 /// The master keys of a creation rule, refused when it names keys nsec
 /// cannot encrypt to or none at all.
-pub fn rule_group_keys(
+pub(crate) fn rule_group_keys(
     config: Option<&Config>,
     rule: &rules::CreationRule,
     context: &std::collections::BTreeMap<String, String>,

@@ -332,7 +332,7 @@ struct Candidate {
 }
 
 /// A host's recipients, by the name `.sops.yaml` gives them.
-pub fn host_recipients(config: &Config, host: &str) -> Vec<String> {
+pub(crate) fn host_recipients(config: &Config, host: &str) -> Vec<String> {
     let mut r: Vec<String> = config
         .recipient_names
         .iter()
@@ -345,7 +345,7 @@ pub fn host_recipients(config: &Config, host: &str) -> Vec<String> {
 
 /// Whether sops-nix can open an age stanza made for `recipient` with a
 /// host's identity (an X25519 key, possibly converted from its SSH key).
-pub fn sops_nix_can_open(recipient: &str) -> bool {
+pub(crate) fn sops_nix_can_open(recipient: &str) -> bool {
     !(recipient.starts_with("ssh-") || recipient.starts_with("ecdsa-"))
 }
 
@@ -585,7 +585,7 @@ fn contains_encrypted(v: &Value) -> bool {
 /// The last component of a store name without its extension (`openai` for
 /// `api-keys/openai` and `api-keys/openai.env`): the key `nsec add` stores
 /// the value under, and the default sops-nix name.
-pub fn base_name(secret: &str) -> &str {
+pub(crate) fn base_name(secret: &str) -> &str {
     let last = secret.rsplit('/').next().unwrap_or(secret);
     match last.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() && crate::repo::EXTENSIONS.contains(&ext) => stem,
@@ -672,7 +672,7 @@ const KEYWORDS: [&str; 9] = [
 
 /// An attribute name as Nix source: bare when it is a plain identifier that
 /// is not a keyword, quoted otherwise.
-pub fn nix_attr(name: &str) -> String {
+pub(crate) fn nix_attr(name: &str) -> String {
     let mut chars = name.chars();
     let plain = chars
         .next()
@@ -688,7 +688,7 @@ pub fn nix_attr(name: &str) -> String {
 }
 
 /// A Nix string literal.
-pub fn nix_string(s: &str) -> String {
+pub(crate) fn nix_string(s: &str) -> String {
     let mut out = String::from("\"");
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -707,7 +707,7 @@ pub fn nix_string(s: &str) -> String {
 }
 
 /// A Nix path expression for `rel` (relative to the Nix file).
-pub fn nix_path(rel: &str) -> String {
+pub(crate) fn nix_path(rel: &str) -> String {
     let safe = rel
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._-+/".contains(c));
@@ -723,7 +723,7 @@ pub fn nix_path(rel: &str) -> String {
 }
 
 /// `path` relative to `base` (both absolute), with `..` where needed.
-pub fn relative_path(path: &Path, base: &Path) -> String {
+pub(crate) fn relative_path(path: &Path, base: &Path) -> String {
     let p: Vec<_> = path.components().collect();
     let b: Vec<_> = base.components().collect();
     let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
@@ -751,7 +751,7 @@ pub fn default_base(repo: &Repo) -> PathBuf {
 
 /// One declaration as Nix attribute-set entries, without the attribute
 /// name: `{ sopsFile = …; … }` on one line.
-pub fn render_value(d: &Declaration, base: &Path) -> String {
+pub(crate) fn render_value(d: &Declaration, base: &Path) -> String {
     let mut parts = vec![format!(
         "sopsFile = {};",
         nix_path(&relative_path(&d.file, base))
@@ -790,7 +790,7 @@ pub fn render_value(d: &Declaration, base: &Path) -> String {
 
 /// `sops.secrets.<attr> = { … };` for each declaration, one per line (what
 /// `nsec add` prints).
-pub fn render_lines(decls: &[&Declaration], base: &Path) -> String {
+pub(crate) fn render_lines(decls: &[&Declaration], base: &Path) -> String {
     decls
         .iter()
         .map(|d| {
@@ -833,7 +833,7 @@ pub fn render_module(plan: &NixPlan, base: &Path) -> String {
 /// Pins `names` (store name → attribute prefix) in `.sops.yaml` under
 /// `nsec.nix.<secret>.name`, keeping every other byte. Used by `nsec add`
 /// so that a new secret never renames one already deployed.
-pub fn pin_names(repo: &Repo, names: &[(String, String)]) -> Result<()> {
+pub(crate) fn pin_names(repo: &Repo, names: &[(String, String)]) -> Result<()> {
     if names.is_empty() {
         return Ok(());
     }
@@ -967,7 +967,7 @@ fn pin_one(text: &str, secret: &str, prefix: &str) -> Option<String> {
 }
 
 /// The attribute prefixes each secret has in `decls` (for [`pin_names`]).
-pub fn prefixes(decls: &[Declaration]) -> BTreeMap<String, String> {
+pub(crate) fn prefixes(decls: &[Declaration]) -> BTreeMap<String, String> {
     decls
         .iter()
         .map(|d| (d.secret.clone(), d.prefix.clone()))

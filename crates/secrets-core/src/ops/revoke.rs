@@ -9,7 +9,7 @@
 //! without recipients.
 //!
 //! The new config and the re-keyed files are written as one journaled
-//! change ([`rotate_store::run_journaled`]): the files first, `.sops.yaml`
+//! change (`rotate_store::run_journaled`): the files first, `.sops.yaml`
 //! last, so a crash never leaves a config that says the recipient is gone
 //! while a file it lists still opens for them; the next `nsec revoke` (or
 //! `rotate`) completes the change.

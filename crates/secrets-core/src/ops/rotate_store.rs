@@ -93,10 +93,6 @@ pub trait Progress {
     fn note(&self, _message: &str) {}
 }
 
-/// No progress output.
-pub struct Quiet;
-impl Progress for Quiet {}
-
 /// Serialises store-wide rewrites (`rotate`, `revoke`): the returned lock
 /// on `<store>/.nsec/lock` is held until dropped, so two runs never act on
 /// one journal at once. The lock file is never replaced (unlike
@@ -118,7 +114,7 @@ pub fn lock_store(root: &Path) -> Result<FileLock> {
 }
 
 /// The journal file of a store.
-pub fn journal_path(root: &Path) -> PathBuf {
+pub(crate) fn journal_path(root: &Path) -> PathBuf {
     root.join(".nsec").join("rotate-journal")
 }
 
@@ -208,7 +204,7 @@ impl Job {
 
 /// A new `.sops.yaml` for a journaled change, replaced after every secret.
 #[derive(Clone, Copy, Debug)]
-pub struct ConfigChange<'a> {
+pub(crate) struct ConfigChange<'a> {
     /// The config file (a symlink is written through).
     pub path: &'a Path,
     /// Its bytes as the plan read them: if it changed since, nothing is
@@ -375,7 +371,7 @@ pub fn pending(root: &Path) -> bool {
 
 /// The [`Job`] of the interrupted change waiting in the journal (`None`
 /// when there is none, or it is a rotation, or it cannot be read).
-pub fn journal_job(root: &Path) -> Option<Job> {
+pub(crate) fn journal_job(root: &Path) -> Option<Job> {
     let text = std::fs::read(journal_path(root)).ok()?;
     serde_json::from_slice::<Journal>(&text).ok()?.job
 }
@@ -383,7 +379,7 @@ pub fn journal_job(root: &Path) -> Option<Job> {
 /// Makes the new content of file `i` of a journaled change: called with
 /// the file locked, it reads the file and writes the new content to the
 /// temporary path given (with `fsio::write_atomic_like`), then checks it.
-pub type PrepareFile<'a> = dyn FnMut(usize, &Path, &Path) -> Result<()> + 'a;
+pub(crate) type PrepareFile<'a> = dyn FnMut(usize, &Path, &Path) -> Result<()> + 'a;
 
 /// Replaces `files` (and then `config`, when given) as one journaled,
 /// all-or-nothing change (see the module docs): `prepare` writes each
@@ -391,7 +387,7 @@ pub type PrepareFile<'a> = dyn FnMut(usize, &Path, &Path) -> Result<()> + 'a;
 /// An error before the commit removes what was prepared and the journal
 /// (nothing changed); an error during the commit leaves the journal for
 /// [`recover`] ([`pending`] says so).
-pub fn run_journaled(
+pub(crate) fn run_journaled(
     root: &Path,
     files: &[PathBuf],
     config: Option<ConfigChange>,
@@ -463,7 +459,7 @@ pub fn execute(
 /// [`execute`] as part of `job`, replacing `.sops.yaml` after the secrets
 /// when `config` is given (`revoke`). `repo` holds the config the files
 /// are re-keyed for: the new one.
-pub fn execute_job(
+pub(crate) fn execute_job(
     repo: &Repo,
     plan: &Plan,
     identities: &Identities,

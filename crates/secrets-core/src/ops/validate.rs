@@ -181,7 +181,7 @@ impl Report {
 
 /// nsec's own settings from the `nsec:` section of `.sops.yaml`.
 #[derive(Clone, Debug, Default)]
-pub struct StoreSettings {
+pub(crate) struct StoreSettings {
     /// Maximum age of a secret in days (by its `lastmodified`), if any.
     pub rotation_days: Option<i64>,
     /// Globs (relative to the store) of files that may stay plaintext.
@@ -189,7 +189,7 @@ pub struct StoreSettings {
 }
 
 /// Reads the `nsec:` section of `.sops.yaml` text (missing: defaults).
-pub fn store_settings(config_text: &[u8]) -> StoreSettings {
+pub(crate) fn store_settings(config_text: &[u8]) -> StoreSettings {
     let mut s = StoreSettings::default();
     let Ok(docs) = store::parse(Format::Yaml, config_text) else {
         return s;
@@ -211,7 +211,7 @@ pub fn store_settings(config_text: &[u8]) -> StoreSettings {
     s
 }
 
-pub use crate::repo::glob_match;
+pub(crate) use crate::repo::glob_match;
 
 /// Is a rule a catch-all (no regex, or one that matches every path)?
 fn is_catch_all(rule: &CreationRule) -> bool {
@@ -751,7 +751,7 @@ fn named(config: &Config, r: &str) -> String {
 
 /// The differences between a file's recipients and its rule's, by name:
 /// `(added, missing)` — added are in the file but not the rule.
-pub fn recipient_drift(
+pub(crate) fn recipient_drift(
     config: &Config,
     rule: &CreationRule,
     metadata: &Metadata,

@@ -17,7 +17,7 @@ use crate::format::Format;
 use crate::tree::{Item, Map, Value};
 
 /// The key under which metadata lives.
-pub const METADATA_KEY: &str = "sops";
+pub(crate) const METADATA_KEY: &str = "sops";
 
 /// Output layout settings (`stores:` in `.sops.yaml`, or `--indent`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +104,7 @@ fn first(docs: &[Map]) -> &Map {
 
 /// Does the first document carry sops metadata? This is sops' check before
 /// encrypting: a top-level `sops` key, or for dotenv any `sops_` key.
-pub fn has_metadata(format: Format, docs: &[Map]) -> bool {
+pub(crate) fn has_metadata(format: Format, docs: &[Map]) -> bool {
     let doc = first(docs);
     match format {
         Format::Dotenv => doc.entries().any(|(k, _)| k.starts_with("sops_")),

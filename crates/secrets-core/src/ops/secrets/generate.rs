@@ -40,13 +40,13 @@ pub enum Kind {
 }
 
 /// Default password length.
-pub const DEFAULT_PASSWORD_LENGTH: usize = 32;
+pub(crate) const DEFAULT_PASSWORD_LENGTH: usize = 32;
 /// Default number of bytes for hex and base64.
-pub const DEFAULT_BYTES: usize = 32;
+pub(crate) const DEFAULT_BYTES: usize = 32;
 
 /// Named character sets for passwords; anything else given as a charset is
 /// taken as the literal set of characters.
-pub const CHARSETS: [(&str, &str); 7] = [
+pub(crate) const CHARSETS: [(&str, &str); 7] = [
     (
         "alnum",
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
@@ -62,7 +62,7 @@ pub const CHARSETS: [(&str, &str); 7] = [
     ),
 ];
 
-/// The characters of a charset name (see [`CHARSETS`]) or a literal set.
+/// The characters of a charset name (see `CHARSETS`) or a literal set.
 pub fn charset(spec: &str) -> Result<String> {
     if let Some((_, chars)) = CHARSETS.iter().find(|(n, _)| *n == spec) {
         return Ok(chars.to_string());
@@ -219,7 +219,7 @@ fn put_string(out: &mut Vec<u8>, data: &[u8]) {
 
 /// The OpenSSH private key (PEM-armoured `openssh-key-v1`, unencrypted) and
 /// the `ssh-ed25519 … comment` public line for an ed25519 seed.
-pub fn ssh_ed25519_from_seed(
+pub(crate) fn ssh_ed25519_from_seed(
     seed: &[u8; 32],
     checkint: [u8; 4],
     comment: &str,

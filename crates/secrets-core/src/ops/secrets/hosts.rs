@@ -48,7 +48,7 @@ pub fn valid_host_name(name: &str) -> bool {
 /// in block and flow lists, the recipient itself (comma-separated) in plain,
 /// quoted, folded (`>-`) and literal (`|`) strings, which cannot hold an
 /// alias. See `config_edit::add_recipient` for the checks.
-pub fn add_host(
+pub(crate) fn add_host(
     path: &Path,
     text: &str,
     name: &str,
@@ -204,7 +204,7 @@ fn add_key_anchor(text: &str, name: &str, recipient: &str) -> String {
 /// reference and every other place its recipient is listed (see
 /// `config_edit::remove_recipient`). Returns the new text and the host's
 /// recipient.
-pub fn remove_host(path: &Path, text: &str, name: &str) -> Result<(String, String)> {
+pub(crate) fn remove_host(path: &Path, text: &str, name: &str) -> Result<(String, String)> {
     let before = Config::parse(path, text.as_bytes())?;
     let recipient = before
         .recipient_names
@@ -299,7 +299,7 @@ pub struct HostChange {
 
 /// Plans adding host `name` with `recipient` to `.sops.yaml` (to the rules
 /// whose path_regex contains `only`, or all), keeping its comments and
-/// layout (see [`add_host`]).
+/// layout (see `add_host`).
 pub fn plan_host_add(
     repo: &Repo,
     cwd: &Path,
@@ -324,7 +324,7 @@ fn read_config_text(path: &Path) -> Result<String> {
 }
 
 /// Plans removing host `name` from `.sops.yaml`, keeping its comments and
-/// layout (see [`remove_host`]).
+/// layout (see `remove_host`).
 pub fn plan_host_rm(repo: &Repo, cwd: &Path, name: &str) -> Result<HostPlan> {
     let path = &repo.config.path;
     let text = read_config_text(path)?;
@@ -384,7 +384,7 @@ impl HostPlan {
 /// Writes the planned `.sops.yaml`. With `rekey`, also re-wraps the data
 /// key of every out-of-date secret for the recipients of its new rule
 /// (values, MAC and `lastmodified` unchanged, like `sops updatekeys`), as
-/// one journaled change ([`rotate_store::run_journaled`]): every new file
+/// one journaled change (`rotate_store::run_journaled`): every new file
 /// is prepared beside its original first (a secret that cannot be parsed
 /// or opened with `rekey` fails the whole change), then the secrets and,
 /// last, `.sops.yaml` are renamed into place. A failure before that is

@@ -28,7 +28,6 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::repo::Repo;
-use crate::tree::{Item, Map};
 
 pub use add::{add, plan_add, remove, AddInputs, AddOutcome, AddPlan, PlannedField, Source};
 pub use hosts::{
@@ -43,10 +42,10 @@ pub use show::{list, out_of_date, show, update_recipients, Recipient, SecretInfo
 
 /// The suffix sops leaves unencrypted by default; metadata and public
 /// halves of key pairs get it.
-pub const UNENCRYPTED_SUFFIX: &str = "_unencrypted";
+pub(crate) const UNENCRYPTED_SUFFIX: &str = "_unencrypted";
 /// The suffix of the public half of a generated key pair (before
 /// [`UNENCRYPTED_SUFFIX`]): `github` → `github_pub_unencrypted`.
-pub const PUBLIC_SUFFIX: &str = "_pub";
+pub(crate) const PUBLIC_SUFFIX: &str = "_pub";
 
 /// The key a secret's value has by default: the last component of its name
 /// (or file), without a store extension (`api-keys/openai` → `openai`).
@@ -64,15 +63,4 @@ fn existing(repo: &Repo, name: &str) -> Result<PathBuf> {
         });
     }
     Ok(path)
-}
-
-/// The entries of a document in order (for callers that print fields).
-pub fn document_keys(doc: &Map) -> Vec<String> {
-    doc.items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Entry(k, _) => Some(k.clone()),
-            _ => None,
-        })
-        .collect()
 }

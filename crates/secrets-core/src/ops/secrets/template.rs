@@ -10,14 +10,14 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::generate::{self, Kind};
+use super::generate::Kind;
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::store;
 use crate::tree::{Map, Value};
 
 /// The built-in templates, by name.
-pub const BUILTIN: [(&str, &str); 5] = [
+pub(crate) const BUILTIN: [(&str, &str); 5] = [
     (
         "generic",
         include_str!("../../../../../templates/generic.yaml"),
@@ -41,10 +41,10 @@ pub const BUILTIN: [(&str, &str); 5] = [
 ];
 
 /// Where a store keeps its own templates, relative to the store root.
-pub const STORE_TEMPLATES: &str = ".nsec/templates";
+pub(crate) const STORE_TEMPLATES: &str = ".nsec/templates";
 
 /// The key placeholder for the last component of the secret's name.
-pub const NAME_KEY: &str = "$name";
+pub(crate) const NAME_KEY: &str = "$name";
 
 /// A parsed template.
 #[derive(Clone, Debug)]
@@ -186,7 +186,7 @@ impl Field {
 }
 
 /// Names of the templates available to a store (built-in and its own).
-pub fn available(store_root: Option<&Path>) -> Vec<String> {
+pub(crate) fn available(store_root: Option<&Path>) -> Vec<String> {
     let mut names: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
     if let Some(root) = store_root {
         if let Ok(entries) = std::fs::read_dir(root.join(STORE_TEMPLATES)) {
@@ -332,7 +332,7 @@ pub fn parse(name: &str, text: &[u8]) -> Result<Template> {
 }
 
 /// Expands `$user`, `$today` and `+Nd` in a metadata value.
-pub fn expand_metadata(value: &str, user: &str, today_days: i64) -> String {
+pub(crate) fn expand_metadata(value: &str, user: &str, today_days: i64) -> String {
     if let Some(days) = value
         .strip_prefix('+')
         .and_then(|v| v.strip_suffix('d'))
@@ -348,11 +348,6 @@ pub fn expand_metadata(value: &str, user: &str, today_days: i64) -> String {
 /// `YYYY-MM-DD` for days since 1970-01-01.
 pub fn date(days: i64) -> String {
     crate::time::date_from_days(days)
-}
-
-/// A fresh value for a generated field.
-pub fn generate_value(kind: &Kind, comment: &str) -> Result<generate::Generated> {
-    generate::generate(kind, comment)
 }
 
 #[cfg(test)]

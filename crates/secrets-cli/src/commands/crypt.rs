@@ -7,7 +7,7 @@ use secrets_core::ops::{self, EncryptOverrides};
 use secrets_core::{store, Error};
 
 use super::{effective_name, formats, identities, read_input, Context, Target};
-use crate::cli::{DecryptArgs, EncryptArgs, FilestatusArgs};
+use crate::cli::crypt::{DecryptArgs, EncryptArgs, FilestatusArgs};
 use crate::error::CliError;
 use crate::output::{write_stdout, Destination};
 
@@ -19,12 +19,18 @@ pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
     let name = effective_name(&args.io, file);
     let config = ctx.config_for_encryption(name.as_deref())?;
     let selectors = [
-        ("encrypted_regex", &args.encrypted_regex),
-        ("unencrypted_regex", &args.unencrypted_regex),
-        ("encrypted_suffix", &args.encrypted_suffix),
-        ("unencrypted_suffix", &args.unencrypted_suffix),
-        ("encrypted_comment_regex", &args.encrypted_comment_regex),
-        ("unencrypted_comment_regex", &args.unencrypted_comment_regex),
+        ("encrypted_regex", &args.selectors.encrypted_regex),
+        ("unencrypted_regex", &args.selectors.unencrypted_regex),
+        ("encrypted_suffix", &args.selectors.encrypted_suffix),
+        ("unencrypted_suffix", &args.selectors.unencrypted_suffix),
+        (
+            "encrypted_comment_regex",
+            &args.selectors.encrypted_comment_regex,
+        ),
+        (
+            "unencrypted_comment_regex",
+            &args.selectors.unencrypted_comment_regex,
+        ),
     ];
     let given: Vec<_> = selectors.iter().filter(|(_, v)| v.is_some()).collect();
     if given.len() > 1 {
@@ -121,10 +127,10 @@ pub fn decrypt(ctx: &Context, args: &DecryptArgs) -> Result<(), CliError> {
 pub fn filestatus(ctx: &Context, args: &FilestatusArgs) -> Result<(), CliError> {
     let file = &ctx.resolve(&args.file, Target::Existing)?;
     let input = read_input(file)?;
-    let format = match &args.input_type {
-        Some(t) => super::parse_type("input-type", t)?,
-        None => secrets_core::Format::from_path(Path::new(file)),
-    };
+    let format = args
+        .input
+        .format()?
+        .unwrap_or_else(|| secrets_core::Format::from_path(Path::new(file)));
     let encrypted = match SopsFile::parse(format, &input) {
         Ok(f) => !f.metadata.version.is_empty() && !f.metadata.mac.is_empty(),
         // An empty or comment-only file holds nothing encrypted (sops says

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand};
 use secrets_core::keys::age::{parse_recipient_list, AgeRecipient};
 use secrets_core::keys::groups::GroupKeys;
 use secrets_core::keys::kms::{parse_context, KmsKey};
@@ -14,69 +13,10 @@ use secrets_core::{Error, Format};
 use std::io::IsTerminal;
 
 use super::{identities, Context, Target};
-use crate::cli::RotateArgs;
+use crate::cli::keys::{GroupsAction, GroupsArgs, RotateArgs, UpdatekeysArgs};
 use crate::error::shell_quote;
 use crate::error::CliError;
 use crate::output::{write_stdout, Destination};
-
-/// `nsec updatekeys`.
-#[derive(Debug, Args)]
-pub struct UpdatekeysArgs {
-    /// Apply the changes without asking.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Also make a new data key (a removed recipient may hold the old one).
-    #[arg(long)]
-    pub rotate: bool,
-    /// The files to update.
-    #[arg(required = true)]
-    pub files: Vec<String>,
-}
-
-/// `nsec groups`.
-#[derive(Debug, Args)]
-pub struct GroupsArgs {
-    /// add or delete.
-    #[command(subcommand)]
-    pub action: GroupsAction,
-}
-
-/// The `groups` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum GroupsAction {
-    /// Add a key group of age recipients.
-    Add {
-        /// The encrypted file.
-        #[arg(long, value_name = "FILE")]
-        file: PathBuf,
-        /// Age recipients of the new group (comma-separated).
-        #[arg(long, value_name = "RECIPIENTS")]
-        age: Vec<String>,
-        /// PGP fingerprints of the new group (comma-separated).
-        #[arg(long, value_name = "FINGERPRINTS")]
-        pgp: Vec<String>,
-        /// AWS KMS keys of the new group, ARN[+ROLE_ARN] (comma-separated).
-        #[arg(long, value_name = "ARNS")]
-        kms: Vec<String>,
-        /// Groups needed to decrypt (default: all of them).
-        #[arg(long, value_name = "N")]
-        shamir_secret_sharing_threshold: Option<usize>,
-        /// Write the result back to the file instead of stdout.
-        #[arg(long, short = 'i')]
-        in_place: bool,
-    },
-    /// Delete the key group at INDEX (0-based).
-    Delete {
-        /// The encrypted file.
-        #[arg(long, value_name = "FILE")]
-        file: PathBuf,
-        /// Write the result back to the file instead of stdout.
-        #[arg(long, short = 'i')]
-        in_place: bool,
-        /// The group's index.
-        index: usize,
-    },
-}
 
 fn parse_recipients(lists: &[String]) -> Result<Vec<AgeRecipient>, CliError> {
     let mut all = Vec::new();
@@ -121,19 +61,8 @@ pub fn rotate_file(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
     let path = Path::new(file);
     let dest = Destination::from_flags(args.output.as_deref(), args.in_place, file)?;
     let by_name = Format::from_path(path);
-    let parse = |flag: &str, t: &Option<String>| -> Result<Option<Format>, CliError> {
-        t.as_deref()
-            .map(|t| {
-                Format::from_name(t).ok_or_else(|| {
-                    CliError::Usage(format!(
-                        "invalid --{flag} `{t}` (expected yaml, json, dotenv, ini or binary)"
-                    ))
-                })
-            })
-            .transpose()
-    };
-    let in_fmt = parse("input-type", &args.input_type)?.unwrap_or(by_name);
-    let out_fmt = parse("output-type", &args.output_type)?.unwrap_or(in_fmt);
+    let in_fmt = args.types.input.format()?.unwrap_or(by_name);
+    let out_fmt = args.types.output()?.unwrap_or(in_fmt);
     let (context, profile) = (
         args.encryption_context.as_deref(),
         args.aws_profile.as_deref(),

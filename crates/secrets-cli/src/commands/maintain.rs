@@ -5,7 +5,6 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand};
 use secrets_core::fs::FileLock;
 use secrets_core::keys::discovery::ProcessEnv;
 use secrets_core::ops::integrate::{self, MergeOutcome};
@@ -15,28 +14,10 @@ use secrets_core::ops::validate::{self, Severity, ValidateOptions};
 use secrets_core::repo::{self, Repo};
 
 use super::{identities, Context};
+use crate::cli::keys::RotateArgs;
+use crate::cli::maintain::{GitArgs, GitCommand, NixArgs, RevokeArgs, ValidateArgs};
 use crate::error::CliError;
 use crate::output::write_stdout;
-
-/// `nsec validate`.
-#[derive(Debug, Args)]
-pub struct ValidateArgs {
-    /// Print a machine-readable JSON report.
-    #[arg(long)]
-    pub json: bool,
-    /// Check that every file this host's rule covers is encrypted to it.
-    #[arg(long, value_name = "NAME")]
-    pub host: Option<String>,
-    /// Check only the files git has staged (for a pre-commit hook).
-    #[arg(long)]
-    pub staged: bool,
-    /// Do not try to decrypt (no data key or MAC checks).
-    #[arg(long)]
-    pub keyless: bool,
-    /// The secrets store (default: $NSEC_DIR, or found upward).
-    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
-    pub dir: Option<PathBuf>,
-}
 
 fn store_root(ctx: &Context, dir: Option<&Path>) -> Result<PathBuf, CliError> {
     Ok(repo::find_root(dir, None, &ctx.cwd)?)
@@ -48,7 +29,7 @@ fn open_repo(ctx: &Context, dir: Option<&Path>) -> Result<Repo, CliError> {
 
 /// `nsec validate`: exit 0 when clean (warnings allowed), 1 on problems.
 pub fn validate(ctx: &Context, args: &ValidateArgs) -> Result<(), CliError> {
-    let root = store_root(ctx, args.dir.as_deref())?;
+    let root = store_root(ctx, args.store.dir.as_deref())?;
     let ids = (!args.keyless).then(identities);
     let only = if args.staged {
         Some(integrate::staged_files(&root)?)
@@ -229,8 +210,8 @@ fn confirmed(yes: bool, question: &str) -> Result<(), CliError> {
 }
 
 /// `nsec rotate NAME…|--all` (store mode).
-pub fn rotate_store(ctx: &Context, args: &crate::cli::RotateArgs) -> Result<(), CliError> {
-    let repo = open_repo(ctx, args.dir.as_deref())?;
+pub fn rotate_store(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
+    let repo = open_repo(ctx, args.store.dir.as_deref())?;
     // Held until the rotation is done: one store-wide rewrite at a time.
     let (_store_lock, repo) = if args.dry_run {
         (None, repo)
@@ -260,21 +241,8 @@ pub fn rotate_store(ctx: &Context, args: &crate::cli::RotateArgs) -> Result<(), 
 }
 
 /// `nsec revoke`.
-#[derive(Debug, Args)]
-pub struct RevokeArgs {
-    /// The host or person: a recipient name from .sops.yaml, or the age1… key.
-    pub who: String,
-    /// Do not ask for confirmation.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// The secrets store (default: $NSEC_DIR, or found upward).
-    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
-    pub dir: Option<PathBuf>,
-}
-
-/// `nsec revoke`.
 pub fn revoke(ctx: &Context, args: &RevokeArgs) -> Result<(), CliError> {
-    let repo = open_repo(ctx, args.dir.as_deref())?;
+    let repo = open_repo(ctx, args.store.dir.as_deref())?;
     let (_store_lock, repo, done) = lock_and_recover(repo)?;
     // A rerun after a crash during the commit: recovery finished the job.
     if let Some(job) = done.filter(|j| j.is("revoke", &args.who)) {
@@ -308,25 +276,8 @@ fn print_revoked(who: &str, readable: &[String]) -> Result<(), CliError> {
 }
 
 /// `nsec nix`.
-#[derive(Debug, Args)]
-pub struct NixArgs {
-    /// Only what this host can decrypt at boot (a recipient name from
-    /// .sops.yaml, e.g. `desktop`).
-    #[arg(long, value_name = "NAME")]
-    pub host: Option<String>,
-    /// The directory the Nix file will live in; sopsFile paths are relative
-    /// to it (default: the repository root: the nearest directory at or
-    /// above the store with flake.nix or .git, else the store's parent).
-    #[arg(long, value_name = "DIR")]
-    pub relative_to: Option<PathBuf>,
-    /// The secrets store (default: $NSEC_DIR, or found upward).
-    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
-    pub dir: Option<PathBuf>,
-}
-
-/// `nsec nix`.
 pub fn nix(ctx: &Context, args: &NixArgs) -> Result<(), CliError> {
-    let repo = open_repo(ctx, args.dir.as_deref())?;
+    let repo = open_repo(ctx, args.store.dir.as_deref())?;
     let base = match &args.relative_to {
         Some(d) => secrets_core::rules::absolute(&ctx.cwd, d),
         None => secrets_core::ops::nix::default_base(&repo),
@@ -340,50 +291,10 @@ pub fn nix(ctx: &Context, args: &NixArgs) -> Result<(), CliError> {
 }
 
 /// `nsec git`.
-#[derive(Debug, Args)]
-pub struct GitArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: GitCommand,
-}
-
-/// `nsec git` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum GitCommand {
-    /// Install the pre-commit hook, diff and merge drivers and .gitattributes (idempotent).
-    Install {
-        /// The command the hook and drivers run.
-        #[arg(long, default_value = "nsec", value_name = "CMD")]
-        command: String,
-        /// The secrets store (default: $NSEC_DIR, or found upward).
-        #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
-        dir: Option<PathBuf>,
-    },
-    /// Diff driver: print the decrypted file (or the file as is, without a key).
-    #[command(hide = true)]
-    Textconv {
-        /// The file git hands over.
-        file: PathBuf,
-    },
-    /// Merge driver: git merge %O %A %B %P.
-    #[command(hide = true)]
-    Merge {
-        /// The common ancestor (%O).
-        base: PathBuf,
-        /// Ours (%A); receives the result.
-        ours: PathBuf,
-        /// Theirs (%B).
-        theirs: PathBuf,
-        /// The path in the repository (%P).
-        name: String,
-    },
-}
-
-/// `nsec git`.
 pub fn git(ctx: &Context, args: &GitArgs) -> Result<(), CliError> {
     match &args.command {
-        GitCommand::Install { command, dir } => {
-            let repo = open_repo(ctx, dir.as_deref())?;
+        GitCommand::Install { command, store } => {
+            let repo = open_repo(ctx, store.dir.as_deref())?;
             let done = integrate::git_install(&repo, command)?;
             let mut out = String::new();
             if done.changes.is_empty() {

@@ -16,7 +16,8 @@ use secrets_core::rules::Config;
 use secrets_core::store::StoreOptions;
 use secrets_core::{ops, Format};
 
-use crate::cli::{Cli, IoArgs};
+use crate::cli::crypt::IoArgs;
+use crate::cli::{Cli, DirArg};
 use crate::error::CliError;
 use crate::ui::Terminal;
 
@@ -33,6 +34,11 @@ pub struct Context {
 }
 
 impl Context {
+    /// The store `--dir` names, or the one found from the working directory.
+    pub fn repo(&self, store: &DirArg) -> Result<repo::Repo, CliError> {
+        Ok(repo::Repo::discover(store.dir.as_deref(), None, &self.cwd)?)
+    }
+
     /// From the parsed command line.
     pub fn new(cli: &Cli) -> Result<Context, CliError> {
         Ok(Context {
@@ -121,14 +127,6 @@ pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
     Ok(secrets_core::fs::read_capped(f, path, size)?)
 }
 
-fn parse_type(flag: &str, name: &str) -> Result<Format, CliError> {
-    Format::from_name(name).ok_or_else(|| {
-        CliError::Usage(format!(
-            "invalid --{flag} `{name}` (expected yaml, json, dotenv, ini or binary)"
-        ))
-    })
-}
-
 /// The name used for store selection and rule matching.
 pub fn effective_name(io: &IoArgs, file: &str) -> Option<PathBuf> {
     io.filename_override
@@ -142,12 +140,9 @@ pub fn formats(io: &IoArgs, file: &str) -> Result<(Format, Format), CliError> {
     let by_name = effective_name(io, file)
         .map(|p| Format::from_path(&p))
         .unwrap_or(Format::Binary);
-    let input = match &io.input_type {
-        Some(t) => parse_type("input-type", t)?,
-        None => by_name,
-    };
-    let output = match (&io.output_type, &io.input_type) {
-        (Some(t), _) => parse_type("output-type", t)?,
+    let input = io.types.input.format()?.unwrap_or(by_name);
+    let output = match (io.types.output()?, &io.types.input.input_type) {
+        (Some(t), _) => t,
         (None, Some(_)) => input,
         (None, None) => by_name,
     };

@@ -6,7 +6,6 @@
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand};
 use secrecy::ExposeSecret;
 use secrets_core::keys::discovery::ProcessEnv;
 use secrets_core::keys::ssh_to_age;
@@ -18,24 +17,12 @@ use zeroize::Zeroizing;
 
 use super::maintain::lock_and_recover;
 use super::{identities, read_input, Context};
+use crate::cli::secrets::{
+    AddArgs, HostAction, HostArgs, InitArgs, KeygenArgs, ListArgs, RmArgs, ShowArgs, SshToAgeArgs,
+};
 use crate::error::CliError;
 use crate::output::write_stdout;
 use crate::ui;
-
-/// The store directory option every store command takes.
-#[derive(Debug, Args)]
-pub struct DirArg {
-    /// The secrets store (default: $NSEC_DIR, else secrets/.sops.yaml or
-    /// .sops.yaml found upward from the working directory).
-    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
-    pub dir: Option<PathBuf>,
-}
-
-impl DirArg {
-    fn repo(&self, ctx: &Context) -> Result<Repo, CliError> {
-        Ok(Repo::discover(self.dir.as_deref(), None, &ctx.cwd)?)
-    }
-}
 
 fn user_name() -> String {
     std::env::var("USER")
@@ -49,17 +36,6 @@ fn shown(ctx: &Context, p: &Path) -> String {
 }
 
 // ------------------------------------------------------------------- init
-
-/// `nsec init`.
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// Where to create the store (default: $NSEC_DIR, else ./secrets).
-    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
-    pub dir: Option<PathBuf>,
-    /// Your name in .sops.yaml (the anchor of your key; default: $USER).
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-}
 
 /// `nsec init`.
 pub fn init(ctx: &Context, args: &InitArgs) -> Result<(), CliError> {
@@ -100,18 +76,6 @@ pub fn init(ctx: &Context, args: &InitArgs) -> Result<(), CliError> {
 // ----------------------------------------------------------------- keygen
 
 /// `nsec keygen`.
-#[derive(Debug, Args)]
-pub struct KeygenArgs {
-    /// Write the identity to FILE (mode 0600; never overwritten) instead of stdout.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Generate a post-quantum MLKEM768-X25519 identity (AGE-SECRET-KEY-PQ-1…,
-    /// recipient age1pq1…), as age-keygen -pq of age 1.3 does.
-    #[arg(long)]
-    pub pq: bool,
-}
-
-/// `nsec keygen`.
 pub fn keygen(_ctx: &Context, args: &KeygenArgs) -> Result<(), CliError> {
     let (text, public) = if args.pq {
         store::new_pq_identity_file()?
@@ -129,20 +93,6 @@ pub fn keygen(_ctx: &Context, args: &KeygenArgs) -> Result<(), CliError> {
 }
 
 // ------------------------------------------------------------- ssh-to-age
-
-/// `nsec ssh-to-age`.
-#[derive(Debug, Args)]
-pub struct SshToAgeArgs {
-    /// The SSH key file, or - for standard input.
-    #[arg(long, short = 'i', value_name = "FILE", default_value = "-")]
-    pub input: String,
-    /// Write the result to FILE instead of stdout.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Convert a private key (OpenSSH, unencrypted) to an age identity.
-    #[arg(long, alias = "private-key")]
-    pub private_key: bool,
-}
 
 /// `nsec ssh-to-age`.
 pub fn ssh_to_age(_ctx: &Context, args: &SshToAgeArgs) -> Result<(), CliError> {
@@ -165,39 +115,6 @@ pub fn ssh_to_age(_ctx: &Context, args: &SshToAgeArgs) -> Result<(), CliError> {
 }
 
 // -------------------------------------------------------------------- add
-
-/// `nsec add`.
-#[derive(Debug, Args)]
-pub struct AddArgs {
-    /// The secret's name, e.g. api-keys/openai (a path inside the store).
-    pub name: String,
-    /// Template: generic (default), api-key, ssh-key, database, wireguard, or
-    /// one of the store's .nsec/templates/.
-    #[arg(long, short = 't', value_name = "TEMPLATE")]
-    pub template: Option<String>,
-    /// Generate the value: password, hex, base64, ssh-ed25519, wireguard.
-    #[arg(long, short = 'g', value_name = "KIND")]
-    pub generate: Option<String>,
-    /// Length: characters for passwords, random bytes for hex/base64.
-    #[arg(long, value_name = "N")]
-    pub length: Option<usize>,
-    /// Password characters: alnum (default), alpha, lower, upper, digits,
-    /// hex, ascii, or the characters themselves.
-    #[arg(long, value_name = "CHARSET")]
-    pub charset: Option<String>,
-    /// Read the value from FILE (kept as is, newlines included).
-    #[arg(long, value_name = "FILE")]
-    pub from_file: Option<PathBuf>,
-    /// Replace an existing secret.
-    #[arg(long)]
-    pub force: bool,
-    /// A non-secret field or metadata value: KEY=VALUE (e.g. user=app,
-    /// owner=alice, description=…). Secret values are never taken from here.
-    #[arg(long, value_name = "KEY=VALUE")]
-    pub field: Vec<String>,
-    #[command(flatten)]
-    pub store: DirArg,
-}
 
 /// Asks for a secret twice on the terminal until both entries agree.
 pub fn ask_secret(label: &str) -> Result<Zeroizing<String>, CliError> {
@@ -226,7 +143,7 @@ pub fn ask_secret(label: &str) -> Result<Zeroizing<String>, CliError> {
 
 /// `nsec add`.
 pub fn add(ctx: &Context, args: &AddArgs) -> Result<(), CliError> {
-    let repo = args.store.repo(ctx)?;
+    let repo = ctx.repo(&args.store)?;
     let kind = args
         .generate
         .as_deref()
@@ -390,21 +307,8 @@ pub fn add(ctx: &Context, args: &AddArgs) -> Result<(), CliError> {
 // ------------------------------------------------------------------- show
 
 /// `nsec show`.
-#[derive(Debug, Args)]
-pub struct ShowArgs {
-    /// The secret's name.
-    pub name: String,
-    /// Print this field (default: the field named after the secret, else
-    /// the whole document).
-    #[arg(long, value_name = "FIELD")]
-    pub field: Option<String>,
-    #[command(flatten)]
-    pub store: DirArg,
-}
-
-/// `nsec show`.
 pub fn show(ctx: &Context, args: &ShowArgs) -> Result<(), CliError> {
-    let repo = args.store.repo(ctx)?;
+    let repo = ctx.repo(&args.store)?;
     let mut value = store::show(&repo, &args.name, args.field.as_deref(), &identities())?;
     if !value.ends_with('\n') {
         value.push('\n');
@@ -415,18 +319,8 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<(), CliError> {
 // ------------------------------------------------------------------- list
 
 /// `nsec list`.
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Print JSON (one object per secret).
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub store: DirArg,
-}
-
-/// `nsec list`.
 pub fn list(ctx: &Context, args: &ListArgs) -> Result<(), CliError> {
-    let repo = args.store.repo(ctx)?;
+    let repo = ctx.repo(&args.store)?;
     let infos = store::list(&repo, &ctx.cwd)?;
     if args.json {
         let items: Vec<serde_json::Value> = infos
@@ -509,20 +403,8 @@ fn short(key: &str) -> String {
 // --------------------------------------------------------------------- rm
 
 /// `nsec rm`.
-#[derive(Debug, Args)]
-pub struct RmArgs {
-    /// The secret's name.
-    pub name: String,
-    /// Do not ask for confirmation.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    #[command(flatten)]
-    pub store: DirArg,
-}
-
-/// `nsec rm`.
 pub fn rm(ctx: &Context, args: &RmArgs) -> Result<(), CliError> {
-    let repo = args.store.repo(ctx)?;
+    let repo = ctx.repo(&args.store)?;
     let path = repo.secret_path(&args.name)?;
     if !path.is_file() {
         return Err(Error::SecretNotFound {
@@ -542,62 +424,6 @@ pub fn rm(ctx: &Context, args: &RmArgs) -> Result<(), CliError> {
 }
 
 // ------------------------------------------------------------------- host
-
-/// `nsec host`.
-#[derive(Debug, Args)]
-pub struct HostArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub action: HostAction,
-}
-
-/// `nsec host add|rm|list`.
-#[derive(Debug, Subcommand)]
-pub enum HostAction {
-    /// Add a host (or person) as a recipient in .sops.yaml.
-    Add {
-        /// The host's name (its anchor in .sops.yaml).
-        name: String,
-        /// The host's age recipient (age1…).
-        #[arg(
-            long,
-            value_name = "RECIPIENT",
-            conflicts_with = "ssh_key",
-            required_unless_present = "ssh_key"
-        )]
-        age: Option<String>,
-        /// The host's SSH ed25519 public key file (or - for stdin), e.g.
-        /// /etc/ssh/ssh_host_ed25519_key.pub or `ssh-keyscan -t ed25519 host`.
-        #[arg(long, value_name = "FILE")]
-        ssh_key: Option<String>,
-        /// Only the rules whose path_regex contains this text (default: all).
-        #[arg(long, value_name = "TEXT")]
-        only: Option<String>,
-        /// Re-key the affected secrets without asking (all or nothing).
-        #[arg(long, short = 'y')]
-        yes: bool,
-        #[command(flatten)]
-        store: DirArg,
-    },
-    /// Remove a host (or person) from .sops.yaml.
-    Rm {
-        /// The host's name.
-        name: String,
-        /// Re-key the affected secrets without asking (all or nothing).
-        #[arg(long, short = 'y')]
-        yes: bool,
-        #[command(flatten)]
-        store: DirArg,
-    },
-    /// List the named recipients of .sops.yaml and what each can read.
-    List {
-        /// Print JSON (one object per recipient).
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        store: DirArg,
-    },
-}
 
 /// A path as a shell word: unchanged when it has only safe characters,
 /// else single-quoted (so a printed command works when pasted).
@@ -639,7 +465,7 @@ pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
                 .map(|f| read_input(f).map(|b| String::from_utf8_lossy(&b).into_owned()))
                 .transpose()?;
             let recipient = store::host_recipient(age.as_deref(), ssh_text.as_deref())?;
-            let (lock, repo, done) = lock_and_recover(dir.repo(ctx)?)?;
+            let (lock, repo, done) = lock_and_recover(ctx.repo(dir)?)?;
             if let Some(job) = done.filter(|j| j.is("host add", name) && j.recipient == recipient) {
                 return host_job_finished(ctx, &repo, &job);
             }
@@ -651,13 +477,13 @@ pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
             yes,
             store: dir,
         } => {
-            let (lock, repo, done) = lock_and_recover(dir.repo(ctx)?)?;
+            let (lock, repo, done) = lock_and_recover(ctx.repo(dir)?)?;
             if let Some(job) = done.filter(|j| j.is("host rm", name)) {
                 return host_job_finished(ctx, &repo, &job);
             }
             (store::plan_host_rm(&repo, &ctx.cwd, name)?, *yes, lock)
         }
-        HostAction::List { json, store: dir } => return host_list(ctx, &dir.repo(ctx)?, *json),
+        HostAction::List { json, store: dir } => return host_list(ctx, &ctx.repo(dir)?, *json),
     };
     let config = shown(ctx, &plan.repo.config.path);
     let rekey = if plan.out_of_date.is_empty() {

@@ -1,7 +1,7 @@
 //! `nsec completion`, `nsec man` and the hidden `nsec __complete-names`.
 //!
 //! Completion scripts and man pages are generated from the clap definitions
-//! in `cli.rs` (clap_complete, clap_mangen), so they never drift from
+//! in `cli/` (clap_complete, clap_mangen), so they never drift from
 //! `--help`. Store NAMEs are completed by a small hand-written function per
 //! shell, appended to clap_complete's script, that asks
 //! `nsec __complete-names -- WORDS…` for candidates: clap_complete's own
@@ -11,55 +11,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, CommandFactory, ValueEnum};
+use clap::CommandFactory;
 use clap_complete::Shell;
 use secrets_core::repo::Repo;
 
 use super::Context;
+use crate::cli::shell::{CompleteNamesArgs, CompletionArgs, CompletionShell, ManArgs};
 use crate::cli::Cli;
 use crate::error::CliError;
 use crate::output::write_stdout;
-
-/// A shell nsec writes a completion script for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CompletionShell {
-    /// bash (needs bash-completion's `complete`, bash 4 or newer).
-    Bash,
-    /// zsh (load after `compinit`).
-    Zsh,
-    /// fish.
-    Fish,
-}
-
-/// `nsec completion`.
-#[derive(Debug, Args)]
-pub struct CompletionArgs {
-    /// The shell: bash, zsh or fish.
-    #[arg(value_enum, value_name = "SHELL")]
-    pub shell: CompletionShell,
-}
-
-/// `nsec man`.
-#[derive(Debug, Args)]
-pub struct ManArgs {
-    /// Write nsec.1 and one page per subcommand (nsec-SUB.1) into this
-    /// directory (created if missing) instead of printing nsec(1).
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-}
-
-/// `nsec __complete-names`.
-#[derive(Debug, Args)]
-pub struct CompleteNamesArgs {
-    /// The secrets store (default: $NSEC_DIR, or found upward); a `--dir`
-    /// among WORDS wins.
-    #[arg(long, value_name = "DIR", env = "NSEC_DIR")]
-    pub dir: Option<PathBuf>,
-    /// The words of the command line before the one being completed,
-    /// without the program name. Without them every NAME is printed.
-    #[arg(last = true, value_name = "WORDS")]
-    pub words: Vec<String>,
-}
 
 /// The subcommands that take a store NAME, and the id of the positional
 /// argument that takes it.
@@ -220,7 +180,7 @@ fn render(man: &clap_mangen::Man, buf: &mut Vec<u8>, path: &Path) -> Result<(), 
 /// without WORDS). Completion must never disturb the prompt: with no store,
 /// or one that cannot be read, it prints nothing and succeeds.
 pub fn complete_names(ctx: &Context, args: &CompleteNamesArgs) -> Result<(), CliError> {
-    let mut dir = args.dir.clone();
+    let mut dir = args.store.dir.clone();
     if !args.words.is_empty() {
         match name_slot(&args.words) {
             Some(given_dir) => {

@@ -264,7 +264,7 @@ fn per_host_declarations_deploy_with_only_that_hosts_key() {
             declared_files.insert(file.canonicalize().unwrap());
         }
         // Every file left out is one the host cannot read.
-        let repo = secrets_core::repo::Repo::open(&store).unwrap();
+        let repo = secrets_core::repo::Store::open(&store).unwrap();
         for entry in repo.secret_files().unwrap() {
             let canonical = entry.canonicalize().unwrap();
             if declared_files.contains(&canonical) {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use secrets_core::ops::{nix, validate};
-use secrets_core::repo::Repo;
+use secrets_core::repo::Store;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
 
 /// Prints what `host` gets and what would fail; true when nothing would.
 fn check(store: &std::path::Path, host: &str) -> Result<bool, secrets_core::Error> {
-    let repo = Repo::open(store)?;
+    let repo = Store::open(store)?;
     // What the host's sops-nix declarations install (what `nsec nix --host`
     // prints), names decided over the whole store.
     let plan = nix::plan(&repo, Some(host))?;

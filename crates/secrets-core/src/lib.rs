@@ -207,9 +207,7 @@ pub use file::{DecryptOptions, EncryptOptions, Opened, SopsFile};
 pub use format::Format;
 pub use keys::Identities;
 pub use ops::{decrypt_file, decrypt_file_to_tree, encrypt_file, open_file};
-pub use repo::Repo;
-/// The secrets store (a directory with a `.sops.yaml`): see [`Repo`].
-pub type Store = repo::Repo;
+pub use repo::Store;
 pub use secrets_store::AddOptions;
 pub use store::StoreOptions;
 pub use time::Timestamp;

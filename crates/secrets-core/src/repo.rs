@@ -25,7 +25,7 @@ pub(crate) const EXTENSIONS: [&str; 6] = ["yaml", "yml", "json", "env", "ini", "
 
 /// An opened secrets store.
 #[derive(Clone, Debug)]
-pub struct Repo {
+pub struct Store {
     /// The store directory (holding `.sops.yaml`).
     pub root: PathBuf,
     /// Its `.sops.yaml`.
@@ -50,21 +50,21 @@ pub fn find_root(dir: Option<&Path>, env_dir: Option<&Path>, cwd: &Path) -> Resu
     })
 }
 
-impl Repo {
+impl Store {
     /// Finds and opens the store (see [`find_root`]).
-    pub fn discover(dir: Option<&Path>, env_dir: Option<&Path>, cwd: &Path) -> Result<Repo> {
-        Repo::open(&find_root(dir, env_dir, cwd)?)
+    pub fn discover(dir: Option<&Path>, env_dir: Option<&Path>, cwd: &Path) -> Result<Store> {
+        Store::open(&find_root(dir, env_dir, cwd)?)
     }
 
     /// Opens the store at `root`.
-    pub fn open(root: &Path) -> Result<Repo> {
+    pub fn open(root: &Path) -> Result<Store> {
         let config_path = root.join(CONFIG_NAME);
         if !config_path.is_file() {
             return Err(Error::StoreNotFound {
                 from: root.to_path_buf(),
             });
         }
-        Ok(Repo {
+        Ok(Store {
             root: root.to_path_buf(),
             config: Config::load(&config_path)?,
         })
@@ -175,7 +175,7 @@ pub(crate) fn glob_match(glob: &str, rel: &str) -> bool {
 }
 
 /// The file of secret `name` in the store at `root` (see
-/// [`Repo::secret_path`]).
+/// [`Store::secret_path`]).
 fn secret_path_in(root: &Path, name: &str) -> Result<PathBuf> {
     let bad = |reason: &str| Error::InvalidName {
         name: name.to_string(),
@@ -416,10 +416,10 @@ fn walk_all(
 mod tests {
     use super::*;
 
-    fn repo() -> (tempfile::TempDir, Repo) {
+    fn repo() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CONFIG_NAME), "creation_rules: []\n").unwrap();
-        let r = Repo::open(dir.path()).unwrap();
+        let r = Store::open(dir.path()).unwrap();
         (dir, r)
     }
 

@@ -24,10 +24,10 @@ use crate::ops::secrets::{
     SecretInfo,
 };
 use crate::ops::validate::{self, Report, ValidateOptions};
-use crate::repo::Repo;
+use crate::repo::Store;
 use crate::tree::{PathStep, Value};
 
-/// How a new secret is made ([`Repo::plan_add`]).
+/// How a new secret is made ([`Store::plan_add`]).
 #[derive(Clone, Debug, Default)]
 pub struct AddOptions {
     /// The template (`generic` when `None`): a built-in one or the store's
@@ -39,7 +39,7 @@ pub struct AddOptions {
     pub force: bool,
 }
 
-impl Repo {
+impl Store {
     /// Every secret with its format, recipients and status, sorted by
     /// name. Reads metadata only: no identity is needed.
     pub fn list(&self) -> Result<Vec<SecretInfo>> {
@@ -114,7 +114,7 @@ impl Repo {
 
     /// Plans adding recipient `recipient` as `name` (to the rules whose
     /// `path_regex` contains `only`, or all). Nothing is written until
-    /// [`Repo::apply_host_plan`].
+    /// [`Store::apply_host_plan`].
     pub fn plan_host_add(
         &self,
         name: &str,

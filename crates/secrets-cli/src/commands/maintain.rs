@@ -11,7 +11,7 @@ use secrets_core::ops::integrate::{self, MergeOutcome};
 use secrets_core::ops::revoke as revoke_op;
 use secrets_core::ops::rotate_store::{self, Job, Plan, Progress, Recovery, Selection};
 use secrets_core::ops::validate::{self, Severity, ValidateOptions};
-use secrets_core::repo::{self, Repo};
+use secrets_core::repo::{self, Store};
 
 use super::{identities, Context};
 use crate::cli::keys::RotateArgs;
@@ -23,8 +23,8 @@ fn store_root(ctx: &Context, dir: Option<&Path>) -> Result<PathBuf, CliError> {
     Ok(repo::find_root(dir, None, &ctx.cwd)?)
 }
 
-fn open_repo(ctx: &Context, dir: Option<&Path>) -> Result<Repo, CliError> {
-    Ok(Repo::open(&store_root(ctx, dir)?)?)
+fn open_repo(ctx: &Context, dir: Option<&Path>) -> Result<Store, CliError> {
+    Ok(Store::open(&store_root(ctx, dir)?)?)
 }
 
 /// `nsec validate`: exit 0 when clean (warnings allowed), 1 on problems.
@@ -143,7 +143,7 @@ fn print_recovery(r: &Recovery, job: Option<&Job>) {
 /// undoes an interrupted one, saying so. Returns the lock, the store as it
 /// is now (recovery may have replaced `.sops.yaml`), and the job recovery
 /// completed, if any: a rerun of that very command is then done.
-pub(crate) fn lock_and_recover(repo: Repo) -> Result<(FileLock, Repo, Option<Job>), CliError> {
+pub(crate) fn lock_and_recover(repo: Store) -> Result<(FileLock, Store, Option<Job>), CliError> {
     let lock = rotate_store::lock_store(&repo.root)?;
     let (recovery, job) = rotate_store::recover_job(&repo.root)?;
     print_recovery(&recovery, job.as_ref());
@@ -160,7 +160,7 @@ pub(crate) fn lock_and_recover(repo: Repo) -> Result<(FileLock, Repo, Option<Job
     let repo = if recovery == Recovery::Clean {
         repo
     } else {
-        Repo::open(&repo.root)?
+        Store::open(&repo.root)?
     };
     Ok((lock, repo, completed))
 }

@@ -35,8 +35,12 @@ pub struct Context {
 
 impl Context {
     /// The store `--dir` names, or the one found from the working directory.
-    pub fn repo(&self, store: &DirArg) -> Result<repo::Repo, CliError> {
-        Ok(repo::Repo::discover(store.dir.as_deref(), None, &self.cwd)?)
+    pub fn repo(&self, store: &DirArg) -> Result<repo::Store, CliError> {
+        Ok(repo::Store::discover(
+            store.dir.as_deref(),
+            None,
+            &self.cwd,
+        )?)
     }
 
     /// From the parsed command line.

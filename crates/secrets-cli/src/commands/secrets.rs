@@ -11,7 +11,7 @@ use secrets_core::keys::discovery::ProcessEnv;
 use secrets_core::keys::ssh_to_age;
 use secrets_core::ops::rotate_store::Job;
 use secrets_core::ops::secrets::{self as store, generate::Kind, AddInputs};
-use secrets_core::repo::Repo;
+use secrets_core::repo::Store;
 use secrets_core::Error;
 use zeroize::Zeroizing;
 
@@ -537,7 +537,7 @@ fn host_changed(job: &Job, config: &str, out_of_date: &[String]) {
 
 /// A rerun of a `host add/rm` whose commit was interrupted: recovery has
 /// just completed it.
-fn host_job_finished(ctx: &Context, repo: &Repo, job: &Job) -> Result<(), CliError> {
+fn host_job_finished(ctx: &Context, repo: &Store, job: &Job) -> Result<(), CliError> {
     host_changed(job, &shown(ctx, &repo.config.path), &job.secrets);
     for name in &job.secrets {
         eprintln!("  updated {name}");
@@ -546,7 +546,7 @@ fn host_job_finished(ctx: &Context, repo: &Repo, job: &Job) -> Result<(), CliErr
 }
 
 /// `nsec host list`.
-fn host_list(ctx: &Context, repo: &Repo, json: bool) -> Result<(), CliError> {
+fn host_list(ctx: &Context, repo: &Store, json: bool) -> Result<(), CliError> {
     let hosts = store::host_list(repo, &ctx.cwd)?;
     if json {
         let items: Vec<serde_json::Value> = hosts

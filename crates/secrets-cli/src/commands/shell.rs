@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 use clap_complete::Shell;
-use secrets_core::repo::Repo;
+use secrets_core::repo::Store;
 
 use super::Context;
 use crate::cli::shell::{CompleteNamesArgs, CompletionArgs, CompletionShell, ManArgs};
@@ -191,7 +191,7 @@ pub fn complete_names(ctx: &Context, args: &CompleteNamesArgs) -> Result<(), Cli
             None => return Ok(()),
         }
     }
-    let Ok(repo) = Repo::discover(dir.as_deref(), None, &ctx.cwd) else {
+    let Ok(repo) = Store::discover(dir.as_deref(), None, &ctx.cwd) else {
         return Ok(());
     };
     let Ok(names) = repo.secret_names() else {

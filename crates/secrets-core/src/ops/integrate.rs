@@ -13,7 +13,7 @@ use crate::file::{DecryptOptions, SopsFile};
 use crate::format::Format;
 use crate::fsio;
 use crate::keys::discovery::Identities;
-use crate::repo::Repo;
+use crate::repo::Store;
 use crate::store::{self, StoreOptions};
 use crate::tree::{Item, Map, Value};
 
@@ -78,7 +78,7 @@ pub struct Installed {
 /// Installs the pre-commit hook, the diff and merge drivers and the
 /// `.gitattributes` lines for the store. `nsec` is the command the hooks run.
 /// Running it again changes nothing.
-pub fn git_install(repo: &Repo, nsec: &str) -> Result<Installed> {
+pub fn git_install(repo: &Store, nsec: &str) -> Result<Installed> {
     let mut done = Installed::default();
     let root = &repo.root;
     let top = PathBuf::from(git(root, &["rev-parse", "--show-toplevel"])?);

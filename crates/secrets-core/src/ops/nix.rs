@@ -60,7 +60,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::file::SopsFile;
 use crate::format::Format;
-use crate::repo::Repo;
+use crate::repo::Store;
 use crate::rules::{Config, CONFIG_NAME};
 use crate::store;
 use crate::tree::{Item, Map, Value};
@@ -350,14 +350,14 @@ pub(crate) fn sops_nix_can_open(recipient: &str) -> bool {
 }
 
 /// Plans the declarations for the store, or for `host` only.
-pub fn plan(repo: &Repo, host: Option<&str>) -> Result<NixPlan> {
+pub fn plan(repo: &Store, host: Option<&str>) -> Result<NixPlan> {
     let config_path = repo.root.join(CONFIG_NAME);
     let text = crate::fsio::read_file(&config_path)?;
     let settings = settings(&config_path, &text)?;
     plan_with(repo, &settings, host)
 }
 
-fn plan_with(repo: &Repo, settings: &NixSettings, host: Option<&str>) -> Result<NixPlan> {
+fn plan_with(repo: &Store, settings: &NixSettings, host: Option<&str>) -> Result<NixPlan> {
     let mut notes = Vec::new();
     let mut candidates = Vec::new();
     for file in repo.secret_files()? {
@@ -740,7 +740,7 @@ pub(crate) fn relative_path(path: &Path, base: &Path) -> String {
 /// directory at or above the store holding `flake.nix` or `.git` (the
 /// repository root, where `configuration.nix` or `flake.nix` sits), else the
 /// store's parent.
-pub fn default_base(repo: &Repo) -> PathBuf {
+pub fn default_base(repo: &Store) -> PathBuf {
     repo.root
         .ancestors()
         .find(|d| d.join("flake.nix").exists() || d.join(".git").exists())
@@ -833,7 +833,7 @@ pub fn render_module(plan: &NixPlan, base: &Path) -> String {
 /// Pins `names` (store name → attribute prefix) in `.sops.yaml` under
 /// `nsec.nix.<secret>.name`, keeping every other byte. Used by `nsec add`
 /// so that a new secret never renames one already deployed.
-pub(crate) fn pin_names(repo: &Repo, names: &[(String, String)]) -> Result<()> {
+pub(crate) fn pin_names(repo: &Store, names: &[(String, String)]) -> Result<()> {
     if names.is_empty() {
         return Ok(());
     }

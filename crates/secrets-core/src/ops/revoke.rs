@@ -22,7 +22,7 @@ use crate::format::Format;
 use crate::keys::discovery::Identities;
 use crate::ops::config_edit;
 use crate::ops::rotate_store::{self, ConfigChange, Job, Plan, Progress, Selection};
-use crate::repo::Repo;
+use crate::repo::Store;
 use crate::rules::Config;
 
 /// Who is revoked and what they could read.
@@ -44,7 +44,7 @@ pub struct RevokePlan {
 
 /// Resolves `who` (a recipient name from `.sops.yaml`, or the recipient
 /// itself) and works out the new config and the files to re-key.
-pub fn plan(repo: &Repo, who: &str) -> Result<RevokePlan> {
+pub fn plan(repo: &Store, who: &str) -> Result<RevokePlan> {
     let config = &repo.config;
     let (recipient, name) = if who.starts_with("age1") || who.starts_with("ssh-") {
         (who.to_string(), config.name_of(who).map(str::to_string))
@@ -113,13 +113,13 @@ pub fn plan(repo: &Repo, who: &str) -> Result<RevokePlan> {
 /// the commit changes nothing; one during it is completed by the next
 /// `nsec revoke` or `nsec rotate`.
 pub fn execute(
-    repo: &Repo,
+    repo: &Store,
     plan: &RevokePlan,
     identities: &Identities,
     progress: &dyn Progress,
 ) -> Result<Plan> {
     let config = Config::parse(&repo.config.path, plan.new_config.as_bytes())?;
-    let new_repo = Repo {
+    let new_repo = Store {
         root: repo.root.clone(),
         config,
     };

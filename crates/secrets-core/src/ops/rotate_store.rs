@@ -46,7 +46,7 @@ use crate::format::Format;
 use crate::fsio::{self, FileLock};
 use crate::keys::discovery::Identities;
 use crate::ops::{self, EncryptOverrides};
-use crate::repo::Repo;
+use crate::repo::Store;
 use zeroize::Zeroizing;
 
 /// One file of a rotation plan.
@@ -127,7 +127,7 @@ fn temp_path(file: &Path) -> PathBuf {
 }
 
 /// Makes the plan.
-pub fn plan(repo: &Repo, selection: &Selection) -> Result<Plan> {
+pub fn plan(repo: &Store, selection: &Selection) -> Result<Plan> {
     let all = repo.secret_files()?;
     let mut out = Plan::default();
     let chosen: Vec<PathBuf> = match selection {
@@ -448,7 +448,7 @@ pub(crate) fn run_journaled(
 /// Carries out a plan: every file gets a new data key and its rule's
 /// recipients. All or nothing (see the module docs).
 pub fn execute(
-    repo: &Repo,
+    repo: &Store,
     plan: &Plan,
     identities: &Identities,
     progress: &dyn Progress,
@@ -460,7 +460,7 @@ pub fn execute(
 /// when `config` is given (`revoke`). `repo` holds the config the files
 /// are re-keyed for: the new one.
 pub(crate) fn execute_job(
-    repo: &Repo,
+    repo: &Store,
     plan: &Plan,
     identities: &Identities,
     progress: &dyn Progress,
@@ -501,7 +501,7 @@ fn lock_all(files: &[PathBuf]) -> Result<Vec<FileLock>> {
 /// Writes `path` with a new data key and its rule's recipients to `tmp`,
 /// and checks that `tmp` decrypts to the same documents.
 fn prepare_file(
-    repo: &Repo,
+    repo: &Store,
     path: &Path,
     tmp: &Path,
     identities: &Identities,

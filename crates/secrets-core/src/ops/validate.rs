@@ -300,7 +300,7 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
     }
 
     // Checks 2–7, file by file.
-    let repo_files = crate::repo::Repo::open(root).and_then(|r| {
+    let repo_files = crate::repo::Store::open(root).and_then(|r| {
         let files = r.secret_files()?;
         Ok((r, files))
     });

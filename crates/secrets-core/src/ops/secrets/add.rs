@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::file::{self, EncryptOptions};
 use crate::format::Format;
 use crate::fsio;
-use crate::repo::{Repo, EXTENSIONS};
+use crate::repo::{Store, EXTENSIONS};
 use crate::time::Timestamp;
 use crate::tree::{Map, Value};
 
@@ -75,7 +75,7 @@ impl AddPlan {
 /// Checks the name against the files already in the store: the same file
 /// (refused without `force`), the same secret in another format, or a
 /// path through an existing file.
-fn check_collisions(repo: &Repo, name: &str, path: &Path, force: bool) -> Result<()> {
+fn check_collisions(repo: &Store, name: &str, path: &Path, force: bool) -> Result<()> {
     let bad = |reason: String| Error::InvalidName {
         name: name.to_string(),
         reason,
@@ -118,7 +118,7 @@ fn check_collisions(repo: &Repo, name: &str, path: &Path, force: bool) -> Result
 /// asked for or written yet, so every error comes before the user types a
 /// secret.
 pub fn plan_add(
-    repo: &Repo,
+    repo: &Store,
     cwd: &Path,
     name: &str,
     template_name: Option<&str>,
@@ -219,7 +219,7 @@ pub struct AddOutcome {
 
 /// Builds, encrypts and writes the secret of `plan` (atomically, 0644).
 /// Every value is checked first; on any error nothing is written.
-pub fn add(repo: &Repo, plan: &AddPlan, inputs: AddInputs, force: bool) -> Result<AddOutcome> {
+pub fn add(repo: &Store, plan: &AddPlan, inputs: AddInputs, force: bool) -> Result<AddOutcome> {
     let mut doc = Map::new();
     let mut public = Vec::new();
     for pf in &plan.fields {
@@ -329,7 +329,7 @@ pub fn add(repo: &Repo, plan: &AddPlan, inputs: AddInputs, force: bool) -> Resul
 /// it would otherwise rename. Never fails: the secret is already written;
 /// what could not be done is in the notes.
 fn declare_new(
-    repo: &Repo,
+    repo: &Store,
     name: &str,
     before: &std::collections::BTreeMap<String, String>,
 ) -> (String, Vec<(String, String)>, Vec<crate::ops::nix::Note>) {
@@ -372,7 +372,7 @@ fn declare_new(
 }
 
 /// Deletes a secret's file. Returns the path removed.
-pub fn remove(repo: &Repo, name: &str) -> Result<PathBuf> {
+pub fn remove(repo: &Store, name: &str) -> Result<PathBuf> {
     let path = existing(repo, name)?;
     std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
     Ok(path)

@@ -24,7 +24,7 @@ use crate::keys::discovery::Identities;
 use crate::keys::ssh_to_age;
 use crate::ops::config_edit::{self, anchored, config_error, indent_of, is_blank_or_comment, item};
 use crate::ops::rotate_store;
-use crate::repo::Repo;
+use crate::repo::Store;
 use crate::rules::Config;
 
 use super::show::{list, SecretInfo, Status};
@@ -276,7 +276,7 @@ pub struct HostPlan {
     /// The `.sops.yaml` text to write.
     pub new_config: String,
     /// The store with the new `.sops.yaml` (not written yet).
-    pub repo: Repo,
+    pub repo: Store,
     /// Secrets whose recipients differ from their rules under the new
     /// config (and unreadable secrets whose rule changes): what a re-key
     /// must update.
@@ -289,7 +289,7 @@ pub struct HostChange {
     /// The recipient added or removed.
     pub recipient: String,
     /// The store, with the new `.sops.yaml`.
-    pub repo: Repo,
+    pub repo: Store,
     /// The secret files re-keyed for their new rules.
     pub updated: Vec<PathBuf>,
     /// Secrets whose recipients still differ from their rules (not
@@ -301,7 +301,7 @@ pub struct HostChange {
 /// whose path_regex contains `only`, or all), keeping its comments and
 /// layout (see `add_host`).
 pub fn plan_host_add(
-    repo: &Repo,
+    repo: &Store,
     cwd: &Path,
     name: &str,
     recipient: &str,
@@ -325,7 +325,7 @@ fn read_config_text(path: &Path) -> Result<String> {
 
 /// Plans removing host `name` from `.sops.yaml`, keeping its comments and
 /// layout (see `remove_host`).
-pub fn plan_host_rm(repo: &Repo, cwd: &Path, name: &str) -> Result<HostPlan> {
+pub fn plan_host_rm(repo: &Store, cwd: &Path, name: &str) -> Result<HostPlan> {
     let path = &repo.config.path;
     let text = read_config_text(path)?;
     let (new, recipient) = remove_host(path, &text, name)?;
@@ -333,7 +333,7 @@ pub fn plan_host_rm(repo: &Repo, cwd: &Path, name: &str) -> Result<HostPlan> {
 }
 
 fn host_plan(
-    repo: &Repo,
+    repo: &Store,
     cwd: &Path,
     removing: bool,
     name: &str,
@@ -342,7 +342,7 @@ fn host_plan(
     new_config: String,
 ) -> Result<HostPlan> {
     let config = crate::rules::Config::parse(&repo.config.path, new_config.as_bytes())?;
-    let new_repo = Repo {
+    let new_repo = Store {
         root: repo.root.clone(),
         config,
     };
@@ -441,7 +441,7 @@ pub fn apply_host_plan(plan: &HostPlan, rekey: Option<&Identities>) -> Result<Ho
 }
 
 /// The new bytes of a secret re-keyed for its rule in `repo`.
-fn rekeyed(repo: &Repo, path: &Path, identities: &Identities) -> Result<Vec<u8>> {
+fn rekeyed(repo: &Store, path: &Path, identities: &Identities) -> Result<Vec<u8>> {
     let original = crate::fsio::read_file(path)?;
     let mut f = SopsFile::parse(Format::from_path(path), &original)?;
     let opts = crate::ops::encrypt_options(
@@ -476,7 +476,7 @@ pub struct HostInfo {
 /// it can read now (from each file's sops metadata: no key is needed) and
 /// those its rules give it but whose files are not re-keyed for it yet.
 /// Unreadable and plaintext files count for neither.
-pub fn host_list(repo: &Repo, cwd: &Path) -> Result<Vec<HostInfo>> {
+pub fn host_list(repo: &Store, cwd: &Path) -> Result<Vec<HostInfo>> {
     let mut hosts: Vec<HostInfo> = repo
         .config
         .recipient_names

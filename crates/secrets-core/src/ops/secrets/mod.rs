@@ -27,7 +27,7 @@ mod show;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::repo::Repo;
+use crate::repo::Store;
 
 pub use add::{add, plan_add, remove, AddInputs, AddOutcome, AddPlan, PlannedField, Source};
 pub use hosts::{
@@ -54,7 +54,7 @@ pub fn last_component(name: &str) -> String {
 }
 
 /// The file of the secret `name`; [`Error::SecretNotFound`] when there is none.
-fn existing(repo: &Repo, name: &str) -> Result<PathBuf> {
+fn existing(repo: &Store, name: &str) -> Result<PathBuf> {
     let path = repo.secret_path(name)?;
     if !path.is_file() {
         return Err(Error::SecretNotFound {

@@ -11,7 +11,7 @@ use crate::file::SopsFile;
 use crate::format::Format;
 use crate::fsio;
 use crate::keys::discovery::Identities;
-use crate::repo::{Repo, EXTENSIONS};
+use crate::repo::{Store, EXTENSIONS};
 use crate::store;
 use crate::tree::Value;
 
@@ -21,7 +21,7 @@ use super::{existing, last_component};
 /// after the secret (`openai` for `api-keys/openai`), else the whole
 /// document in the file's format.
 pub fn show(
-    repo: &Repo,
+    repo: &Store,
     name: &str,
     field: Option<&str>,
     identities: &Identities,
@@ -127,7 +127,7 @@ pub struct SecretInfo {
 /// only metadata: no identity is needed. The status is what
 /// `nsec validate --keyless` reports for the file, its most serious problem
 /// first, so the two never disagree.
-pub fn list(repo: &Repo, cwd: &Path) -> Result<Vec<SecretInfo>> {
+pub fn list(repo: &Store, cwd: &Path) -> Result<Vec<SecretInfo>> {
     let report = crate::ops::validate::validate(
         &repo.root,
         &crate::ops::validate::ValidateOptions::default(),
@@ -177,7 +177,7 @@ pub fn list(repo: &Repo, cwd: &Path) -> Result<Vec<SecretInfo>> {
     Ok(out)
 }
 
-fn info(repo: &Repo, cwd: &Path, path: &Path) -> Result<SecretInfo> {
+fn info(repo: &Store, cwd: &Path, path: &Path) -> Result<SecretInfo> {
     let format = Format::from_path(path);
     let name = repo.name_of(path).unwrap_or_default();
     let bytes = crate::fsio::read_file(path)?;
@@ -236,7 +236,7 @@ fn info(repo: &Repo, cwd: &Path, path: &Path) -> Result<SecretInfo> {
 }
 
 /// The files whose recipients differ from their rules.
-pub fn out_of_date(repo: &Repo, cwd: &Path) -> Result<Vec<SecretInfo>> {
+pub fn out_of_date(repo: &Store, cwd: &Path) -> Result<Vec<SecretInfo>> {
     let mut out = Vec::new();
     for path in repo.secret_files()? {
         let known = path
@@ -257,7 +257,7 @@ pub fn out_of_date(repo: &Repo, cwd: &Path) -> Result<Vec<SecretInfo>> {
 /// (values, MAC and `lastmodified` unchanged, like `sops updatekeys`).
 /// Returns one result per file; a failure does not stop the others.
 pub fn update_recipients(
-    repo: &Repo,
+    repo: &Store,
     cwd: &Path,
     files: &[PathBuf],
     identities: &Identities,

@@ -3,7 +3,7 @@
 //!
 //!     cargo run -p secrets-core --example decrypt_file
 
-use secrets_core::{ops, Item, Value};
+use secrets_core::{decrypt_file_to_tree, Item, Value};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/vectors");
@@ -12,7 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "SOPS_AGE_KEY_FILE",
         format!("{root}/keys/age-test-key-A.txt"),
     );
-    let docs = ops::decrypt_file_to_tree(format!("{root}/cases/yaml-nested/encrypted.yaml"))?;
+    let docs = decrypt_file_to_tree(format!("{root}/cases/yaml-nested/encrypted.yaml"))?;
     for item in &docs[0].items {
         match item {
             Item::Entry(key, Value::Map(m)) => {

@@ -5,7 +5,6 @@
 
 use secrecy::ExposeSecret;
 use secrets_core::keys::ssh_to_age;
-use secrets_core::ops;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
@@ -21,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(&secret, "openai: sk-example-not-a-real-key\n")?;
 
     // Encrypt by the rule that matches `api-keys/openai.yaml`.
-    let encrypted = ops::encrypt_file(&secret)?;
+    let encrypted = secrets_core::encrypt_file(&secret)?;
     std::fs::write(&secret, &encrypted)?;
     println!(
         "{}",
@@ -35,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = dir.path().join("keys.txt");
     std::fs::write(&keys, identity.expose_secret())?;
     std::env::set_var("SOPS_AGE_KEY_FILE", &keys);
-    let plaintext = ops::decrypt_file(&secret)?;
+    let plaintext = secrets_core::decrypt_file(&secret)?;
     assert_eq!(plaintext, b"openai: sk-example-not-a-real-key\n");
     println!("decrypted {} bytes: round trip ok", plaintext.len());
     Ok(())

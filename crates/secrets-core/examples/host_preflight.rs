@@ -11,8 +11,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use secrets_core::ops::{nix, validate};
-use secrets_core::repo::Store;
+use secrets_core::ops::validate::{Problem, ValidateOptions};
+use secrets_core::Store;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -35,10 +35,10 @@ fn main() -> ExitCode {
 
 /// Prints what `host` gets and what would fail; true when nothing would.
 fn check(store: &std::path::Path, host: &str) -> Result<bool, secrets_core::Error> {
-    let repo = Store::open(store)?;
+    let secrets = Store::open(store)?;
     // What the host's sops-nix declarations install (what `nsec nix --host`
     // prints), names decided over the whole store.
-    let plan = nix::plan(&repo, Some(host))?;
+    let plan = secrets.nix(Some(host))?;
     println!(
         "{host}: {} secrets to install from {}",
         plan.declarations.len(),
@@ -53,15 +53,12 @@ fn check(store: &std::path::Path, host: &str) -> Result<bool, secrets_core::Erro
         println!("  /run/secrets/{}  <- {}  {key}", d.attr, d.secret);
     }
     // The same plan, checked as the host's activation will run it.
-    let report = validate::validate(
-        &repo.root,
-        &validate::ValidateOptions {
-            host: Some(host.to_string()),
-            ..Default::default()
-        },
-    );
+    let report = secrets.validate(&ValidateOptions {
+        host: Some(host.to_string()),
+        ..Default::default()
+    });
     let host_codes = ["E050", "E051", "E052", "E053", "E054"];
-    let failures: Vec<&validate::Problem> = report
+    let failures: Vec<&Problem> = report
         .problems
         .iter()
         .filter(|p| host_codes.contains(&p.code))

@@ -340,7 +340,7 @@ impl Opened {
 
 /// The master keys of a file's metadata that nsec can encrypt to (age
 /// recipients, PGP fingerprints, AWS KMS keys), group by group.
-pub fn recipient_groups(metadata: &Metadata) -> Result<Vec<GroupKeys>> {
+pub(crate) fn recipient_groups(metadata: &Metadata) -> Result<Vec<GroupKeys>> {
     metadata
         .key_groups
         .iter()

@@ -14,7 +14,7 @@ use crate::tree::{Item, Map, Value};
 
 /// The version nsec writes. sops refuses files whose version is not a semver,
 /// and nsec writes files in the layout of sops 3.11.0.
-pub const SOPS_VERSION: &str = "3.11.0";
+pub(crate) const SOPS_VERSION: &str = "3.11.0";
 
 /// The default selector: keys ending in `_unencrypted` stay plaintext.
 pub(crate) const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";

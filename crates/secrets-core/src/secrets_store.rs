@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
-use crate::callbacks::{Callbacks, Progress};
+use crate::callbacks::Callbacks;
 use crate::error::Result;
 use crate::file::Opened;
 use crate::keys::identities::Identities;
@@ -167,7 +167,7 @@ impl Store {
         identities: &Identities,
         callbacks: &dyn Callbacks,
     ) -> Result<()> {
-        rotate_store::execute(self, plan, identities, &ProgressBridge(callbacks))
+        rotate_store::execute(self, plan, identities, callbacks)
     }
 
     /// Plans revoking `who` (a recipient's name in `.sops.yaml`, or the
@@ -185,16 +185,6 @@ impl Store {
         identities: &Identities,
         callbacks: &dyn Callbacks,
     ) -> Result<RotatePlan> {
-        revoke::execute(self, plan, identities, &ProgressBridge(callbacks))
-    }
-}
-
-/// Store-wide progress, reported through [`Callbacks::progress`].
-struct ProgressBridge<'a>(&'a dyn Callbacks);
-
-impl rotate_store::Progress for ProgressBridge<'_> {
-    fn file_done(&self, done: usize, total: usize, name: &str) {
-        self.0
-            .progress(Progress::FilePrepared { done, total, name });
+        revoke::execute(self, plan, identities, callbacks)
     }
 }

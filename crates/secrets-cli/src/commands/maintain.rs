@@ -9,9 +9,10 @@ use secrets_core::fs::FileLock;
 use secrets_core::keys::discovery::ProcessEnv;
 use secrets_core::ops::integrate::{self, MergeOutcome};
 use secrets_core::ops::revoke as revoke_op;
-use secrets_core::ops::rotate_store::{self, Job, Plan, Progress, Recovery, Selection};
+use secrets_core::ops::rotate_store::{self, Job, Plan, Recovery, Selection};
 use secrets_core::ops::validate::{self, Severity, ValidateOptions};
 use secrets_core::repo::{self, Store};
+use secrets_core::{Callbacks, Progress};
 
 use super::{identities, Context};
 use crate::cli::keys::RotateArgs;
@@ -91,8 +92,11 @@ struct Bar {
     tty: bool,
 }
 
-impl Progress for Bar {
-    fn file_done(&self, done: usize, total: usize, name: &str) {
+impl Callbacks for Bar {
+    fn progress(&self, event: Progress<'_>) {
+        let Progress::FilePrepared { done, total, name } = event else {
+            return;
+        };
         if self.tty {
             let width = 30;
             let filled = (done * width).checked_div(total).unwrap_or(width);
@@ -105,10 +109,6 @@ impl Progress for Bar {
                 eprintln!();
             }
         }
-    }
-
-    fn note(&self, message: &str) {
-        eprintln!("{message}");
     }
 }
 

@@ -74,7 +74,7 @@ impl From<Vec<AgeRecipient>> for GroupKeys {
 
 /// The threshold sops uses for `groups` groups when `configured` is given
 /// (0 means all groups). Errors when it cannot work.
-pub fn effective_threshold(configured: usize, groups: usize) -> Result<usize> {
+pub(crate) fn effective_threshold(configured: usize, groups: usize) -> Result<usize> {
     if groups < 2 {
         return Ok(configured);
     }
@@ -89,7 +89,7 @@ pub fn effective_threshold(configured: usize, groups: usize) -> Result<usize> {
 
 /// Encrypts `key` for the given groups of master keys. Returns the key
 /// groups for the metadata. `threshold` must come from
-/// [`effective_threshold`].
+/// `effective_threshold`.
 pub fn wrap(key: &DataKey, groups: &[GroupKeys], threshold: usize) -> Result<Vec<KeyGroup>> {
     if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
         return Err(Error::NoRecipients);

@@ -59,7 +59,7 @@ pub enum Launch {
 
 /// The environment variables `exec-env` sets for a document. Nested maps
 /// and lists are refused, as are keys that cannot be variable names.
-pub fn env_vars(doc: &Map) -> Result<Vec<(String, Zeroizing<String>)>> {
+pub(crate) fn env_vars(doc: &Map) -> Result<Vec<(String, Zeroizing<String>)>> {
     let mut out = Vec::new();
     for (key, value) in doc.entries() {
         if value.is_branch() {

@@ -138,7 +138,7 @@ impl UpdateKeysPlan {
 
 /// Compares a file's key groups with the creation rule for `path`.
 /// Recipients are compared per group position and as sets, as sops does.
-pub fn plan_updatekeys(
+pub(crate) fn plan_updatekeys(
     file: &SopsFile,
     config: &Config,
     cwd: &Path,
@@ -213,7 +213,7 @@ pub fn plan_updatekeys(
 /// (values, `lastmodified` and MAC unchanged, the MAC is not checked, as in
 /// sops); with `rotate` the file gets a new data key and every value is
 /// re-encrypted (the MAC is checked).
-pub fn apply_updatekeys(
+pub(crate) fn apply_updatekeys(
     file: SopsFile,
     identities: &Identities,
     plan: &UpdateKeysPlan,
@@ -236,7 +236,7 @@ pub fn apply_updatekeys(
 /// `groups add`: appends a key group of `recipients` and splits the data
 /// key anew. `threshold` (`--shamir-secret-sharing-threshold`) defaults to
 /// the new number of groups, as in sops.
-pub fn add_group(
+pub(crate) fn add_group(
     mut file: SopsFile,
     identities: &Identities,
     recipients: GroupKeys,
@@ -257,7 +257,11 @@ pub fn add_group(
 
 /// `groups delete`: removes key group `index` (0-based) and splits the data
 /// key anew among the rest. The threshold is lowered when it no longer fits.
-pub fn delete_group(mut file: SopsFile, identities: &Identities, index: usize) -> Result<SopsFile> {
+pub(crate) fn delete_group(
+    mut file: SopsFile,
+    identities: &Identities,
+    index: usize,
+) -> Result<SopsFile> {
     let n = file.metadata.key_groups.len();
     if index >= n {
         return Err(Error::InvalidOption(format!(
@@ -304,10 +308,10 @@ pub enum UpdateKeysOutcome {
 }
 
 /// `updatekeys` on one file: under the file's lock, reads it, plans the
-/// change against the `.sops.yaml` rule for `path` ([`plan_updatekeys`]),
+/// change against the `.sops.yaml` rule for `path` (`plan_updatekeys`),
 /// asks `confirm` (given the plan; called only when there is something to
 /// do: a non-empty plan or `rotate`), and applies and writes it
-/// ([`apply_updatekeys`]). The lock is held while `confirm` runs, so what
+/// (`apply_updatekeys`). The lock is held while `confirm` runs, so what
 /// was shown is what is written.
 pub fn update_keys_file(
     path: &Path,
@@ -362,7 +366,7 @@ fn change_file(
     Ok(GroupsOutput::Bytes(bytes))
 }
 
-/// `groups add` on a file: [`add_group`], written back when `in_place`
+/// `groups add` on a file: `add_group`, written back when `in_place`
 /// (under the file's lock), else returned.
 pub fn groups_add_file(
     path: &Path,
@@ -377,7 +381,7 @@ pub fn groups_add_file(
     })
 }
 
-/// `groups delete` on a file: [`delete_group`], written back when
+/// `groups delete` on a file: `delete_group`, written back when
 /// `in_place` (under the file's lock), else returned.
 pub fn groups_delete_file(
     path: &Path,

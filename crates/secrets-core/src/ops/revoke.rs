@@ -16,12 +16,13 @@
 
 use std::path::PathBuf;
 
+use crate::callbacks::Callbacks;
 use crate::error::{Error, Result};
 use crate::file::SopsFile;
 use crate::format::Format;
 use crate::keys::discovery::Identities;
 use crate::ops::config_edit;
-use crate::ops::rotate_store::{self, ConfigChange, Job, Plan, Progress, Selection};
+use crate::ops::rotate_store::{self, ConfigChange, Job, Plan, Selection};
 use crate::repo::Store;
 use crate::rules::Config;
 
@@ -116,7 +117,7 @@ pub fn execute(
     repo: &Store,
     plan: &RevokePlan,
     identities: &Identities,
-    progress: &dyn Progress,
+    callbacks: &dyn Callbacks,
 ) -> Result<Plan> {
     let config = Config::parse(&repo.config.path, plan.new_config.as_bytes())?;
     let new_repo = Store {
@@ -139,7 +140,7 @@ pub fn execute(
         &new_repo,
         &rotation,
         identities,
-        progress,
+        callbacks,
         Some(change),
         Some(&job),
     )?;

@@ -40,6 +40,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::callbacks::{Callbacks, Progress};
 use crate::error::{Error, Result};
 use crate::file::{DecryptOptions, SopsFile};
 use crate::format::Format;
@@ -83,14 +84,6 @@ pub enum Selection {
     Names(Vec<String>),
     /// These files (used by revoke).
     Files(Vec<PathBuf>),
-}
-
-/// Progress callbacks.
-pub trait Progress {
-    /// A file is done (`done` of `total`, in the prepare phase).
-    fn file_done(&self, _done: usize, _total: usize, _name: &str) {}
-    /// A message about recovery from an earlier run.
-    fn note(&self, _message: &str) {}
 }
 
 /// Serialises store-wide rewrites (`rotate`, `revoke`): the returned lock
@@ -451,9 +444,9 @@ pub fn execute(
     repo: &Store,
     plan: &Plan,
     identities: &Identities,
-    progress: &dyn Progress,
+    callbacks: &dyn Callbacks,
 ) -> Result<()> {
-    execute_job(repo, plan, identities, progress, None, None)
+    execute_job(repo, plan, identities, callbacks, None, None)
 }
 
 /// [`execute`] as part of `job`, replacing `.sops.yaml` after the secrets
@@ -463,7 +456,7 @@ pub(crate) fn execute_job(
     repo: &Store,
     plan: &Plan,
     identities: &Identities,
-    progress: &dyn Progress,
+    callbacks: &dyn Callbacks,
     config: Option<ConfigChange>,
     job: Option<&Job>,
 ) -> Result<()> {
@@ -472,7 +465,11 @@ pub(crate) fn execute_job(
     let total = plan.files.len();
     run_journaled(&repo.root, &files, config, job, &mut |i, path, tmp| {
         prepare_file(repo, path, tmp, identities, &opts)?;
-        progress.file_done(i + 1, total, &plan.files[i].name);
+        callbacks.progress(Progress::FilePrepared {
+            done: i + 1,
+            total,
+            name: &plan.files[i].name,
+        });
         Ok(())
     })
 }

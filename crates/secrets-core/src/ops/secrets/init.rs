@@ -16,7 +16,7 @@ use super::hosts;
 
 /// The `.sops.yaml` that `init` writes, with `{{person}}` and
 /// `{{recipient}}` to fill in.
-pub const SOPS_YAML_TEMPLATE: &str = include_str!("../../../../../templates/sops.yaml");
+pub(crate) const SOPS_YAML_TEMPLATE: &str = include_str!("../../../../../templates/sops.yaml");
 
 /// Where the user's age identity lives: `$SOPS_AGE_KEY_FILE`, else
 /// `$XDG_CONFIG_HOME/sops/age/keys.txt`, else `~/.config/sops/age/keys.txt`
@@ -62,7 +62,7 @@ pub fn new_pq_identity_file() -> Result<(Zeroizing<String>, String)> {
 
 /// The public key of the first identity in an identity file, X25519
 /// (`AGE-SECRET-KEY-1…`) or post-quantum (`AGE-SECRET-KEY-PQ-1…`).
-pub fn identity_file_public(path: &Path) -> Result<String> {
+pub(crate) fn identity_file_public(path: &Path) -> Result<String> {
     let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
     let location = || path.display().to_string();
     let line = text

@@ -34,11 +34,8 @@ pub use hosts::{
     apply_host_plan, host_list, host_recipient, plan_host_add, plan_host_rm, HostChange, HostInfo,
     HostPlan,
 };
-pub use init::{
-    default_identity_file, identity_file_public, init, new_identity_file, new_pq_identity_file,
-    InitOutcome, SOPS_YAML_TEMPLATE,
-};
-pub use show::{list, out_of_date, show, update_recipients, Recipient, SecretInfo, Status};
+pub use init::{default_identity_file, init, new_identity_file, new_pq_identity_file, InitOutcome};
+pub use show::{list, out_of_date, show, Recipient, SecretInfo, Status};
 
 /// The suffix sops leaves unencrypted by default; metadata and public
 /// halves of key pairs get it.

@@ -252,35 +252,3 @@ pub fn out_of_date(repo: &Store, cwd: &Path) -> Result<Vec<SecretInfo>> {
     }
     Ok(out)
 }
-
-/// Re-wraps each file's data key for the recipients of its current rule
-/// (values, MAC and `lastmodified` unchanged, like `sops updatekeys`).
-/// Returns one result per file; a failure does not stop the others.
-pub fn update_recipients(
-    repo: &Store,
-    cwd: &Path,
-    files: &[PathBuf],
-    identities: &Identities,
-) -> Vec<(PathBuf, Result<()>)> {
-    files
-        .iter()
-        .map(|path| {
-            let r = (|| {
-                let _lock = fsio::FileLock::acquire(path)?;
-                let bytes = crate::fsio::read_file(path)?;
-                let mut f = SopsFile::parse(Format::from_path(path), &bytes)?;
-                let opts = crate::ops::encrypt_options(
-                    Some(&repo.config),
-                    cwd,
-                    path,
-                    &crate::ops::EncryptOverrides::default(),
-                )?;
-                let key = f.data_key(identities)?;
-                f.rewrap(&key, &opts.key_groups, opts.shamir_threshold)?;
-                fsio::write_atomic(path, &f.to_bytes(&repo.config.stores)?, 0o644)
-            })()
-            .map_err(|e| e.in_file(path));
-            (path.clone(), r)
-        })
-        .collect()
-}

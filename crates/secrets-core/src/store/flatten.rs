@@ -290,6 +290,33 @@ pub(super) mod test_support {
         (out.stdout, dec.stdout)
     }
 
+    /// What real sops reads from the plaintext file `in.<ext>`: its
+    /// encryption with every value left unencrypted, as JSON.
+    pub(crate) fn sops_reads(ext: &str, input: &[u8]) -> Vec<u8> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = format!("in.{ext}");
+        std::fs::write(dir.path().join(&plain), input).expect("write input");
+        let out = sops(
+            dir.path(),
+            &[
+                "encrypt",
+                "--age",
+                RECIPIENT_A,
+                "--unencrypted-regex",
+                ".*",
+                "--output-type",
+                "json",
+                &plain,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "sops encrypt failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
     /// Does real sops accept `input` as a plaintext file `in.<ext>`?
     pub(crate) fn sops_accepts(ext: &str, input: &[u8]) -> bool {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -539,36 +539,17 @@ fn write_sections(sections: &[OutSection<'_>]) -> Vec<u8> {
             if !key.comment.is_empty() {
                 push_comment(&mut out, key.comment, true);
             }
-            let name = key.name;
-            let (open, close) = if name.contains('"') || name.contains(DELIMITERS) {
-                ("`", "`")
-            } else if name.contains('`') {
-                ("\"\"\"", "\"\"\"")
-            } else {
-                ("", "")
-            };
-            out.extend_from_slice(open.as_bytes());
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(close.as_bytes());
-            let written = name.len() + open.len() + close.len();
+            let quote = key_quote(key.name);
+            out.extend_from_slice(quote.as_bytes());
+            out.extend_from_slice(key.name.as_bytes());
+            out.extend_from_slice(quote.as_bytes());
+            let written = key.name.len() + 2 * quote.len();
             out.resize(out.len() + (align - written), b' ');
             out.extend_from_slice(b" = ");
-            let value: &[u8] = &key.value;
-            let quote: &[u8] = if value.contains(&b'\n') || value.contains(&b'`') {
-                b"\"\"\""
-            } else if value.contains(&b'#') || value.contains(&b';') {
-                b"`"
-            } else if trimmed_len(value) != value.len() || value.ends_with(b"\\") {
-                // go-ini does not quote a value ending in `\`, which then
-                // reads back as continued on the next line; in quotes it
-                // reads back as it is.
-                b"\""
-            } else {
-                b""
-            };
-            out.extend_from_slice(quote);
-            out.extend_from_slice(value);
-            out.extend_from_slice(quote);
+            let quote = value_quote(&key.value);
+            out.extend_from_slice(quote.as_bytes());
+            out.extend_from_slice(&key.value);
+            out.extend_from_slice(quote.as_bytes());
             out.push(b'\n');
         }
         if i + 1 != sections.len() {
@@ -642,13 +623,85 @@ fn comment_read_back(lines: &str) -> String {
 
 /// The width a key takes once the writer has quoted it.
 fn quoted_key_len(name: &str) -> usize {
-    if name.contains('"') || name.contains(DELIMITERS) {
-        name.len() + 2
+    name.len() + 2 * key_quote(name).len()
+}
+
+/// The quote the writer puts around a key name: go-ini's choice where that
+/// reads back as the name, else the first other quote that does (go-ini
+/// writes a name holding a delimiter and a backquote, one holding `"` and a
+/// backquote and ending in `"`, or one starting with `#`, so that it reads
+/// back as another key or as a comment; sops writes such files silently).
+/// Bare comes last: a name without a delimiter that starts with neither
+/// quote reads back bare whatever it holds. A name that no quote keeps (surrounding whitespace, a
+/// line break, ...) is left to [`check_reads_back`], which refuses it.
+fn key_quote(name: &str) -> &'static str {
+    let go_ini = if name.contains('"') || name.contains(DELIMITERS) {
+        "`"
     } else if name.contains('`') {
-        name.len() + 6
+        "\"\"\""
     } else {
-        name.len()
-    }
+        ""
+    };
+    [go_ini, "`", "\"", "\"\"\"", ""]
+        .into_iter()
+        .find(|quote| {
+            let line = format!("{quote}{name}{quote} = v");
+            matches!(read_key_name(&line), Ok((read, _)) if read == name)
+                && name != "-"
+                && !line.starts_with(['#', ';', '['])
+        })
+        .unwrap_or(go_ini)
+}
+
+/// The quote the writer puts around a value: go-ini's choice where that
+/// reads back as the value, else the first other quote that does.
+///
+/// go-ini writes some values so that they read back as others: `"x"` or
+/// `'x'` bare (the reader strips the quotes), a value starting with `"""`
+/// bare, a value ending in `\` bare (it reads as continued on the next
+/// line), one with a `"` and surrounding spaces or a final `\` in double
+/// quotes. sops 3.11 writes them so and reads back the other value; in its
+/// `[sops]` section that made metadata unwritable (fuzz findings). Every
+/// single-line value reads back in one of these quotes (`"""…"""` takes any
+/// line), so this only leaves to [`check_reads_back`] multi-line values
+/// with both a backquote and `"""` before their last line.
+fn value_quote(value: &[u8]) -> &'static str {
+    let go_ini = if value.contains(&b'\n') || value.contains(&b'`') {
+        "\"\"\""
+    } else if value.contains(&b'#') || value.contains(&b';') {
+        "`"
+    } else if trimmed_len(value) != value.len() {
+        "\""
+    } else {
+        ""
+    };
+    [go_ini, "\"", "'", "`", "\"\"\""]
+        .into_iter()
+        .find(|quote| value_reads_back(quote, value))
+        .unwrap_or(go_ini)
+}
+
+/// Does `value` in `quote` read back as itself (a value alone, no comment)?
+fn value_reads_back(quote: &str, value: &[u8]) -> bool {
+    let Ok(value) = std::str::from_utf8(value) else {
+        // Not UTF-8: the file does not read back whatever the quote.
+        return false;
+    };
+    let text = format!("{quote}{value}{quote}\n");
+    let mut p = Parser {
+        lines: Lines {
+            text: &text,
+            pos: 0,
+            eof: false,
+            line_no: 0,
+        },
+        comment: String::new(),
+        sections: Vec::new(),
+    };
+    let first = p.lines.read();
+    matches!(p.read_value(first, 1), Ok(read) if read == value)
+        && p.comment.is_empty()
+        && p.lines.pos == text.len()
 }
 
 /// The length of a value without its surrounding whitespace (Unicode
@@ -666,7 +719,9 @@ mod fuzz_regressions {
 
     /// Fuzz finding (`tests/data/fuzz/ini-backquote-key-reads-back-as-another`):
     /// the key ``us`er"`` was written as ``` `us`er"` ``` (go-ini's quoting),
-    /// which reads back as the key `us`. nsec now refuses to write it.
+    /// which reads back as the key `us`. nsec refused to write it; since
+    /// another quote is taken where go-ini's does not read back, it is
+    /// written bare, which reads back. What no quote keeps is refused.
     #[test]
     fn unquotable_names_and_values_are_refused() {
         let input = std::fs::read(concat!(
@@ -675,8 +730,9 @@ mod fuzz_regressions {
         ))
         .unwrap();
         let doc = parse(&input).unwrap();
-        let err = emit(&doc).unwrap_err().to_string();
-        assert!(err.contains("key `us`er\"` of section `database`"), "{err}");
+        let out = emit(&doc).unwrap();
+        assert!(String::from_utf8_lossy(&out).contains("\nus`er\" = "));
+        assert_eq!(parse(&out).unwrap(), doc);
         let section = |key: &str, value: &str| Map {
             items: vec![Item::Entry(
                 "s".into(),
@@ -685,7 +741,10 @@ mod fuzz_regressions {
                 }),
             )],
         };
-        for (key, value) in [("a`b=c", "v"), ("k", "\"quoted\""), ("k", "\"\"\"x")] {
+        // (Names and values that go-ini's quotes do not keep but another
+        // quote does are now written in that one: see
+        // `every_single_line_value_reads_back`.)
+        for (key, value) in [(" k", "v"), ("k", "a`\"\"\"\nb")] {
             let err = emit(&section(key, value)).unwrap_err().to_string();
             assert!(err.contains("cannot be written as INI"), "{err}");
             assert!(!err.contains(value), "{err}");
@@ -793,5 +852,123 @@ mod fuzz_regressions {
         };
         assert_eq!(sops.get("c"), Some(&Value::Str("\\".into())));
         assert_eq!(emit(&back).unwrap(), out);
+    }
+
+    /// The class of fuzz finding 15 (`tests/data/fuzz/metadata-ini-value-ends-in-backslash`
+    /// and its original input, `metadata-ini-value-ends-in-backslash-original`):
+    /// go-ini writes some names and values so that they read back as
+    /// others (a value `"x"` or `'x'` bare, `"""x` bare, `a"b\` in double
+    /// quotes, a name holding a delimiter and a backquote in backquotes, a
+    /// name starting with `#`). nsec writes go-ini's form where it reads
+    /// back, else another quote that does, and real sops 3.11 reads that
+    /// as the same name and value.
+    #[test]
+    fn names_and_values_are_quoted_so_they_read_back() {
+        let cases: &[(&str, &str, &str)] = &[
+            // go-ini's own form, kept where it reads back.
+            ("k", "plain", "k = plain"),
+            ("k", " padded ", "k = \" padded \""),
+            ("k", "a # b", "k = `a # b`"),
+            ("k", "a`b", "k = \"\"\"a`b\"\"\""),
+            ("a=b", "v", "`a=b` = v"),
+            ("a`b", "v", "\"\"\"a`b\"\"\" = v"),
+            // Another quote where go-ini's does not read back.
+            ("k", "\\", "k = \"\\\""),
+            ("k", "\"quoted\"", "k = '\"quoted\"'"),
+            ("k", "'q'", "k = \"'q'\""),
+            ("k", "\"\"\"x", "k = '\"\"\"x'"),
+            ("k", "a\"b\\", "k = 'a\"b\\'"),
+            ("k", " a\"b ", "k = ' a\"b '"),
+            ("k", "\"", "k = \""),
+            ("k", "a\"'b\\", "k = `a\"'b\\`"),
+            ("k", "a\"'#b\\", "k = `a\"'#b\\`"),
+            ("k", "x\"\"\"\"\"y", "k = x\"\"\"\"\"y"),
+            ("k", "a\"'`b #c; \"", "k = \"\"\"a\"'`b #c; \"\"\"\""),
+            ("k", "x\"\"\"\ny", "k = `x\"\"\"\ny`"),
+            ("a`b=c", "v", "\"a`b=c\" = v"),
+            ("#x", "v", "`#x` = v"),
+            (";x", "v", "`;x` = v"),
+            ("[x", "v", "`[x` = v"),
+            ("c`\"", "v", "c`\" = v"),
+        ];
+        let mut items = Vec::new();
+        for (key, value, line) in cases {
+            let one = Map {
+                items: vec![Item::Entry(
+                    "s".into(),
+                    Value::Map(Map {
+                        items: vec![Item::Entry((*key).into(), Value::Str((*value).into()))],
+                    }),
+                )],
+            };
+            let out = emit(&one).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                format!("[s]\n{line}\n"),
+                "{key:?} = {value:?}"
+            );
+            items.push(Item::Entry(
+                format!("{key}{}", items.len()),
+                Value::Str((*value).into()),
+            ));
+        }
+        let doc = Map {
+            items: vec![Item::Entry("s".into(), Value::Map(Map { items }))],
+        };
+        let out = emit(&doc).unwrap();
+        assert_eq!(parse(&out).unwrap().get("s"), doc.get("s"));
+        // Real sops reads every name and value as written.
+        let json = super::super::flatten::test_support::sops_reads("ini", &out);
+        let read = super::super::json::parse(&json).unwrap();
+        let Some(Value::Map(read)) = read.get("s") else {
+            panic!("{}", String::from_utf8_lossy(&json))
+        };
+        let Some(Value::Map(written)) = doc.get("s") else {
+            unreachable!()
+        };
+        assert_eq!(
+            read.entries().collect::<Vec<_>>(),
+            written.entries().collect::<Vec<_>>()
+        );
+    }
+
+    /// Every single-line value over a small alphabet of the characters that
+    /// matter to the reader (quotes, comment markers, `\\`, spaces) is
+    /// written so that it reads back; of the multi-line values only those
+    /// with both a backquote and `"""` before their last line are refused.
+    #[test]
+    fn every_single_line_value_reads_back() {
+        let alphabet = ['a', ' ', '"', '\'', '`', '#', ';', '\\', '\n'];
+        let mut values = vec![String::new()];
+        let mut at = 0;
+        while at < values.len() {
+            if values[at].chars().count() < 4 {
+                for c in alphabet {
+                    values.push(format!("{}{c}", values[at]));
+                }
+            }
+            at += 1;
+        }
+        for value in values {
+            let doc = Map {
+                items: vec![Item::Entry(
+                    "s".into(),
+                    Value::Map(Map {
+                        items: vec![Item::Entry("k".into(), Value::Str(value.clone()))],
+                    }),
+                )],
+            };
+            let lines: Vec<&str> = value.split('\n').collect();
+            let before_last = &lines[..lines.len() - 1];
+            let unwritable = before_last.iter().any(|l| l.contains('`'))
+                && before_last.iter().any(|l| l.contains("\"\"\""));
+            match emit(&doc) {
+                Ok(out) => {
+                    assert!(!unwritable, "{value:?}");
+                    assert_eq!(parse(&out).unwrap().get("s"), doc.get("s"), "{value:?}");
+                }
+                Err(e) => assert!(unwritable, "{value:?}: {e}"),
+            }
+        }
     }
 }

@@ -330,6 +330,65 @@ mod fuzz_regressions {
         assert_eq!(meta.get("version"), Some(&Value::Str("3.11.0".into())));
     }
 
+    /// Reads the metadata of the INI fuzz input `tests/data/fuzz/NAME` (first
+    /// byte the target's store selector), writes it, reads it back (the same
+    /// metadata) and writes it again (the same bytes); returns the metadata
+    /// and the file written.
+    fn ini_metadata_round_trip(name: &str) -> (Map, String) {
+        let path = format!(
+            "{}/../../tests/data/fuzz/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let input = std::fs::read(path).unwrap();
+        let (_, meta) = parse_encrypted(Format::Ini, &input[1..]).unwrap();
+        let opts = StoreOptions::default();
+        let once = emit_encrypted(Format::Ini, &[Map::new()], &meta, &opts).unwrap();
+        let (docs, back) = parse_encrypted(Format::Ini, &once).unwrap();
+        // (Written sorted by key, as sops writes flattened metadata: compared
+        // flattened.)
+        assert_eq!(flatten::flatten(&back), flatten::flatten(&meta));
+        let twice = emit_encrypted(Format::Ini, &docs, &back, &opts).unwrap();
+        assert_eq!(twice, once);
+        (meta, String::from_utf8(once).unwrap())
+    }
+
+    /// Fuzz finding 15's original input
+    /// (`tests/data/fuzz/metadata-ini-value-ends-in-backslash-original`): an
+    /// INI file whose `[sops]` section holds values go-ini cannot write as
+    /// they are (one ending in `\`, one with a backquote and line breaks).
+    /// (The INI writer's part is
+    /// `ini::fuzz_regressions::names_and_values_are_quoted_so_they_read_back`.)
+    #[test]
+    fn ini_metadata_values_round_trip() {
+        let (meta, _) = ini_metadata_round_trip("metadata-ini-value-ends-in-backslash-original");
+        // The unknown field `sops_age` (a dotenv-style name in INI) holds an
+        // `enc` ending in `\`.
+        let enc = match meta.get("sops_age") {
+            Some(Value::List(list)) => match Value::list_values(list).next() {
+                Some(Value::Map(group)) => group.get("enc"),
+                _ => None,
+            },
+            _ => None,
+        };
+        assert!(
+            matches!(enc, Some(Value::Str(s)) if s.ends_with('\\')),
+            "{meta:?}"
+        );
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-ini-key-with-backquote-and-quote`):
+    /// the unknown `[sops]` key ``c`"`` was written as go-ini writes it,
+    /// `` `c`"` ``, which reads back as the key `c`; in `"` or `"""` it does
+    /// not read back either, so the file was refused. Written bare it reads
+    /// back (in sops 3.11 too:
+    /// `ini::fuzz_regressions::names_and_values_are_quoted_so_they_read_back`).
+    #[test]
+    fn ini_metadata_keys_round_trip() {
+        let (meta, written) = ini_metadata_round_trip("metadata-ini-key-with-backquote-and-quote");
+        assert!(meta.get("c`\"").is_some(), "{meta:?}");
+        assert!(written.contains("\nc`\" "), "{written}");
+    }
+
     /// Fuzz finding (`tests/data/fuzz/metadata-ini-auto-increment-key`, first
     /// byte the target's store selector): `-:` in `[sops]` is go-ini's
     /// auto-increment key `#1`; kept as an unknown metadata field, it made

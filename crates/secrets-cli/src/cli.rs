@@ -24,6 +24,17 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N")]
     pub indent: Option<i64>,
 
+    /// Key types to try first when decrypting, comma-separated (age, pgp,
+    /// kms; default age,pgp), as sops' --decryption-order.
+    #[arg(
+        long,
+        global = true,
+        env = "SOPS_DECRYPTION_ORDER",
+        value_name = "TYPES",
+        hide_env_values = true
+    )]
+    pub decryption_order: Option<String>,
+
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,

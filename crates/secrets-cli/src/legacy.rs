@@ -197,8 +197,13 @@ fn lookup(name: &str) -> Option<(&'static str, Kind)> {
 /// Global options of nsec that may come before a subcommand.
 fn global_len(arg: &str) -> Option<usize> {
     match arg {
-        "--config" | "--indent" => Some(2),
-        a if a.starts_with("--config=") || a.starts_with("--indent=") => Some(1),
+        "--config" | "--indent" | "--decryption-order" => Some(2),
+        a if a.starts_with("--config=")
+            || a.starts_with("--indent=")
+            || a.starts_with("--decryption-order=") =>
+        {
+            Some(1)
+        }
         _ => None,
     }
 }
@@ -415,7 +420,7 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
     }
 
     let mut out = vec![program];
-    for global in ["config", "indent"] {
+    for global in ["config", "indent", "decryption-order"] {
         if let Some(v) = p.values.get(global) {
             out.push(format!("--{global}").into());
             out.push(v.clone());

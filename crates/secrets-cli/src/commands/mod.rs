@@ -11,6 +11,7 @@ pub mod shell;
 use std::path::{Path, PathBuf};
 
 use secrets_core::keys::discovery::{self, Identities};
+use secrets_core::keys::groups::DecryptionOrder;
 pub use secrets_core::repo::{self, Target};
 use secrets_core::rules::Config;
 use secrets_core::store::StoreOptions;
@@ -35,6 +36,9 @@ pub struct Context {
 impl Context {
     /// From the parsed command line.
     pub fn new(cli: &Cli) -> Result<Context, CliError> {
+        let order = DecryptionOrder::parse(cli.decryption_order.as_deref().unwrap_or(""))
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let _ = DECRYPTION_ORDER.set(order);
         Ok(Context {
             config: cli.config.clone(),
             indent: cli.indent,
@@ -91,10 +95,18 @@ impl Context {
     }
 }
 
+/// `--decryption-order` (or `SOPS_DECRYPTION_ORDER`), set once by
+/// [`Context::new`].
+static DECRYPTION_ORDER: std::sync::OnceLock<DecryptionOrder> = std::sync::OnceLock::new();
+
 /// The identities of the environment, with terminal prompts for
-/// passphrase-protected keys.
+/// passphrase-protected keys, and the decryption order of the command line.
 pub fn identities() -> Identities {
-    discovery::discover(&discovery::ProcessEnv, Terminal)
+    let mut ids = discovery::discover(&discovery::ProcessEnv, Terminal);
+    if let Some(order) = DECRYPTION_ORDER.get() {
+        ids.set_decryption_order(order.clone());
+    }
+    ids
 }
 
 /// Reads FILE, or standard input for `-`.

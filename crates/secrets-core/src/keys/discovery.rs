@@ -38,6 +38,7 @@ use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::groups::DecryptionOrder;
 use super::ssh_to_age;
 
 /// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`: path of an OpenSSH private key.
@@ -102,6 +103,7 @@ pub struct Identities {
     loaded_locations: Vec<String>,
     unused_locations: Vec<String>,
     problems: Vec<LoadProblem>,
+    decryption_order: DecryptionOrder,
 }
 
 impl fmt::Debug for Identities {
@@ -111,6 +113,7 @@ impl fmt::Debug for Identities {
             .field("count", &self.identities.len())
             .field("unused_locations", &self.unused_locations)
             .field("problems", &self.problems)
+            .field("decryption_order", &self.decryption_order)
             .finish()
     }
 }
@@ -124,6 +127,18 @@ impl Identities {
     /// Adds one identity.
     pub fn push(&mut self, identity: BoxedIdentity) {
         self.identities.push(identity);
+    }
+
+    /// The order in which a key group's master keys are tried (from
+    /// `SOPS_DECRYPTION_ORDER` when [`discover`] found them).
+    pub fn decryption_order(&self) -> &DecryptionOrder {
+        &self.decryption_order
+    }
+
+    /// Sets the order in which a key group's master keys are tried (sops'
+    /// `--decryption-order`).
+    pub fn set_decryption_order(&mut self, order: DecryptionOrder) {
+        self.decryption_order = order;
     }
 
     /// The number of identities loaded.
@@ -222,6 +237,16 @@ impl Identities {
 /// passphrase prompts and age plugins.
 pub fn discover<C: Callbacks>(env: &dyn Env, callbacks: C) -> Identities {
     let mut found = Identities::new();
+
+    // The order keys are tried in. A bad value (a type named twice) is a
+    // problem the failure report shows; the CLI refuses it up front, as
+    // sops does.
+    if let Some(text) = env.var(DecryptionOrder::VAR) {
+        match DecryptionOrder::parse(&text) {
+            Ok(order) => found.decryption_order = order,
+            Err(e) => found.note_problem(DecryptionOrder::VAR, e.to_string()),
+        }
+    }
 
     // 1. SSH keys.
     match env.var(SSH_PRIVATE_KEY_FILE_VAR) {

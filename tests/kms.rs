@@ -729,3 +729,31 @@ fn decryption_order_decides_which_key_is_tried_first_as_in_sops() {
         );
     }
 }
+
+#[test]
+fn profile_roles_from_a_source_profile_and_the_environment() {
+    let (moto, arn, sb, file) = kms_setup();
+    let config = sb.write(
+        "aws-config",
+        "[profile base]\naws_access_key_id = testing\naws_secret_access_key = testing\n\n[profile ops]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/ops\nrole_session_name = ops-session\n\n[profile from-env]\ncredential_source = Environment\nrole_arn = arn:aws:iam::123456789012:role/ops\n\n[profile mfa]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/ops\nmfa_serial = arn:aws:iam::123456789012:mfa/me\n",
+    );
+    for program in ["sops", "nsec"] {
+        for profile in ["ops", "from-env"] {
+            // `ops` must not fall back on the environment's keys.
+            let mut cmd = if profile == "ops" {
+                keyless(either(&sb, program), &moto)
+            } else {
+                aws(either(&sb, program), &moto)
+            };
+            cmd.env("AWS_ENDPOINT_URL_STS", &moto.url)
+                .env("AWS_CONFIG_FILE", &config)
+                .env("AWS_PROFILE", profile);
+            assert_eq!(decrypt(cmd, &file), PLAIN, "{program} {profile}");
+        }
+    }
+    let mut mfa = keyless(sb.nsec(), &moto);
+    mfa.env("AWS_CONFIG_FILE", &config)
+        .env("AWS_PROFILE", "mfa");
+    let err = cannot_decrypt(mfa, &file, &arn);
+    assert!(err.contains("profile mfa has mfa_serial"), "{err}");
+}

@@ -1,19 +1,16 @@
 //! A small AWS client for exactly what sops needs: KMS `Encrypt` and
-//! `Decrypt` (JSON protocol) and STS `AssumeRole` (query protocol), signed
-//! with Signature Version 4, over a blocking HTTPS client (ureq with
-//! rustls). `docs/kms.md` says why this and not the AWS SDK.
+//! `Decrypt` (JSON protocol) and STS `AssumeRole` /
+//! `AssumeRoleWithWebIdentity` (query protocol), signed with Signature
+//! Version 4, over a blocking HTTPS client (ureq with rustls), and the
+//! credential chain of the AWS SDK for Go v2 ([`credentials`]).
+//! `docs/kms.md` says why this and not the AWS SDK.
 //!
 //! Nothing here runs unless a file or rule has `kms` entries: no agent,
 //! TLS configuration or credential lookup happens at start-up.
 //!
-//! Credentials, in this order: the key's own `aws_profile` (sops'
-//! `--aws-profile`) from the shared files; else `AWS_ACCESS_KEY_ID`,
-//! `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; else the profile
-//! `AWS_PROFILE` (or `default`) from `AWS_SHARED_CREDENTIALS_FILE`
-//! (`~/.aws/credentials`) and `AWS_CONFIG_FILE` (`~/.aws/config`).
-//! Endpoints: `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL_STS`, else
-//! `AWS_ENDPOINT_URL`, else the service's regional endpoint; the region is
-//! the key ARN's, as in sops.
+//! Endpoints: `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL_STS` /
+//! `AWS_ENDPOINT_URL_SSO`, else `AWS_ENDPOINT_URL`, else the service's
+//! regional endpoint; the region is the key ARN's, as in sops.
 
 use std::time::Duration;
 

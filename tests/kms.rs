@@ -703,8 +703,9 @@ fn decryption_order_decides_which_key_is_tried_first_as_in_sops() {
         .env("GNUPGHOME", gpg.dir.path())
         .env("SOPS_GPG_EXEC", &wrapper)
         .env("SOPS_DECRYPTION_ORDER", "age")
-        .args(["--decryption-order", "pgp"]);
-    assert_eq!(decrypt(flag, &file), PLAIN);
+        .args(["decrypt", "--decryption-order", "pgp"])
+        .arg(&file);
+    assert_eq!(text(&ok(&mut flag)), PLAIN);
     assert_eq!(gpg_calls(), 1);
     let mut legacy = sb.nsec();
     legacy

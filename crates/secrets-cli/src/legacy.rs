@@ -197,13 +197,8 @@ fn lookup(name: &str) -> Option<(&'static str, Kind)> {
 /// Global options of nsec that may come before a subcommand.
 fn global_len(arg: &str) -> Option<usize> {
     match arg {
-        "--config" | "--indent" | "--decryption-order" => Some(2),
-        a if a.starts_with("--config=")
-            || a.starts_with("--indent=")
-            || a.starts_with("--decryption-order=") =>
-        {
-            Some(1)
-        }
+        "--config" | "--indent" => Some(2),
+        a if a.starts_with("--config=") || a.starts_with("--indent=") => Some(1),
         _ => None,
     }
 }
@@ -420,7 +415,7 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
     }
 
     let mut out = vec![program];
-    for global in ["config", "indent", "decryption-order"] {
+    for global in ["config", "indent"] {
         if let Some(v) = p.values.get(global) {
             out.push(format!("--{global}").into());
             out.push(v.clone());
@@ -457,6 +452,7 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
                 "output-type",
                 "output",
                 "filename-override",
+                "decryption-order",
             ],
             &["in-place", "ignore-mac"],
         ),
@@ -474,11 +470,12 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
                 "input-type",
                 "output-type",
                 "output",
+                "decryption-order",
             ],
             &["in-place", "sops-file"],
         ),
-        Mode::Set => ("set", &[], &["ignore-mac"]),
-        Mode::Edit => ("edit", &[], &[]),
+        Mode::Set => ("set", &["decryption-order"], &["ignore-mac"]),
+        Mode::Edit => ("edit", &["decryption-order"], &[]),
     };
     out.push(name.into());
     for b in bools {

@@ -36,8 +36,13 @@ pub struct Context {
 impl Context {
     /// From the parsed command line.
     pub fn new(cli: &Cli) -> Result<Context, CliError> {
-        let order = DecryptionOrder::parse(cli.decryption_order.as_deref().unwrap_or(""))
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        // The command's flag, else the variable; a bad value is refused
+        // before anything runs, as in sops.
+        let text = match &cli.decryption_order {
+            Some(flag) => flag.clone(),
+            None => std::env::var(DecryptionOrder::VAR).unwrap_or_default(),
+        };
+        let order = DecryptionOrder::parse(&text).map_err(|e| CliError::Usage(e.to_string()))?;
         let _ = DECRYPTION_ORDER.set(order);
         Ok(Context {
             config: cli.config.clone(),
@@ -95,7 +100,7 @@ impl Context {
     }
 }
 
-/// `--decryption-order` (or `SOPS_DECRYPTION_ORDER`), set once by
+/// `--decryption-order` (else `SOPS_DECRYPTION_ORDER`), set once by
 /// [`Context::new`].
 static DECRYPTION_ORDER: std::sync::OnceLock<DecryptionOrder> = std::sync::OnceLock::new();
 

@@ -566,29 +566,37 @@ fn allowed_container_host(host: &str) -> bool {
     }
 }
 
+/// The container credentials URL and the variable it came from, or `None`
+/// when neither variable is set. A `FULL_URI` host must be allowed.
+fn container_url(env: &dyn Env) -> Result<Option<(String, &'static str)>, String> {
+    if let Some(rel) = env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+        return Ok(Some((
+            format!("http://169.254.170.2{rel}"),
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        )));
+    }
+    let Some(full) = env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI") else {
+        return Ok(None);
+    };
+    let host = super::split_url(&full)
+        .map(|(h, _)| h)
+        .map_err(|e| format!("AWS_CONTAINER_CREDENTIALS_FULL_URI: {e}"))?;
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    if !allowed_container_host(host) {
+        return Err(format!(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI names host {host}; only loopback, 169.254.170.2, 169.254.170.23 and fd00:ec2::23 are allowed (as in the AWS SDKs)"
+        ));
+    }
+    Ok(Some((full, "AWS_CONTAINER_CREDENTIALS_FULL_URI")))
+}
+
 /// Container credentials (ECS, Fargate, EKS Pod Identity), or `None` when
 /// neither variable is set.
 fn container(env: &dyn Env) -> Result<Option<Credentials>, String> {
-    let (url, var) = if let Some(rel) = env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
-        (
-            format!("http://169.254.170.2{rel}"),
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        )
-    } else if let Some(full) = env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
-        let host = super::split_url(&full)
-            .map(|(h, _)| h)
-            .map_err(|e| format!("AWS_CONTAINER_CREDENTIALS_FULL_URI: {e}"))?;
-        let host = match host.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => host,
-        };
-        if !allowed_container_host(host) {
-            return Err(format!(
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI names host {host}; only loopback, 169.254.170.2, 169.254.170.23 and fd00:ec2::23 are allowed (as in the AWS SDKs)"
-            ));
-        }
-        (full, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
-    } else {
+    let Some((url, var)) = container_url(env)? else {
         return Ok(None);
     };
     let token = match env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
@@ -920,11 +928,29 @@ mod tests {
         for bad in ["10.0.0.1", "169.254.169.254"] {
             assert!(!allowed_container_host(bad), "{bad}");
         }
-        let env = MapEnv(HashMap::from([(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            "http://10.0.0.1:80/creds".to_string(),
-        )]));
-        let err = container(&env).unwrap_err();
+        let env = |pairs: &[(&'static str, &str)]| {
+            MapEnv(pairs.iter().map(|(k, v)| (*k, v.to_string())).collect())
+        };
+        let full = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+        let relative = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+        let err = container_url(&env(&[(full, "http://10.0.0.1:80/creds")])).unwrap_err();
         assert!(err.contains("host 10.0.0.1"), "{err}");
+        // ECS: the relative URI is on the agent's address, and wins.
+        assert_eq!(
+            container_url(&env(&[
+                (relative, "/v2/credentials/x"),
+                (full, "http://127.0.0.1:1/")
+            ]))
+            .unwrap(),
+            Some((
+                "http://169.254.170.2/v2/credentials/x".to_string(),
+                relative
+            ))
+        );
+        assert_eq!(
+            container_url(&env(&[(full, "http://[::1]:8080/creds")])).unwrap(),
+            Some(("http://[::1]:8080/creds".to_string(), full))
+        );
+        assert_eq!(container_url(&env(&[])).unwrap(), None);
     }
 }

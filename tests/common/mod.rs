@@ -116,6 +116,7 @@ impl Sandbox {
             let k = k.to_string_lossy().into_owned();
             if k.starts_with("SOPS_")
                 || k.starts_with("NSEC_")
+                || k.starts_with("AWS_")
                 || k == "XDG_CONFIG_HOME"
                 || k == "EDITOR"
                 || k == "VISUAL"
@@ -123,8 +124,11 @@ impl Sandbox {
                 c.env_remove(&k);
             }
         }
+        // No test may reach the EC2 instance metadata address: the AWS
+        // credential chain (nsec's and the Go SDK's) ends there.
         c.env("HOME", self.home())
             .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
             .current_dir(self.work())
             .stdin(Stdio::null());
         c
@@ -335,16 +339,16 @@ impl Moto {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            // Anything not on the loopback goes to a closed loopback port,
+            // not to the network (both Go and nsec honour these).
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("NO_PROXY", "127.0.0.1")
     }
 
     /// Runs a boto3 snippet (moto's own dependency, in the same venv)
     /// against this server; returns its stdout, trimmed.
     pub fn boto3(&self, code: &str) -> String {
-        // The venv's python, beside the real moto_server script.
-        let server = tool("moto_server").canonicalize().unwrap();
-        let python = server.parent().unwrap().join("python");
-        let mut cmd = Command::new(python);
+        let mut cmd = Command::new(venv_python());
         self.apply(&mut cmd);
         let script = format!(
             "import boto3\nkms = boto3.client('kms', region_name='us-east-1')\nsts = boto3.client('sts', region_name='us-east-1')\niam = boto3.client('iam', region_name='us-east-1')\n{code}\n"
@@ -364,4 +368,144 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A loopback HTTP server (Python's `http.server`, from the moto venv) that
+/// speaks the documented wire formats of the AWS credential endpoints no
+/// real peer here serves as the AWS SDK expects: the container credentials
+/// endpoint (ECS, EKS Pod Identity; `GET /creds` with an `Authorization`
+/// header), the IAM Identity Center portal (`GET /federation/credentials`
+/// with an `x-amz-sso_bearer_token` header) and EC2 instance metadata
+/// (IMDSv2: `PUT /latest/api/token`, then the role and its credentials
+/// with `x-aws-ec2-metadata-token`; moto's own answers lack the `Code`
+/// field the Go SDK requires). Each answers with the credentials
+/// `AKIDFIXTURE`/`fixture-secret`, which moto accepts, only to the right
+/// token. Tests run the real sops against the same fixture, which shows it
+/// speaks what the AWS SDK expects.
+pub struct CredsFixture {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// One line per request: `PATH AUTHORIZED`.
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+const CREDS_FIXTURE: &str = r#"
+import datetime, http.server, json, sys, urllib.parse
+token, log = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def reply(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+        if url.path == "/creds":
+            ok = self.headers.get("Authorization") == token
+            body = {"AccessKeyId": "AKIDFIXTURE", "SecretAccessKey": "fixture-secret",
+                    "Token": "fixture-session", "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            err = {"code": "AccessDenied", "message": "wrong authorization token"}
+        elif url.path.startswith("/latest/meta-data/iam/security-credentials/"):
+            ok = self.headers.get("x-aws-ec2-metadata-token") == "imds-" + token
+            role = url.path.rsplit("/", 1)[1]
+            if role == "":
+                self.send_response(200 if ok else 401)
+                self.end_headers()
+                self.wfile.write(b"fixture-role\n" if ok else b"")
+                with open(log, "a") as f:
+                    f.write(f"{url.path} {ok}\n")
+                return
+            body = {"Code": "Success", "LastUpdated": "2026-01-01T00:00:00Z", "Type": "AWS-HMAC",
+                    "AccessKeyId": "AKIDFIXTURE", "SecretAccessKey": "fixture-secret",
+                    "Token": "fixture-session", "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            ok = ok and role == "fixture-role"
+            err = {"Code": "Unauthorized"}
+        elif url.path == "/federation/credentials":
+            ok = (self.headers.get("x-amz-sso_bearer_token") == token
+                  and query.get("account_id") == ["123456789012"]
+                  and query.get("role_name") == ["Admin"])
+            body = {"roleCredentials": {"accessKeyId": "AKIDFIXTURE", "secretAccessKey": "fixture-secret",
+                    "sessionToken": "fixture-session", "expiration": int(expires.timestamp() * 1000)}}
+            err = {"message": "Session token not found or invalid"}
+        else:
+            ok, body, err = False, None, {"message": "not found"}
+        with open(log, "a") as f:
+            f.write(f"{url.path} {ok}\n")
+        self.reply(200, body) if ok else self.reply(401 if body else 404, err)
+    def do_PUT(self):
+        ok = self.path == "/latest/api/token" and self.headers.get("x-aws-ec2-metadata-token-ttl-seconds") is not None
+        data = ("imds-" + token).encode() if ok else b""
+        self.send_response(200 if ok else 400)
+        if ok:
+            # IMDS echoes the token's lifetime; the Go SDK reads it.
+            self.send_header("x-aws-ec2-metadata-token-ttl-seconds",
+                             self.headers.get("x-aws-ec2-metadata-token-ttl-seconds"))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        with open(log, "a") as f:
+            f.write(f"PUT {self.path} {ok}\n")
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+impl CredsFixture {
+    /// Starts the server; requests must carry `token`.
+    pub fn start(token: &str) -> CredsFixture {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("requests.log");
+        std::fs::write(&log, "").unwrap();
+        let mut child = Command::new(venv_python())
+            .arg("-c")
+            .arg(CREDS_FIXTURE)
+            .arg(token)
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the credentials fixture could not be started");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line.trim().parse().expect("the fixture prints its port");
+        CredsFixture {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The requests served so far.
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for CredsFixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Python of the venv that holds moto (and boto3).
+pub fn venv_python() -> PathBuf {
+    let server = tool("moto_server").canonicalize().unwrap();
+    server.parent().unwrap().join("python")
 }

@@ -452,6 +452,7 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
                 "output-type",
                 "output",
                 "filename-override",
+                "decryption-order",
             ],
             &["in-place", "ignore-mac"],
         ),
@@ -469,11 +470,12 @@ fn build(program: OsString, p: Parsed) -> Result<Rewrite, LegacyError> {
                 "input-type",
                 "output-type",
                 "output",
+                "decryption-order",
             ],
             &["in-place", "sops-file"],
         ),
-        Mode::Set => ("set", &[], &["ignore-mac"]),
-        Mode::Edit => ("edit", &[], &[]),
+        Mode::Set => ("set", &["decryption-order"], &["ignore-mac"]),
+        Mode::Edit => ("edit", &["decryption-order"], &[]),
     };
     out.push(name.into());
     for b in bools {

@@ -64,13 +64,19 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(CliError::Legacy(e)),
     };
+    let mut args = args;
+    let order = match cli::take_decryption_order(&mut args) {
+        Ok(order) => order,
+        Err(e) => return fail(e),
+    };
     // Parse with the command built above: building clap's command is a
     // good share of nsec's start-up, so it is built once.
     let mut matches = command.get_matches_from(args);
-    let cli = match Cli::from_arg_matches_mut(&mut matches) {
+    let mut cli = match Cli::from_arg_matches_mut(&mut matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    cli.decryption_order = order;
     let result = run(&cli);
     for w in secrets_core::fs::take_warnings() {
         eprintln!("nsec: warning: {w}");

@@ -29,7 +29,8 @@ pub mod shell;
     version = crate::version::TEXT,
     about,
     long_about = None,
-    propagate_version = true
+    propagate_version = true,
+    after_help = "Commands that open files also take --decryption-order TYPES (or $SOPS_DECRYPTION_ORDER): the key types to try first, comma-separated (age, pgp, kms), as in sops."
 )]
 pub struct Cli {
     /// Path to the .sops.yaml to use (default: searched upward from the
@@ -40,6 +41,11 @@ pub struct Cli {
     /// Indentation of YAML/JSON output (overrides `stores:` in .sops.yaml).
     #[arg(long, global = true, value_name = "N")]
     pub indent: Option<i64>,
+
+    /// `--decryption-order`, taken out of the arguments before clap (see
+    /// [`take_decryption_order`]).
+    #[arg(skip)]
+    pub decryption_order: Option<String>,
 
     /// The command to run.
     #[command(subcommand)]
@@ -157,4 +163,76 @@ fn parse_type(flag: &str, value: Option<&str>) -> Result<Option<Format>, CliErro
             })
         })
         .transpose()
+}
+
+/// Takes sops' `--decryption-order TYPES` (or `--decryption-order=TYPES`)
+/// out of the arguments before clap parses them; the last one wins, and
+/// nothing after `--` is looked at. sops accepts it on every command that
+/// opens a file. It is not a clap option because clap builds every option
+/// of every subcommand at each start: eight more options cost each `nsec`
+/// run, age-only ones too, about 27,000 instructions (callgrind), for a
+/// flag few runs use.
+pub fn take_decryption_order(
+    args: &mut Vec<std::ffi::OsString>,
+) -> Result<Option<String>, CliError> {
+    const FLAG: &str = "--decryption-order";
+    let mut found = None;
+    let mut i = 1;
+    while i < args.len() {
+        let Some(arg) = args[i].to_str() else {
+            i += 1;
+            continue;
+        };
+        if arg == "--" {
+            break;
+        }
+        if arg == FLAG {
+            let value = args
+                .get(i + 1)
+                .and_then(|v| v.to_str())
+                .ok_or_else(|| CliError::Usage(format!("{FLAG} needs a value (e.g. kms,age)")))?;
+            found = Some(value.to_string());
+            args.drain(i..i + 2);
+        } else if let Some(value) = arg.strip_prefix("--decryption-order=") {
+            found = Some(value.to_string());
+            args.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_decryption_order;
+    use std::ffi::OsString;
+
+    fn take(args: &[&str]) -> (Option<String>, Vec<OsString>) {
+        let mut args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        let order = take_decryption_order(&mut args).unwrap();
+        (order, args)
+    }
+
+    #[test]
+    fn decryption_order_is_taken_out_before_clap() {
+        let (order, rest) = take(&["nsec", "decrypt", "--decryption-order", "kms,age", "f"]);
+        assert_eq!(order.as_deref(), Some("kms,age"));
+        assert_eq!(rest, ["nsec", "decrypt", "f"]);
+        // The last one wins; `=` works; nothing after `--` is touched.
+        let (order, rest) = take(&[
+            "nsec",
+            "--decryption-order=pgp",
+            "set",
+            "--decryption-order",
+            "age",
+            "--",
+            "--decryption-order",
+        ]);
+        assert_eq!(order.as_deref(), Some("age"));
+        assert_eq!(rest, ["nsec", "set", "--", "--decryption-order"]);
+        assert_eq!(take(&["nsec", "decrypt", "f"]).0, None);
+        let mut missing: Vec<OsString> = vec!["nsec".into(), "--decryption-order".into()];
+        assert!(take_decryption_order(&mut missing).is_err());
+    }
 }

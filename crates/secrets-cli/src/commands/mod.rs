@@ -11,6 +11,7 @@ pub mod shell;
 use std::path::{Path, PathBuf};
 
 use secrets_core::keys::discovery::{self, Identities};
+use secrets_core::keys::groups::DecryptionOrder;
 pub use secrets_core::repo::{self, Target};
 use secrets_core::rules::Config;
 use secrets_core::store::StoreOptions;
@@ -45,6 +46,14 @@ impl Context {
 
     /// From the parsed command line.
     pub fn new(cli: &Cli) -> Result<Context, CliError> {
+        // The command's flag, else the variable; a bad value is refused
+        // before anything runs, as in sops.
+        let text = match &cli.decryption_order {
+            Some(flag) => flag.clone(),
+            None => std::env::var(DecryptionOrder::VAR).unwrap_or_default(),
+        };
+        let order = DecryptionOrder::parse(&text).map_err(|e| CliError::Usage(e.to_string()))?;
+        let _ = DECRYPTION_ORDER.set(order);
         Ok(Context {
             config: cli.config.clone(),
             indent: cli.indent,
@@ -101,10 +110,18 @@ impl Context {
     }
 }
 
+/// `--decryption-order` (else `SOPS_DECRYPTION_ORDER`), set once by
+/// [`Context::new`].
+static DECRYPTION_ORDER: std::sync::OnceLock<DecryptionOrder> = std::sync::OnceLock::new();
+
 /// The identities of the environment, with terminal prompts for
-/// passphrase-protected keys.
+/// passphrase-protected keys, and the decryption order of the command line.
 pub fn identities() -> Identities {
-    discovery::discover(&discovery::ProcessEnv, Terminal)
+    let mut ids = discovery::discover(&discovery::ProcessEnv, Terminal);
+    if let Some(order) = DECRYPTION_ORDER.get() {
+        ids.set_decryption_order(order.clone());
+    }
+    ids
 }
 
 /// Reads FILE, or standard input for `-`.

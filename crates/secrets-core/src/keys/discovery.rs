@@ -32,6 +32,8 @@ use std::process::{Command, Stdio};
 use crate::callbacks::{AgeCallbacks, Callbacks};
 use zeroize::Zeroizing;
 
+use super::groups::DecryptionOrder;
+
 // The key ring moved to `keys::identities`; these paths keep working.
 pub use super::identities::{
     parse_identity_source, ssh_identities, BoxedIdentity, Identities, LoadProblem,
@@ -81,6 +83,16 @@ impl Env for ProcessEnv {
 pub fn discover(env: &dyn Env, callbacks: impl Callbacks + 'static) -> Identities {
     let callbacks = AgeCallbacks::new(callbacks);
     let mut found = Identities::new();
+
+    // The order keys are tried in. A bad value (a type named twice) is a
+    // problem the failure report shows; the CLI refuses it up front, as
+    // sops does.
+    if let Some(text) = env.var(DecryptionOrder::VAR) {
+        match DecryptionOrder::parse(&text) {
+            Ok(order) => found.set_decryption_order(order),
+            Err(e) => found.note_problem(DecryptionOrder::VAR, e.to_string()),
+        }
+    }
 
     // 1. SSH keys.
     match env.var(SSH_PRIVATE_KEY_FILE_VAR) {

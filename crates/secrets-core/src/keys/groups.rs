@@ -5,10 +5,11 @@
 //! Shamir's scheme: share `i` goes to every master key of group `i`, and any
 //! `shamir_threshold` groups recover it.
 //!
-//! Decryption tries the master keys of a group in sops' default order (age,
-//! then PGP, then the others: AWS KMS), each in turn, so one key that fails never blocks another that
-//! opens the file; when none does, the error names every key that failed and
-//! why.
+//! Decryption tries the master keys of a group by type in the
+//! [`DecryptionOrder`] (sops' `--decryption-order` / `SOPS_DECRYPTION_ORDER`;
+//! by default age, then PGP, then the others: AWS KMS), each in turn, so one
+//! key that fails never blocks another that opens the file; when none does,
+//! the error names every key that failed and why.
 
 use std::fmt::Write as _;
 
@@ -187,8 +188,8 @@ fn recover_pgp(
 }
 
 /// Tries the AWS KMS keys of a group in turn; failures go to the report.
-/// Only reached for groups that have KMS entries and that no age or PGP
-/// key opened, so age-only files never touch the network.
+/// Does nothing for a group without KMS entries, so age-only files never
+/// touch the network.
 fn recover_kms(
     gi: usize,
     group: &KeyGroup,
@@ -211,45 +212,117 @@ fn recover_kms(
     Ok(None)
 }
 
-/// Recovers the data key of a file with the identities at hand. The error
-/// says, group by group, which recipients were tried, and where identities
-/// were looked for.
+/// The order in which the master keys of a key group are tried, by type:
+/// sops' `--decryption-order` flag and `SOPS_DECRYPTION_ORDER` variable.
+///
+/// As in sops 3.11: a comma-separated list of key type names (`age`, `pgp`,
+/// `kms`, `gcp_kms`, `azure_kv`, `hc_vault`), taken as written (no spaces
+/// trimmed); names that match no type are ignored; a name given twice is an
+/// error. Types not listed come after the listed ones, in the order sops
+/// keeps a group's keys: `kms`, `gcp_kms`, `azure_kv`, `hc_vault`, `pgp`,
+/// `age`. The default is `age,pgp`: so KMS, which needs the network, is
+/// tried only when no age or PGP key opened the group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecryptionOrder(Vec<String>);
+
+impl Default for DecryptionOrder {
+    fn default() -> DecryptionOrder {
+        DecryptionOrder(vec!["age".into(), "pgp".into()])
+    }
+}
+
+/// The key types in the order sops stores them in a group (its
+/// `internalGroupFrom`), which the decryption order sorts stably.
+const GROUP_ORDER: [&str; 6] = ["kms", "gcp_kms", "azure_kv", "hc_vault", "pgp", "age"];
+
+impl DecryptionOrder {
+    /// The environment variable sops reads.
+    pub const VAR: &'static str = "SOPS_DECRYPTION_ORDER";
+
+    /// Parses the flag's value; "" is the default order.
+    pub fn parse(text: &str) -> Result<DecryptionOrder> {
+        if text.is_empty() {
+            return Ok(DecryptionOrder::default());
+        }
+        let names: Vec<String> = text.split(',').map(str::to_string).collect();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                return Err(Error::InvalidOption(format!(
+                    "duplicate decryption key type `{name}` in the decryption order `{text}`"
+                )));
+            }
+        }
+        Ok(DecryptionOrder(names))
+    }
+
+    /// The key types of a group in the order they are tried.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let rank = |kind: &str| {
+            self.0
+                .iter()
+                .position(|k| k == kind)
+                .unwrap_or(self.0.len())
+        };
+        let mut kinds = GROUP_ORDER.to_vec();
+        kinds.sort_by_key(|k| rank(k));
+        kinds
+    }
+}
+
+/// Tries the age keys of a group in turn; failures go to the report.
+fn recover_age(
+    gi: usize,
+    group: &KeyGroup,
+    identities: &Identities,
+    report: &mut String,
+) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    for key in &group.age {
+        match age::unwrap(identities, &key.enc) {
+            Ok(Some(part)) => return Some(part),
+            Ok(None) => {
+                let _ = writeln!(
+                    report,
+                    "  group {gi}: {}: no identity matched",
+                    key.recipient
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(report, "  group {gi}: {}: {e}", key.recipient);
+            }
+        }
+    }
+    None
+}
+
+/// Recovers the data key of a file with the identities at hand, trying each
+/// group's keys in the identities' [`DecryptionOrder`]. The error says,
+/// group by group, which recipients were tried, and where identities were
+/// looked for.
 pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> {
     let mut report = String::new();
     let mut parts = Vec::new();
+    let kinds = identities.decryption_order().kinds();
     for (gi, group) in metadata.key_groups.iter().enumerate() {
+        let unsupported = group.unsupported_kinds();
         let mut found = None;
-        for key in &group.age {
-            match age::unwrap(identities, &key.enc) {
-                Ok(Some(part)) => {
-                    found = Some(part);
-                    break;
+        for kind in &kinds {
+            found = match *kind {
+                "age" => recover_age(gi, group, identities, &mut report),
+                "pgp" => recover_pgp(gi, group, &mut report)?,
+                "kms" => recover_kms(gi, group, &mut report)?,
+                other => {
+                    if unsupported.contains(&other) {
+                        let _ = writeln!(
+                            report,
+                            "  group {gi}: {other} keys are not supported by nsec"
+                        );
+                    }
+                    None
                 }
-                Ok(None) => {
-                    let _ = writeln!(
-                        report,
-                        "  group {gi}: {}: no identity matched",
-                        key.recipient
-                    );
-                }
-                Err(e) => {
-                    let _ = writeln!(report, "  group {gi}: {}: {e}", key.recipient);
-                }
+            };
+            if found.is_some() {
+                break;
             }
-        }
-        if found.is_none() {
-            found = recover_pgp(gi, group, &mut report)?;
-        }
-        if found.is_none() {
-            found = recover_kms(gi, group, &mut report)?;
-        }
-        let kinds = group.unsupported_kinds();
-        if found.is_none() && !kinds.is_empty() {
-            let _ = writeln!(
-                report,
-                "  group {gi}: {} keys are not supported by nsec",
-                kinds.join(", ")
-            );
         }
         if let Some(part) = found {
             parts.push(part);
@@ -292,4 +365,40 @@ pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> 
     let key = shamir::combine(&refs)?;
     DataKey::from_slice(&key)
         .ok_or_else(|| Error::InvalidMetadata("the combined data key is not 32 bytes".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// sops 3.11's `sortKeyGroupIndices`: a stable sort of the group's
+    /// kms, gcp_kms, azure_kv, hc_vault, pgp, age keys by rank in the order.
+    #[test]
+    fn decryption_order_as_sops_sorts_a_group() {
+        let kinds = |text: &str| DecryptionOrder::parse(text).unwrap().kinds();
+        let default = ["age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault"];
+        assert_eq!(kinds(""), default);
+        assert_eq!(kinds("age,pgp"), default);
+        assert_eq!(
+            kinds("kms"),
+            ["kms", "gcp_kms", "azure_kv", "hc_vault", "pgp", "age"]
+        );
+        assert_eq!(
+            kinds("pgp"),
+            ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "age"]
+        );
+        assert_eq!(
+            kinds("kms,age"),
+            ["kms", "age", "gcp_kms", "azure_kv", "hc_vault", "pgp"]
+        );
+        // Names are taken as written: " pgp" is no type, so it is ignored.
+        assert_eq!(
+            kinds("age, pgp"),
+            ["age", "kms", "gcp_kms", "azure_kv", "hc_vault", "pgp"]
+        );
+        let err = DecryptionOrder::parse("age,pgp,age")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("duplicate decryption key type `age`"), "{err}");
+    }
 }

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use age::Callbacks as _;
 
 use crate::callbacks::{AgeCallbacks, Callbacks};
+use crate::keys::groups::DecryptionOrder;
 use age_core::format::{FileKey, Stanza};
 use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
 use sha2::{Digest, Sha256};
@@ -48,6 +49,7 @@ pub struct Identities {
     loaded_locations: Vec<String>,
     unused_locations: Vec<String>,
     problems: Vec<LoadProblem>,
+    decryption_order: DecryptionOrder,
 }
 
 impl fmt::Debug for Identities {
@@ -57,6 +59,7 @@ impl fmt::Debug for Identities {
             .field("count", &self.identities.len())
             .field("unused_locations", &self.unused_locations)
             .field("problems", &self.problems)
+            .field("decryption_order", &self.decryption_order)
             .finish()
     }
 }
@@ -115,6 +118,19 @@ impl Identities {
     #[cfg(test)]
     pub(crate) fn push(&mut self, identity: BoxedIdentity) {
         self.identities.push(identity);
+    }
+
+    /// The order in which a key group's master keys are tried (from
+    /// `SOPS_DECRYPTION_ORDER` when found by
+    /// [`Identities::from_environment`]).
+    pub fn decryption_order(&self) -> &DecryptionOrder {
+        &self.decryption_order
+    }
+
+    /// Sets the order in which a key group's master keys are tried (sops'
+    /// `--decryption-order`).
+    pub fn set_decryption_order(&mut self, order: DecryptionOrder) {
+        self.decryption_order = order;
     }
 
     /// The number of identities loaded.

@@ -101,11 +101,21 @@ impl KmsKey {
         let (region, partition) = self
             .region()
             .ok_or_else(|| self.fail(format!("no valid ARN found in '{}'", self.arn)))?;
-        let base = aws::credentials(env, &self.aws_profile).map_err(|e| self.fail(e))?;
+        let scope = aws::Scope { region, partition };
+        let base = aws::credentials(env, &self.aws_profile, scope).map_err(|e| self.fail(e))?;
         let creds = if self.role.is_empty() {
             base
         } else {
-            aws::assume_role(env, &base, &self.role, region, partition).map_err(|e| self.fail(e))?
+            let session = aws::session_name();
+            let role = aws::RoleRequest {
+                role_arn: &self.role,
+                session_name: &session,
+                extra: Vec::new(),
+                region,
+                partition,
+            };
+            aws::assume_role(env, &base, &role)
+                .map_err(|e| self.fail(format!("{e} (with {})", base.source)))?
         };
         Ok((
             creds,

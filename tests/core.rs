@@ -1682,3 +1682,57 @@ fn mutated_files_are_decided_as_sops_decides() {
         differences.join("\n")
     );
 }
+
+/// An embedder learns from the error which master keys were tried and why
+/// each failed, as data: no parsing of the message.
+#[test]
+fn no_data_key_error_lists_the_keys_tried() {
+    use secrecy::ExposeSecret;
+    use secrets_core::file::{self, DecryptOptions, EncryptOptions};
+    use secrets_core::keys::age::AgeRecipient;
+    use secrets_core::keys::ssh_to_age::generate_x25519;
+    use secrets_core::store::{self, StoreOptions};
+    use secrets_core::{Error, Identities, KeyFailure, NoCallbacks};
+
+    let (_, recipient) = generate_x25519();
+    let (other_key, _) = generate_x25519();
+    let docs = store::parse(Format::Yaml, b"token: abc\n").unwrap();
+    let opts = EncryptOptions {
+        key_groups: vec![vec![AgeRecipient::parse(&recipient).unwrap()].into()],
+        ..EncryptOptions::default()
+    };
+    let bytes = file::encrypt(Format::Yaml, docs, &opts)
+        .unwrap()
+        .to_bytes(&StoreOptions::default())
+        .unwrap();
+    let ids = Identities::from_text(
+        "other key",
+        other_key.expose_secret().as_bytes(),
+        NoCallbacks,
+    )
+    .unwrap();
+    let err = SopsFile::parse(Format::Yaml, &bytes)
+        .unwrap()
+        .open(&ids, DecryptOptions::default())
+        .unwrap_err();
+    let Error::NoDataKey { report } = &err else {
+        panic!("expected NoDataKey, got {err}");
+    };
+    assert_eq!(report.attempts.len(), 1);
+    let tried = &report.attempts[0];
+    assert_eq!(
+        (tried.group, tried.kind, tried.key.as_str(), &tried.failure),
+        (0, "age", recipient.as_str(), &KeyFailure::NoIdentity)
+    );
+    assert_eq!(report.identities, 1);
+    assert_eq!(report.loaded_from, ["other key"]);
+    assert!(report.shamir.is_none());
+    // The message is sops' report, built from the same data.
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("group 0: {recipient}: no identity matched")),
+        "{text}"
+    );
+    assert!(text.contains("Tried 1 identity from 'other key'"), "{text}");
+    assert!(!text.contains(other_key.expose_secret()), "{text}");
+}

@@ -40,11 +40,12 @@ pub enum Error {
     /// a hash a short secret can be guessed from.
     #[error("MAC mismatch: the file's values do not match its MAC (a value was changed, added, removed or reordered without sops or nsec)")]
     MacMismatch,
-    /// No identity could recover the data key.
+    /// No identity could recover the data key: every master key tried
+    /// and why it failed, and where identities were looked for.
     #[error("failed to get the data key required to decrypt the SOPS file\n{report}")]
     NoDataKey {
-        /// Per-group and per-recipient report, plus the identity locations tried.
-        report: String,
+        /// What was tried (boxed: errors stay small).
+        report: Box<KeyReport>,
     },
     /// The input already carries sops metadata.
     #[error("the file already contains a top-level entry called 'sops' (it is already encrypted; decrypt it first)")]
@@ -296,6 +297,126 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+}
+
+/// Why no data key could be recovered ([`Error::NoDataKey`]). Its text is
+/// sops' report: one line per master key tried, then the identities.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct KeyReport {
+    /// Every master key tried, in the order tried.
+    pub attempts: Vec<KeyAttempt>,
+    /// With several key groups: the groups needed and those recovered.
+    pub shamir: Option<ShamirShortfall>,
+    /// How many identities were loaded.
+    pub identities: usize,
+    /// Where they were loaded from (files, variables, SSH keys).
+    pub loaded_from: Vec<String>,
+    /// Places looked at that held no keys, in sops' order.
+    pub not_found_in: Vec<String>,
+    /// Identity sources that failed to load: (where, why).
+    pub load_problems: Vec<(String, String)>,
+}
+
+/// One master key that did not give the data key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyAttempt {
+    /// The key group (0-based).
+    pub group: usize,
+    /// The key type: `age`, `pgp`, `kms`, or one nsec does not support
+    /// (`gcp_kms`, `azure_kv`, `hc_vault`).
+    pub kind: &'static str,
+    /// The key: age recipient, PGP fingerprint or KMS ARN (empty for a type
+    /// nsec does not support).
+    pub key: String,
+    /// Why it failed.
+    pub failure: KeyFailure,
+}
+
+/// Why a master key did not give the data key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyFailure {
+    /// No identity at hand matches the recipient.
+    NoIdentity,
+    /// The key service, gpg or the identity failed (its message; never key
+    /// material or credentials).
+    Failed(String),
+    /// nsec cannot use keys of this type.
+    Unsupported,
+}
+
+/// Too few key groups opened to combine the Shamir shares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShamirShortfall {
+    /// The file's `shamir_threshold`.
+    pub needed: usize,
+    /// Groups whose share was recovered.
+    pub recovered: usize,
+}
+
+impl std::fmt::Display for KeyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(ShamirShortfall { needed, recovered }) = self.shamir {
+            writeln!(f, "  Recovery failed because the file was encrypted with a Shamir threshold of {needed}, but only {recovered} part(s) were successfully recovered")?;
+        }
+        for a in &self.attempts {
+            let g = a.group;
+            match (&a.failure, a.kind) {
+                (KeyFailure::Unsupported, kind) => {
+                    writeln!(f, "  group {g}: {kind} keys are not supported by nsec")?
+                }
+                (KeyFailure::NoIdentity, _) => {
+                    writeln!(f, "  group {g}: {}: no identity matched", a.key)?
+                }
+                (KeyFailure::Failed(why), "age") => writeln!(f, "  group {g}: {}: {why}", a.key)?,
+                (KeyFailure::Failed(why), kind) => {
+                    writeln!(f, "  group {g}: {kind} {}: {why}", a.key)?
+                }
+            }
+        }
+        match self.loaded_from.as_slice() {
+            [] => f.write_str("No identities were loaded")?,
+            loaded => write!(
+                f,
+                "Tried {} identit{} from '{}'",
+                self.identities,
+                if self.identities == 1 { "y" } else { "ies" },
+                loaded.join("', '")
+            )?,
+        }
+        // What sops appends: the sources that failed, then the places
+        // without keys.
+        if !self.load_problems.is_empty() {
+            let joined: Vec<String> = self
+                .load_problems
+                .iter()
+                .map(|(at, why)| format!("{at}: {why}"))
+                .collect();
+            write!(
+                f,
+                ". Errors while loading age identities: {}",
+                joined.join("; ")
+            )?;
+        }
+        let unused = &self.not_found_in;
+        match unused.len() {
+            0 => Ok(()),
+            1 => write!(f, ". Did not find keys in location '{}'.", unused[0]),
+            2 => write!(
+                f,
+                ". Did not find keys in locations '{}' and '{}'.",
+                unused[0], unused[1]
+            ),
+            n => write!(
+                f,
+                ". Did not find keys in locations '{}', and '{}'.",
+                unused[..n - 1].join("', '"),
+                unused[n - 1]
+            ),
+        }
+    }
 }
 
 /// The kind of a `.sops.yaml` problem ([`Error::Config`]).

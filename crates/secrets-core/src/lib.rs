@@ -202,7 +202,7 @@ mod tree;
 mod test_tools;
 
 pub use callbacks::{Callbacks, NoCallbacks, Progress};
-pub use error::{ConfigProblem, Error, Result};
+pub use error::{ConfigProblem, Error, KeyAttempt, KeyFailure, KeyReport, Result, ShamirShortfall};
 pub use file::{DecryptOptions, EncryptOptions, Opened, SopsFile};
 pub use format::Format;
 pub use keys::Identities;

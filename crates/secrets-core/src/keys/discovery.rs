@@ -18,7 +18,7 @@
 //! is recorded as a [`LoadProblem`] and the other sources still count.
 //! Places that yielded no keys are remembered too, so the "no key could
 //! decrypt" error can list them the way sops does
-//! ([`Identities::report_suffix`]).
+//! ([`crate::KeyReport`]).
 //!
 //! The environment is read through the [`Env`] trait so tests need no real
 //! environment. What a source's contents become, and when passphrases (for
@@ -412,9 +412,9 @@ mod tests {
             ]
         );
         assert_eq!(
-            ids.report_suffix(),
+            ids.key_report().to_string(),
             format!(
-                ". Did not find keys in locations 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', \
+                "No identities were loaded. Did not find keys in locations 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', \
                  '{h}/.ssh/id_ed25519', '{h}/.ssh/id_rsa', 'SOPS_AGE_KEY', \
                  'SOPS_AGE_KEY_FILE', 'SOPS_AGE_KEY_CMD', and '{h}/.config/sops/age/keys.txt'."
             )
@@ -527,8 +527,9 @@ mod tests {
         assert!(problem.reason.contains("line 4"), "{}", problem.reason);
         assert!(!problem.reason.contains("SECRETSTUFF"));
         assert!(ids
-            .report_suffix()
-            .starts_with(". Errors while loading age identities: SOPS_AGE_KEY_FILE ("));
+            .key_report()
+            .to_string()
+            .contains(". Errors while loading age identities: SOPS_AGE_KEY_FILE ("));
         let h = home.path().display();
         assert_eq!(
             strs(ids.unused_locations()),

@@ -11,9 +11,7 @@
 //! key that fails never blocks another that opens the file; when none does,
 //! the error names every key that failed and why.
 
-use std::fmt::Write as _;
-
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyAttempt, KeyFailure, KeyReport, Result, ShamirShortfall};
 use crate::keys::age::{self, AgeRecipient};
 use crate::keys::discovery::Identities;
 use crate::keys::kms::{KmsEntry, KmsKey};
@@ -168,21 +166,18 @@ pub fn wrap(key: &DataKey, groups: &[GroupKeys], threshold: usize) -> Result<Vec
 fn recover_pgp(
     gi: usize,
     group: &KeyGroup,
-    report: &mut String,
+    report: &mut Vec<KeyAttempt>,
 ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
     for entry in group.pgp_entries()? {
-        match pgp::decrypt(&entry.fingerprint, &entry.enc) {
+        let (key, why) = match pgp::decrypt(&entry.fingerprint, &entry.enc) {
             Ok(part) => return Ok(Some(part)),
             Err(Error::Pgp {
                 fingerprint,
                 reason,
-            }) => {
-                let _ = writeln!(report, "  group {gi}: pgp {fingerprint}: {reason}");
-            }
-            Err(e) => {
-                let _ = writeln!(report, "  group {gi}: pgp {}: {e}", entry.fingerprint);
-            }
-        }
+            }) => (fingerprint, reason),
+            Err(e) => (entry.fingerprint.clone(), e.to_string()),
+        };
+        report.push(attempt(gi, "pgp", key, KeyFailure::Failed(why)));
     }
     Ok(None)
 }
@@ -193,21 +188,23 @@ fn recover_pgp(
 fn recover_kms(
     gi: usize,
     group: &KeyGroup,
-    report: &mut String,
+    report: &mut Vec<KeyAttempt>,
 ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
     for entry in group.kms_entries()? {
-        match entry
+        let why = match entry
             .key
             .decrypt(crate::keys::kms::process_env(), &entry.enc)
         {
             Ok(part) => return Ok(Some(part)),
-            Err(Error::Kms { reason, .. }) => {
-                let _ = writeln!(report, "  group {gi}: kms {}: {reason}", entry.key.name());
-            }
-            Err(e) => {
-                let _ = writeln!(report, "  group {gi}: kms {}: {e}", entry.key.name());
-            }
-        }
+            Err(Error::Kms { reason, .. }) => reason,
+            Err(e) => e.to_string(),
+        };
+        report.push(attempt(
+            gi,
+            "kms",
+            entry.key.name(),
+            KeyFailure::Failed(why),
+        ));
     }
     Ok(None)
 }
@@ -274,24 +271,26 @@ fn recover_age(
     gi: usize,
     group: &KeyGroup,
     identities: &Identities,
-    report: &mut String,
+    report: &mut Vec<KeyAttempt>,
 ) -> Option<zeroize::Zeroizing<Vec<u8>>> {
     for key in &group.age {
-        match age::unwrap(identities, &key.enc) {
+        let failure = match age::unwrap(identities, &key.enc) {
             Ok(Some(part)) => return Some(part),
-            Ok(None) => {
-                let _ = writeln!(
-                    report,
-                    "  group {gi}: {}: no identity matched",
-                    key.recipient
-                );
-            }
-            Err(e) => {
-                let _ = writeln!(report, "  group {gi}: {}: {e}", key.recipient);
-            }
-        }
+            Ok(None) => KeyFailure::NoIdentity,
+            Err(e) => KeyFailure::Failed(e.to_string()),
+        };
+        report.push(attempt(gi, "age", key.recipient.clone(), failure));
     }
     None
+}
+
+fn attempt(group: usize, kind: &'static str, key: String, failure: KeyFailure) -> KeyAttempt {
+    KeyAttempt {
+        group,
+        kind,
+        key,
+        failure,
+    }
 }
 
 /// Recovers the data key of a file with the identities at hand, trying each
@@ -299,7 +298,7 @@ fn recover_age(
 /// group by group, which recipients were tried, and where identities were
 /// looked for.
 pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> {
-    let mut report = String::new();
+    let mut report = Vec::new();
     let mut parts = Vec::new();
     let kinds = identities.decryption_order().kinds();
     for (gi, group) in metadata.key_groups.iter().enumerate() {
@@ -312,10 +311,7 @@ pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> 
                 "kms" => recover_kms(gi, group, &mut report)?,
                 other => {
                     if unsupported.contains(&other) {
-                        let _ = writeln!(
-                            report,
-                            "  group {gi}: {other} keys are not supported by nsec"
-                        );
+                        report.push(attempt(gi, other, String::new(), KeyFailure::Unsupported));
                     }
                     None
                 }
@@ -328,25 +324,18 @@ pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> 
             parts.push(part);
         }
     }
-    let suffix = identities.report_suffix();
-    let tried = match identities.loaded_locations() {
-        [] => "No identities were loaded".to_string(),
-        loaded => format!(
-            "Tried {} identit{} from '{}'",
-            identities.len(),
-            if identities.len() == 1 { "y" } else { "ies" },
-            loaded.join("', '")
-        ),
-    };
-    let locations = format!("{tried}{suffix}");
-    let no_key = |report: String| Error::NoDataKey {
-        report: format!("{report}{locations}"),
+    let no_key = |attempts: Vec<KeyAttempt>, shamir: Option<ShamirShortfall>| Error::NoDataKey {
+        report: Box::new(KeyReport {
+            attempts,
+            shamir,
+            ..identities.key_report()
+        }),
     };
     if metadata.key_groups.len() <= 1 {
         return match parts.pop() {
             Some(k) => DataKey::from_slice(&k)
                 .ok_or_else(|| Error::InvalidMetadata("the data key is not 32 bytes".into())),
-            None => Err(no_key(report)),
+            None => Err(no_key(report, None)),
         };
     }
     let needed = if metadata.shamir_threshold == 0 {
@@ -356,10 +345,11 @@ pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> 
         metadata.shamir_threshold
     };
     if parts.len() < needed {
-        return Err(no_key(format!(
-            "  Recovery failed because the file was encrypted with a Shamir threshold of {needed}, but only {} part(s) were successfully recovered\n{report}",
-            parts.len()
-        )));
+        let shortfall = ShamirShortfall {
+            needed,
+            recovered: parts.len(),
+        };
+        return Err(no_key(report, Some(shortfall)));
     }
     let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
     let key = shamir::combine(&refs)?;

@@ -225,32 +225,21 @@ impl Identities {
         }
     }
 
-    /// What sops appends to its "failed to get the data key" message:
-    /// `. Errors while loading age identities: …` (if any problems) and
-    /// `. Did not find keys in locations 'A', 'B', and 'C'.` (if any unused
-    /// locations). Empty when there is nothing to say.
-    pub fn report_suffix(&self) -> String {
-        let mut out = String::new();
-        if !self.problems.is_empty() {
-            let joined: Vec<String> = self.problems.iter().map(|p| p.to_string()).collect();
-            out.push_str(". Errors while loading age identities: ");
-            out.push_str(&joined.join("; "));
+    /// The identities part of the "failed to get the data key" report
+    /// (what was loaded, what failed, where no keys were found); the
+    /// caller adds the master keys it tried.
+    pub(crate) fn key_report(&self) -> crate::error::KeyReport {
+        crate::error::KeyReport {
+            identities: self.len(),
+            loaded_from: self.loaded_locations.clone(),
+            not_found_in: self.unused_locations.clone(),
+            load_problems: self
+                .problems
+                .iter()
+                .map(|p| (p.location.clone(), p.reason.clone()))
+                .collect(),
+            ..Default::default()
         }
-        let unused = &self.unused_locations;
-        match unused.len() {
-            0 => {}
-            1 => out.push_str(&format!(". Did not find keys in location '{}'.", unused[0])),
-            2 => out.push_str(&format!(
-                ". Did not find keys in locations '{}' and '{}'.",
-                unused[0], unused[1]
-            )),
-            n => out.push_str(&format!(
-                ". Did not find keys in locations '{}', and '{}'.",
-                unused[..n - 1].join("', '"),
-                unused[n - 1]
-            )),
-        }
-        out
     }
 }
 

@@ -7,8 +7,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use nsec_fuzz::no_key_material;
+use secrets_core::fuzzing::{identities_report, parse_identity_source};
 use secrets_core::keys::age::{parse_recipient_list, AgeRecipient};
-use secrets_core::keys::discovery::{parse_identity_source, Identities};
+use secrets_core::Identities;
 use secrets_core::NoCallbacks;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut found = Identities::new();
     found.add_source("fuzz-input", data, NoCallbacks);
-    no_key_material(&[data], &found.report_suffix());
+    no_key_material(&[data], &identities_report(&found));
     let text = String::from_utf8_lossy(data);
     for line in text.lines() {
         match AgeRecipient::parse(line) {

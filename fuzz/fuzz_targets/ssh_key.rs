@@ -12,8 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
 use nsec_fuzz::no_key_material;
+use secrets_core::fuzzing::ssh_identities;
 use secrets_core::keys::age::AgeRecipient;
-use secrets_core::keys::discovery::ssh_identities;
 use secrets_core::keys::ssh_to_age::{ssh_private_to_age, ssh_public_to_age, x25519_public};
 use secrets_core::NoCallbacks;
 

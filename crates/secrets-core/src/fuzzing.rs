@@ -15,3 +15,30 @@ pub fn yaml_fast_agrees(text: &str) -> Result<bool, String> {
 pub use crate::cipher::{
     from_plaintext, looks_encrypted, to_plaintext, Cipher, EncryptedValue, ValueType,
 };
+
+/// What an identity source parses into.
+pub type Parsed = Result<Vec<Box<dyn age::Identity + Send + Sync>>, String>;
+
+/// Parses an age identity source (the `age_identity` target).
+pub fn parse_identity_source(
+    location: &str,
+    contents: &[u8],
+    callbacks: impl crate::Callbacks + 'static,
+) -> Parsed {
+    crate::keys::identities::parse_identity_source(location, contents, callbacks)
+}
+
+/// Parses an OpenSSH private key (the `ssh_key` target).
+pub fn ssh_identities(
+    location: &str,
+    contents: &[u8],
+    callbacks: impl crate::Callbacks + 'static,
+) -> Parsed {
+    crate::keys::identities::ssh_identities(location, contents, callbacks)
+}
+
+/// The identities part of the "no data key" report (the `age_identity`
+/// target checks it shows no key material).
+pub fn identities_report(identities: &crate::Identities) -> String {
+    identities.key_report().to_string()
+}

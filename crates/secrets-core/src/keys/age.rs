@@ -407,7 +407,7 @@ pub fn unwrap(identities: &Identities, armored: &str) -> Result<Option<Zeroizing
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::discovery::{parse_identity_source, ssh_identities};
+    use crate::keys::identities::{parse_identity_source, ssh_identities};
     use age::secrecy::ExposeSecret;
     use std::io::Write;
     use std::process::{Command, Stdio};

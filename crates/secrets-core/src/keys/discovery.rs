@@ -35,9 +35,7 @@ use zeroize::Zeroizing;
 use super::groups::DecryptionOrder;
 
 // The key ring moved to `keys::identities`; these paths keep working.
-pub use super::identities::{
-    parse_identity_source, ssh_identities, BoxedIdentity, Identities, LoadProblem,
-};
+pub use super::identities::{Identities, LoadProblem};
 
 /// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`: path of an OpenSSH private key.
 pub(crate) const SSH_PRIVATE_KEY_FILE_VAR: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";

@@ -89,7 +89,7 @@ pub(crate) fn effective_threshold(configured: usize, groups: usize) -> Result<us
 /// Encrypts `key` for the given groups of master keys. Returns the key
 /// groups for the metadata. `threshold` must come from
 /// `effective_threshold`.
-pub fn wrap(key: &DataKey, groups: &[GroupKeys], threshold: usize) -> Result<Vec<KeyGroup>> {
+pub(crate) fn wrap(key: &DataKey, groups: &[GroupKeys], threshold: usize) -> Result<Vec<KeyGroup>> {
     if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
         return Err(Error::NoRecipients);
     }
@@ -297,7 +297,7 @@ fn attempt(group: usize, kind: &'static str, key: String, failure: KeyFailure) -
 /// group's keys in the identities' [`DecryptionOrder`]. The error says,
 /// group by group, which recipients were tried, and where identities were
 /// looked for.
-pub fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> {
+pub(crate) fn recover(metadata: &Metadata, identities: &Identities) -> Result<DataKey> {
     let mut report = Vec::new();
     let mut parts = Vec::new();
     let kinds = identities.decryption_order().kinds();

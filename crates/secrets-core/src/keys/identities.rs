@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 use super::ssh_to_age;
 
 /// One loaded identity.
-pub type BoxedIdentity = Box<dyn age::Identity + Send + Sync>;
+pub(crate) type BoxedIdentity = Box<dyn age::Identity + Send + Sync>;
 
 /// A source of identities that could not be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -249,7 +249,8 @@ impl Identities {
 /// an age file encrypted with a passphrase that contains one.
 ///
 /// Returns the reason (naming line numbers, never contents) on failure.
-pub fn parse_identity_source(
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn parse_identity_source(
     location: &str,
     contents: &[u8],
     callbacks: impl Callbacks + 'static,
@@ -372,7 +373,8 @@ fn encrypted_identity_file(
 /// The identity of an OpenSSH (or PEM RSA) private key file, for
 /// `ssh-ed25519` / `ssh-rsa` stanzas. A passphrase-protected key asks for
 /// its passphrase only when it meets a stanza carrying its own key tag.
-pub fn ssh_identities(
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn ssh_identities(
     location: &str,
     contents: &[u8],
     callbacks: impl Callbacks + 'static,

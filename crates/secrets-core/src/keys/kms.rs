@@ -149,7 +149,7 @@ impl KmsKey {
 }
 
 /// sops' `k1:v1,k2:v2` form of a context, sorted by key.
-pub fn context_to_string(context: &BTreeMap<String, String>) -> String {
+pub(crate) fn context_to_string(context: &BTreeMap<String, String>) -> String {
     context
         .iter()
         .map(|(k, v)| format!("{k}:{v}"))
@@ -256,7 +256,7 @@ impl KmsEntry {
 }
 
 /// The process environment, for callers outside this module.
-pub fn process_env() -> &'static dyn Env {
+pub(crate) fn process_env() -> &'static dyn Env {
     &aws::ProcessEnv
 }
 

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::tree::{Item, Map, Value};
 
 /// The variable that names the gpg program (as in sops).
-pub const GPG_EXEC_VAR: &str = "SOPS_GPG_EXEC";
+pub(crate) const GPG_EXEC_VAR: &str = "SOPS_GPG_EXEC";
 
 /// One PGP entry of a file's metadata (`fp`, `created_at`, `enc`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub(crate) fn text(m: &Map, name: &str) -> String {
 }
 
 /// A fingerprint as sops keeps it: spaces removed.
-pub fn normalize_fingerprint(fp: &str) -> String {
+pub(crate) fn normalize_fingerprint(fp: &str) -> String {
     fp.replace(' ', "")
 }
 
@@ -107,7 +107,7 @@ fn short_fingerprint(fp: &str) -> &str {
 }
 
 /// The gpg program: `SOPS_GPG_EXEC`, else `gpg`.
-pub fn gpg_program() -> OsString {
+pub(crate) fn gpg_program() -> OsString {
     match std::env::var_os(GPG_EXEC_VAR) {
         Some(p) if !p.is_empty() => p,
         _ => OsString::from("gpg"),
@@ -116,7 +116,7 @@ pub fn gpg_program() -> OsString {
 
 /// Encrypts `payload` to the key `fingerprint` in the user's keyring and
 /// returns the armored message (trimmed, as sops stores it).
-pub fn encrypt(fingerprint: &str, payload: &[u8]) -> Result<String> {
+pub(crate) fn encrypt(fingerprint: &str, payload: &[u8]) -> Result<String> {
     let args = [
         "--no-default-recipient",
         "--yes",
@@ -144,7 +144,7 @@ pub fn encrypt(fingerprint: &str, payload: &[u8]) -> Result<String> {
 
 /// Decrypts an armored message with the user's secret key (through gpg,
 /// gpg-agent and whatever they use: passphrase prompt, smartcard).
-pub fn decrypt(fingerprint: &str, enc: &str) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn decrypt(fingerprint: &str, enc: &str) -> Result<Zeroizing<Vec<u8>>> {
     let fail = |reason: String| Error::Pgp {
         fingerprint: fingerprint.to_string(),
         reason,

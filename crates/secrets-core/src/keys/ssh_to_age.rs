@@ -400,9 +400,10 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         .unwrap();
         let pem = openssh_pem(&input[1..]);
         assert!(private_key_would_panic_age(pem.as_bytes()));
-        let err = crate::keys::discovery::ssh_identities("key", pem.as_bytes(), crate::NoCallbacks)
-            .err()
-            .unwrap();
+        let err =
+            crate::keys::identities::ssh_identities("key", pem.as_bytes(), crate::NoCallbacks)
+                .err()
+                .unwrap();
         assert!(err.contains("an RSA number is all zero bytes"), "{err}");
 
         let blob = STANDARD.encode(b"\0\0\0\x07ssh-rsa\0\0\0\x01\0\0\0\0\x01\x05");
@@ -428,9 +429,10 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         ))
         .unwrap();
         let pem = openssh_pem(&input[1..]);
-        let err = crate::keys::discovery::ssh_identities("key", pem.as_bytes(), crate::NoCallbacks)
-            .err()
-            .unwrap();
+        let err =
+            crate::keys::identities::ssh_identities("key", pem.as_bytes(), crate::NoCallbacks)
+                .err()
+                .unwrap();
         assert!(
             err.contains("an unknown key type is not supported"),
             "{err}"

@@ -296,7 +296,7 @@ pub fn recover_job(root: &Path) -> Result<(Recovery, Option<Job>)> {
     let j: Journal = serde_json::from_slice(&text).map_err(|e| Error::Command {
         program: "rotate".into(),
         message: format!(
-            "{}: unreadable journal ({e}); remove it after checking the store with `nsec validate`",
+            "{}: unreadable journal ({e}); check the store, then remove the journal",
             path.display()
         ),
     })?;

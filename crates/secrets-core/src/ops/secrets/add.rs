@@ -254,8 +254,8 @@ pub fn add(repo: &Store, plan: &AddPlan, inputs: AddInputs, force: bool) -> Resu
                     .or_else(|| pf.field.default.clone())
                     .ok_or_else(|| {
                         Error::InvalidValue(format!(
-                            "secret `{}`, field `{}`: no value (give --field {}=VALUE); nothing was written",
-                            plan.name, pf.key, pf.key
+                            "secret `{}`, field `{}`: no value was given; nothing was written",
+                            plan.name, pf.key
                         ))
                     })?;
                 pf.field

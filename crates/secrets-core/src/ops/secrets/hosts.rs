@@ -70,7 +70,7 @@ pub(crate) fn add_host(
     {
         return Err(config_error(
             path,
-            format!("a recipient named `{name}` already exists (remove it first with `nsec host rm {name}`)"),
+            format!("a recipient named `{name}` already exists"),
         ));
     }
     if let Some(existing) = before.name_of(recipient) {
@@ -255,7 +255,7 @@ pub fn host_recipient(age: Option<&str>, ssh_public: Option<&str>) -> Result<Str
             ssh_to_age::ssh_public_to_age(line)
         }
         _ => Err(Error::InvalidOption(
-            "give exactly one of --age and --ssh-key".into(),
+            "give exactly one of an age recipient and an SSH public key".into(),
         )),
     }
 }

@@ -159,7 +159,7 @@ pub fn list(repo: &Store, cwd: &Path) -> Result<Vec<SecretInfo>> {
                 .collect();
             let has = |c: &str| codes.contains(&c);
             i.status = if has("E011") {
-                Status::Unreadable("not a well-formed sops file (see nsec validate)".into())
+                Status::Unreadable("not a well-formed sops file".into())
             } else if has("E020") {
                 Status::PlaintextValue
             } else if has("E012") {

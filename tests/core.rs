@@ -1736,3 +1736,46 @@ fn no_data_key_error_lists_the_keys_tried() {
     assert!(text.contains("Tried 1 identity from 'other key'"), "{text}");
     assert!(!text.contains(other_key.expose_secret()), "{text}");
 }
+
+/// `Store::add` never overwrites a secret that another writer created
+/// after the plan, unless the plan was made with `force`.
+#[test]
+fn store_add_keeps_a_secret_written_after_the_plan() {
+    use secrets_core::keys::ssh_to_age::generate_x25519;
+    use secrets_core::ops::secrets::AddInputs;
+    use secrets_core::{AddOptions, Error, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_, recipient) = generate_x25519();
+    std::fs::write(
+        dir.path().join(".sops.yaml"),
+        format!("creation_rules:\n  - age: {recipient}\n"),
+    )
+    .unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let inputs = |plan: &secrets_core::ops::secrets::AddPlan| AddInputs {
+        secrets: vec![(
+            plan.secret_inputs().next().unwrap().key.clone(),
+            "v".to_string().into(),
+        )],
+        ..AddInputs::default()
+    };
+    let plan = store.plan_add("api/x", &AddOptions::default()).unwrap();
+    std::fs::create_dir_all(dir.path().join("api")).unwrap();
+    std::fs::write(dir.path().join("api/x.yaml"), "someone else's\n").unwrap();
+    let err = store.add(&plan, inputs(&plan)).unwrap_err();
+    assert!(matches!(err.root(), Error::AlreadyExists(_)), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("api/x.yaml")).unwrap(),
+        "someone else's\n"
+    );
+    let forced = AddOptions {
+        force: true,
+        ..AddOptions::default()
+    };
+    let plan = store.plan_add("api/x", &forced).unwrap();
+    store.add(&plan, inputs(&plan)).unwrap();
+    assert!(std::fs::read_to_string(dir.path().join("api/x.yaml"))
+        .unwrap()
+        .contains("ENC[AES256_GCM,"));
+}

@@ -80,10 +80,12 @@ impl Store {
 
     /// Encrypts and writes the secret of `plan` to its rule's recipients.
     /// Needs no identity: adding a secret does not let anyone read others.
-    /// Every value is checked first; on any error nothing is written.
+    /// Every value is checked first; on any error nothing is written. A
+    /// secret that exists is replaced only when the plan was made with
+    /// `force` (else [`Error::AlreadyExists`](crate::Error::AlreadyExists),
+    /// also when another writer created it after the plan).
     pub fn add(&self, plan: &AddPlan, inputs: AddInputs) -> Result<AddOutcome> {
-        let force = plan.path.exists();
-        secrets::add(self, plan, inputs, force)
+        secrets::add(self, plan, inputs, plan.replace)
     }
 
     /// Puts `value` at `path` in secret `name` (creating missing keys),

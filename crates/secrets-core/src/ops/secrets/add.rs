@@ -54,6 +54,10 @@ pub struct AddPlan {
     pub fields: Vec<PlannedField>,
     /// Recipients and selector from the matching creation rule.
     pub encrypt: EncryptOptions,
+    /// Whether an existing secret of that name may be replaced (planned
+    /// with `force`); without it, a file that appears meanwhile is not
+    /// overwritten.
+    pub replace: bool,
 }
 
 impl AddPlan {
@@ -183,6 +187,7 @@ pub fn plan_add(
         template,
         fields,
         encrypt,
+        replace: force,
     })
 }
 

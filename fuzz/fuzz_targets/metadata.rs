@@ -85,9 +85,8 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     // Documents that do not write (e.g. keys a store cannot hold), or do
-    // not read back (YAML block scalars go-yaml gives an indentation
-    // indicator, see fuzz/README.md), are the stores' targets' business;
-    // only the metadata is checked here.
+    // not read back, are the stores' targets' business; only the metadata
+    // is checked here.
     let written = store::emit_encrypted(
         format,
         &docs,

@@ -16,7 +16,8 @@
 //! passphrase.
 
 use age::secrecy::{ExposeSecret, SecretString};
-use base64::{engine::general_purpose::STANDARD, Engine};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::Engine;
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, Zeroizing};
@@ -204,17 +205,19 @@ fn zero_rsa_number(wire: &mut Wire<'_>, count: usize) -> bool {
 /// Is `c` a character age 0.12.1 takes as base64 (`str_while_encoded`,
 /// `wrapped_str_while_encoded`)? age looks at the low byte of the character
 /// only (`c as u8`), so a non-ASCII character can count too (the decode
-/// that follows then fails on it).
-fn is_age_base64(c: char) -> bool {
+/// that follows then fails on it). `=` counts where age decodes with
+/// padding (`BASE64_STANDARD`: private key files), not where it decodes
+/// without (`BASE64_STANDARD_NO_PAD`: public key lines).
+fn is_age_base64(c: char, padded: bool) -> bool {
     let low = c as u8;
-    low.is_ascii_alphanumeric() || matches!(low, b'+' | b'/' | b'=')
+    low.is_ascii_alphanumeric() || matches!(low, b'+' | b'/') || (padded && low == b'=')
 }
 
 /// The longest prefix of `s` age takes as base64.
-fn age_base64_prefix(s: &str) -> &str {
+fn age_base64_prefix(s: &str, padded: bool) -> &str {
     let end = s
         .char_indices()
-        .find(|&(_, c)| !is_age_base64(c))
+        .find(|&(_, c)| !is_age_base64(c, padded))
         .map_or(s.len(), |(at, _)| at);
     &s[..end]
 }
@@ -239,7 +242,7 @@ fn age_openssh_body(contents: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     let mut rest = strip_line_ending(text.strip_prefix(PEM_BEGIN)?)?;
     let mut body = Zeroizing::new(String::new());
     loop {
-        let run = age_base64_prefix(rest);
+        let run = age_base64_prefix(rest, true);
         if run.is_empty() {
             return None;
         }
@@ -248,7 +251,7 @@ fn age_openssh_body(contents: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         match strip_line_ending(rest) {
             _ if rest.is_empty() => return None,
             Some("") => return None,
-            Some(next) if next.starts_with(is_age_base64) => rest = next,
+            Some(next) if next.starts_with(|c| is_age_base64(c, true)) => rest = next,
             _ => break,
         }
     }
@@ -284,12 +287,13 @@ pub(crate) fn private_key_would_panic_age(contents: &[u8]) -> bool {
 /// Would age panic on this `ssh-rsa AAAA…` public key line (see
 /// [`zero_rsa_number`])? age decodes the base64 run right after
 /// `ssh-rsa ` (up to the first character that is not base64, not the
-/// whole word: fuzz finding `ssh_key-rsa-zero-number-in-a-base64-prefix`).
+/// whole word, and without padding: fuzz findings
+/// `ssh_key-rsa-zero-number-in-a-base64-prefix`, `…-unpadded`).
 pub(crate) fn public_line_would_panic_age(line: &str) -> bool {
     let Some(rest) = line.strip_prefix("ssh-rsa ") else {
         return false;
     };
-    let Ok(blob) = STANDARD.decode(age_base64_prefix(rest)) else {
+    let Ok(blob) = STANDARD_NO_PAD.decode(age_base64_prefix(rest, false)) else {
         return false;
     };
     zero_rsa_number(&mut Wire { rest: &blob }, 2)
@@ -490,16 +494,24 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
     /// character that is not base64, before it looks for the `END` line).
     #[test]
     fn zero_rsa_numbers_in_what_age_reads_are_refused() {
-        let input = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/data/fuzz/ssh_key-rsa-zero-number-in-a-base64-prefix"
-        ))
-        .unwrap();
-        // (As the target reads it: the rest of the file is not UTF-8.)
-        let line = String::from_utf8_lossy(&input[1..]);
-        assert!(public_line_would_panic_age(&line));
-        let err = crate::keys::age::AgeRecipient::parse(&line).err().unwrap();
-        assert!(err.to_string().contains("all zero bytes"), "{err}");
+        // (As the target reads them: the rest of the first file is not
+        // UTF-8.)
+        // The second: the run is 35 characters, no padding (age decodes
+        // without), then `"`.
+        for name in [
+            "ssh_key-rsa-zero-number-in-a-base64-prefix",
+            "ssh_key-rsa-zero-number-in-a-base64-prefix-unpadded",
+        ] {
+            let path = format!(
+                "{}/../../tests/data/fuzz/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let input = std::fs::read(path).unwrap();
+            let line = String::from_utf8_lossy(&input[1..]);
+            assert!(public_line_would_panic_age(&line), "{name}");
+            let err = crate::keys::age::AgeRecipient::parse(&line).err().unwrap();
+            assert!(err.to_string().contains("all zero bytes"), "{err}");
+        }
 
         // The body of the first finding, in files age parses although they
         // are no well-formed key file: no END line, a line of other text

@@ -84,18 +84,19 @@ fuzz_target!(|input: &[u8]| {
     let Ok(first) = Metadata::from_tree(&tree) else {
         return;
     };
-    // Documents that do not write (e.g. keys a store cannot hold), or do
-    // not read back (YAML block scalars go-yaml gives an indentation
-    // indicator, see fuzz/README.md), are the stores' targets' business;
-    // only the metadata is checked here.
+    // Documents that do not write (e.g. keys a store cannot hold), do not
+    // read back, or change on their first write and read (YAML integral
+    // floats and `-0.0` read back as ints, as go-yaml reads them, see
+    // fuzz/README.md) are the stores' targets' business: the documents as
+    // read back from one write are used, and only the metadata is checked.
     let written = store::emit_encrypted(
         format,
         &docs,
         &first.to_tree(format),
         &StoreOptions::default(),
     );
-    let docs = match written {
-        Ok(bytes) if store::parse_encrypted(format, &bytes).is_ok() => docs,
+    let docs = match written.map(|bytes| store::parse_encrypted(format, &bytes)) {
+        Ok(Ok((docs, _))) => docs,
         _ => vec![Map::new()],
     };
     let (bytes1, docs1, second) = write_read(format, &docs, &first, data);

@@ -241,18 +241,6 @@ impl RoundTrip {
             Ok(text) => text,
             Err(e) => return no_key_material(&[data], &e.to_string()),
         };
-        // go-yaml (and so sops) writes a block scalar's indentation
-        // indicator relative to the wrong column in list-item maps, which
-        // can make YAML that does not read back; nsec reproduces it byte for
-        // byte (see `store::yaml::round_trip`), so such output is not
-        // checked further.
-        if format == secrets_core::Format::Yaml
-            && text
-                .windows(2)
-                .any(|w| w[0] == b'|' && w[1].is_ascii_digit())
-        {
-            return;
-        }
         // sops writes every `<<` key with the merge tag (`!!merge <<`), so a
         // `<<` key that was not a merge key (quoted, or tagged `!`) with a
         // value that is not a map reads back as a bad merge; nsec writes

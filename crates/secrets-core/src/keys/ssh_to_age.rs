@@ -16,7 +16,8 @@
 //! passphrase.
 
 use age::secrecy::{ExposeSecret, SecretString};
-use base64::{engine::general_purpose::STANDARD, Engine};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::Engine;
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, Zeroizing};
@@ -158,6 +159,11 @@ pub(crate) fn parse_openssh_private(pem: &[u8]) -> Result<OpenSshKey> {
             .decode(joined.as_bytes())
             .map_err(|_| bad_key("private key body is not valid base64"))?,
     );
+    parse_openssh_body(&raw)
+}
+
+/// The binary body of an OpenSSH private key file (`openssh-key-v1`).
+fn parse_openssh_body(raw: &[u8]) -> Result<OpenSshKey> {
     let rest = raw
         .strip_prefix(OPENSSH_MAGIC)
         .ok_or_else(|| bad_key("missing openssh-key-v1 header"))?;
@@ -196,11 +202,71 @@ fn zero_rsa_number(wire: &mut Wire<'_>, count: usize) -> bool {
     false
 }
 
+/// Is `c` a character age 0.12.1 takes as base64 (`str_while_encoded`,
+/// `wrapped_str_while_encoded`)? age looks at the low byte of the character
+/// only (`c as u8`), so a non-ASCII character can count too (the decode
+/// that follows then fails on it). `=` counts where age decodes with
+/// padding (`BASE64_STANDARD`: private key files), not where it decodes
+/// without (`BASE64_STANDARD_NO_PAD`: public key lines).
+fn is_age_base64(c: char, padded: bool) -> bool {
+    let low = c as u8;
+    low.is_ascii_alphanumeric() || matches!(low, b'+' | b'/') || (padded && low == b'=')
+}
+
+/// The longest prefix of `s` age takes as base64.
+fn age_base64_prefix(s: &str, padded: bool) -> &str {
+    let end = s
+        .char_indices()
+        .find(|&(_, c)| !is_age_base64(c, padded))
+        .map_or(s.len(), |(at, _)| at);
+    &s[..end]
+}
+
+fn strip_line_ending(s: &str) -> Option<&str> {
+    s.strip_prefix("\r\n").or_else(|| s.strip_prefix('\n'))
+}
+
+/// The bytes age 0.12.1 decodes and parses as the body of an OpenSSH
+/// private key file (`openssh_privkey`), which is more lenient than
+/// [`parse_openssh_private`]: right after the `BEGIN` line, the base64
+/// runs of the following lines, up to the first character that is not
+/// base64 (the body is parsed there, before the `END` line is looked for);
+/// `None` where age parses no body (no such run, or the input ends inside
+/// the body and age asks for more).
+fn age_openssh_body(contents: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    // age reads the file line by line as UTF-8 and stops at a bad line.
+    let text = match std::str::from_utf8(contents) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&contents[..e.valid_up_to()]).ok()?,
+    };
+    let mut rest = strip_line_ending(text.strip_prefix(PEM_BEGIN)?)?;
+    let mut body = Zeroizing::new(String::new());
+    loop {
+        let run = age_base64_prefix(rest, true);
+        if run.is_empty() {
+            return None;
+        }
+        body.push_str(run);
+        rest = &rest[run.len()..];
+        match strip_line_ending(rest) {
+            _ if rest.is_empty() => return None,
+            Some("") => return None,
+            Some(next) if next.starts_with(|c| is_age_base64(c, true)) => rest = next,
+            _ => break,
+        }
+    }
+    STANDARD.decode(body.as_bytes()).ok().map(Zeroizing::new)
+}
+
 /// Would age panic on this OpenSSH private key file (see
 /// [`zero_rsa_number`])? Its public key (e, n) and, unencrypted, its
-/// private section (n, e, d, iqmp, p, q) are looked at.
+/// private section (n, e, d, iqmp, p, q) are looked at, in the body as age
+/// reads it ([`age_openssh_body`]).
 pub(crate) fn private_key_would_panic_age(contents: &[u8]) -> bool {
-    let Ok(key) = parse_openssh_private(contents) else {
+    let Some(raw) = age_openssh_body(contents) else {
+        return false;
+    };
+    let Ok(key) = parse_openssh_body(&raw) else {
         return false;
     };
     if zero_rsa_number(
@@ -219,12 +285,15 @@ pub(crate) fn private_key_would_panic_age(contents: &[u8]) -> bool {
 }
 
 /// Would age panic on this `ssh-rsa AAAA…` public key line (see
-/// [`zero_rsa_number`])?
+/// [`zero_rsa_number`])? age decodes the base64 run right after
+/// `ssh-rsa ` (up to the first character that is not base64, not the
+/// whole word, and without padding: fuzz findings
+/// `ssh_key-rsa-zero-number-in-a-base64-prefix`, `…-unpadded`).
 pub(crate) fn public_line_would_panic_age(line: &str) -> bool {
-    let Some(body) = line.split_whitespace().nth(1) else {
+    let Some(rest) = line.strip_prefix("ssh-rsa ") else {
         return false;
     };
-    let Ok(blob) = STANDARD.decode(body) else {
+    let Ok(blob) = STANDARD_NO_PAD.decode(age_base64_prefix(rest, false)) else {
         return false;
     };
     zero_rsa_number(&mut Wire { rest: &blob }, 2)
@@ -414,6 +483,72 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         // Real keys are not affected.
         let key = vector("keys/ssh_ed25519");
         assert!(!private_key_would_panic_age(&key));
+    }
+
+    /// Fuzz finding (`tests/data/fuzz/ssh_key-rsa-zero-number-in-a-base64-prefix`,
+    /// first byte the target's shape): `ssh-rsa AAAAB3NzaC1yc2EAAAABALQAAXLB---…`
+    /// panicked age 0.12.1 as the finding above: age decodes the base64 run
+    /// after `ssh-rsa ` up to the first other character (here `-`), and the
+    /// zero-byte check decoded the whole word, which is not base64, so it
+    /// let the line through. The checks now read what age reads, in public
+    /// lines and in private key files (whose body age parses at the first
+    /// character that is not base64, before it looks for the `END` line).
+    #[test]
+    fn zero_rsa_numbers_in_what_age_reads_are_refused() {
+        // (As the target reads them: the rest of the first file is not
+        // UTF-8.)
+        // The second: the run is 35 characters, no padding (age decodes
+        // without), then `"`.
+        for name in [
+            "ssh_key-rsa-zero-number-in-a-base64-prefix",
+            "ssh_key-rsa-zero-number-in-a-base64-prefix-unpadded",
+        ] {
+            let path = format!(
+                "{}/../../tests/data/fuzz/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let input = std::fs::read(path).unwrap();
+            let line = String::from_utf8_lossy(&input[1..]);
+            assert!(public_line_would_panic_age(&line), "{name}");
+            let err = crate::keys::age::AgeRecipient::parse(&line).err().unwrap();
+            assert!(err.to_string().contains("all zero bytes"), "{err}");
+        }
+
+        // The body of the first finding, in files age parses although they
+        // are no well-formed key file: no END line, a line of other text
+        // after the body, base64 ending inside a line.
+        let first = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/ssh_key-rsa-zero-number-panics-age"
+        ))
+        .unwrap();
+        let pem = openssh_pem(&first[1..]);
+        let body = pem
+            .strip_suffix("-----END OPENSSH PRIVATE KEY-----\n")
+            .unwrap();
+        for file in [
+            format!("{body}#\n"),
+            format!("{body}-----END\n"),
+            format!("{}!rest\n", body.trim_end()),
+            pem.replace('\n', "\r\n"),
+        ] {
+            assert!(private_key_would_panic_age(file.as_bytes()), "{file}");
+            let err =
+                crate::keys::identities::ssh_identities("key", file.as_bytes(), crate::NoCallbacks)
+                    .err()
+                    .unwrap();
+            assert!(err.contains("an RSA number is all zero bytes"), "{err}");
+        }
+        // Where age asks for more input it parses nothing (and says so).
+        for file in [body.to_string(), body.trim_end().to_string()] {
+            assert!(!private_key_would_panic_age(file.as_bytes()), "{file}");
+            assert!(crate::keys::identities::ssh_identities(
+                "key",
+                file.as_bytes(),
+                crate::NoCallbacks
+            )
+            .is_err());
+        }
     }
 
     /// Fuzz finding (`tests/data/fuzz/ssh_key-unsupported-type-echoes-key-bytes`,

@@ -606,7 +606,7 @@ impl<'a> Emitter<'a> {
     }
 
     fn scalar(&mut self, value: &str, style: Style, tag: Option<&'static str>) {
-        let style = self.select_style(value, style);
+        let mut style = self.select_style(value, style);
         if let Some(tag) = tag {
             if !self.whitespace {
                 self.put(' ');
@@ -620,6 +620,21 @@ impl<'a> Emitter<'a> {
             self.indention = false;
         }
         self.increase_indent(true, false);
+        // A literal block that starts with a space or break gets an
+        // indentation indicator (`|4`), which a reader adds to the indentation
+        // of the parent node. go-yaml (sops 3.11) writes the indicator
+        // `best_indent` but the text at this indent, which differs from
+        // parent + `best_indent` in a sequence item or a map inside one
+        // (`- |4`, `- k: |4` with 4 spaces): the file it writes does not
+        // read back, in sops either (fuzz finding, checked with the sops
+        // binary). Such values are written in double quotes instead.
+        let parent = self.indents.last().copied().unwrap_or(-1);
+        if style == Style::Literal
+            && value.starts_with(|c: char| c == ' ' || is_break(c))
+            && self.indent - parent != self.best_indent
+        {
+            style = Style::Double;
+        }
         match style {
             Style::Plain => self.write_plain(value),
             Style::Single => self.write_single_quoted(value),

@@ -171,6 +171,55 @@ pub(crate) fn emit_value(value: &Value, indent: usize) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzz finding (`tests/data/fuzz/metadata-yaml-block-scalar-in-a-list-item`,
+    /// first byte the metadata target's store selector): the metadata value
+    /// `"\n-\n"` in a list-item map was written as go-yaml writes it,
+    /// `- enc: |4` with the text 4 columns right of the `-`, which a reader
+    /// takes as 4 right of `enc` (sops 3.11 cannot read such a file either:
+    /// "did not find expected key"); the file did not read back. A literal
+    /// block whose indicator would be misread is now written in double
+    /// quotes; elsewhere go-yaml's block is kept, byte for byte.
+    #[test]
+    fn block_scalars_with_an_indicator_read_back() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-yaml-block-scalar-in-a-list-item"
+        ))
+        .unwrap();
+        let docs = parse(&input[1..]).unwrap();
+        let out = emit(&docs, 4).unwrap();
+        assert!(String::from_utf8_lossy(&out).contains("- enc: \"\\n-\\n\"\n"));
+        assert_eq!(parse(&out).unwrap(), docs);
+        for (input, written) in [
+            // A map at the top: go-yaml's block reads back (as sops writes it).
+            (
+                "b: \"\\n--2\\n YWdl\\n\"\n",
+                "b: |4\n\n    --2\n     YWdl\n",
+            ),
+            (
+                "a:\n    - r: x\n      enc: \"\\n--2\\n YWdl\\n\"\n",
+                "a:\n    - r: x\n      enc: \"\\n--2\\n YWdl\\n\"\n",
+            ),
+            ("c:\n    - \" x\\ny\"\n", "c:\n    - \" x\\ny\"\n"),
+        ] {
+            let docs = parse(input.as_bytes()).unwrap();
+            let out = emit(&docs, 4).unwrap();
+            assert_eq!(String::from_utf8_lossy(&out), written, "{input:?}");
+            assert_eq!(parse(&out).unwrap(), docs, "{input:?}");
+            // Real sops reads what nsec wrote as the same values.
+            let json = crate::store::flatten::test_support::sops_reads("yaml", &out);
+            let read = crate::store::json::parse(&json).unwrap();
+            for (key, value) in docs[0].entries() {
+                assert_eq!(read.get(key), Some(value), "{input:?}");
+            }
+            // With a 2-space indent the indicator is right, and kept.
+            let two = emit(&docs, 2).unwrap();
+            assert!(String::from_utf8_lossy(&two).contains("|2"), "{input:?}");
+            assert_eq!(parse(&two).unwrap(), docs, "{input:?}");
+        }
+    }
+
     use std::path::{Path, PathBuf};
 
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/vectors");
@@ -558,6 +607,12 @@ mod sops_oracle {
             };
             match ours(input, 4) {
                 Ok(got) if got == want => {}
+                // Where sops writes a block scalar whose indentation
+                // indicator it cannot read back itself (`- |4-` in case 27),
+                // nsec writes double quotes: they must read back.
+                Ok(got)
+                    if sops_cycle(&want, None).is_err()
+                        && parse(got.as_bytes()).ok() == parse(input.as_bytes()).ok() => {}
                 Ok(got) => {
                     failures.push(format!("case {i}:\n{input}--- sops\n{want}--- ours\n{got}"))
                 }
@@ -705,14 +760,10 @@ mod round_trip {
             let agreed = fast::agreement::agree(std::str::from_utf8(&text).unwrap());
             prop_assert!(agreed.is_ok(), "{:?}", agreed);
             let back = parse(&text);
-            // go-yaml (and so sops) writes an indentation indicator relative
-            // to the wrong column for block scalars in list-item maps, which
-            // can make unreadable YAML (checked with sops: `- k: "\nyes"`);
-            // we reproduce that byte for byte, so such cases are skipped.
-            let indicator = text.windows(2).any(|w| w[0] == b'|' && w[1].is_ascii_digit());
-            if indicator {
-                prop_assume!(matches!(&back, Ok(b) if *b == docs));
-            }
+            // (go-yaml, and so sops, writes an indentation indicator relative
+            // to the wrong column for block scalars in sequence items and
+            // list-item maps, which makes unreadable YAML, checked with sops:
+            // `- k: "\nyes"`; nsec writes those in double quotes.)
             prop_assert!(back.is_ok(), "{:?}\n{}", back, String::from_utf8_lossy(&text));
             prop_assert_eq!(back.unwrap(), docs, "{}", String::from_utf8_lossy(&text));
         }

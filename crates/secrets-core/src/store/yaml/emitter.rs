@@ -99,6 +99,10 @@ pub(super) struct Emitter<'a> {
     key_line: String,
     /// The current scalar's analysis and chosen style.
     analysis: Analysis,
+    /// Write literal blocks whose indentation indicator a reader would
+    /// misread in double quotes (encrypted files, which must read back);
+    /// off for plaintext output, which is go-yaml's bytes.
+    pub(super) readable_blocks: bool,
 }
 
 impl<'a> Emitter<'a> {
@@ -123,6 +127,7 @@ impl<'a> Emitter<'a> {
             indention: true,
             foot_indent: -1,
             simple_key_context: false,
+            readable_blocks: false,
             head: String::new(),
             line: String::new(),
             foot: String::new(),
@@ -627,9 +632,12 @@ impl<'a> Emitter<'a> {
         // parent + `best_indent` in a sequence item or a map inside one
         // (`- |4`, `- k: |4` with 4 spaces): the file it writes does not
         // read back, in sops either (fuzz finding, checked with the sops
-        // binary). Such values are written in double quotes instead.
+        // binary). In an encrypted file, which nsec and sops must read
+        // back, such values are written in double quotes instead; plaintext
+        // output keeps go-yaml's bytes (what `sops decrypt` prints).
         let parent = self.indents.last().copied().unwrap_or(-1);
-        if style == Style::Literal
+        if self.readable_blocks
+            && style == Style::Literal
             && value.starts_with(|c: char| c == ' ' || is_break(c))
             && self.indent - parent != self.best_indent
         {

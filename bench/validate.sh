@@ -7,6 +7,10 @@
 #
 #   bench/validate.sh [N...]       (NSEC=path/to/nsec SOPS=path/to/sops to override)
 #   SOPS_FILES=300 bench/validate.sh 1000 10000
+#   NSEC_BEFORE=/tmp/old/nsec bench/validate.sh   # also an older build, same run
+#
+# The store's .sops.yaml has three `nsec.ignore` globs (as a store with a
+# README and docs has), so every file is also matched against them.
 #
 # The sops loop runs over the first SOPS_FILES files of each store (default
 # 1,000; 10,000 sops processes take minutes) and is scaled to N: one
@@ -37,6 +41,11 @@ A=$(grep -o 'age1[a-z0-9]*' "$keys" | head -1)
 B=age19rlf2ksa8h9lz4q9avw74rwz9ycwa6x0kg927n5pxg9ue2a2df9qdj0506
 rules() {
   cat <<YAML
+nsec:
+  ignore:
+    - README.md
+    - docs/**/*.md
+    - "**/*.txt"
 keys:
   - &laptop $A
   - &desktop $B
@@ -58,6 +67,7 @@ for n in "${sizes[@]}"; do [ "$n" -gt "$max" ] && max=$n; done
 pool=$work/pool
 mkdir -p "$pool/api-keys"
 rules > "$pool/.sops.yaml"
+echo "# bench store" > "$pool/README.md"
 for i in $(seq 1 "$max"); do
   printf 'api_key: sk-bench-%06d\nuser_unencrypted: bench\nnested:\n  a: %d\n  b: two\n' "$i" "$i" \
     | (cd "$pool" && "$NSEC" encrypt --filename-override "api-keys/s$i.yaml" -) > "$pool/api-keys/s$i.yaml"
@@ -74,11 +84,13 @@ median_time() {
 }
 
 echo "# $(date -u '+%F %H:%M UTC'), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg), runs: $runs"
-printf '%8s %12s %10s %12s %10s %12s %9s %9s\n' files "keyless s" "ms/file" "validate s" "ms/file" "sops loop s" "x keyless" "x full"
+printf '%8s %12s %10s %12s %10s %12s %9s %9s' files "keyless s" "ms/file" "validate s" "ms/file" "sops loop s" "x keyless" "x full"
+[ -n "${NSEC_BEFORE:-}" ] && printf ' %12s %12s' "bef keyless" "bef valid."
+echo
 for n in "${sizes[@]}"; do
   store=$work/store-$n
   mkdir -p "$store/api-keys"
-  cp "$pool/.sops.yaml" "$store/"
+  cp "$pool/.sops.yaml" "$pool/README.md" "$store/"
   for i in $(seq 1 "$n"); do ln "$pool/api-keys/s$i.yaml" "$store/api-keys/s$i.yaml"; done
   k=$(median_time "$NSEC" validate --keyless --dir "$store")
   v=$(median_time "$NSEC" validate --dir "$store")
@@ -88,6 +100,12 @@ for n in "${sizes[@]}"; do
   t1=$(now)
   s=$(echo "($t1 - $t0) * $n / $m" | bc -l)
   awk -v n="$n" -v k="$k" -v v="$v" -v s="$s" 'BEGIN {
-    printf "%8d %12.3f %10.4f %12.3f %10.4f %12.1f %8.0fx %8.0fx\n", n, k, 1000*k/n, v, 1000*v/n, s, s/k, s/v }'
+    printf "%8d %12.3f %10.4f %12.3f %10.4f %12.1f %8.0fx %8.0fx", n, k, 1000*k/n, v, 1000*v/n, s, s/k, s/v }'
+  if [ -n "${NSEC_BEFORE:-}" ]; then
+    bk=$(median_time "$NSEC_BEFORE" validate --keyless --dir "$store")
+    bv=$(median_time "$NSEC_BEFORE" validate --dir "$store")
+    printf ' %12.3f %12.3f' "$bk" "$bv"
+  fi
+  echo
   rm -rf "$store"
 done

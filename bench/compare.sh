@@ -21,6 +21,9 @@
 # (user + system, all threads), which waiting for a loaded machine's cores
 # does not change (sops spreads its work over more threads than nsec).
 #
+# bench/README.md has the numbers of issue 14 (before and after, one run)
+# and the levers measured.
+#
 # Needs: the sops binary that scripts/test.sh installs (.test-tools/bin/sops,
 # or $NSEC_TEST_SOPS), python3, GNU time (/usr/bin/time). Nothing is asserted: this is a measurement,
 # not a test.

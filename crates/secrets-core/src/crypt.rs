@@ -473,32 +473,116 @@ impl Check<'_, '_> {
 /// starting a second one costs about what it saves.
 const PARALLEL_LEAVES: usize = 2048;
 
-/// Where to split a document's top-level items between two threads (about
-/// half the leaves on each side), or `None` to walk it in one.
+/// How many levels of maps the split may go down (a bound on the work of
+/// finding it in a pathologically deep file).
+const SPLIT_DEPTH: usize = 64;
+
+/// Where a large document is split between two threads, about half of its
+/// leaves (in file order) on each side.
+#[derive(Debug, PartialEq)]
+struct Split {
+    /// The map entries gone down through, as indices into the items of
+    /// the document, then of each entry's map: the split is inside them.
+    down: Vec<usize>,
+    /// The first item of the second half, in the items of the map reached.
+    at: usize,
+}
+
+/// Where to split a document between two threads, or `None` to walk it in
+/// one. A document that is wide at the top is cut between two top-level
+/// items; one whose leaves are mostly under one key (`data:` holding
+/// everything) is cut inside that key's map, as deep as needed.
 ///
 /// The comment selectors decide by the comments seen before a value, which
 /// would cross the split, so they always walk in one thread. The key-path
 /// selectors, the AAD and the values depend only on the path, and the MAC
 /// is put back in order: both ways give the same result.
-fn split_point(doc: &Map, selector: &Selector) -> Option<usize> {
+fn split_point(doc: &Map, selector: &Selector) -> Option<Split> {
     if matches!(
         selector,
         Selector::UnencryptedCommentRegex(_) | Selector::EncryptedCommentRegex(_)
     ) {
         return None;
     }
-    let weights: Vec<usize> = doc.items.iter().map(Item::leaf_count).collect();
-    let total: usize = weights.iter().sum();
+    let total = doc.leaf_count();
     // (Asking for the core count reads cgroup files: only for large trees.)
     if total < PARALLEL_LEAVES || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         return None;
     }
-    let mut seen = 0;
-    let at = weights.iter().position(|w| {
-        seen += w;
-        seen * 2 >= total
-    })? + 1;
-    (at < doc.items.len()).then_some(at)
+    let mut items = &doc.items;
+    let mut down = Vec::new();
+    // Leaves still to go to the first half, counted from the start of `items`.
+    let mut need = total / 2;
+    loop {
+        // The item that straddles the middle.
+        let mut before = 0;
+        let (i, weight) = items
+            .iter()
+            .map(Item::leaf_count)
+            .enumerate()
+            .find(|&(_, w)| {
+                if before + w > need {
+                    return true;
+                }
+                before += w;
+                false
+            })?;
+        need -= before;
+        match &items[i] {
+            // A map holding a good share of the leaves: cut inside it.
+            Item::Entry(_, Value::Map(m)) if weight * 8 >= total && down.len() < SPLIT_DEPTH => {
+                down.push(i);
+                items = &m.items;
+            }
+            // Otherwise before or after it, whichever is nearer the middle.
+            _ => {
+                let at = if need * 2 >= weight { i + 1 } else { i };
+                if down.is_empty() && (at == 0 || at == items.len()) {
+                    return None;
+                }
+                return Some(Split { down, at });
+            }
+        }
+    }
+}
+
+/// A document cut along a [`Split`] into what each thread walks.
+struct Cut<'t> {
+    /// From the document down, at each level: the items before the entry
+    /// gone into, and its key.
+    before: Vec<(&'t mut [Item], String)>,
+    /// The items of the deepest map before the split, and from it on.
+    first: &'t mut [Item],
+    second: &'t mut [Item],
+    /// From the deepest level up: the items after the entry gone into.
+    after: Vec<&'t mut [Item]>,
+}
+
+/// Cuts `items` (a document's) along `split`; `None` if the split does
+/// not fit them (it always does: it was found in the same tree).
+fn cut<'t>(mut items: &'t mut [Item], split: &Split) -> Option<Cut<'t>> {
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    for &i in &split.down {
+        let (head, rest) = items.split_at_mut(i);
+        let (Item::Entry(key, Value::Map(m)), tail) = rest.split_first_mut()? else {
+            return None;
+        };
+        before.push((head, key.clone()));
+        after.push(tail);
+        items = &mut m.items;
+    }
+    if split.at > items.len() {
+        return None;
+    }
+    let (first, second) = items.split_at_mut(split.at);
+    after.reverse();
+    Some(Cut {
+        before,
+        first,
+        second,
+        after,
+    })
 }
 
 /// Runs `second` on another thread while `first` runs on this one, and
@@ -518,6 +602,13 @@ fn in_parallel<A, B: Send>(first: impl FnOnce() -> A, second: impl FnOnce() -> B
 /// it is large (see [`split_point`]), else in one. `state` is the walk's IV
 /// cache; the second half walks with `second_state`, which is returned for
 /// merging when it was used.
+///
+/// The first thread walks the document in file order up to the split,
+/// going down into the maps on the way to it; the second walks from the
+/// split to the end, coming back up through the same maps. Each walks the
+/// items of a map the way `encrypt_items`/`decrypt_items` would (the key
+/// entered into the path, a comment run per map), so both give what one
+/// thread gives.
 fn walk_document<S: Send>(
     walk: &mut Walk<'_>,
     doc: &mut Map,
@@ -525,13 +616,21 @@ fn walk_document<S: Send>(
     second_state: S,
     walk_items: impl Fn(&mut Walk<'_>, &mut [Item], &mut S) -> Result<()> + Sync,
 ) -> Result<Option<S>> {
+    let depth = walk.comment_runs.len();
     walk.comment_runs.push(Vec::new());
-    let Some(at) = split_point(doc, walk.selector) else {
+    let split = split_point(doc, walk.selector);
+    let Some(Cut {
+        before,
+        first,
+        second,
+        after,
+    }) = split.and_then(|split| cut(&mut doc.items, &split))
+    else {
         let r = walk_items(walk, &mut doc.items, state);
         walk.comment_runs.pop();
         return r.map(|()| None);
     };
-    let (first, second) = doc.items.split_at_mut(at);
+    let keys: Vec<String> = before.iter().map(|(_, key)| key.clone()).collect();
     // The second half: its own cipher (one is not shared between threads)
     // and the same settings; its MAC input is collected, to be hashed after
     // the first half's.
@@ -540,18 +639,42 @@ fn walk_document<S: Send>(
     let empty_comments_as_strings = walk.empty_comments_as_strings;
     let walk_items = &walk_items;
     let (r1, (r2, bytes, second_state)) = in_parallel(
-        || walk_items(walk, first, state),
+        || {
+            for (items, key) in before {
+                walk_items(walk, items, state)?;
+                walk.enter(key);
+                walk.comment_runs.push(Vec::new());
+            }
+            walk_items(walk, first, state)
+        },
         move || {
             let mut helper = Walk::new(&cipher, selector, mac_only_encrypted);
             helper.empty_comments_as_strings = empty_comments_as_strings;
             helper.mac_bytes = Some(Zeroizing::new(Vec::new()));
             helper.comment_runs.push(Vec::new());
+            for key in keys {
+                helper.enter(key);
+                helper.comment_runs.push(Vec::new());
+            }
             let mut second_state = second_state;
-            let r = walk_items(&mut helper, second, &mut second_state);
+            let mut r = walk_items(&mut helper, second, &mut second_state);
+            for items in after {
+                if r.is_err() {
+                    break;
+                }
+                helper.comment_runs.pop();
+                helper.leave();
+                helper.end_of_item();
+                r = walk_items(&mut helper, items, &mut second_state);
+            }
             (r, helper.mac_bytes.take().unwrap_or_default(), second_state)
         },
     );
-    walk.comment_runs.pop();
+    // Back at the top, whatever the first thread went down into.
+    while !walk.path.is_empty() {
+        walk.leave();
+    }
+    walk.comment_runs.truncate(depth);
     // The first error in file order, as one thread would report it.
     r1?;
     r2?;
@@ -644,38 +767,112 @@ mod tests {
         doc
     }
 
+    /// Documents large enough for two threads: wide at the top, everything
+    /// under one key, and the bulk two maps down between small siblings.
+    fn large_docs() -> Vec<(Map, usize)> {
+        let wide = big_doc(100);
+        let mut under_one_key = Map::new();
+        under_one_key.insert("data", Value::Map(big_doc(100)));
+        let mut inner = Map::new();
+        inner.items.push(Item::Comment(" inner".into()));
+        inner.insert("x", Value::Map(big_doc(60)));
+        inner.insert("y", Value::Map(big_doc(40)));
+        let mut deep = big_doc(2);
+        deep.insert("data", Value::Map(inner));
+        deep.insert("z_unencrypted", Value::Str("after".into()));
+        deep.insert("last", Value::Int(7));
+        // (document, how many maps the split goes down through)
+        vec![(wide, 0), (under_one_key, 1), (deep, 2)]
+    }
+
     #[test]
     fn large_trees_walked_by_two_threads_match_one_thread() {
         let key = DataKey::generate();
         let cipher = Cipher::new(&key);
         let selector = Selector::default_suffix();
-        let plain = big_doc(100);
-        // The machine's second core is used (CI has two).
-        assert!(split_point(&plain, &selector).is_some());
+        for (plain, levels) in large_docs() {
+            // The machine's second core is used (CI has two).
+            let split = split_point(&plain, &selector).expect("split");
+            assert!(
+                split.down.len() >= levels && split.down.len() <= levels + 1,
+                "{split:?}"
+            );
 
-        let mut encrypted = vec![plain.clone()];
-        let mac = encrypt_documents(&mut encrypted, &cipher, &selector, false, None).unwrap();
+            let mut encrypted = vec![plain.clone()];
+            let mac = encrypt_documents(&mut encrypted, &cipher, &selector, false, None).unwrap();
 
-        // One thread, for reference.
-        let mut walk = Walk::new(&cipher, &selector, false);
-        let mut one = encrypted.clone();
-        walk.decrypt_map(&mut one[0], &mut IvCache::default())
-            .unwrap();
-        assert_eq!(walk.mac.finish(), mac);
-        assert_eq!(one[0], plain);
+            // One thread, for reference.
+            let mut walk = Walk::new(&cipher, &selector, false);
+            let mut one = encrypted.clone();
+            walk.decrypt_map(&mut one[0], &mut IvCache::default())
+                .unwrap();
+            assert_eq!(walk.mac.finish(), mac);
+            assert_eq!(one[0], plain);
+            // And encrypted by one thread, the same MAC.
+            let mut walk = Walk::new(&cipher, &selector, false);
+            walk.encrypt_map(&mut plain.clone(), None).unwrap();
+            assert_eq!(walk.mac.finish(), mac);
 
-        let mut decrypted = encrypted.clone();
-        let (mac2, ivs) =
-            decrypt_documents(&mut decrypted, &cipher, &selector, false, false).unwrap();
-        assert_eq!(mac2, mac);
-        assert_eq!(decrypted[0], plain);
+            let mut decrypted = encrypted.clone();
+            let (mac2, ivs) =
+                decrypt_documents(&mut decrypted, &cipher, &selector, false, false).unwrap();
+            assert_eq!(mac2, mac);
+            assert_eq!(decrypted[0], plain);
 
-        // Sealing again unchanged keeps every ciphertext: both threads'
-        // IVs were recorded.
-        let mut again = decrypted.clone();
-        let mac3 = encrypt_documents(&mut again, &cipher, &selector, false, Some(&ivs)).unwrap();
-        assert_eq!(mac3, mac);
-        assert_eq!(again, encrypted);
+            // Sealing again unchanged keeps every ciphertext: both threads'
+            // IVs were recorded.
+            let mut again = decrypted.clone();
+            let mac3 =
+                encrypt_documents(&mut again, &cipher, &selector, false, Some(&ivs)).unwrap();
+            assert_eq!(mac3, mac);
+            assert_eq!(again, encrypted);
+        }
+    }
+
+    /// A value that does not decrypt stops the walk with the error one
+    /// thread would give, on either side of a split made inside a map.
+    #[test]
+    fn errors_across_a_nested_split_are_the_first_in_file_order() {
+        let key = DataKey::generate();
+        let cipher = Cipher::new(&key);
+        let selector = Selector::default_suffix();
+        let (plain, _) = large_docs().remove(2);
+        let mut encrypted = vec![plain];
+        encrypt_documents(&mut encrypted, &cipher, &selector, false, None).unwrap();
+        let break_at = |doc: &mut Map, path: &[&str]| {
+            let Some((last, parents)) = path.split_last() else {
+                return;
+            };
+            let mut m = doc;
+            for p in parents {
+                let Some(Value::Map(next)) = m.get_mut(p) else {
+                    panic!("no map {p}")
+                };
+                m = next;
+            }
+            m.insert(
+                *last,
+                Value::Str("ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]".into()),
+            );
+        };
+        let cases: [&[&str]; 3] = [
+            &["data", "x", "group_5", "k0"],
+            &["data", "y", "group_30", "k0"],
+            &["last"],
+        ];
+        for path in cases {
+            let mut broken = encrypted.clone();
+            break_at(&mut broken[0], path);
+            let Err(err) = decrypt_documents(&mut broken.clone(), &cipher, &selector, false, true)
+            else {
+                panic!("{path:?} decrypted")
+            };
+            let mut walk = Walk::new(&cipher, &selector, false);
+            let one = walk
+                .decrypt_map(&mut broken[0], &mut IvCache::default())
+                .unwrap_err();
+            assert_eq!(err.to_string(), one.to_string(), "{path:?}");
+        }
     }
 
     /// The paths (as `plaintext_leaves` shows them) of the leaves that

@@ -146,32 +146,73 @@ impl Store {
 
 /// Does `rel` (a `/`-separated path) match the glob? `*` matches within a
 /// component, `**` across components, a trailing `/` matches a directory.
+///
+/// Matched directly (no regular expression is compiled: `validate` and
+/// `list` ask for every file and every ignore glob), with the meaning of
+/// the anchored regex the glob reads as: `**/` is `(?:.*/)?` (any number of
+/// directories, none included, so `a/**/b` matches `a/b` as in git and
+/// globset), `**` is `.*`, `*` is `[^/]*`, `?` is `[^/]`.
 pub(crate) fn glob_match(glob: &str, rel: &str) -> bool {
     if let Some(dir) = glob.strip_suffix('/') {
         return rel.starts_with(&format!("{dir}/"));
     }
-    let mut re = String::from("^");
+    #[derive(Clone, Copy)]
+    enum Tok {
+        Lit(char),
+        One,
+        Star,
+        AnyDirs,
+        Any,
+    }
+    let mut toks = Vec::new();
     let mut chars = glob.chars().peekable();
     while let Some(c) = chars.next() {
-        match c {
+        toks.push(match c {
             '*' if chars.peek() == Some(&'*') => {
                 chars.next();
-                // `**/` is any number of directories, none included, so
-                // `a/**/b` matches `a/b` as in git and globset.
                 if chars.peek() == Some(&'/') {
                     chars.next();
-                    re.push_str("(?:.*/)?");
+                    Tok::AnyDirs
                 } else {
-                    re.push_str(".*");
+                    Tok::Any
                 }
             }
-            '*' => re.push_str("[^/]*"),
-            '?' => re.push_str("[^/]"),
-            c => re.push_str(&regex::escape(&c.to_string())),
-        }
+            '*' => Tok::Star,
+            '?' => Tok::One,
+            c => Tok::Lit(c),
+        });
     }
-    re.push('$');
-    regex::Regex::new(&re).is_ok_and(|r| r.is_match(rel))
+    let text: Vec<char> = rel.chars().collect();
+    let n = text.len();
+    // next[j]: do the tokens after the current one match text[j..]?
+    // (Filled from the last token back: at most glob × path steps.)
+    let mut next = vec![false; n + 1];
+    next[n] = true;
+    let mut cur = vec![false; n + 1];
+    for &tok in toks.iter().rev() {
+        // For `**/`: is there a `/` at or after j, with no line break
+        // before it (`.` in a regex), after which the rest matches?
+        let mut dirs_from = false;
+        for j in (0..=n).rev() {
+            let c = text.get(j).copied();
+            cur[j] = match tok {
+                Tok::Lit(l) => c == Some(l) && next[j + 1],
+                Tok::One => c.is_some_and(|c| c != '/') && next[j + 1],
+                Tok::Star => next[j] || (c.is_some_and(|c| c != '/') && cur[j + 1]),
+                Tok::Any => next[j] || (c.is_some_and(|c| c != '\n') && cur[j + 1]),
+                Tok::AnyDirs => {
+                    dirs_from = match c {
+                        Some('/') => next[j + 1] || dirs_from,
+                        Some('\n') | None => false,
+                        Some(_) => dirs_from,
+                    };
+                    next[j] || dirs_from
+                }
+            };
+        }
+        std::mem::swap(&mut cur, &mut next);
+    }
+    next[0]
 }
 
 /// The file of secret `name` in the store at `root` (see

@@ -973,4 +973,60 @@ mod tests {
         assert!(!glob_match("a/**/b", "ab"));
         assert!(glob_match("**/*.md", "README.md"));
     }
+
+    /// The direct matcher agrees with the anchored regular expression the
+    /// glob used to be compiled to, on globs and paths built from the
+    /// characters that matter.
+    #[test]
+    fn globs_match_as_their_regular_expressions() {
+        fn regex_of(glob: &str) -> regex::Regex {
+            let mut re = String::from("^");
+            let mut chars = glob.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '*' if chars.peek() == Some(&'*') => {
+                        chars.next();
+                        if chars.peek() == Some(&'/') {
+                            chars.next();
+                            re.push_str("(?:.*/)?");
+                        } else {
+                            re.push_str(".*");
+                        }
+                    }
+                    '*' => re.push_str("[^/]*"),
+                    '?' => re.push_str("[^/]"),
+                    c => re.push_str(&regex::escape(&c.to_string())),
+                }
+            }
+            re.push('$');
+            regex::Regex::new(&re).unwrap()
+        }
+        let glob_parts = ["a", "b", "/", "*", "**", "**/", "?", ".", "é"];
+        let path_parts = ["a", "b", "/", ".", "\n", "é", "ab"];
+        // Every sequence of up to 3 parts, deterministic.
+        fn sequences(parts: &[&str], max: usize) -> Vec<String> {
+            let mut out = vec![String::new()];
+            let mut last = vec![String::new()];
+            for _ in 0..max {
+                last = last
+                    .iter()
+                    .flat_map(|s| parts.iter().map(move |p| format!("{s}{p}")))
+                    .collect();
+                out.extend(last.iter().cloned());
+            }
+            out
+        }
+        let globs = sequences(&glob_parts, 3);
+        let paths = sequences(&path_parts, 3);
+        for glob in globs.iter().filter(|g| !g.ends_with('/')) {
+            let re = regex_of(glob);
+            for path in &paths {
+                assert_eq!(
+                    glob_match(glob, path),
+                    re.is_match(path),
+                    "{glob:?} {path:?}"
+                );
+            }
+        }
+    }
 }

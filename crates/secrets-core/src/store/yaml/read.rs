@@ -7,6 +7,9 @@
 //! [`super::resolve`]'s.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use granit_parser::{Event, ScalarStyle, Span, StructureStyle};
 
@@ -94,9 +97,11 @@ pub(super) enum Frame {
         key: Option<(String, usize, bool)>,
         /// The line of every key so far, in order (for duplicate errors).
         key_lines: Vec<usize>,
-        /// Keys seen so far and their lines, once the map is large
-        /// (duplicate detection; small maps are scanned).
-        seen: HashMap<String, usize>,
+        /// Once the map is large, its entries as (index in `items`, line
+        /// of the key), found by the hash of the key (duplicate detection;
+        /// small maps are scanned). The keys are not copied: the table
+        /// looks them up in `items`.
+        seen: HashTable<(usize, usize)>,
         /// Line on which the last entry's value ended.
         last_line: usize,
         /// Whether the last entry's value was a flow collection.
@@ -121,6 +126,11 @@ const SMALL_MAP: usize = 32;
 #[derive(Default)]
 pub(super) struct Builder {
     pub(super) stack: Vec<Frame>,
+    /// Hashes map keys for duplicate detection. Keys come from whatever
+    /// file is read, so this stays std's randomly keyed SipHash: with a
+    /// fast unkeyed hash, a file of colliding keys would make reading it
+    /// quadratic.
+    pub(super) key_hasher: std::collections::hash_map::RandomState,
     pub(super) anchors: HashMap<usize, Value>,
     pub(super) pending: Vec<Pending>,
     pub(super) docs: Vec<Map>,
@@ -262,7 +272,7 @@ impl Builder {
                     items: Vec::new(),
                     key: None,
                     key_lines: Vec::new(),
-                    seen: HashMap::new(),
+                    seen: HashTable::new(),
                     last_line: span.start.line(),
                     last_flow: false,
                     start_line: span.start.line(),
@@ -389,6 +399,7 @@ impl Builder {
         // A block collection's end is reported at the next token, so no line
         // comment can trail it: remember no line for it.
         let line = if block_end { 0 } else { span.end.line() };
+        let key_hasher = &self.key_hasher;
         match self.stack.last_mut() {
             Some(Frame::Map {
                 items,
@@ -416,23 +427,26 @@ impl Builder {
                     let first = if key_lines.len() < SMALL_MAP {
                         items
                             .iter()
-                            .filter_map(|item| match item {
-                                Item::Entry(k, _) => Some(k),
-                                Item::Comment(_) => None,
-                            })
+                            .filter_map(entry_key)
                             .position(|k| *k == name)
                             .map(|i| key_lines[i])
                     } else {
                         if seen.is_empty() {
-                            let keys = items.iter().filter_map(|item| match item {
-                                Item::Entry(k, _) => Some(k),
-                                Item::Comment(_) => None,
-                            });
-                            for (k, line) in keys.zip(key_lines.iter()) {
-                                seen.insert(k.clone(), *line);
+                            let entries = items
+                                .iter()
+                                .enumerate()
+                                .filter_map(|(at, item)| entry_key(item).map(|k| (at, k)));
+                            for ((at, k), line) in entries.zip(key_lines.iter()) {
+                                let hash = key_hasher.hash_one(k.as_str());
+                                seen.insert_unique(hash, (at, *line), |&(at, _)| {
+                                    key_hasher
+                                        .hash_one(entry_key(&items[at]).map_or("", String::as_str))
+                                });
                             }
                         }
-                        seen.get(&name).copied()
+                        let hash = key_hasher.hash_one(name.as_str());
+                        seen.find(hash, |&(at, _)| entry_key(&items[at]) == Some(&name))
+                            .map(|&(_, line)| line)
                     };
                     if let Some(first) = first {
                         return Err(parse_error(format!(
@@ -443,9 +457,6 @@ impl Builder {
                         )));
                     }
                     key_lines.push(key_line);
-                    if key_lines.len() > SMALL_MAP {
-                        seen.insert(name.clone(), key_line);
-                    }
                     *key = Some((name, key_line, merge));
                 }
                 Some((name, key_line, merge)) => {
@@ -462,6 +473,14 @@ impl Builder {
                         return Err(parse_error(format!(
                             "line {key_line}: map merge requires a map or a list of maps as the value of `<<` (quote the key to keep it as a plain key)"
                         )));
+                    }
+                    if key_lines.len() > SMALL_MAP {
+                        // The table holds the entries from the first
+                        // SMALL_MAP on (see above), and every later one.
+                        let hash = key_hasher.hash_one(name.as_str());
+                        seen.insert_unique(hash, (items.len(), key_line), |&(at, _)| {
+                            key_hasher.hash_one(entry_key(&items[at]).map_or("", String::as_str))
+                        });
                     }
                     items.push(Item::Entry(name, value));
                     *last_line = line;
@@ -502,6 +521,14 @@ impl Builder {
             }
         }
         Ok(())
+    }
+}
+
+/// The key of a map entry, `None` for a comment.
+fn entry_key(item: &Item) -> Option<&String> {
+    match item {
+        Item::Entry(k, _) => Some(k),
+        Item::Comment(_) => None,
     }
 }
 
@@ -600,6 +627,39 @@ mod tests {
         assert_eq!(doc.get("b"), Some(&Value::Bool(true)));
         assert_eq!(doc.get("c"), Some(&Value::Str("1".into())));
         assert_eq!(doc.get("d"), Some(&Value::Str("1".into())));
+    }
+
+    /// Maps past SMALL_MAP find duplicates by hash: the first duplicate
+    /// wherever it is (before, at and after the switch, with comments
+    /// between the entries), with the line of the first definition.
+    #[test]
+    fn duplicate_keys_in_large_maps() {
+        for n in [
+            super::SMALL_MAP - 1,
+            super::SMALL_MAP,
+            super::SMALL_MAP + 1,
+            200,
+        ] {
+            let mut text = String::from("m:\n");
+            for i in 0..n {
+                text.push_str(&format!("  # c{i}\n  k{i}: {i}\n"));
+            }
+            let doc = one(&text);
+            let Some(Value::Map(m)) = doc.get("m") else {
+                panic!("m is not a map")
+            };
+            assert_eq!(m.entries().count(), n);
+            for dup in [0, n / 2, n - 1] {
+                let m = message(&format!("{text}  k{dup}: again\n  k{dup}: twice\n"));
+                let line = 2 * n + 2;
+                let first = 2 * dup + 3;
+                assert!(
+                    m.contains(&format!("line {line}"))
+                        && m.contains(&format!("\"k{dup}\" already defined at line {first}")),
+                    "{n} {dup}: {m}"
+                );
+            }
+        }
     }
 
     #[test]

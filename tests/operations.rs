@@ -744,6 +744,17 @@ fn crash_at_every_step(case: CrashCase) {
         assert_eq!(drift, fix_of("E030").is_some(), "{at}: {v}");
         let finish = fix_of("E081");
         assert_eq!(journal, finish.is_some(), "{at}: {v}");
+        // `list` reads recipients from the files, half old and half new:
+        // it says so, and where to look.
+        let listed = run(s.nsec().args(["list"]));
+        let warned =
+            String::from_utf8_lossy(&listed.stderr).contains("was interrupted and is not finished");
+        assert_eq!(
+            journal,
+            warned,
+            "{at}: {}",
+            String::from_utf8_lossy(&listed.stderr)
+        );
         if let (Some(e030), Some(finish)) = (fix_of("E030"), &finish) {
             assert!(
                 e030.starts_with("finish the interrupted change first: ")

@@ -31,6 +31,18 @@ fn user_name() -> String {
         .unwrap_or_else(|| "me".into())
 }
 
+/// `list` and `host list` read recipients from the files: while a
+/// store-wide change is half done they show a mix of old and new, so say
+/// so (`validate` names the command that finishes it, E081).
+fn warn_if_interrupted(ctx: &Context, repo: &Store) {
+    if secrets_core::ops::rotate_store::pending(&repo.root) {
+        eprintln!(
+            "nsec: warning: a store-wide change (rotate, revoke or host add/rm) was interrupted and is not finished; see: nsec validate --keyless --dir {}",
+            crate::error::shell_quote(&crate::output::display_path(&ctx.cwd, &repo.root))
+        );
+    }
+}
+
 fn shown(ctx: &Context, p: &Path) -> String {
     p.strip_prefix(&ctx.cwd).unwrap_or(p).display().to_string()
 }
@@ -321,6 +333,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<(), CliError> {
 /// `nsec list`.
 pub fn list(ctx: &Context, args: &ListArgs) -> Result<(), CliError> {
     let repo = ctx.repo(&args.store)?;
+    warn_if_interrupted(ctx, &repo);
     let infos = store::list(&repo, &ctx.cwd)?;
     if args.json {
         let items: Vec<serde_json::Value> = infos
@@ -547,6 +560,7 @@ fn host_job_finished(ctx: &Context, repo: &Store, job: &Job) -> Result<(), CliEr
 
 /// `nsec host list`.
 fn host_list(ctx: &Context, repo: &Store, json: bool) -> Result<(), CliError> {
+    warn_if_interrupted(ctx, repo);
     let hosts = store::host_list(repo, &ctx.cwd)?;
     if json {
         let items: Vec<serde_json::Value> = hosts

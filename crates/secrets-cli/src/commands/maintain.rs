@@ -235,7 +235,8 @@ pub fn rotate_store(ctx: &Context, args: &RotateArgs) -> Result<(), CliError> {
     let bar = Bar {
         tty: std::io::stderr().is_terminal(),
     };
-    rotate_store::execute(&repo, &plan, &identities(), &bar)?;
+    rotate_store::execute(&repo, &plan, &identities(), &bar)
+        .map_err(|e| unfinished(&repo.root, e))?;
     eprintln!("Rotated {} file(s).", plan.files.len());
     Ok(())
 }
@@ -261,7 +262,7 @@ pub fn revoke(ctx: &Context, args: &RevokeArgs) -> Result<(), CliError> {
     let bar = Bar {
         tty: std::io::stderr().is_terminal(),
     };
-    revoke_op::execute(&repo, &plan, &identities(), &bar)?;
+    revoke_op::execute(&repo, &plan, &identities(), &bar).map_err(|e| unfinished(&repo.root, e))?;
     print_revoked(&who, &plan.readable)
 }
 
@@ -331,5 +332,18 @@ pub fn git(ctx: &Context, args: &GitArgs) -> Result<(), CliError> {
                 }
             }
         }
+    }
+}
+
+/// A store-wide change that failed during its commit (a rename, a full
+/// disk) leaves its journal: the same command run again finishes it.
+pub(crate) fn unfinished(root: &Path, e: secrets_core::Error) -> CliError {
+    if rotate_store::pending(root) {
+        CliError::Hinted(
+            e,
+            "the change is half done and journaled: run the same command again to finish it",
+        )
+    } else {
+        e.into()
     }
 }

@@ -509,7 +509,8 @@ pub fn host(ctx: &Context, args: &HostArgs) -> Result<(), CliError> {
         yes || ui::confirm("Update them now (needs your identity)?")
     };
     let ids = identities();
-    let change = store::apply_host_plan(&plan, rekey.then_some(&ids))?;
+    let change = store::apply_host_plan(&plan, rekey.then_some(&ids))
+        .map_err(|e| super::maintain::unfinished(&plan.repo.root, e))?;
     let names: Vec<String> = plan.out_of_date.iter().map(|i| i.name.clone()).collect();
     host_changed(&plan.job(), &config, &names);
     for path in &change.updated {

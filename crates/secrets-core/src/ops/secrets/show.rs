@@ -134,6 +134,15 @@ pub fn list(repo: &Store, cwd: &Path) -> Result<Vec<SecretInfo>> {
     );
     let config_text = fsio::read_small(&repo.config.path).unwrap_or_default();
     let ignore = crate::ops::validate::store_settings(&config_text).ignore;
+    // Each file's problem codes, looked up once per file (not a scan of
+    // the whole report per file).
+    let mut codes_of: std::collections::HashMap<&Path, Vec<&str>> =
+        std::collections::HashMap::new();
+    for p in &report.problems {
+        if let Some(file) = p.file.as_deref() {
+            codes_of.entry(file).or_default().push(p.code);
+        }
+    }
     let mut out = Vec::new();
     for path in repo.secret_files()? {
         let Some(ext) = path.extension().and_then(|e| e.to_str()) else {
@@ -151,12 +160,7 @@ pub fn list(repo: &Store, cwd: &Path) -> Result<Vec<SecretInfo>> {
         {
             i.status = Status::Ignored;
         } else if !matches!(i.status, Status::Unreadable(_) | Status::NotEncrypted) {
-            let codes: Vec<&str> = report
-                .problems
-                .iter()
-                .filter(|p| p.file.as_deref() == Some(rel))
-                .map(|p| p.code)
-                .collect();
+            let codes = codes_of.get(rel).map(Vec::as_slice).unwrap_or_default();
             let has = |c: &str| codes.contains(&c);
             i.status = if has("E011") {
                 Status::Unreadable("not a well-formed sops file".into())

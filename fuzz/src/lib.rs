@@ -62,7 +62,7 @@ pub fn no_key_material(inputs: &[&[u8]], message: &str) {
 /// the closing the last one in the message). A name may hold a backquote,
 /// or even its closing text: where the message has one such name, it ends
 /// at the last closing.
-const NAMES: [(&str, &str, bool); 13] = [
+const NAMES: [(&str, &str, bool); 15] = [
     // INI's "cannot be written" error names a key and section, or a section.
     ("key `", "` cannot be written", true),
     ("section `", "` cannot be written", true),
@@ -77,8 +77,14 @@ const NAMES: [(&str, &str, bool); 13] = [
     // An SSH key type (the library shows only name-like ones, at most 40
     // characters: `keys::ssh_to_age`'s tests).
     ("got ", " key type", false),
+    ("key type ", " is not supported", false),
     ("mapping key \"", "\" already defined", false),
     ("flattened key `", "` has an invalid list index `", true),
+    (
+        "flattened key `",
+        "` conflicts with another metadata key",
+        true,
+    ),
     ("flattened key `", "`", false),
     ("invalid list index `", "`", true),
     ("section `", "`", false),

@@ -1779,3 +1779,47 @@ fn store_add_keeps_a_secret_written_after_the_plan() {
         .unwrap()
         .contains("ENC[AES256_GCM,"));
 }
+
+/// Fuzz finding 19: a comment line between a nested list item and a flow
+/// sequence item. When the comment stays plaintext in the encrypted file
+/// (here every key is unencrypted; by default sops encrypts comments in
+/// lists into `ENC[…type:comment]` items, which avoids it), sops 3.11
+/// writes it where YAML cannot read it back: its own file no longer
+/// decrypts. nsec refuses to write such a file: nothing is lost.
+#[test]
+fn an_encrypted_file_that_would_not_read_back_is_not_written() {
+    let sb = Sandbox::new();
+    let text = "d:\n-\n - {\nfl: -.1\nfl}\n    # a:\n- []\n";
+    let plain = sb.write("odd.yaml", text);
+    // sops writes a file it cannot read.
+    let theirs = sb.path("odd.sops.yaml");
+    ok(sb
+        .sops()
+        .args(["encrypt", "--age", AGE_A, "--unencrypted-regex", "."])
+        .arg("--output")
+        .arg(&theirs)
+        .arg(&plain));
+    let back = run(sb
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", key_file("A"))
+        .arg("decrypt")
+        .arg(&theirs));
+    assert_ne!(
+        code(&back),
+        0,
+        "sops reads its own file now: update this test"
+    );
+    // nsec refuses, in place too, and leaves the file as it was.
+    let out = run(sb
+        .nsec()
+        .args(["encrypt", "--age", AGE_A, "--unencrypted-regex", ".", "-i"])
+        .arg(&plain));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(code(&out), 0);
+    assert!(err.contains("cannot read them back"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), text);
+    // Without the comment it is written, and reads back as sops reads it.
+    let fine = sb.write("fine.yaml", "d:\n-\n - {\nfl: -.1\nfl}\n- []\n");
+    assert!(differences_from_sops(&sb, &fine, "fine.yaml").is_empty());
+}

@@ -272,6 +272,17 @@ impl RoundTrip {
                 }
             }
         }
+        // A comment layout go-yaml writes where YAML cannot read it back
+        // (finding 19, open-findings/): nsec's plaintext output is sops'
+        // bytes, and an encrypted file with such comments is refused
+        // (`store::emit_encrypted` reads it back), so this is not checked
+        // further here.
+        if format == secrets_core::Format::Yaml
+            && docs.iter().any(secrets_core::fuzzing::has_comments)
+            && store::parse(format, &text).is_err()
+        {
+            return;
+        }
         let read = |text: &[u8]| match store::parse(format, text) {
             Ok(back) => back,
             Err(e) => panic!(

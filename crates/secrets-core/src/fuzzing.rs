@@ -42,3 +42,9 @@ pub fn ssh_identities(
 pub fn identities_report(identities: &crate::Identities) -> String {
     identities.key_report().to_string()
 }
+
+/// Whether a document holds a comment anywhere (the YAML round trip skips
+/// comment layouts go-yaml writes unreadably, finding 19).
+pub fn has_comments(map: &crate::Map) -> bool {
+    crate::store::has_comments(map)
+}

@@ -247,6 +247,22 @@ fn fold_field_names(map: Map, fold: Fold) -> Map {
     out
 }
 
+/// Whether a document holds a comment anywhere.
+pub(crate) fn has_comments(map: &Map) -> bool {
+    fn value(v: &Value) -> bool {
+        match v {
+            Value::Comment(_) => true,
+            Value::Map(m) => has_comments(m),
+            Value::List(items) => items.iter().any(value),
+            _ => false,
+        }
+    }
+    map.items.iter().any(|item| match item {
+        Item::Comment(_) => true,
+        Item::Entry(_, v) => value(v),
+    })
+}
+
 /// Writes encrypted documents with their metadata (in tree form).
 pub fn emit_encrypted(
     format: Format,
@@ -258,7 +274,24 @@ pub fn emit_encrypted(
     match format {
         Format::Yaml => {
             let entry = Item::Entry(METADATA_KEY.into(), sops);
-            yaml::emit_with(docs, Some(&entry), opts.yaml_indent)
+            let out = yaml::emit_with(docs, Some(&entry), opts.yaml_indent)?;
+            // go-yaml, and so sops, places comments on some odd layouts (a
+            // comment line between a nested list item and a flow sequence
+            // item) so that the file does not read back: fuzz finding 19.
+            // nsec writes sops' bytes, but refuses a file that would not
+            // read back rather than lose the secrets in it. Only comments
+            // do this, so only files with comments are read back.
+            if docs.iter().any(has_comments) {
+                if let Err(e) = yaml::parse(&out) {
+                    return Err(Error::Emit {
+                        format,
+                        message: format!(
+                            "the comments of this document would be written where YAML cannot read them back ({e}), as sops would write them; move or remove the comments between list items, then try again"
+                        ),
+                    });
+                }
+            }
+            Ok(out)
         }
         Format::Json => json::emit_with(first(docs), Some((METADATA_KEY, &sops)), opts.json_indent),
         Format::Binary => json::emit_with(

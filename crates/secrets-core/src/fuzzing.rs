@@ -43,8 +43,8 @@ pub fn identities_report(identities: &crate::Identities) -> String {
     identities.key_report().to_string()
 }
 
-/// Whether a document holds a comment anywhere (the YAML round trip skips
-/// comment layouts go-yaml writes unreadably, finding 19).
-pub fn has_comments(map: &crate::Map) -> bool {
-    crate::store::has_comments(map)
+/// Whether a list of the document holds a comment item (the YAML round
+/// trip skips comment layouts go-yaml writes unreadably, finding 19).
+pub fn has_list_comments(map: &crate::Map) -> bool {
+    crate::store::has_list_comments(map)
 }

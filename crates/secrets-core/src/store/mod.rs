@@ -247,19 +247,23 @@ fn fold_field_names(map: Map, fold: Fold) -> Map {
     out
 }
 
-/// Whether a document holds a comment anywhere.
-pub(crate) fn has_comments(map: &Map) -> bool {
-    fn value(v: &Value) -> bool {
+/// Whether a list of the document holds a plaintext comment item: the
+/// layouts go-yaml can write so that they do not read back (finding 19).
+/// In an encrypted file such comments are normally `ENC[…type:comment]`
+/// strings; they stay comments only when the selector leaves them
+/// plaintext, so the check below costs ordinary files nothing.
+pub(crate) fn has_list_comments(map: &Map) -> bool {
+    fn value(v: &Value, in_list: bool) -> bool {
         match v {
-            Value::Comment(_) => true,
-            Value::Map(m) => has_comments(m),
-            Value::List(items) => items.iter().any(value),
+            Value::Comment(_) => in_list,
+            Value::Map(m) => has_list_comments(m),
+            Value::List(items) => items.iter().any(|i| value(i, true)),
             _ => false,
         }
     }
     map.items.iter().any(|item| match item {
-        Item::Comment(_) => true,
-        Item::Entry(_, v) => value(v),
+        Item::Comment(_) => false,
+        Item::Entry(_, v) => value(v, false),
     })
 }
 
@@ -279,9 +283,9 @@ pub fn emit_encrypted(
             // comment line between a nested list item and a flow sequence
             // item) so that the file does not read back: fuzz finding 19.
             // nsec writes sops' bytes, but refuses a file that would not
-            // read back rather than lose the secrets in it. Only comments
-            // do this, so only files with comments are read back.
-            if docs.iter().any(has_comments) {
+            // read back rather than lose the secrets in it. Only comment
+            // items in lists do this, so only such files are read back.
+            if docs.iter().any(has_list_comments) {
                 if let Err(e) = yaml::parse(&out) {
                     return Err(Error::Emit {
                         format,

@@ -1778,6 +1778,25 @@ fn store_add_keeps_a_secret_written_after_the_plan() {
     assert!(std::fs::read_to_string(dir.path().join("api/x.yaml"))
         .unwrap()
         .contains("ENC[AES256_GCM,"));
+    // Reading or setting a secret that does not exist names it.
+    let ids = secrets_core::Identities::new();
+    for err in [
+        store.open_secret("api/nope", &ids).unwrap_err(),
+        store
+            .set(
+                "api/nope",
+                &[],
+                secrets_core::Value::Null,
+                &ids,
+                Default::default(),
+            )
+            .unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, Error::SecretNotFound { name, .. } if name == "api/nope"),
+            "{err}"
+        );
+    }
 }
 
 /// Fuzz finding 19: a comment line between a nested list item and a flow

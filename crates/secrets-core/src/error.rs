@@ -314,8 +314,8 @@ pub struct KeyReport {
     pub loaded_from: Vec<String>,
     /// Places looked at that held no keys, in sops' order.
     pub not_found_in: Vec<String>,
-    /// Identity sources that failed to load: (where, why).
-    pub load_problems: Vec<(String, String)>,
+    /// Identity sources that failed to load.
+    pub load_problems: Vec<crate::keys::identities::LoadProblem>,
 }
 
 /// One master key that did not give the data key.
@@ -389,11 +389,7 @@ impl std::fmt::Display for KeyReport {
         // What sops appends: the sources that failed, then the places
         // without keys.
         if !self.load_problems.is_empty() {
-            let joined: Vec<String> = self
-                .load_problems
-                .iter()
-                .map(|(at, why)| format!("{at}: {why}"))
-                .collect();
+            let joined: Vec<String> = self.load_problems.iter().map(|p| p.to_string()).collect();
             write!(
                 f,
                 ". Errors while loading age identities: {}",

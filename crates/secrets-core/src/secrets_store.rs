@@ -60,7 +60,7 @@ impl Store {
 
     /// Secret `name` decrypted, for reading or changing its documents.
     pub fn open_secret(&self, name: &str, identities: &Identities) -> Result<Opened> {
-        let path = self.secret_path(name)?;
+        let path = secrets::existing(self, name)?;
         crate::ops::open_file(&path, identities)
     }
 
@@ -99,7 +99,7 @@ impl Store {
         identities: &Identities,
         options: SetOptions,
     ) -> Result<Outcome> {
-        let file = self.secret_path(name)?;
+        let file = secrets::existing(self, name)?;
         edit::set_value(&file, identities, &self.config.stores, path, value, options)
     }
 

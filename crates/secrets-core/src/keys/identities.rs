@@ -233,11 +233,7 @@ impl Identities {
             identities: self.len(),
             loaded_from: self.loaded_locations.clone(),
             not_found_in: self.unused_locations.clone(),
-            load_problems: self
-                .problems
-                .iter()
-                .map(|p| (p.location.clone(), p.reason.clone()))
-                .collect(),
+            load_problems: self.problems.clone(),
             ..Default::default()
         }
     }

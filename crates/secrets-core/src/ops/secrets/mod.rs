@@ -51,7 +51,7 @@ pub fn last_component(name: &str) -> String {
 }
 
 /// The file of the secret `name`; [`Error::SecretNotFound`] when there is none.
-fn existing(repo: &Store, name: &str) -> Result<PathBuf> {
+pub(crate) fn existing(repo: &Store, name: &str) -> Result<PathBuf> {
     let path = repo.secret_path(name)?;
     if !path.is_file() {
         return Err(Error::SecretNotFound {

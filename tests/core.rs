@@ -495,6 +495,20 @@ fn edge_layouts_read_as_sops_reads_them() {
         "l:\n  - a\n    #\n  -\n    - x\n",
         "l:\n  -\n  #\n    - x\n",
         "d:\n  -\n   - x:y\n    #\n   - []",
+        // A comment on a list item's first entry, or after its dash, is the
+        // item map's (sops writes `#ENC[…]` in front of the item, not an
+        // extra list item); before the dash it is the list's.
+        "users:\n  - name: alice # admin\n    key: a\n  - name: bob\n    key: b # old\n",
+        "l:\n  - a: # c\n      x: 1\n",
+        "l:\n  - # c\n    # d\n    a: 1\n",
+        "l:\n  -\n    # c\n    a: 1\n",
+        "l:\n  # h\n  - # c\n    a: 1\n",
+        "l:\n- a: &x 1 # c\n- b: *x # d\n",
+        "l:\n  - x # c\n  - {a: 1} # d\n  - - y # e\n",
+        // A block scalar's header comment trails its entry or item.
+        "a: |  # c\n  text\nb: 1\n",
+        "l:\n  - a: >-  # c\n      text\n    b: 1\n",
+        "l:\n  - |  # c\n    text\n  - x\n",
     ];
     let mut failures = Vec::new();
     for (i, text) in cases.iter().enumerate() {
@@ -525,6 +539,15 @@ fn differences_from_sops(sb: &Sandbox, plain: &Path, name: &str) -> Vec<String> 
     let ours = enc(&mut sb.nsec(), "nsec");
     let want = dec(&mut sb.sops(), &theirs);
     let mut failures = Vec::new();
+    // The encrypted files themselves have the same shape: the same
+    // entries, list items and comment lines where sops puts them (a
+    // comment sops keeps in a map must not become an extra list item).
+    let (shape_ours, shape_theirs) = (encrypted_shape(&ours), encrypted_shape(&theirs));
+    if shape_ours != shape_theirs {
+        failures.push(format!(
+            "{name}: nsec's encrypted file has another shape than sops'\n--- sops\n{shape_theirs}--- nsec\n{shape_ours}"
+        ));
+    }
     if dec(&mut sb.nsec(), &theirs) != want {
         failures.push(format!("{name}: nsec reads sops' file differently"));
     }
@@ -532,6 +555,29 @@ fn differences_from_sops(sb: &Sandbox, plain: &Path, name: &str) -> Vec<String> 
         failures.push(format!("{name}: sops reads nsec's file differently"));
     }
     failures
+}
+
+/// An encrypted YAML file without its metadata and with every
+/// `ENC[…]` value reduced to its type (data, iv and tag are random).
+fn encrypted_shape(file: &Path) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut shape = String::new();
+    for line in text.lines() {
+        if line == "sops:" {
+            break;
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("ENC[AES256_GCM,") {
+            shape.push_str(&rest[..at]);
+            let end = rest[at..].find(']').map_or(rest.len(), |e| at + e + 1);
+            let kind = rest[at..end].rsplit("type:").next().unwrap_or("");
+            shape.push_str(&format!("ENC[{}]", kind.trim_end_matches(']')));
+            rest = &rest[end..];
+        }
+        shape.push_str(rest);
+        shape.push('\n');
+    }
+    shape
 }
 
 /// 220 generated layouts (tests/data/layouts: odd indentation, indentless

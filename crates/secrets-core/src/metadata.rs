@@ -382,7 +382,13 @@ impl Metadata {
             .filter(|(k, _)| {
                 !KNOWN_FIELDS.contains(k) && !SELECTOR_NAMES.contains(k) && *k != "hc_vault"
             })
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            // sops reads the metadata into typed fields and keeps none of
+            // its comments. nsec keeps the fields it does not know, but
+            // not their comments: the map around them is not kept either,
+            // and a comment YAML writes at the start of a value can read
+            // back as that map's (`? key` then `:   # c` before a list,
+            // fuzz finding 20), to be lost on the next write.
+            .map(|(k, v)| (k.to_string(), v.without_comments()))
             .collect();
         Ok(Metadata {
             key_groups,

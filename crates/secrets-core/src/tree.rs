@@ -118,6 +118,16 @@ impl Map {
             Item::Comment(_) => None,
         })
     }
+
+    /// A copy of the map without comments, at any depth.
+    pub fn without_comments(&self) -> Map {
+        Map {
+            items: self
+                .entries()
+                .map(|(k, v)| Item::Entry(k.to_string(), v.without_comments()))
+                .collect(),
+        }
+    }
 }
 
 impl Item {
@@ -134,6 +144,18 @@ impl Value {
     /// The list's elements without its comments.
     pub fn list_values(items: &[Value]) -> impl Iterator<Item = &Value> {
         items.iter().filter(|v| !matches!(v, Value::Comment(_)))
+    }
+
+    /// A copy of the value without comments, at any depth (a comment
+    /// itself is copied as it is).
+    pub fn without_comments(&self) -> Value {
+        match self {
+            Value::Map(m) => Value::Map(m.without_comments()),
+            Value::List(l) => {
+                Value::List(Value::list_values(l).map(Value::without_comments).collect())
+            }
+            other => other.clone(),
+        }
     }
 
     /// The number of leaves (scalars and comments) in the value: 1 for a

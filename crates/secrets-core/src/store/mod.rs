@@ -341,6 +341,7 @@ pub fn emit_encrypted(
 #[cfg(test)]
 mod fuzz_regressions {
     use super::*;
+    use crate::metadata::Metadata;
 
     /// Fuzz finding (`tests/data/fuzz/metadata-dotenv-key-folded-into-a-path`,
     /// first byte the target's store selector): the unknown metadata key
@@ -365,6 +366,40 @@ mod fuzz_regressions {
         // Field names are still folded.
         let (_, meta) = parse_encrypted(Format::Dotenv, b"sops_VERSION=3.11.0\n").unwrap();
         assert_eq!(meta.get("version"), Some(&Value::Str("3.11.0".into())));
+    }
+
+    /// Fuzz finding 20 (`tests/data/fuzz/metadata-yaml-comment-after-complex-key`):
+    /// an unknown metadata field whose value is a list of maps with line
+    /// comments. The first write put a comment at the start of the list,
+    /// which YAML writes after the `:` of a long (`? …`) key, where it reads
+    /// back as the metadata map's own comment, which nsec does not keep
+    /// (sops keeps no metadata comment at all): the second write lost it.
+    /// Unknown metadata fields are now kept without their comments, so a
+    /// write and a read give the same bytes again.
+    #[test]
+    fn unknown_metadata_fields_keep_no_comments() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/metadata-yaml-comment-after-complex-key"
+        ))
+        .unwrap();
+        let opts = StoreOptions::default();
+        let (docs, meta) = parse_encrypted(Format::Yaml, &input[1..]).unwrap();
+        let metadata = Metadata::from_tree(&meta).unwrap();
+        let once =
+            emit_encrypted(Format::Yaml, &docs, &metadata.to_tree(Format::Yaml), &opts).unwrap();
+        let (docs, meta) = parse_encrypted(Format::Yaml, &once).unwrap();
+        let again = Metadata::from_tree(&meta).unwrap();
+        assert_eq!(again.unknown, metadata.unknown);
+        let twice =
+            emit_encrypted(Format::Yaml, &docs, &again.to_tree(Format::Yaml), &opts).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&once),
+            String::from_utf8_lossy(&twice)
+        );
+        let sops = String::from_utf8_lossy(&once);
+        let metadata_text = &sops[sops.find("\nsops:").unwrap()..];
+        assert!(!metadata_text.contains('#'), "{metadata_text}");
     }
 
     /// Reads the metadata of the INI fuzz input `tests/data/fuzz/NAME` (first

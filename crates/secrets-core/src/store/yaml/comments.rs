@@ -92,30 +92,22 @@ impl Builder {
         let line = span.start.line();
         if placement == Placement::Right {
             // sops moves a line comment in front of the entry or item it
-            // trails, so attach it to the innermost open entry.
+            // trails, so attach it to the innermost open entry. A line
+            // comment reported after a value that ends on a later line is
+            // a block scalar's, on its header (`key: |  # c`): granit reads
+            // the block before it reports the comment.
             match self.stack.last_mut() {
                 Some(Frame::Map {
                     items,
                     key: Some(_),
-                    start_line,
-                    flow,
                     ..
                 }) => {
-                    // On the first key of a list item's map the comment goes
-                    // to the list, as for `- a: 1 # c` below.
-                    let first_of_item = !*flow
-                        && *start_line == line
-                        && items.iter().all(|i| matches!(i, Item::Comment(_)));
-                    if first_of_item && self.stack.len() >= 2 {
-                        let n = self.stack.len();
-                        if let Frame::Seq { items: list, .. } = &mut self.stack[n - 2] {
-                            list.push(Value::Comment(text));
-                            return;
-                        }
-                    }
-                    if let Some(Frame::Map { items, .. }) = self.stack.last_mut() {
-                        items.push(Item::Comment(text));
-                    }
+                    // Also on the first key of a list item's map: go-yaml
+                    // gives the comment to the key, and sops keeps it in
+                    // the item's map (an encrypted file shows it as a
+                    // `#ENC[…]` line in front of the item, not as an extra
+                    // list item), as for `- a: 1 # c` below.
+                    items.push(Item::Comment(text));
                     return;
                 }
                 Some(Frame::Map {
@@ -123,32 +115,11 @@ impl Builder {
                     key: None,
                     last_line,
                     last_flow,
-                    start_line,
                     flow: false,
                     ..
-                }) if *last_line == line => {
-                    let single = items
-                        .iter()
-                        .filter(|i| matches!(i, Item::Entry(..)))
-                        .count()
-                        == 1;
-                    // (A comment after a flow collection stays with it.)
-                    let item_map = single && *start_line == line && !*last_flow;
+                }) if line <= *last_line => {
                     let last_flow = *last_flow;
                     if let Some(at) = items.iter().rposition(|i| matches!(i, Item::Entry(..))) {
-                        let n = self.stack.len();
-                        // A list item's map whose first entry has the comment:
-                        // go-yaml gives it to the item, sops puts it in the
-                        // list in front of the item.
-                        if item_map && n >= 2 {
-                            if let Frame::Seq { items: list, .. } = &mut self.stack[n - 2] {
-                                list.push(Value::Comment(text));
-                                return;
-                            }
-                        }
-                        let Some(Frame::Map { items, .. }) = self.stack.last_mut() else {
-                            return;
-                        };
                         // After a flow collection the comment is the
                         // collection's own and sops puts it inside, first.
                         match &mut items[at] {
@@ -165,7 +136,7 @@ impl Builder {
                 }
                 Some(Frame::Seq {
                     items, last_line, ..
-                }) if *last_line == line => {
+                }) if line <= *last_line => {
                     if let Some(at) = items.iter().rposition(|v| !matches!(v, Value::Comment(_))) {
                         items.insert(at, Value::Comment(text));
                         return;
@@ -390,6 +361,7 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::super::tests::one;
+
     use crate::tree::{Item, Value};
 
     #[test]

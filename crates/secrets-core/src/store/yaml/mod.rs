@@ -421,9 +421,64 @@ mod sops_oracle {
         Ok(String::from_utf8(out.stdout).unwrap())
     }
 
+    /// What nsec prints for `input` after the cycle `sops_cycle` runs:
+    /// parse, write as an encrypted file is written, read that back,
+    /// write the plaintext. Encryption makes every value (but null and
+    /// the empty string or comment) a plain `ENC[…]` scalar, and every comment in a
+    /// list an `ENC[…]` list item (sops' quirk, which nsec follows), while
+    /// a comment in a map stays a comment line; where those lines land
+    /// when read back is part of what sops prints.
     fn ours(input: &str, indent: usize) -> std::result::Result<String, String> {
-        let docs = parse(input.as_bytes()).map_err(|e| e.to_string())?;
+        let mut docs = parse(input.as_bytes()).map_err(|e| e.to_string())?;
+        let mut leaves = Vec::new();
+        for doc in &mut docs {
+            for_each_value(&mut doc.items, &mut |v| {
+                if matches!(v, Value::Map(_) | Value::List(_) | Value::Null)
+                    || matches!(v, Value::Str(s) | Value::Comment(s) if s.is_empty())
+                {
+                    return;
+                }
+                let stand_in = Value::Str(format!("{ENCRYPTED}{}", leaves.len()));
+                leaves.push(std::mem::replace(v, stand_in));
+            });
+        }
+        let encrypted = emit(&docs, indent).map_err(|e| e.to_string())?;
+        let mut docs = parse(&encrypted).map_err(|e| e.to_string())?;
+        for doc in &mut docs {
+            for_each_value(&mut doc.items, &mut |v| {
+                let index = match v {
+                    Value::Str(s) => s
+                        .strip_prefix(ENCRYPTED)
+                        .and_then(|n| n.parse::<usize>().ok()),
+                    _ => None,
+                };
+                if let Some(i) = index {
+                    *v = leaves[i].clone();
+                }
+            });
+        }
         Ok(String::from_utf8(emit(&docs, indent).map_err(|e| e.to_string())?).unwrap())
+    }
+
+    /// The stand-in for an encrypted value (a plain scalar, as `ENC[…]` is).
+    const ENCRYPTED: &str = "ENC_";
+
+    /// Calls `f` on every value under `items`, list comments included,
+    /// parents before their children.
+    fn for_each_value(items: &mut [Item], f: &mut dyn FnMut(&mut Value)) {
+        fn walk(v: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+            f(v);
+            match v {
+                Value::Map(m) => for_each_value(&mut m.items, f),
+                Value::List(l) => l.iter_mut().for_each(|item| walk(item, f)),
+                _ => {}
+            }
+        }
+        for item in items {
+            if let Item::Entry(_, v) = item {
+                walk(v, f);
+            }
+        }
     }
 
     /// Inputs whose sops output must equal ours byte for byte. (Not

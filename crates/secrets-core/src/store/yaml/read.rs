@@ -74,11 +74,15 @@ pub(super) fn build<'a>(
             };
             builder.plan_comments(ends, next_col);
         }
-        if let Event::SequenceStart(style, ..) = event {
-            if style == StructureStyle::Block {
-                builder.dash_col = Some(dash_col(text, &span));
+        match event {
+            Event::SequenceStart(style, ..) => {
+                if style == StructureStyle::Block {
+                    builder.dash_col = Some(dash_col(text, &span));
+                }
+                builder.item_dash_line = item_dash_line(text, &span);
             }
-            builder.item_dash_line = item_dash_line(text, &span);
+            Event::MappingStart(..) => builder.item_dash_line = item_dash_line(text, &span),
+            _ => {}
         }
         builder.event(event, span)?;
     }
@@ -106,7 +110,6 @@ pub(super) enum Frame {
         last_line: usize,
         /// Whether the last entry's value was a flow collection.
         last_flow: bool,
-        start_line: usize,
         col: usize,
         flow: bool,
         anchor: usize,
@@ -267,7 +270,16 @@ impl Builder {
             Event::MappingStart(style, anchor, _) => {
                 self.check_depth()?;
                 self.check_key_position(&span)?;
+                // A map that is a list item: comments after the item's dash
+                // (on its line or below it) are head comments of its first
+                // key in go-yaml, so sops keeps them in the map; the ones
+                // before the dash stay in the list.
+                let nested = match style {
+                    StructureStyle::Block => self.split_after_dash(),
+                    _ => Vec::new(),
+                };
                 self.flush_pending_into_seq();
+                self.pending = nested;
                 self.stack.push(Frame::Map {
                     items: Vec::new(),
                     key: None,
@@ -275,7 +287,6 @@ impl Builder {
                     seen: HashTable::new(),
                     last_line: span.start.line(),
                     last_flow: false,
-                    start_line: span.start.line(),
                     col: span.start.col(),
                     flow: style == StructureStyle::Flow,
                     anchor,
@@ -286,24 +297,8 @@ impl Builder {
                 self.check_key_position(&span)?;
                 // In a list, comments after the item's dash (on its line, or
                 // below it) belong to the nested list's first item (go-yaml),
-                // the ones before it to this list. Without the dash's line,
-                // the comments indented past the list's dashes go there.
-                let dash_line = self.item_dash_line.take();
-                let keep = match self.stack.last() {
-                    Some(Frame::Seq { col, .. }) => {
-                        let col = *col;
-                        let after_dash = |c: &Pending| match dash_line {
-                            Some(line) => c.line >= line,
-                            None => c.col > col,
-                        };
-                        self.pending
-                            .iter()
-                            .position(after_dash)
-                            .unwrap_or(self.pending.len())
-                    }
-                    _ => 0,
-                };
-                let nested: Vec<Pending> = self.pending.drain(keep..).collect();
+                // the ones before it to this list.
+                let nested = self.split_after_dash();
                 self.flush_pending_into_seq();
                 self.pending = nested;
                 let col = self.dash_col.take().unwrap_or(span.start.col());
@@ -353,6 +348,29 @@ impl Builder {
     /// A collection may not be a mapping key (sops keys are strings).
     /// Refuses nesting deeper than [`crate::tree::MAX_DEPTH`] (the walks
     /// over the tree recurse).
+    /// When a collection starts as a list item: takes the pending comments
+    /// that come after the item's dash (on its line or below it) out of
+    /// `pending`, leaving the ones before it. Without the dash's line, the
+    /// comments indented past the list's dashes are the ones after it.
+    fn split_after_dash(&mut self) -> Vec<Pending> {
+        let dash_line = self.item_dash_line.take();
+        let keep = match self.stack.last() {
+            Some(Frame::Seq { col, .. }) => {
+                let col = *col;
+                let after_dash = |c: &Pending| match dash_line {
+                    Some(line) => c.line >= line,
+                    None => c.col > col,
+                };
+                self.pending
+                    .iter()
+                    .position(after_dash)
+                    .unwrap_or(self.pending.len())
+            }
+            _ => 0,
+        };
+        self.pending.drain(keep..).collect()
+    }
+
     fn check_depth(&self) -> Result<()> {
         if self.stack.len() >= crate::tree::MAX_DEPTH {
             return Err(Error::TooDeep {

@@ -47,6 +47,34 @@ fn harden_process() {
 fn main() -> ExitCode {
     harden_process();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The subcommands scripts run most are parsed without building the
+    // whole command tree; anything else, and any error or help, by `parse`.
+    let cli = match cli::parse_fast(&args) {
+        Some(Ok(cli)) => Some(cli),
+        Some(Err(e)) => return fail(e),
+        None => None,
+    };
+    let cli = match cli {
+        Some(cli) => cli,
+        None => match parse(args) {
+            Ok(cli) => cli,
+            Err(code) => return code,
+        },
+    };
+    let result = run(&cli);
+    for w in secrets_core::fs::take_warnings() {
+        eprintln!("nsec: warning: {w}");
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// Parses the command line with the whole command tree, after turning
+/// sops' legacy form into a subcommand and taking `--decryption-order` out.
+/// Exits on help, version and argument errors (clap's output).
+fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
     let command = Cli::command();
     let mut names: Vec<&str> = vec!["help"];
     for sub in command.get_subcommands() {
@@ -62,12 +90,12 @@ fn main() -> ExitCode {
             }
             rewrite.args
         }
-        Err(e) => return fail(CliError::Legacy(e)),
+        Err(e) => return Err(fail(CliError::Legacy(e))),
     };
     let mut args = args;
     let order = match cli::take_decryption_order(&mut args) {
         Ok(order) => order,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     // Parse with the command built above: building clap's command is a
     // good share of nsec's start-up, so it is built once. Nor is it freed
@@ -77,18 +105,12 @@ fn main() -> ExitCode {
     let parsed = command.try_get_matches_from_mut(args);
     std::mem::forget(command);
     let mut matches = parsed.unwrap_or_else(|e| e.exit());
-    let mut cli = match Cli::from_arg_matches_mut(&mut matches) {
-        Ok(cli) => cli,
+    match Cli::from_arg_matches_mut(&mut matches) {
+        Ok(cli) => Ok(Cli {
+            decryption_order: order,
+            ..cli
+        }),
         Err(e) => e.exit(),
-    };
-    cli.decryption_order = order;
-    let result = run(&cli);
-    for w in secrets_core::fs::take_warnings() {
-        eprintln!("nsec: warning: {w}");
-    }
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
     }
 }
 

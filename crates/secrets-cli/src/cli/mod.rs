@@ -33,14 +33,9 @@ pub mod shell;
     after_help = "Commands that open files also take --decryption-order TYPES (or $SOPS_DECRYPTION_ORDER): the key types to try first, comma-separated (age, pgp, kms), as in sops."
 )]
 pub struct Cli {
-    /// Path to the .sops.yaml to use (default: searched upward from the
-    /// file's directory, then from the working directory).
-    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "PATH")]
-    pub config: Option<PathBuf>,
-
-    /// Indentation of YAML/JSON output (overrides `stores:` in .sops.yaml).
-    #[arg(long, global = true, value_name = "N")]
-    pub indent: Option<i64>,
+    /// The options every subcommand takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 
     /// `--decryption-order`, taken out of the arguments before clap (see
     /// [`take_decryption_order`]).
@@ -50,6 +45,19 @@ pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The options every subcommand takes (`global`: before or after it).
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path to the .sops.yaml to use (default: searched upward from the
+    /// file's directory, then from the working directory).
+    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Indentation of YAML/JSON output (overrides `stores:` in .sops.yaml).
+    #[arg(long, global = true, value_name = "N")]
+    pub indent: Option<i64>,
 }
 
 /// The subcommands.
@@ -108,6 +116,75 @@ pub enum Command {
     /// Print the store's secret NAMEs, one per line (for completion scripts).
     #[command(name = "__complete-names", hide = true)]
     CompleteNames(shell::CompleteNamesArgs),
+}
+
+/// How to build and read one subcommand on its own.
+struct Fast {
+    name: &'static str,
+    augment: fn(clap::Command) -> clap::Command,
+    read: fn(&mut clap::ArgMatches) -> Result<Command, clap::Error>,
+}
+
+macro_rules! fast {
+    ($name:literal, $variant:ident, $args:ty) => {
+        Fast {
+            name: $name,
+            augment: <$args as Args>::augment_args,
+            read: |m| {
+                Ok(Command::$variant(
+                    <$args as clap::FromArgMatches>::from_arg_matches_mut(m)?,
+                ))
+            },
+        }
+    };
+}
+
+/// The subcommands scripts run once per secret (and `nsec decrypt` is
+/// timed against sops). Building the whole command tree, every
+/// subcommand's arguments, was about a sixth of the instructions of a
+/// one-value `nsec decrypt`, so these are parsed with only their own
+/// arguments and the global ones (see [`parse_fast`]).
+const FAST: &[Fast] = &[
+    fast!("decrypt", Decrypt, crypt::DecryptArgs),
+    fast!("encrypt", Encrypt, crypt::EncryptArgs),
+    fast!("filestatus", Filestatus, crypt::FilestatusArgs),
+    fast!("set", Set, edit::SetArgs),
+    fast!("unset", Unset, edit::UnsetArgs),
+    fast!("exec-env", ExecEnv, exec::ExecEnvArgs),
+    fast!("exec-file", ExecFile, exec::ExecFileArgs),
+    fast!("show", Show, secrets::ShowArgs),
+];
+
+/// Parses `args` when their first word is one of the [`FAST`]
+/// subcommands, building only that subcommand's arguments (and taking
+/// `--decryption-order` out, as the whole parse does). `None` when it is
+/// not, or on any clap error, help or version request: the caller then
+/// parses with the whole tree, so every message, `--help` and error comes
+/// from it, as before. What succeeds here is what the whole tree gives
+/// (the same derived arguments; tested in `fast_parse_is_the_full_parse`).
+pub fn parse_fast(args: &[std::ffi::OsString]) -> Option<Result<Cli, CliError>> {
+    let name = args.get(1)?.to_str()?;
+    let fast = FAST.iter().find(|f| f.name == name)?;
+    let mut args = args.to_vec();
+    let decryption_order = match take_decryption_order(&mut args) {
+        Ok(order) => order,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut root = <GlobalArgs as Args>::augment_args(clap::Command::new("nsec"))
+        .subcommand((fast.augment)(clap::Command::new(fast.name)))
+        .subcommand_required(true);
+    let parsed = root.try_get_matches_from_mut(args);
+    // Not freed, as the whole tree is not (see `main`).
+    std::mem::forget(root);
+    let mut matches = parsed.ok()?;
+    let global = <GlobalArgs as clap::FromArgMatches>::from_arg_matches_mut(&mut matches).ok()?;
+    let (_, mut sub) = matches.remove_subcommand()?;
+    let command = (fast.read)(&mut sub).ok()?;
+    Some(Ok(Cli {
+        global,
+        decryption_order,
+        command,
+    }))
 }
 
 /// `--dir`: the store of every command that works on one (`init`, which
@@ -234,5 +311,133 @@ mod tests {
         assert_eq!(take(&["nsec", "decrypt", "f"]).0, None);
         let mut missing: Vec<OsString> = vec!["nsec".into(), "--decryption-order".into()];
         assert!(take_decryption_order(&mut missing).is_err());
+    }
+}
+
+#[cfg(test)]
+mod fast_tests {
+    use super::{parse_fast, Cli, FAST};
+    use clap::{CommandFactory, FromArgMatches};
+    use std::ffi::OsString;
+
+    /// Each argument of a built subcommand, as clap describes it (without
+    /// the help and version flags clap adds).
+    fn described(cmd: &clap::Command) -> Vec<String> {
+        cmd.get_arguments()
+            .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+            .map(|a| format!("{a:?}"))
+            .collect()
+    }
+
+    /// The fast path builds each of its subcommands with exactly the
+    /// arguments the whole tree gives it, global ones included.
+    #[test]
+    fn fast_subcommands_have_the_full_trees_arguments() {
+        let mut full = Cli::command();
+        full.build();
+        for fast in FAST {
+            let sub = full
+                .find_subcommand(fast.name)
+                .unwrap_or_else(|| panic!("{} is no subcommand", fast.name));
+            let mut root =
+                <super::GlobalArgs as clap::Args>::augment_args(clap::Command::new("nsec"))
+                    .subcommand((fast.augment)(clap::Command::new(fast.name)));
+            root.build();
+            let mini = root.find_subcommand(fast.name).unwrap();
+            assert_eq!(described(mini), described(sub), "{}", fast.name);
+        }
+    }
+
+    /// Command lines through the fast path and through the whole tree give
+    /// the same `Cli`; help, version and errors are left to the whole tree.
+    #[test]
+    fn fast_parse_is_the_full_parse() {
+        let lines: &[&[&str]] = &[
+            &["decrypt", "f.yaml"],
+            &["decrypt", "--indent", "2", "--config", "c.yaml", "f.yaml"],
+            &[
+                "decrypt",
+                "--extract",
+                "[\"a\"][0]",
+                "--output-type",
+                "json",
+                "-i",
+                "f.yaml",
+            ],
+            &[
+                "decrypt",
+                "--decryption-order",
+                "kms,age",
+                "--ignore-mac",
+                "f.yaml",
+            ],
+            &["decrypt", "--", "-f.yaml"],
+            &["decrypt"],
+            &[
+                "encrypt",
+                "--age",
+                "age1x",
+                "--age",
+                "age1y",
+                "--encrypted-regex",
+                "^x",
+                "f.yaml",
+            ],
+            &[
+                "encrypt",
+                "-i",
+                "--unencrypted-suffix",
+                "_u",
+                "--mac-only-encrypted",
+                "f.env",
+            ],
+            &["filestatus", "f.yaml"],
+            &["set", "f.yaml", "[\"a\"]", "\"v\""],
+            &["set", "--value-stdin", "--idempotent", "f.yaml", "[\"a\"]"],
+            &["unset", "f.yaml", "[\"a\"]"],
+            &["exec-env", "--pristine", "f.yaml", "env"],
+            &[
+                "exec-file",
+                "--no-fifo",
+                "--filename",
+                "x",
+                "f.yaml",
+                "cat {}",
+            ],
+            &["show", "api-keys/openai", "--field", "token"],
+            &["show", "--dir", "secrets", "x"],
+        ];
+        for line in lines {
+            let args: Vec<OsString> = std::iter::once("nsec")
+                .chain(line.iter().copied())
+                .map(OsString::from)
+                .collect();
+            let fast = parse_fast(&args)
+                .unwrap_or_else(|| panic!("{line:?} not parsed by the fast path"))
+                .unwrap();
+            let mut rest = args.clone();
+            let order = super::take_decryption_order(&mut rest).unwrap();
+            let mut matches = Cli::command().try_get_matches_from(rest).unwrap();
+            let mut full = Cli::from_arg_matches_mut(&mut matches).unwrap();
+            full.decryption_order = order;
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{line:?}");
+        }
+        // Left to the whole tree: help, version, errors, other subcommands
+        // and global options before the subcommand.
+        for line in [
+            &["decrypt", "--help"][..],
+            &["decrypt", "-V"],
+            &["decrypt", "--bogus"],
+            &["decrypt", "a", "b"],
+            &["list"],
+            &["--indent", "2", "decrypt", "f.yaml"],
+            &["-d", "f.yaml"],
+        ] {
+            let args: Vec<OsString> = std::iter::once("nsec")
+                .chain(line.iter().copied())
+                .map(OsString::from)
+                .collect();
+            assert!(parse_fast(&args).is_none(), "{line:?}");
+        }
     }
 }

@@ -55,8 +55,8 @@ impl Context {
         let order = DecryptionOrder::parse(&text).map_err(|e| CliError::Usage(e.to_string()))?;
         let _ = DECRYPTION_ORDER.set(order);
         Ok(Context {
-            config: cli.config.clone(),
-            indent: cli.indent,
+            config: cli.global.config.clone(),
+            indent: cli.global.indent,
             cwd: std::env::current_dir()
                 .map_err(|e| CliError::Other(format!("cannot read the working directory: {e}")))?,
             store_dir: std::env::var_os("NSEC_DIR")

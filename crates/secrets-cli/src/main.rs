@@ -6,6 +6,9 @@
 // Argument doc comments are clap's `--help` text, which shows sops indexes
 // such as '["a"][0]' as they are; rustdoc would read them as links.
 #![allow(rustdoc::broken_intra_doc_links)]
+// nsec's `main` is the C one, without std's runtime start-up (see `main`);
+// the unit tests keep the test harness's.
+#![cfg_attr(not(test), no_main)]
 
 mod cli;
 mod commands;
@@ -14,8 +17,6 @@ mod legacy;
 mod output;
 mod ui;
 mod version;
-
-use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -44,7 +45,60 @@ fn harden_process() {
     }
 }
 
-fn main() -> ExitCode {
+/// What std's runtime does before `main` that nsec keeps: stdin, stdout
+/// and stderr are open (on `/dev/null` if the caller closed one, so that a
+/// file nsec opens never becomes fd 1), and SIGPIPE is ignored (a write to
+/// a closed pipe is an error nsec handles, not a kill).
+#[cfg(not(test))]
+fn std_start() {
+    #[cfg(unix)]
+    {
+        let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        });
+        // SAFETY: poll reads and writes the three pollfd values of `fds`;
+        // open gets a NUL-terminated path; signal takes plain values. They
+        // only change this process's own descriptors and signal state.
+        unsafe {
+            if libc::poll(fds.as_mut_ptr(), 3, 0) != -1 {
+                for fd in fds {
+                    if fd.revents & libc::POLLNVAL != 0
+                        && libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) == -1
+                    {
+                        libc::abort();
+                    }
+                }
+            }
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+    }
+}
+
+/// The C `main`: std's runtime start-up (its `main` wrapper) is skipped.
+/// It reads `/proc/self/maps` to place a guard for stack overflows and
+/// installs SIGSEGV/SIGBUS handlers and an alternate signal stack for
+/// them, about 15 system calls and 100,000 instructions, a tenth of a
+/// one-value `nsec decrypt`. Without it a stack overflow ends in a plain
+/// SIGSEGV (no core dump: `harden_process`), and [`std_start`] does the rest
+/// of what std did. Arguments still come from `std::env` (glibc hands them
+/// to std before `main`).
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    std_start();
+    // A panic must not unwind into C: it ends as std's would (its message
+    // is printed by the panic hook), with exit status 101.
+    let code = std::panic::catch_unwind(nsec_main).unwrap_or(101);
+    // std flushes stdout at exit; `exit` from C does not know Rust's buffer.
+    let _ = std::io::Write::flush(&mut std::io::stdout().lock());
+    libc::c_int::from(code)
+}
+
+// (In unit tests the harness's `main` runs instead: keep this one's code.)
+#[cfg_attr(test, allow(dead_code))]
+fn nsec_main() -> u8 {
     harden_process();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // The subcommands scripts run most are parsed without building the
@@ -66,7 +120,7 @@ fn main() -> ExitCode {
         eprintln!("nsec: warning: {w}");
     }
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => fail(e),
     }
 }
@@ -74,7 +128,7 @@ fn main() -> ExitCode {
 /// Parses the command line with the whole command tree, after turning
 /// sops' legacy form into a subcommand and taking `--decryption-order` out.
 /// Exits on help, version and argument errors (clap's output).
-fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
+fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
     let command = Cli::command();
     let mut names: Vec<&str> = vec!["help"];
     for sub in command.get_subcommands() {
@@ -114,11 +168,11 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
     }
 }
 
-fn fail(e: CliError) -> ExitCode {
+fn fail(e: CliError) -> u8 {
     if let Some(msg) = e.message() {
         eprintln!("nsec: error: {msg}");
     }
-    ExitCode::from(e.exit_code())
+    e.exit_code()
 }
 
 fn run(cli: &Cli) -> Result<(), CliError> {

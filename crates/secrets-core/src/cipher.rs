@@ -172,12 +172,14 @@ impl FromStr for EncryptedValue {
     }
 }
 
-/// `s.rsplit_once(sep)` for a separator starting with `,`, scanning bytes
-/// backwards (the generic substring search was a visible cost per value).
+/// `s.rsplit_once(sep)` for a separator starting with `,`, looking only at
+/// the commas from the end (the generic substring search, and then a
+/// byte-by-byte scan, were visible costs per value: 6% of a 10,000-value
+/// decrypt's instructions).
 fn rsplit_field<'s>(s: &'s str, sep: &str) -> Option<(&'s str, &'s str)> {
     let bytes = s.as_bytes();
     let mut end = bytes.len();
-    while let Some(i) = bytes[..end].iter().rposition(|&b| b == b',') {
+    while let Some(i) = memchr::memrchr(b',', &bytes[..end]) {
         if bytes[i..].starts_with(sep.as_bytes()) {
             return Some((&s[..i], &s[i + sep.len()..]));
         }

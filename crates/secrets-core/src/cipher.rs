@@ -143,21 +143,21 @@ impl FromStr for EncryptedValue {
             return Err(FormatError("empty field"));
         }
         let value_type = ValueType::parse(ty).ok_or(FormatError("unknown type"))?;
-        let decode = |field: &str, what| B64.decode(field).map_err(|_| FormatError(what));
+        let decode = |field: &str, what| b64_decode(field.as_bytes()).ok_or(FormatError(what));
         // The IV and tag are decoded on the stack when they have the sizes
         // sops writes (44 and 24 base64 characters).
         let mut buf = [0u8; 48];
-        let iv = match B64.decode_slice(iv, &mut buf) {
-            Ok(32) => Iv::Sops(buf[..32].try_into().expect("32 bytes")),
+        let iv = match b64_decode_to(iv.as_bytes(), &mut buf) {
+            Some(32) => Iv::Sops(buf[..32].try_into().expect("32 bytes")),
             _ => Iv::Other(decode(iv, "iv is not base64")?),
         };
         if iv.as_slice().is_empty() {
             return Err(FormatError("empty iv"));
         }
-        let tag: [u8; 16] = match B64.decode_slice(tag, &mut buf) {
-            Ok(16) => buf[..16].try_into().expect("16 bytes"),
-            Ok(_) => return Err(FormatError("tag is not 16 bytes")),
-            Err(_) => {
+        let tag: [u8; 16] = match b64_decode_to(tag.as_bytes(), &mut buf) {
+            Some(16) => buf[..16].try_into().expect("16 bytes"),
+            Some(_) => return Err(FormatError("tag is not 16 bytes")),
+            None => {
                 // Not base64, or more bytes than the buffer holds.
                 decode(tag, "tag is not base64")?;
                 return Err(FormatError("tag is not 16 bytes"));
@@ -170,6 +170,75 @@ impl FromStr for EncryptedValue {
             value_type,
         })
     }
+}
+
+/// Each byte's 6-bit value in the standard base64 alphabet, 0xFF for a
+/// byte outside it (`=` included).
+static B64_VALUES: [u8; 256] = {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut table = [0xFF; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Decodes what [`B64`] decodes, as it does: standard alphabet, canonical
+/// padding, non-zero bits after the last byte ignored. Every `ENC[…]`
+/// value has three short base64 fields, where the general-purpose engine
+/// spent most of its time in its code for an input's last bytes (11% of a
+/// 10,000-value decrypt). `None` when `s` is not such base64.
+fn b64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = vec![0; s.len() / 4 * 3];
+    let n = b64_decode_to(s, &mut out)?;
+    out.truncate(n);
+    Some(out)
+}
+
+/// [`b64_decode`] into `out`: the number of bytes, `None` when `s` is not
+/// base64 or `out` is too small.
+fn b64_decode_to(s: &[u8], out: &mut [u8]) -> Option<usize> {
+    if s.len() % 4 != 0 {
+        return None;
+    }
+    let Some(last) = s.len().checked_sub(4) else {
+        return Some(0);
+    };
+    let (body, tail) = s.split_at(last);
+    let len = body.len() / 4 * 3
+        + match tail {
+            [_, _, b'=', b'='] => 1,
+            [_, _, _, b'='] => 2,
+            _ => 3,
+        };
+    let out = out.get_mut(..len)?;
+    let (whole, rest) = out.split_at_mut(body.len() / 4 * 3);
+    for (quad, bytes) in body.chunks_exact(4).zip(whole.chunks_exact_mut(3)) {
+        let n = sextets(quad)?;
+        bytes.copy_from_slice(&n.to_be_bytes()[1..]);
+    }
+    // The last quad, its padding read as zero bits.
+    let mut quad = [b'A'; 4];
+    quad[..rest.len() + 1].copy_from_slice(&tail[..rest.len() + 1]);
+    let n = sextets(&quad)?;
+    rest.copy_from_slice(&n.to_be_bytes()[1..1 + rest.len()]);
+    Some(len)
+}
+
+/// Four base64 characters as a 24-bit number, `None` if one is not in the
+/// alphabet.
+fn sextets(quad: &[u8]) -> Option<u32> {
+    let mut n = 0u32;
+    for &c in quad {
+        let v = B64_VALUES[c as usize];
+        if v == 0xFF {
+            return None;
+        }
+        n = n << 6 | u32::from(v);
+    }
+    Some(n)
 }
 
 /// `s.rsplit_once(sep)` for a separator starting with `,`, looking only at
@@ -500,5 +569,51 @@ impl Cipher {
             cache.put(aad, value_type, &data, iv);
         }
         Some(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{b64_decode, B64};
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    /// The same result as the base64 engine it replaces, on every string of
+    /// up to 6 characters over base64's edge characters and on random ones.
+    #[test]
+    fn base64_decodes_as_the_engine_does() {
+        let chars = b"AB/+=a0-Q";
+        let mut strings: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut all = vec![Vec::new()];
+        for _ in 0..6 {
+            strings = strings
+                .iter()
+                .flat_map(|s| {
+                    chars.iter().map(move |&c| {
+                        let mut t = s.clone();
+                        t.push(c);
+                        t
+                    })
+                })
+                .collect();
+            all.extend(strings.iter().cloned());
+        }
+        for s in &all {
+            assert_eq!(
+                b64_decode(s),
+                B64.decode(s).ok(),
+                "{:?}",
+                String::from_utf8_lossy(s)
+            );
+        }
+        proptest!(|(bytes in proptest::collection::vec(any::<u8>(), 0..80), cut in 0usize..4)| {
+            let text = B64.encode(&bytes);
+            prop_assert_eq!(b64_decode(text.as_bytes()), Some(bytes));
+            let damaged = &text.as_bytes()[..text.len().saturating_sub(cut)];
+            prop_assert_eq!(b64_decode(damaged), B64.decode(damaged).ok());
+        });
+        proptest!(|(text in "[A-Za-z0-9+/=]{0,64}")| {
+            prop_assert_eq!(b64_decode(text.as_bytes()), B64.decode(&text).ok());
+        });
     }
 }

@@ -200,7 +200,7 @@ fn b64_decode(s: &[u8]) -> Option<Vec<u8>> {
 /// [`b64_decode`] into `out`: the number of bytes, `None` when `s` is not
 /// base64 or `out` is too small.
 fn b64_decode_to(s: &[u8], out: &mut [u8]) -> Option<usize> {
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return None;
     }
     let Some(last) = s.len().checked_sub(4) else {

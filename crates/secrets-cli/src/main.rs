@@ -104,12 +104,8 @@ fn nsec_main() -> u8 {
     // The subcommands scripts run most are parsed without building the
     // whole command tree; anything else, and any error or help, by `parse`.
     let cli = match cli::parse_fast(&args) {
-        Some(Ok(cli)) => Some(cli),
+        Some(Ok(cli)) => cli,
         Some(Err(e)) => return fail(e),
-        None => None,
-    };
-    let cli = match cli {
-        Some(cli) => cli,
         None => match parse(args) {
             Ok(cli) => cli,
             Err(code) => return code,

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nsec_fuzz::{no_key_material, same_map, show, EXACT};
+use nsec_fuzz::{no_key_material, same_map, show, without_comments, EXACT};
 use secrets_core::metadata::Metadata;
 use secrets_core::store::{self, StoreOptions};
 use secrets_core::{Format, Map, Value};
@@ -88,7 +88,11 @@ fuzz_target!(|input: &[u8]| {
     // read back, or change on their first write and read (YAML integral
     // floats and `-0.0` read back as ints, as go-yaml reads them, see
     // fuzz/README.md) are the stores' targets' business: the documents as
-    // read back from one write are used, and only the metadata is checked.
+    // read back from one write are used, without their comments (where a
+    // comment lands after a write and a read is `yaml_parse`'s business:
+    // a head comment of a long `? key`'s value is written after its `:`
+    // and read back before the key, in sops too), and only the metadata
+    // is checked.
     let written = store::emit_encrypted(
         format,
         &docs,
@@ -96,7 +100,7 @@ fuzz_target!(|input: &[u8]| {
         &StoreOptions::default(),
     );
     let docs = match written.map(|bytes| store::parse_encrypted(format, &bytes)) {
-        Ok(Ok((docs, _))) => docs,
+        Ok(Ok((docs, _))) => without_comments(&docs),
         _ => vec![Map::new()],
     };
     let (bytes1, docs1, second) = write_read(format, &docs, &first, data);

@@ -361,7 +361,6 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::super::tests::one;
-
     use crate::tree::{Item, Value};
 
     #[test]

@@ -345,9 +345,6 @@ impl Builder {
         Ok(())
     }
 
-    /// A collection may not be a mapping key (sops keys are strings).
-    /// Refuses nesting deeper than [`crate::tree::MAX_DEPTH`] (the walks
-    /// over the tree recurse).
     /// When a collection starts as a list item: takes the pending comments
     /// that come after the item's dash (on its line or below it) out of
     /// `pending`, leaving the ones before it. Without the dash's line, the
@@ -371,6 +368,9 @@ impl Builder {
         self.pending.drain(keep..).collect()
     }
 
+    /// A collection may not be a mapping key (sops keys are strings).
+    /// Refuses nesting deeper than [`crate::tree::MAX_DEPTH`] (the walks
+    /// over the tree recurse).
     fn check_depth(&self) -> Result<()> {
         if self.stack.len() >= crate::tree::MAX_DEPTH {
             return Err(Error::TooDeep {

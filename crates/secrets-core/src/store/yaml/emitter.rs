@@ -311,6 +311,12 @@ impl<'a> Emitter<'a> {
         self.whitespace = true;
     }
 
+    /// Whether line, foot or tail comments wait to be written after the
+    /// current flow item (go-yaml then writes its `,` first).
+    fn comments_after(&self) -> bool {
+        !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty())
+    }
+
     fn process_head_comment(&mut self) {
         if !self.tail.is_empty() {
             self.write_indent();
@@ -425,14 +431,14 @@ impl<'a> Emitter<'a> {
         if self.column == 0 {
             self.write_indent();
         }
-        let pending = !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty());
+        let pending = self.comments_after();
         self.states.push(if pending {
             State::FlowSeqTrail
         } else {
             State::FlowSeqItem
         });
         self.node(false, true, false);
-        if !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty()) {
+        if self.comments_after() {
             self.write_indicator(",", false, false, false);
         }
         self.process_line_comment();
@@ -482,14 +488,14 @@ impl<'a> Emitter<'a> {
         } else {
             self.write_indicator(":", true, false, false);
         }
-        let pending = !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty());
+        let pending = self.comments_after();
         self.states.push(if pending {
             State::FlowMapTrail
         } else {
             State::FlowMapKey
         });
         self.node(false, false, false);
-        if !(self.line.is_empty() && self.foot.is_empty() && self.tail.is_empty()) {
+        if self.comments_after() {
             self.write_indicator(",", false, false, false);
         }
         self.process_line_comment();

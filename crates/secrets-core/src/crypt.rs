@@ -9,6 +9,7 @@ use crate::cipher::{self, Cipher, EncryptedValue, IvCache, ValueType};
 use crate::error::{Error, Result};
 use crate::mac::MacHasher;
 use crate::metadata::Selector;
+use crate::parallel;
 use crate::tree::{Item, Map, Value};
 use zeroize::Zeroizing;
 
@@ -505,8 +506,7 @@ fn split_point(doc: &Map, selector: &Selector) -> Option<Split> {
         return None;
     }
     let total = doc.leaf_count();
-    // (Asking for the core count reads cgroup files: only for large trees.)
-    if total < PARALLEL_LEAVES || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+    if total < PARALLEL_LEAVES || !parallel::two_cores() {
         return None;
     }
     let mut items = &doc.items;
@@ -585,19 +585,6 @@ fn cut<'t>(mut items: &'t mut [Item], split: &Split) -> Option<Cut<'t>> {
     })
 }
 
-/// Runs `second` on another thread while `first` runs on this one, and
-/// gives both results (the second thread's panic, if any, is re-raised).
-fn in_parallel<A, B: Send>(first: impl FnOnce() -> A, second: impl FnOnce() -> B + Send) -> (A, B) {
-    std::thread::scope(|scope| {
-        let helper = scope.spawn(second);
-        let a = first();
-        let b = helper
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (a, b)
-    })
-}
-
 /// Walks one document with `walk_items`: in two halves on two threads when
 /// it is large (see [`split_point`]), else in one. `state` is the walk's IV
 /// cache; the second half walks with `second_state`, which is returned for
@@ -638,7 +625,7 @@ fn walk_document<S: Send>(
     let (selector, mac_only_encrypted) = (walk.selector, walk.mac_only_encrypted);
     let empty_comments_as_strings = walk.empty_comments_as_strings;
     let walk_items = &walk_items;
-    let (r1, (r2, bytes, second_state)) = in_parallel(
+    let (r1, (r2, bytes, second_state)) = parallel::in_parallel(
         || {
             for (items, key) in before {
                 walk_items(walk, items, state)?;

@@ -11,6 +11,13 @@ pub fn yaml_fast_agrees(text: &str) -> Result<bool, String> {
     crate::store::yaml::fast::agreement::agree(text)
 }
 
+/// Reads `text` cut in two halves at every place a large document may be
+/// cut (one half per thread) and compares each with reading it whole:
+/// how many cuts were read, or the first difference.
+pub fn yaml_halves_agree(text: &str) -> Result<usize, String> {
+    crate::store::yaml::split::every_cut_agrees(text)
+}
+
 /// The `ENC[…]` value cipher, for the `enc_value` target.
 pub use crate::cipher::{
     from_plaintext, looks_encrypted, to_plaintext, Cipher, EncryptedValue, ValueType,

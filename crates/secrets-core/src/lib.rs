@@ -191,6 +191,7 @@ pub mod keys;
 mod mac;
 pub mod metadata;
 pub mod ops;
+mod parallel;
 pub mod repo;
 pub mod rules;
 mod secrets_store;

@@ -104,13 +104,20 @@ pub(super) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(super) fn new(text: &'a str) -> Reader<'a> {
-        let origin = marker(0, 1, 0);
+        Reader::starting_at(text, 0, 1)
+    }
+
+    /// A reader of `text` from byte `pos`, the start of line `line`: the
+    /// rest of a text whose beginning is read by another reader (see
+    /// `split`). Positions are those in the whole text.
+    pub(super) fn starting_at(text: &'a str, pos: usize, line: usize) -> Reader<'a> {
+        let origin = marker(pos, line, 0);
         let mut queue = VecDeque::with_capacity(16);
         queue.push_back((Event::StreamStart, Span::new(origin, origin)));
         Reader {
             text,
-            pos: 0,
-            line: 1,
+            pos,
+            line,
             queue,
             stack: Vec::new(),
             pending: None,
@@ -856,7 +863,7 @@ pub(super) mod tests {
 
     /// Random lines in the shapes block YAML is made of, well-formed or
     /// not: whatever the fast reader takes must be read as granit reads it.
-    fn fragment() -> impl proptest::strategy::Strategy<Value = String> {
+    pub(in super::super) fn fragment() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         let indent = prop::sample::select(vec![0usize, 0, 1, 2, 2, 3, 4, 4, 6, 8]);
         let key = prop::sample::select(vec![
@@ -1076,7 +1083,7 @@ pub(super) mod tests {
 
     /// A block YAML document, sometimes with one line's indentation
     /// changed or its final newline dropped.
-    fn layout() -> impl proptest::strategy::Strategy<Value = String> {
+    pub(in super::super) fn layout() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         let doc = prop::collection::vec(
             (
@@ -1126,7 +1133,7 @@ pub(super) mod tests {
 
     /// A generated document with a few bytes inserted, replaced or removed:
     /// near-valid text, where a reader's edge cases are.
-    fn mutated() -> impl proptest::strategy::Strategy<Value = String> {
+    pub(in super::super) fn mutated() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         let byte = prop::sample::select(b" -:#'\"|>[]{}\n\\&*!?,%@`~xa0".to_vec());
         let edit = (any::<prop::sample::Index>(), 0u8..3, byte);

@@ -26,6 +26,7 @@
 //! The files, by job (each names the go-yaml file it follows):
 //!
 //! * `fast`: a fast reader for plain block YAML (granit-parser's events);
+//! * `split`: a large document read in two halves, one per core;
 //! * [`read`]: parser events to sops' tree (go-yaml `decode.go`);
 //! * [`comments`]: where each comment of the input goes (derived from sops);
 //! * [`resolve`]: what a scalar means (go-yaml `resolve.go`);
@@ -45,6 +46,7 @@ mod encode;
 pub(crate) mod fast;
 mod read;
 mod resolve;
+pub(crate) mod split;
 mod style;
 
 use emitter::{Comments, Emitter, Ev};
@@ -66,6 +68,9 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Map>> {
     // it leaves, and any error, is read again by granit-parser, which has
     // the last word.
     if fast::eligible(text) {
+        if let Some(doc) = split::read_in_halves(text) {
+            return Ok(vec![doc]);
+        }
         let mut reader = fast::Reader::new(text);
         let docs = build(text, || {
             reader

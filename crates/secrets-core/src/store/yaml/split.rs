@@ -1,0 +1,349 @@
+//! Reading a large document in two halves, one per core.
+//!
+//! Reading is about a third of decrypting a large file, and the crypto
+//! after it already runs on two threads. A document whose top level is a
+//! block map can be cut at the start of a line between two of its
+//! entries: the fast reader reads each side on its own (the second with
+//! the lines, columns and byte offsets it has in the whole text, which the
+//! comment placement looks at), and the two top-level maps are joined.
+//!
+//! Only a cut that cannot change what either side reads is taken: the
+//! line after it is a top-level key at column 0, maybe after a run of
+//! comments at column 0, and the line before it holds content (not a
+//! comment, not blank), so no comment is waiting there for the node it
+//! belongs to and everything open before the cut is closed by the key.
+//! And the result of the halves is used only when both halves are plain
+//! block YAML the fast reader takes without an error, each is one
+//! document, and no top-level key is in both: otherwise the whole text is
+//! read again in one go, which has the last word (and reports any error
+//! exactly as it would). The tests compare both ways at every cut of
+//! every YAML file of the test data and of generated layouts.
+
+use std::collections::HashSet;
+
+#[cfg(any(test, feature = "fuzzing"))]
+use super::fast;
+use super::fast::Reader;
+use super::parse_error;
+use super::read::build;
+use crate::parallel;
+use crate::tree::{Item, Map};
+
+/// Below this many bytes a second thread costs more than it saves.
+const MIN_LEN: usize = 64 * 1024;
+
+/// Reads `text` (which `fast::eligible` takes) in two halves on two
+/// threads; `None` when it is small, has no cut near its middle, or the
+/// halves cannot stand for the whole (see the module docs).
+pub(super) fn read_in_halves(text: &str) -> Option<Map> {
+    if text.len() < MIN_LEN || !parallel::two_cores() {
+        return None;
+    }
+    let at = cut_near_middle(text.as_bytes())?;
+    read_cut_at(text, at)
+}
+
+/// The first cut (see [`is_cut`]) from the middle of the text on, up to
+/// three quarters of it.
+fn cut_near_middle(bytes: &[u8]) -> Option<usize> {
+    let (from, to) = (bytes.len() / 2, bytes.len() * 3 / 4);
+    memchr::memchr_iter(b'\n', &bytes[from..to])
+        .map(|i| from + i + 1)
+        .find(|&at| is_cut(bytes, at))
+}
+
+/// Whether the text can be cut at byte `at`: the start of a line that is a
+/// top-level key at column 0 or the first of a run of comment lines at
+/// column 0 ending in one, after a line with content.
+pub(super) fn is_cut(bytes: &[u8], at: usize) -> bool {
+    if at == 0 || at >= bytes.len() || bytes[at - 1] != b'\n' {
+        return false;
+    }
+    let before_start = memchr::memrchr(b'\n', &bytes[..at - 1]).map_or(0, |i| i + 1);
+    let before = &bytes[before_start..at - 1];
+    match before.iter().find(|&&b| b != b' ') {
+        None | Some(b'#') => return false,
+        Some(_) => {}
+    }
+    let mut line = at;
+    while bytes[line] == b'#' {
+        match memchr::memchr(b'\n', &bytes[line..]) {
+            Some(i) if line + i + 1 < bytes.len() => line += i + 1,
+            _ => return false,
+        }
+    }
+    bytes[line].is_ascii_alphanumeric() || bytes[line] == b'_'
+}
+
+/// Reads `text` cut at `at` (a line start, see [`is_cut`]), one half per
+/// thread, and joins the two top-level maps; `None` if the halves cannot
+/// stand for the whole.
+pub(super) fn read_cut_at(text: &str, at: usize) -> Option<Map> {
+    let line = memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() + 1;
+    let (first, second) = parallel::in_parallel(
+        || read_half(&text[..at], Reader::new(&text[..at])),
+        || read_half(text, Reader::starting_at(text, at, line)),
+    );
+    let (mut first, second) = (first?, second?);
+    // A key in both halves is an error the whole reading reports (with
+    // its position); each half only sees its own.
+    let keys: HashSet<&str> = entry_keys(&first).collect();
+    if entry_keys(&second).any(|key| keys.contains(key)) {
+        return None;
+    }
+    first.items.extend(second.items);
+    Some(first)
+}
+
+fn entry_keys(map: &Map) -> impl Iterator<Item = &str> {
+    map.items.iter().filter_map(|item| match item {
+        Item::Entry(key, _) => Some(key.as_str()),
+        Item::Comment(_) => None,
+    })
+}
+
+/// One half, read by `reader` and built against `text` (whose byte
+/// offsets the reader's positions are): its one document, or `None`.
+fn read_half(text: &str, mut reader: Reader<'_>) -> Option<Map> {
+    let docs = build(text, || {
+        reader
+            .next_event()
+            .map(|next| next.map_err(|_| parse_error("left to the full parser".into())))
+    })
+    .ok()?;
+    let [doc]: [Map; 1] = docs.try_into().ok()?;
+    Some(doc)
+}
+
+/// Every cut of `text` that the halves take gives what reading the whole
+/// gives: how many cuts were taken, or the first difference. For the tests
+/// and the `yaml_fast` fuzz target.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn every_cut_agrees(text: &str) -> Result<usize, String> {
+    if !fast::eligible(text) {
+        return Ok(0);
+    }
+    let whole = super::parse(text.as_bytes());
+    let mut taken = 0;
+    for at in 1..text.len() {
+        if !is_cut(text.as_bytes(), at) {
+            continue;
+        }
+        let Some(halves) = read_cut_at(text, at) else {
+            continue;
+        };
+        let whole = match &whole {
+            Ok(whole) => whole,
+            Err(e) => {
+                return Err(format!(
+                    "the halves at byte {at} read what the whole rejects ({e}):\n{text}"
+                ))
+            }
+        };
+        // (Compared as printed: NaN is not equal to itself.)
+        let (halves, whole) = (
+            format!("{:?}", [&halves]),
+            format!("{:?}", whole.iter().collect::<Vec<_>>()),
+        );
+        if halves != whole {
+            return Err(format!(
+                "cut at byte {at}:\n  halves: {halves}\n  whole:  {whole}\ntext:\n{text}"
+            ));
+        }
+        taken += 1;
+    }
+    Ok(taken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn agrees(text: &str) -> usize {
+        every_cut_agrees(text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn cuts_are_between_top_level_entries() {
+        let text = b"a:\n  b: 1\nc: 2\n# x\n# y\nd:\n  - 1\n# z\n\ne: 3\n";
+        let cuts: Vec<usize> = (0..text.len()).filter(|&at| is_cut(text, at)).collect();
+        // Before `c` and before the comments ahead of `d`; not inside
+        // that run, not before `e` (a blank line in front of it) and not
+        // at the comment before that blank line.
+        let at = |s: &str| {
+            text.windows(s.len())
+                .position(|w| w == s.as_bytes())
+                .unwrap()
+        };
+        assert_eq!(cuts, vec![at("c: 2"), at("# x")]);
+    }
+
+    #[test]
+    fn halves_agree_with_the_whole() {
+        for text in [
+            "a:\n  b: 1\nc: 2\n",
+            "a:\n  b: 1\n# head of c\nc:\n  d: 2\n",
+            "a:\n  - 1\n  - 2\n# c\n# d\nb: |\n  text\n  more\nc: x\n",
+            "a:\n- 1\n- 2\nb: 3\n",
+            "a: |+\n  keep\nb: 1\n",
+            "a: |-\n  strip\nb: 1\n",
+            "a:\nb: 1\n",
+            "a:\n# held\nb: 1\n",
+            "a: 1 # right\nb: 2 # right\nc: 3\n",
+            "a:\n  b:\n    c: 1 # deep\n# top\nd: 2\n",
+            "a:\n  b: 1\n  # foot of a\n\n# head of c\nd: 1\nc: 2\n",
+            "a: 1\nb: 2",
+        ] {
+            assert!(agrees(text) > 0, "no cut taken:\n{text}");
+        }
+    }
+
+    /// A large file like those sops writes: its cut is taken, and what
+    /// the halves read is what one reader reads; a key repeated across the
+    /// cut is still the whole reading's error, with its line.
+    #[test]
+    fn large_documents_are_read_in_halves() {
+        let mut text = String::new();
+        for g in 0..600 {
+            text.push_str(&format!("# group {g}\ngroup_{g}:\n"));
+            for i in 0..20 {
+                text.push_str(&format!("    key_{i}: value-{g}-{i}\n"));
+            }
+            text.push_str(&format!(
+                "    list:\n        - {g}\n        # in list\n        - x\n"
+            ));
+        }
+        assert!(text.len() > 2 * MIN_LEN);
+        let mut reader = Reader::new(&text);
+        let one = build(&text, || {
+            reader
+                .next_event()
+                .map(|next| next.map_err(|_| parse_error("bail".into())))
+        })
+        .unwrap();
+        let at = cut_near_middle(text.as_bytes()).unwrap();
+        let halves = read_cut_at(&text, at).unwrap();
+        assert_eq!([halves], &one[..]);
+        if parallel::two_cores() {
+            assert!(read_in_halves(&text).is_some());
+        }
+        assert_eq!(super::super::parse(text.as_bytes()).unwrap(), one);
+
+        let repeated = format!("{text}group_3: again\n");
+        let err = super::super::parse(repeated.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mapping key \"group_3\" already defined at line 80"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_key_in_both_halves_is_left_to_the_whole() {
+        let text = "a:\n  b: 1\nc: 2\na: 3\n";
+        let at = text.find("c:").unwrap();
+        assert!(is_cut(text.as_bytes(), at));
+        assert_eq!(read_cut_at(text, at), None);
+        assert!(super::super::parse(text.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn halves_of_the_test_data_agree_with_the_whole() {
+        let mut files = 0;
+        let mut taken = 0;
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data");
+        let mut dirs = vec![std::path::PathBuf::from(root)];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    let Ok(text) = std::fs::read_to_string(&path) else {
+                        continue;
+                    };
+                    files += 1;
+                    taken += agrees(&text);
+                }
+            }
+        }
+        assert!(files > 50 && taken > 50, "{files} files, {taken} cuts");
+    }
+
+    /// Top-level entries of every kind (nested generated documents,
+    /// scalars, literal blocks, empty values, lists at the key's column),
+    /// with runs of comments and blank lines between them and a few keys
+    /// repeated: many cuts, and the layouts around them.
+    fn top_level() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let value = prop_oneof![
+            super::super::fast::tests::layout().prop_map(|doc| {
+                let nested: String = doc.lines().map(|l| format!("\n  {l}")).collect();
+                format!("{nested}\n")
+            }),
+            prop::sample::select(vec![
+                " 1\n",
+                " x # right\n",
+                "\n",
+                " # c\n",
+                " |\n  text\n",
+                " |+\n  keep\n",
+                " >-\n  folded\n  more\n",
+                "\n- 1\n- 2\n",
+                "\n  - a: 1\n    b: 2\n  # inner\n",
+                "\n  k: v\n  # foot\n",
+                " []\n",
+                " ENC[AES256_GCM,data:YQ==,iv:aXY=,tag:dA==,type:str]\n",
+            ])
+            .prop_map(str::to_string),
+        ];
+        let gap = prop::sample::select(vec![
+            "",
+            "",
+            "",
+            "# c\n",
+            "# c\n# d\n",
+            "\n",
+            "# c\n\n",
+            "\n# c\n",
+            "  # c\n",
+        ]);
+        // Now and then a key that is already there.
+        let key = prop::sample::select(vec!["k", "k", "k", "k", "k", "k", "k", "k", "k", "dup"]);
+        prop::collection::vec((gap, key, value), 1..8).prop_map(|entries| {
+            entries
+                .into_iter()
+                .enumerate()
+                .map(|(i, (gap, key, value))| match key {
+                    "dup" => format!("{gap}dup:{value}"),
+                    _ => format!("{gap}{key}{i}:{value}"),
+                })
+                .collect()
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+        #[test]
+        fn top_level_layouts_agree_at_every_cut(text in top_level()) {
+            agrees(&text);
+        }
+
+        #[test]
+        fn generated_documents_agree_at_every_cut(text in super::super::fast::tests::layout()) {
+            agrees(&text);
+        }
+
+        #[test]
+        fn generated_layouts_agree_at_every_cut(text in super::super::fast::tests::fragment()) {
+            agrees(&text);
+        }
+
+        #[test]
+        fn mutated_documents_agree_at_every_cut(text in super::super::fast::tests::mutated()) {
+            agrees(&text);
+        }
+    }
+}

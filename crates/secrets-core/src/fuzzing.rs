@@ -18,6 +18,15 @@ pub fn yaml_halves_agree(text: &str) -> Result<usize, String> {
     crate::store::yaml::split::every_cut_agrees(text)
 }
 
+/// Writes `docs` (one YAML document) cut in two halves before each
+/// top-level entry but the first (one half per thread, as a large one is
+/// written) and compares each with writing it whole, as plaintext and as
+/// an encrypted file: how many cuts used both halves, or the first
+/// difference.
+pub fn yaml_written_halves_agree(docs: &[crate::Map]) -> Result<usize, String> {
+    crate::store::yaml::split::every_written_cut_agrees(docs)
+}
+
 /// The `ENC[…]` value cipher, for the `enc_value` target.
 pub use crate::cipher::{
     from_plaintext, looks_encrypted, to_plaintext, Cipher, EncryptedValue, ValueType,

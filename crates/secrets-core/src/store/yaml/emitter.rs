@@ -19,6 +19,7 @@ pub(super) enum Style {
 }
 
 /// One emitter event.
+#[derive(Clone, PartialEq)]
 pub(super) enum Ev<'a> {
     StreamStart,
     StreamEnd,
@@ -36,7 +37,7 @@ pub(super) enum Ev<'a> {
 }
 
 /// The comments an event carries.
-#[derive(Default)]
+#[derive(Clone, Default, PartialEq)]
 pub(super) struct Comments {
     pub(super) head: String,
     pub(super) line: String,
@@ -75,6 +76,7 @@ enum State {
 /// output and no line width limit, as sops configures it. Events are fed
 /// one by one ([`Emitter::push`]); each is handled once the next one is
 /// known (go-yaml looks one event ahead).
+#[derive(Clone)]
 pub(super) struct Emitter<'a> {
     /// Events fed but not handled yet (at most two).
     window: VecDeque<(Ev<'a>, Option<Box<Comments>>)>,
@@ -141,6 +143,72 @@ impl<'a> Emitter<'a> {
         self.window.push_back((ev, comments));
         if self.window.len() == 2 {
             self.handle_next();
+        }
+    }
+
+    /// The text written so far.
+    pub(super) fn written(&self) -> &str {
+        &self.out
+    }
+
+    /// The text written so far, without handling the events that wait.
+    pub(super) fn into_written(self) -> String {
+        self.out
+    }
+
+    /// Whether this emitter, about to write a block map's key, will write
+    /// what `other` (about to write the same key) writes from now on,
+    /// whatever events follow: `Some` with the text this one writes first
+    /// (the break of the line it is still on), `None` when it would not.
+    ///
+    /// Everything but the text written so far and the position on the
+    /// line must be the same. (`current` and `analysis` are not compared:
+    /// they are set from the next event before they are read.) The
+    /// position is read first by `write_indent`, with which a key starts
+    /// (after a tail or head comment, which start with it too): it breaks
+    /// the line unless it is at the start of one, and leaves both at the
+    /// same place.
+    pub(super) fn resumes_as(&self, other: &Emitter<'a>) -> Option<&'static str> {
+        let same = self.state == State::BlockMapKey
+            && self.window == other.window
+            && self.best_indent == other.best_indent
+            && self.state == other.state
+            && self.states == other.states
+            && self.indent == other.indent
+            && self.indents == other.indents
+            && self.flow_level == other.flow_level
+            && self.foot_indent == other.foot_indent
+            && self.simple_key_context == other.simple_key_context
+            && self.head == other.head
+            && self.line == other.line
+            && self.foot == other.foot
+            && self.tail == other.tail
+            && self.key_line == other.key_line
+            && self.readable_blocks == other.readable_blocks;
+        if !same {
+            return None;
+        }
+        match (self.indent_breaks(), other.indent_breaks()) {
+            (true, false) => Some("\n"),
+            (a, b) if a == b => Some(""),
+            _ => None,
+        }
+    }
+
+    /// Whether `write_indent` would break the line here.
+    fn indent_breaks(&self) -> bool {
+        let indent = self.indent.max(0);
+        !self.indention || self.column > indent || (self.column == indent && !self.whitespace)
+    }
+
+    /// About to write a block map's first key: take the step that only
+    /// the first key takes (the map's indentation), so that the state is
+    /// what it is before any later key. (What follows writes the same
+    /// either way: `block_mapping_key` takes that step first.)
+    pub(super) fn first_key_as_later(&mut self) {
+        if self.state == State::BlockMapFirst {
+            self.increase_indent(false, false);
+            self.state = State::BlockMapKey;
         }
     }
 

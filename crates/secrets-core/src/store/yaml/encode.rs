@@ -161,54 +161,14 @@ impl<'a> Encoder<'a> {
     pub(super) fn map(
         &mut self,
         items: impl Iterator<Item = &'a Item>,
-        mut head: String,
+        head: String,
         foot: String,
     ) -> Result<()> {
-        let mut comments: Vec<&str> = Vec::new();
-        let mut started = false;
+        let mut body = MapBody::new(head);
         for item in items {
-            let (key, value) = match item {
-                Item::Comment(c) => {
-                    comments.push(c);
-                    continue;
-                }
-                Item::Entry(key, value) => (key, value),
-            };
-            let mut key_head = String::new();
-            if started {
-                add_comments(&mut key_head, &mut comments, true);
-            } else {
-                let mut own = String::new();
-                add_comments(&mut own, &mut comments, true);
-                self.start(Ev::MapStart, head, own);
-                head = String::new();
-                started = true;
-            }
-            self.push(
-                string_scalar(key),
-                Comments {
-                    head: key_head,
-                    ..Comments::default()
-                },
-            );
-            self.value(value, String::new(), String::new())?;
+            body.item(self, item)?;
         }
-        let mut tail = String::new();
-        if started {
-            add_comments(&mut tail, &mut comments, false);
-        } else {
-            let mut own = String::new();
-            add_comments(&mut own, &mut comments, true);
-            self.start(Ev::MapStart, head, own);
-        }
-        self.push(
-            Ev::MapEnd,
-            Comments {
-                foot,
-                tail,
-                ..Comments::default()
-            },
-        );
+        body.end(self, foot);
         Ok(())
     }
 
@@ -256,7 +216,7 @@ impl<'a> Encoder<'a> {
 
     /// A collection's start event, whose head comment is the one from its
     /// container followed by its own.
-    fn start(&mut self, ev: Ev<'a>, container: String, own: String) {
+    pub(super) fn start(&mut self, ev: Ev<'a>, container: String, own: String) {
         let head = match (container.is_empty(), own.is_empty()) {
             (true, _) => own,
             (_, true) => container,
@@ -269,6 +229,93 @@ impl<'a> Encoder<'a> {
                 ..Comments::default()
             },
         );
+    }
+}
+
+/// A block map being written item by item (see [`Encoder::map`]; the top
+/// level of a large document is written in two halves this way, see
+/// `split`).
+pub(super) struct MapBody<'a> {
+    /// The comments read since the last entry.
+    comments: Vec<&'a str>,
+    /// The head comment its container gives the map, until the map's start
+    /// is written (with its first entry); `None` after.
+    head: Option<String>,
+}
+
+impl<'a> MapBody<'a> {
+    pub(super) fn new(head: String) -> Self {
+        MapBody {
+            comments: Vec::new(),
+            head: Some(head),
+        }
+    }
+
+    /// The rest of a map whose start and first entries another encoder
+    /// writes.
+    pub(super) fn continued() -> Self {
+        MapBody {
+            comments: Vec::new(),
+            head: None,
+        }
+    }
+
+    pub(super) fn item(&mut self, enc: &mut Encoder<'a>, item: &'a Item) -> Result<()> {
+        match item {
+            Item::Comment(c) => {
+                self.comments.push(c);
+                Ok(())
+            }
+            Item::Entry(key, value) => {
+                self.key(enc, key);
+                enc.value(value, String::new(), String::new())
+            }
+        }
+    }
+
+    /// An entry's key: the comments before it are its head comment, or the
+    /// map's own head comment when it is the first.
+    pub(super) fn key(&mut self, enc: &mut Encoder<'a>, key: &'a str) {
+        let mut key_head = String::new();
+        if !self.start(enc) {
+            add_comments(&mut key_head, &mut self.comments, true);
+        }
+        enc.push(
+            string_scalar(key),
+            Comments {
+                head: key_head,
+                ..Comments::default()
+            },
+        );
+    }
+
+    /// The map's end: comments after the last entry end it (go-yaml's
+    /// "tail"); a map without entries has them as its own head comment.
+    pub(super) fn end(mut self, enc: &mut Encoder<'a>, foot: String) {
+        let mut tail = String::new();
+        if !self.start(enc) {
+            add_comments(&mut tail, &mut self.comments, false);
+        }
+        enc.push(
+            Ev::MapEnd,
+            Comments {
+                foot,
+                tail,
+                ..Comments::default()
+            },
+        );
+    }
+
+    /// Writes the map's start unless it is written, with the comments read
+    /// so far as its own head comment; whether it did.
+    fn start(&mut self, enc: &mut Encoder<'a>) -> bool {
+        let Some(head) = self.head.take() else {
+            return false;
+        };
+        let mut own = String::new();
+        add_comments(&mut own, &mut self.comments, true);
+        enc.start(Ev::MapStart, head, own);
+        true
     }
 }
 

@@ -26,7 +26,7 @@
 //! The files, by job (each names the go-yaml file it follows):
 //!
 //! * `fast`: a fast reader for plain block YAML (granit-parser's events);
-//! * `split`: a large document read in two halves, one per core;
+//! * `split`: a large document read and written in two halves, one per core;
 //! * [`read`]: parser events to sops' tree (go-yaml `decode.go`);
 //! * [`comments`]: where each comment of the input goes (derived from sops);
 //! * [`resolve`]: what a scalar means (go-yaml `resolve.go`);
@@ -140,14 +140,13 @@ pub(crate) fn emit(docs: &[Map], indent: usize) -> Result<Vec<u8>> {
 /// [`emit`] with one more entry appended to every document (the `sops`
 /// metadata of an encrypted file), as if it were the documents' last item.
 pub(crate) fn emit_with(docs: &[Map], trailing: Option<&Item>, indent: usize) -> Result<Vec<u8>> {
-    // A guess of the output size, so the output is rarely copied while it
-    // grows.
-    let items: usize = docs.iter().map(Map::leaf_count).sum();
-    let mut enc = Encoder {
-        emitter: Emitter::new(indent, items * 40 + 64),
-    };
-    // With the metadata entry this is an encrypted file: it must read back.
-    enc.emitter.readable_blocks = trailing.is_some();
+    let leaves: usize = docs.iter().map(Map::leaf_count).sum();
+    if let [doc] = docs {
+        if let Some(out) = split::write_in_halves(doc, trailing, indent, leaves)? {
+            return Ok(out.into_bytes());
+        }
+    }
+    let mut enc = encoder(indent, leaves, trailing.is_some());
     enc.push(Ev::StreamStart, Comments::default());
     for doc in docs {
         enc.push(Ev::DocStart, Comments::default());
@@ -160,6 +159,18 @@ pub(crate) fn emit_with(docs: &[Map], trailing: Option<&Item>, indent: usize) ->
     }
     enc.push(Ev::StreamEnd, Comments::default());
     Ok(enc.emitter.finish().into_bytes())
+}
+
+/// An encoder for documents of about `leaves` leaves; `sealed` for an
+/// encrypted file (which must read back).
+fn encoder<'a>(indent: usize, leaves: usize, sealed: bool) -> Encoder<'a> {
+    // A guess of the output size, so the output is rarely copied while it
+    // grows.
+    let mut enc = Encoder {
+        emitter: Emitter::new(indent, leaves * 40 + 64),
+    };
+    enc.emitter.readable_blocks = sealed;
+    enc
 }
 
 /// Writes one value as its own YAML document (`--extract` of a non-string).

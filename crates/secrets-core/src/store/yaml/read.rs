@@ -31,8 +31,19 @@ fn unterminated_last_line(text: &str) -> Option<usize> {
 /// Builds the documents from a stream of parser events.
 pub(super) fn build<'a>(
     text: &str,
-    mut next_event: impl FnMut() -> Option<Result<(Event<'a>, Span)>>,
+    next_event: impl FnMut() -> Option<Result<(Event<'a>, Span)>>,
 ) -> Result<Vec<Map>> {
+    build_reporting(text, next_event).map(|(docs, _)| docs)
+}
+
+/// [`build`], also telling whether comments were still waiting for their
+/// place when a document ended: where they go then depends on what
+/// follows, so `split` cannot cut the text there.
+pub(super) fn build_reporting<'a>(
+    text: &str,
+    mut next_event: impl FnMut() -> Option<Result<(Event<'a>, Span)>>,
+) -> Result<(Vec<Map>, bool)> {
+    let mut comments_at_end = false;
     let mut builder = Builder {
         unterminated_end: unterminated_last_line(text),
         ..Builder::default()
@@ -72,6 +83,7 @@ pub(super) fn build<'a>(
                 | None => None,
                 Some((_, span)) => Some(span.start.col()),
             };
+            comments_at_end |= next_col.is_none();
             builder.plan_comments(ends, next_col);
         }
         match event {
@@ -89,7 +101,7 @@ pub(super) fn build<'a>(
     if builder.docs.is_empty() {
         return Err(Error::EmptyFile);
     }
-    Ok(builder.docs)
+    Ok((builder.docs, comments_at_end))
 }
 
 /// A collection being built.

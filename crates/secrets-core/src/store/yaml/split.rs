@@ -1,7 +1,9 @@
-//! Reading a large document in two halves, one per core.
+//! Reading and writing a large document in two halves, one per core.
 //!
-//! Reading is about a third of decrypting a large file, and the crypto
-//! after it already runs on two threads. A document whose top level is a
+//! Reading and writing are about half of decrypting a large file, and the
+//! crypto between them already runs on two threads.
+//!
+//! **Reading.** A document whose top level is a
 //! block map can be cut at the start of a line between two of its
 //! entries: the fast reader reads each side on its own (the second with
 //! the lines, columns and byte offsets it has in the whole text, which the
@@ -10,27 +12,49 @@
 //! Only a cut that cannot change what either side reads is taken: the
 //! line after it is a top-level key at column 0, maybe after a run of
 //! comments at column 0, and the line before it holds content (not a
-//! comment, not blank), so no comment is waiting there for the node it
-//! belongs to and everything open before the cut is closed by the key.
-//! And the result of the halves is used only when both halves are plain
-//! block YAML the fast reader takes without an error, each is one
-//! document, and no top-level key is in both: otherwise the whole text is
-//! read again in one go, which has the last word (and reports any error
+//! comment, not blank), so everything open before the cut is closed by the
+//! key. The halves stand for the whole only when both are plain block YAML
+//! the fast reader takes without an error, each is one document, the
+//! first ends with no comment still waiting for its place (one before an
+//! empty list item waits for the node after it, which is across the cut),
+//! and no top-level key is in both. Otherwise the whole text is read again
+//! in one go, which has the last word (and reports any error
 //! exactly as it would). The tests compare both ways at every cut of
 //! every YAML file of the test data and of generated layouts.
+//!
+//! **Writing.** The top-level map is cut before one of its entries (not
+//! the first). One encoder writes the document up to that entry's key; the
+//! other starts a document whose map has already begun and writes from
+//! that key to the end, noting its emitter's state when the key was fed.
+//! The emitter is a state machine: when the first one's state at the key
+//! is the second one's there (everything but the text written so far and
+//! the line the first is still on, see `Emitter::resumes_as`), the same
+//! events give the same text, and the second one's text from the key on
+//! completes the first one's. Otherwise
+//! (a foot comment pending across the cut, say) the first encoder goes on
+//! to the end alone, as it would have without the second.
 
 use std::collections::HashSet;
 
+use super::emitter::{Comments, Ev};
+use super::encode::Encoder;
+use super::encode::MapBody;
 #[cfg(any(test, feature = "fuzzing"))]
 use super::fast;
 use super::fast::Reader;
-use super::parse_error;
+#[cfg(test)]
 use super::read::build;
+use super::read::build_reporting;
+use super::{encoder, parse_error};
+use crate::error::Result;
 use crate::parallel;
-use crate::tree::{Item, Map};
+use crate::tree::{Item, Map, Value};
 
 /// Below this many bytes a second thread costs more than it saves.
 const MIN_LEN: usize = 64 * 1024;
+
+/// Below this many leaves a second thread costs more than it saves.
+const MIN_LEAVES: usize = 2048;
 
 /// Reads `text` (which `fast::eligible` takes) in two halves on two
 /// threads; `None` when it is small, has no cut near its middle, or the
@@ -84,7 +108,13 @@ pub(super) fn read_cut_at(text: &str, at: usize) -> Option<Map> {
         || read_half(&text[..at], Reader::new(&text[..at])),
         || read_half(text, Reader::starting_at(text, at, line)),
     );
-    let (mut first, second) = (first?, second?);
+    let ((mut first, comments_at_cut), (second, _)) = (first?, second?);
+    // Comments still waiting for their place at the end of the first half
+    // (before an empty list item, say) go where the node after them says:
+    // in the whole text, the second half's first key.
+    if comments_at_cut {
+        return None;
+    }
     // A key in both halves is an error the whole reading reports (with
     // its position); each half only sees its own.
     let keys: HashSet<&str> = entry_keys(&first).collect();
@@ -103,16 +133,134 @@ fn entry_keys(map: &Map) -> impl Iterator<Item = &str> {
 }
 
 /// One half, read by `reader` and built against `text` (whose byte
-/// offsets the reader's positions are): its one document, or `None`.
-fn read_half(text: &str, mut reader: Reader<'_>) -> Option<Map> {
-    let docs = build(text, || {
+/// offsets the reader's positions are): its one document and whether
+/// comments waited at its end (see [`build_reporting`]), or `None`.
+fn read_half(text: &str, mut reader: Reader<'_>) -> Option<(Map, bool)> {
+    let (docs, comments_at_end) = build_reporting(text, || {
         reader
             .next_event()
             .map(|next| next.map_err(|_| parse_error("left to the full parser".into())))
     })
     .ok()?;
     let [doc]: [Map; 1] = docs.try_into().ok()?;
-    Some(doc)
+    Some((doc, comments_at_end))
+}
+
+/// Writes `doc` (of `leaves` leaves; `trailing`: the metadata entry of an
+/// encrypted file) in two halves on two threads, as `emit_with` writes it
+/// in one; `None` when it is small or has no cut near its middle.
+/// Errors are those `emit_with` reports, in the same order.
+pub(super) fn write_in_halves(
+    doc: &Map,
+    trailing: Option<&Item>,
+    indent: usize,
+    leaves: usize,
+) -> Result<Option<String>> {
+    if leaves < MIN_LEAVES || !parallel::two_cores() {
+        return Ok(None);
+    }
+    let Some(at) = entry_near_middle(&doc.items, leaves) else {
+        return Ok(None);
+    };
+    let (text, _halves) = write_cut_at(doc, trailing, indent, at)?;
+    Ok(Some(text))
+}
+
+/// The top-level entry before which about half of the `leaves` leaves of
+/// `items` come: not the first entry, and `None` if there is no other.
+fn entry_near_middle(items: &[Item], leaves: usize) -> Option<usize> {
+    let mut before = 0;
+    let mut first_seen = false;
+    for (i, item) in items.iter().enumerate() {
+        if let Item::Entry(_, value) = item {
+            if first_seen && before * 2 >= leaves {
+                return Some(i);
+            }
+            first_seen = true;
+            before += value.leaf_count();
+        }
+    }
+    None
+}
+
+/// [`write_in_halves`] cut before the entry `items[at]`: the text, and
+/// whether the second half's was used.
+fn write_cut_at(
+    doc: &Map,
+    trailing: Option<&Item>,
+    indent: usize,
+    at: usize,
+) -> Result<(String, bool)> {
+    let sealed = trailing.is_some();
+    let Item::Entry(key, value) = &doc.items[at] else {
+        unreachable!("cuts are before entries")
+    };
+    // The comments between the entry before the cut and the cut's key.
+    let comments_from = doc.items[..at]
+        .iter()
+        .rposition(|item| matches!(item, Item::Entry(..)))
+        .map_or(0, |i| i + 1);
+    let rest = || doc.items[at + 1..].iter().chain(trailing);
+    let leaves_after: usize = rest().map(Item::leaf_count).sum();
+    let (first, second) = parallel::in_parallel(
+        || -> Result<_> {
+            let mut enc = encoder(indent, doc.leaf_count(), sealed);
+            start_document(&mut enc);
+            let mut body = MapBody::new(String::new());
+            for item in &doc.items[..at] {
+                body.item(&mut enc, item)?;
+            }
+            body.key(&mut enc, key);
+            Ok((enc, body))
+        },
+        || -> Result<_> {
+            let mut enc = encoder(indent, leaves_after + value.leaf_count(), sealed);
+            start_document(&mut enc);
+            enc.push(Ev::MapStart, Comments::default());
+            let mut body = MapBody::continued();
+            for item in &doc.items[comments_from..at] {
+                body.item(&mut enc, item)?;
+            }
+            body.key(&mut enc, key);
+            let mut at_key = enc.emitter.clone();
+            at_key.first_key_as_later();
+            Ok((at_key, write_from_value(enc, body, value, rest())?))
+        },
+    );
+    let (enc, body) = first?;
+    if let Ok((at_key, text)) = second {
+        if let Some(between) = enc.emitter.resumes_as(&at_key) {
+            let mut out = enc.emitter.into_written();
+            out.push_str(between);
+            out.push_str(&text[at_key.written().len()..]);
+            return Ok((out, true));
+        }
+    }
+    Ok((write_from_value(enc, body, value, rest())?, false))
+}
+
+/// Starts the stream and its document.
+fn start_document(enc: &mut Encoder<'_>) {
+    enc.push(Ev::StreamStart, Comments::default());
+    enc.push(Ev::DocStart, Comments::default());
+}
+
+/// Writes from the value of the key just written to the end of the
+/// stream: the text.
+fn write_from_value<'a>(
+    mut enc: Encoder<'a>,
+    mut body: MapBody<'a>,
+    value: &'a Value,
+    rest: impl Iterator<Item = &'a Item>,
+) -> Result<String> {
+    enc.value(value, String::new(), String::new())?;
+    for item in rest {
+        body.item(&mut enc, item)?;
+    }
+    body.end(&mut enc, String::new());
+    enc.push(Ev::DocEnd, Comments::default());
+    enc.push(Ev::StreamEnd, Comments::default());
+    Ok(enc.emitter.finish())
 }
 
 /// Every cut of `text` that the halves take gives what reading the whole
@@ -155,13 +303,72 @@ pub(crate) fn every_cut_agrees(text: &str) -> Result<usize, String> {
     Ok(taken)
 }
 
+/// Every cut of the documents `text` reads to that the writing halves
+/// take gives what writing it whole gives, as plaintext and as an
+/// encrypted file, with 4 and 2 spaces: how many cuts were taken, or the
+/// first difference. For the tests and the `yaml_parse` fuzz target.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn every_written_cut_agrees(docs: &[Map]) -> std::result::Result<usize, String> {
+    let [doc] = docs else {
+        return Ok(0);
+    };
+    let sops = Item::Entry(
+        "sops".into(),
+        crate::tree::Value::Map(Map {
+            items: vec![Item::Entry(
+                "version".into(),
+                crate::tree::Value::Str("3.11.0".into()),
+            )],
+        }),
+    );
+    let mut taken = 0;
+    for trailing in [None, Some(&sops)] {
+        for indent in [4, 2] {
+            let whole = super::emit_with(docs, trailing, indent);
+            for at in 0..doc.items.len() {
+                if !matches!(doc.items[at], Item::Entry(..))
+                    || !doc.items[..at].iter().any(|i| matches!(i, Item::Entry(..)))
+                {
+                    continue;
+                }
+                let halves = write_cut_at(doc, trailing, indent, at);
+                match (&halves, &whole) {
+                    (Ok((text, used)), Ok(whole)) if text.as_bytes() == &whole[..] => {
+                        taken += usize::from(*used);
+                    }
+                    (Err(a), Err(b)) if a.to_string() == b.to_string() => {}
+                    _ => {
+                        return Err(format!(
+                            "written cut before item {at} (indent {indent}, sealed: {}):\n  halves: {:?}\n  whole:  {:?}",
+                            trailing.is_some(),
+                            halves.map(|(t, _)| t),
+                            whole.map(|w| String::from_utf8_lossy(&w).into_owned())
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    Ok(taken)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Reading `text` in halves agrees with reading it whole at every cut,
+    /// and so does writing what it reads: how many cuts of each kind were
+    /// taken.
     #[track_caller]
-    fn agrees(text: &str) -> usize {
-        every_cut_agrees(text).unwrap_or_else(|e| panic!("{e}"))
+    fn agrees(text: &str) -> (usize, usize) {
+        let read = every_cut_agrees(text).unwrap_or_else(|e| panic!("{e}"));
+        let written = match super::super::parse(text.as_bytes()) {
+            Ok(docs) => {
+                every_written_cut_agrees(&docs).unwrap_or_else(|e| panic!("{e}\ntext:\n{text}"))
+            }
+            Err(_) => 0,
+        };
+        (read, written)
     }
 
     #[test]
@@ -195,7 +402,7 @@ mod tests {
             "a:\n  b: 1\n  # foot of a\n\n# head of c\nd: 1\nc: 2\n",
             "a: 1\nb: 2",
         ] {
-            assert!(agrees(text) > 0, "no cut taken:\n{text}");
+            assert!(agrees(text).0 > 0, "no cut taken:\n{text}");
         }
     }
 
@@ -230,6 +437,28 @@ mod tests {
         }
         assert_eq!(super::super::parse(text.as_bytes()).unwrap(), one);
 
+        // Written in halves, as one encoder writes it.
+        let leaves = one[0].leaf_count();
+        let mut enc = encoder(4, leaves, false);
+        enc.push(Ev::StreamStart, Comments::default());
+        enc.push(Ev::DocStart, Comments::default());
+        enc.map(one[0].items.iter(), String::new(), String::new())
+            .unwrap();
+        enc.push(Ev::DocEnd, Comments::default());
+        enc.push(Ev::StreamEnd, Comments::default());
+        let sequential = enc.emitter.finish();
+        let at = entry_near_middle(&one[0].items, leaves).unwrap();
+        assert_eq!(
+            write_cut_at(&one[0], None, 4, at).unwrap(),
+            (sequential.clone(), true)
+        );
+        if parallel::two_cores() {
+            assert_eq!(
+                write_in_halves(&one[0], None, 4, leaves).unwrap(),
+                Some(sequential)
+            );
+        }
+
         let repeated = format!("{text}group_3: again\n");
         let err = super::super::parse(repeated.as_bytes())
             .unwrap_err()
@@ -238,6 +467,25 @@ mod tests {
             err.contains("mapping key \"group_3\" already defined at line 80"),
             "{err}"
         );
+    }
+
+    /// Fuzz finding 21 (`tests/data/fuzz/yaml_fast-halves-comment-before-empty-item`):
+    /// a comment before an empty list item (`   #` then `-`) waits for the
+    /// node after the item, and goes where that node's column says: read
+    /// whole, to the top-level map before the next key; cut after the `-`,
+    /// into the list. Such a cut is now left to the whole reading.
+    #[test]
+    fn a_comment_waiting_at_the_cut_is_left_to_the_whole() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/fuzz/yaml_fast-halves-comment-before-empty-item"
+        ))
+        .unwrap();
+        let at = text.find("s|o").unwrap();
+        assert!(is_cut(text.as_bytes(), at));
+        assert_eq!(read_cut_at(&text, at), None);
+        agrees(&text);
+        agrees("a:\n  - x\n    # c\n  -\nb: 1\n");
     }
 
     #[test]
@@ -252,7 +500,7 @@ mod tests {
     #[test]
     fn halves_of_the_test_data_agree_with_the_whole() {
         let mut files = 0;
-        let mut taken = 0;
+        let (mut read, mut written) = (0, 0);
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data");
         let mut dirs = vec![std::path::PathBuf::from(root)];
         while let Some(dir) = dirs.pop() {
@@ -265,11 +513,16 @@ mod tests {
                         continue;
                     };
                     files += 1;
-                    taken += agrees(&text);
+                    let (r, w) = agrees(&text);
+                    read += r;
+                    written += w;
                 }
             }
         }
-        assert!(files > 50 && taken > 50, "{files} files, {taken} cuts");
+        assert!(
+            files > 50 && read > 50 && written > 500,
+            "{files} files, {read} read and {written} written cuts"
+        );
     }
 
     /// Top-level entries of every kind (nested generated documents,

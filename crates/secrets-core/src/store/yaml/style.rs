@@ -87,7 +87,7 @@ fn analyze_simple(s: &str) -> Option<Analysis> {
     })
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(super) struct Analysis {
     pub(super) multiline: bool,
     pub(super) flow_plain_allowed: bool,

@@ -19,10 +19,9 @@ pub fn yaml_halves_agree(text: &str) -> Result<usize, String> {
 }
 
 /// Writes `docs` (one YAML document) cut in two halves before each
-/// top-level entry but the first (one half per thread, as a large one is
-/// written) and compares each with writing it whole, as plaintext and as
-/// an encrypted file: how many cuts used both halves, or the first
-/// difference.
+/// top-level entry but the first (one half per thread, as a large
+/// plaintext is written) and compares each with writing it whole: how
+/// many cuts used both halves, or the first difference.
 pub fn yaml_written_halves_agree(docs: &[crate::Map]) -> Result<usize, String> {
     crate::store::yaml::split::every_written_cut_agrees(docs)
 }

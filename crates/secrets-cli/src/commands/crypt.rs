@@ -70,6 +70,9 @@ pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
     let input = read_input(file)?;
     let (in_fmt, out_fmt) = formats(&args.io, file)?;
     let docs = store::parse(in_fmt, &input).map_err(in_file)?;
+    // The tree holds what is needed; a large input is not kept beside it
+    // and the output.
+    drop(input);
     let encrypted = file::encrypt(out_fmt, docs, &opts).map_err(in_file)?;
     let bytes = encrypted
         .to_bytes(&ctx.store_options(config.as_ref()))
@@ -107,6 +110,9 @@ pub fn decrypt(ctx: &Context, args: &DecryptArgs) -> Result<(), CliError> {
     let shown = name.clone().unwrap_or_else(|| "<stdin>".into());
     let in_file = |e: Error| CliError::Core(e.in_file(&shown));
     let sops = SopsFile::parse(in_fmt, &input).map_err(in_file)?;
+    // The tree holds what is needed; a large input is not kept beside it
+    // and the output.
+    drop(input);
     let mut opened = sops
         .open(
             &identities(),

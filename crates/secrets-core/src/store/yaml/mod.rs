@@ -141,8 +141,8 @@ pub(crate) fn emit(docs: &[Map], indent: usize) -> Result<Vec<u8>> {
 /// metadata of an encrypted file), as if it were the documents' last item.
 pub(crate) fn emit_with(docs: &[Map], trailing: Option<&Item>, indent: usize) -> Result<Vec<u8>> {
     let leaves: usize = docs.iter().map(Map::leaf_count).sum();
-    if let [doc] = docs {
-        if let Some(out) = split::write_in_halves(doc, trailing, indent, leaves)? {
+    if let ([doc], None) = (docs, trailing) {
+        if let Some(out) = split::write_in_halves(doc, indent, leaves)? {
             return Ok(out.into_bytes());
         }
     }

@@ -216,7 +216,7 @@ impl<'a> Encoder<'a> {
 
     /// A collection's start event, whose head comment is the one from its
     /// container followed by its own.
-    pub(super) fn start(&mut self, ev: Ev<'a>, container: String, own: String) {
+    fn start(&mut self, ev: Ev<'a>, container: String, own: String) {
         let head = match (container.is_empty(), own.is_empty()) {
             (true, _) => own,
             (_, true) => container,

@@ -3,43 +3,41 @@
 //! Reading and writing are about half of decrypting a large file, and the
 //! crypto between them already runs on two threads.
 //!
-//! **Reading.** A document whose top level is a
-//! block map can be cut at the start of a line between two of its
-//! entries: the fast reader reads each side on its own (the second with
-//! the lines, columns and byte offsets it has in the whole text, which the
-//! comment placement looks at), and the two top-level maps are joined.
+//! **Reading.** A document whose top level is a block map can be cut at the
+//! start of a line between two of its entries: the fast reader reads each
+//! side on its own (the second with the lines, columns and byte offsets it
+//! has in the whole text, which the comment placement looks at), and the two
+//! top-level maps are joined.
 //!
-//! Only a cut that cannot change what either side reads is taken: the
-//! line after it is a top-level key at column 0, maybe after a run of
-//! comments at column 0, and the line before it holds content (not a
-//! comment, not blank), so everything open before the cut is closed by the
-//! key. The halves stand for the whole only when both are plain block YAML
-//! the fast reader takes without an error, each is one document, the
-//! first ends with no comment still waiting for its place (one before an
-//! empty list item waits for the node after it, which is across the cut),
-//! and no top-level key is in both. Otherwise the whole text is read again
-//! in one go, which has the last word (and reports any error
-//! exactly as it would). The tests compare both ways at every cut of
-//! every YAML file of the test data and of generated layouts.
+//! Only a cut that cannot change what either side reads is taken: the line
+//! after it is a top-level key at column 0, maybe after a run of comments
+//! at column 0, and the line before it holds content (not a comment, not
+//! blank), so everything open before the cut is closed by the key. The
+//! halves stand for the whole only when both are plain block YAML the fast
+//! reader takes without an error, each is one document, the first ends with
+//! no comment still waiting for its place (one before an empty list item
+//! waits for the node after it, which is across the cut), and no top-level
+//! key is in both. Otherwise the whole text is read again in one go, which
+//! has the last word (and reports any error exactly as it would). The tests
+//! compare both ways at every cut of every YAML file of the test data and
+//! of generated layouts; so does the `yaml_fast` fuzz target.
 //!
-//! **Writing** (plaintext: see [`write_in_halves`] for why not an
-//! encrypted file). The top-level map is cut before one of its entries (not
-//! the first). One encoder writes the document up to that entry's key; the
-//! other starts a document whose map has already begun and writes from
-//! that key to the end, noting its emitter's state when the key was fed.
-//! The emitter is a state machine: when the first one's state at the key
-//! is the second one's there (everything but the text written so far and
-//! the line the first is still on, see `Emitter::resumes_as`), the same
-//! events give the same text, and the second one's text from the key on
-//! completes the first one's. Otherwise
-//! (a foot comment pending across the cut, say) the first encoder goes on
-//! to the end alone, as it would have without the second.
+//! **Writing** (plaintext only: see [`write_in_halves`] for why). The
+//! top-level map is cut before one of its entries (not the first). One
+//! encoder writes the document up to that entry's key; the other starts a
+//! document whose map has already begun and writes from that key to the
+//! end, keeping a copy of its emitter as it was when the key was fed. The
+//! emitter is a state machine: when the first one's state at the key is
+//! the copy's (everything but the text written so far and the line the
+//! first is still on, see `Emitter::resumes_as`), the same events give the
+//! same text, and the second text from the key on completes the first.
+//! Otherwise (a foot comment pending across the cut, say) the first encoder
+//! goes on to the end alone, as it would have without the second.
 
 use std::collections::HashSet;
 
 use super::emitter::{Comments, Ev};
-use super::encode::Encoder;
-use super::encode::MapBody;
+use super::encode::{Encoder, MapBody};
 #[cfg(any(test, feature = "fuzzing"))]
 use super::fast;
 use super::fast::Reader;
@@ -154,8 +152,8 @@ fn read_half(text: &str, mut reader: Reader<'_>) -> Option<(Map, bool)> {
 /// Only plaintext: joining the halves holds the second half's text twice
 /// for a moment. Next to a decrypted file's encrypted input and tree that
 /// is little; an encrypted file's text (every value's `ENC[…]` string) is
-/// the largest thing in memory when it is written, and its peak grew by
-/// 15% at 100,000 values, past issue 14's memory goal.
+/// the largest thing in memory when it is written, and the peak of a
+/// 100,000-value encrypt grew by 11%, past issue 14's memory goal.
 pub(super) fn write_in_halves(doc: &Map, indent: usize, leaves: usize) -> Result<Option<String>> {
     if leaves < MIN_LEAVES || !parallel::two_cores() {
         return Ok(None);

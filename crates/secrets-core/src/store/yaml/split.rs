@@ -17,7 +17,8 @@
 //! reader takes without an error, each is one document, the first ends with
 //! no comment still waiting for its place (one before an empty list item
 //! waits for the node after it, which is across the cut), and no top-level
-//! key is in both. Otherwise the whole text is read again in one go, which
+//! key is in both (the fast reader takes no anchors or aliases, so none
+//! crosses the cut). Otherwise the whole text is read again in one go, which
 //! has the last word (and reports any error exactly as it would). The tests
 //! compare both ways at every cut of every YAML file of the test data and
 //! of generated layouts; so does the `yaml_fast` fuzz target.

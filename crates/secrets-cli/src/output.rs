@@ -37,10 +37,15 @@ impl Destination {
     /// Writes the bytes. Files are replaced atomically; a new file gets
     /// `new_mode` (0600 for plaintext).
     pub fn write(&self, bytes: &[u8], new_mode: u32) -> Result<(), CliError> {
+        self.write_parts(&[bytes], new_mode)
+    }
+
+    /// [`Destination::write`] of the bytes of `parts` one after the other.
+    pub fn write_parts(&self, parts: &[&[u8]], new_mode: u32) -> Result<(), CliError> {
         match self {
-            Destination::Stdout => write_stdout(bytes),
+            Destination::Stdout => write_stdout_parts(parts),
             Destination::File(p) => {
-                secrets_core::fs::write_atomic(p, bytes, new_mode).map_err(CliError::from)
+                secrets_core::fs::write_atomic_parts(p, parts, new_mode).map_err(CliError::from)
             }
         }
     }
@@ -48,8 +53,16 @@ impl Destination {
 
 /// Writes to stdout; a closed pipe (`nsec decrypt f | head`) is not an error.
 pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    write_stdout_parts(&[bytes])
+}
+
+fn write_stdout_parts(parts: &[&[u8]]) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|_| out.flush()) {
+    let written = parts
+        .iter()
+        .try_for_each(|part| out.write_all(part))
+        .and_then(|_| out.flush());
+    match written {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(CliError::Write(PathBuf::from("<stdout>"), e)),

@@ -154,6 +154,18 @@ impl SopsFile {
         self.to_bytes_as(self.format, opts)
     }
 
+    /// [`SopsFile::to_bytes`] in parts that, written one after the other,
+    /// are the file: a large YAML file is written by two threads, and its
+    /// two halves are not joined in memory (see [`crate::fs::write_atomic_parts`]).
+    pub fn to_byte_parts(&self, opts: &StoreOptions) -> Result<Vec<Vec<u8>>> {
+        store::emit_encrypted_parts(
+            self.format,
+            &self.documents,
+            &self.metadata.to_tree(self.format),
+            opts,
+        )
+    }
+
     /// Writes the file in another store (`--output-type`).
     pub fn to_bytes_as(&self, format: Format, opts: &StoreOptions) -> Result<Vec<u8>> {
         store::emit_encrypted(

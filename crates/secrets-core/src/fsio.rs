@@ -221,6 +221,12 @@ pub fn file_kind(meta: &fs::Metadata) -> &'static str {
 /// ones: decrypting over a 0644 encrypted file must not leave plaintext
 /// readable by others. A symlink is written through, not replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
+    write_atomic_parts(path, &[bytes], new_mode)
+}
+
+/// [`write_atomic`] of the bytes of `parts` one after the other (a large
+/// file written in pieces that are never joined in memory).
+pub fn write_atomic_parts(path: &Path, parts: &[&[u8]], new_mode: u32) -> Result<()> {
     let path = resolve_link(path);
     let existing = fs::metadata(&path).ok();
     let owner = existing.as_ref().and_then(ownership);
@@ -231,7 +237,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
         Ok(m) => m.permissions().mode() & 0o7777,
         _ => new_mode,
     };
-    let tmp = write_temp(&path, bytes, mode, owner)?;
+    let tmp = write_temp(&path, parts, mode, owner)?;
     crate::fault::io("rename");
     tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
     crate::fault::io("renamed");
@@ -245,7 +251,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
 #[cfg(unix)]
 pub fn write_atomic_like(path: &Path, bytes: &[u8], like: &Path) -> Result<()> {
     let m = fs::metadata(like).map_err(|e| Error::io(like, e))?;
-    let tmp = write_temp(like, bytes, m.permissions().mode() & 0o7777, ownership(&m))?;
+    let tmp = write_temp(
+        like,
+        &[bytes],
+        m.permissions().mode() & 0o7777,
+        ownership(&m),
+    )?;
     crate::fault::io("rename");
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     crate::fault::io("renamed");
@@ -267,7 +278,7 @@ pub fn write_new(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
     if fs::symlink_metadata(path).is_ok() {
         return Err(Error::AlreadyExists(path.to_path_buf()));
     }
-    let tmp = write_temp(path, bytes, new_mode, None)?;
+    let tmp = write_temp(path, &[bytes], new_mode, None)?;
     crate::fault::io("rename");
     match tmp.persist_noclobber(path) {
         Ok(_) => {
@@ -328,7 +339,12 @@ fn replace_all_with(
             .unwrap_or(0o644);
         #[cfg(not(unix))]
         let mode = 0o644;
-        let tmp = write_temp(&path, &f.new, mode, existing.as_ref().and_then(ownership))?;
+        let tmp = write_temp(
+            &path,
+            &[&f.new],
+            mode,
+            existing.as_ref().and_then(ownership),
+        )?;
         staged.push((path, tmp));
     }
     let mut done: Vec<(PathBuf, &[u8])> = Vec::with_capacity(files.len());
@@ -393,7 +409,7 @@ fn parent_dir(path: &Path) -> PathBuf {
 /// The content in a flushed temporary file beside `path`, with `mode`.
 fn write_temp(
     path: &Path,
-    bytes: &[u8],
+    parts: &[&[u8]],
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> Result<tempfile::NamedTempFile> {
@@ -420,7 +436,9 @@ fn write_temp(
             .set_permissions(fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io(tmp.path(), e))?;
     }
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    for part in parts {
+        tmp.write_all(part).map_err(|e| Error::io(path, e))?;
+    }
     crate::fault::io("write");
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     crate::fault::io("fsync");

@@ -218,7 +218,7 @@ pub use tree::{parse_field, parse_index, Item, Map, PathStep, Value};
 /// reads, atomic replacement that keeps owner, group and mode.
 pub mod fs {
     pub use crate::fsio::{
-        read_capped, take_warnings, write_atomic, write_new, FileLock, Warning, MAX_SECRET_FILE,
-        MAX_SMALL_FILE,
+        read_capped, take_warnings, write_atomic, write_atomic_parts, write_new, FileLock, Warning,
+        MAX_SECRET_FILE, MAX_SMALL_FILE,
     };
 }

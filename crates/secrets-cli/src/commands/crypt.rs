@@ -74,10 +74,13 @@ pub fn encrypt(ctx: &Context, args: &EncryptArgs) -> Result<(), CliError> {
     // and the output.
     drop(input);
     let encrypted = file::encrypt(out_fmt, docs, &opts).map_err(in_file)?;
-    let bytes = encrypted
-        .to_bytes(&ctx.store_options(config.as_ref()))
+    // In parts: a large file is written by two threads, and its halves are
+    // not joined in memory.
+    let parts = encrypted
+        .to_byte_parts(&ctx.store_options(config.as_ref()))
         .map_err(in_file)?;
-    let written = dest.write(&bytes, 0o644);
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    let written = dest.write_parts(&parts, 0o644);
     exit_without_freeing(encrypted.documents);
     written
 }

@@ -267,6 +267,24 @@ pub(crate) fn has_list_comments(map: &Map) -> bool {
     })
 }
 
+/// [`emit_encrypted`] in parts to be written one after the other: a large
+/// YAML document is written by two threads whose texts are not joined in
+/// memory.
+pub fn emit_encrypted_parts(
+    format: Format,
+    docs: &[Map],
+    metadata: &Map,
+    opts: &StoreOptions,
+) -> Result<Vec<Vec<u8>>> {
+    // A document with comments in lists is read back before it is written
+    // (see `emit_encrypted`): that needs it in one piece.
+    if format != Format::Yaml || docs.iter().any(has_list_comments) {
+        return Ok(vec![emit_encrypted(format, docs, metadata, opts)?]);
+    }
+    let entry = Item::Entry(METADATA_KEY.into(), Value::Map(metadata.clone()));
+    yaml::emit_with_parts(docs, Some(&entry), opts.yaml_indent)
+}
+
 /// Writes encrypted documents with their metadata (in tree form).
 pub fn emit_encrypted(
     format: Format,

@@ -139,13 +139,48 @@ pub(crate) fn emit(docs: &[Map], indent: usize) -> Result<Vec<u8>> {
 
 /// [`emit`] with one more entry appended to every document (the `sops`
 /// metadata of an encrypted file), as if it were the documents' last item.
+///
+/// A large plaintext is written in two halves on two threads, joined; an
+/// encrypted file in one (see [`emit_with_parts`]).
 pub(crate) fn emit_with(docs: &[Map], trailing: Option<&Item>, indent: usize) -> Result<Vec<u8>> {
     let leaves: usize = docs.iter().map(Map::leaf_count).sum();
     if let ([doc], None) = (docs, trailing) {
-        if let Some(out) = split::write_in_halves(doc, indent, leaves)? {
-            return Ok(out.into_bytes());
+        if let Some(halves) = split::write_in_halves(doc, None, indent, leaves)? {
+            return Ok(halves.joined().into_bytes());
         }
     }
+    emit_in_one(docs, trailing, indent, leaves)
+}
+
+/// [`emit_with`] in parts to be written one after the other: a large
+/// document, encrypted too, is written in two halves on two threads that
+/// are not joined in memory (an encrypted file's text is the largest thing
+/// in memory when it is written).
+pub(crate) fn emit_with_parts(
+    docs: &[Map],
+    trailing: Option<&Item>,
+    indent: usize,
+) -> Result<Vec<Vec<u8>>> {
+    let leaves: usize = docs.iter().map(Map::leaf_count).sum();
+    if let [doc] = docs {
+        if let Some(halves) = split::write_in_halves(doc, trailing, indent, leaves)? {
+            return Ok(halves
+                .into_parts()
+                .into_iter()
+                .map(String::into_bytes)
+                .collect());
+        }
+    }
+    Ok(vec![emit_in_one(docs, trailing, indent, leaves)?])
+}
+
+/// [`emit_with`] on this thread.
+fn emit_in_one(
+    docs: &[Map],
+    trailing: Option<&Item>,
+    indent: usize,
+    leaves: usize,
+) -> Result<Vec<u8>> {
     let mut enc = encoder(indent, leaves, trailing.is_some());
     enc.push(Ev::StreamStart, Comments::default());
     for doc in docs {
@@ -165,9 +200,11 @@ pub(crate) fn emit_with(docs: &[Map], trailing: Option<&Item>, indent: usize) ->
 /// encrypted file (which must read back).
 fn encoder<'a>(indent: usize, leaves: usize, sealed: bool) -> Encoder<'a> {
     // A guess of the output size, so the output is rarely copied while it
-    // grows.
+    // grows (a copy can leave the old buffer's pages in use): an encrypted
+    // value's `ENC[…]` string is about 150 bytes.
+    let per_leaf = if sealed { 160 } else { 40 };
     let mut enc = Encoder {
-        emitter: Emitter::new(indent, leaves * 40 + 64),
+        emitter: Emitter::new(indent, leaves * per_leaf + 64),
     };
     enc.emitter.readable_blocks = sealed;
     enc

@@ -23,17 +23,21 @@
 //! compare both ways at every cut of every YAML file of the test data and
 //! of generated layouts; so does the `yaml_fast` fuzz target.
 //!
-//! **Writing** (plaintext only: see [`write_in_halves`] for why). The
-//! top-level map is cut before one of its entries (not the first). One
-//! encoder writes the document up to that entry's key; the other starts a
-//! document whose map has already begun and writes from that key to the
-//! end, keeping a copy of its emitter as it was when the key was fed. The
-//! emitter is a state machine: when the first one's state at the key is
-//! the copy's (everything but the text written so far and the line the
-//! first is still on, see `Emitter::resumes_as`), the same events give the
-//! same text, and the second text from the key on completes the first.
-//! Otherwise (a foot comment pending across the cut, say) the first encoder
-//! goes on to the end alone, as it would have without the second.
+//! **Writing.** The top-level map is cut before one of its entries (not the
+//! first). One encoder writes the document up to that entry's key; the
+//! other starts a document whose map has already begun and writes from
+//! that key to the end, keeping a copy of its emitter as it was when the
+//! key was fed. The emitter is a state machine: when the first one's state
+//! at the key is the copy's (everything but the text written so far and the
+//! line the first is still on, see `Emitter::resumes_as`), the same events
+//! give the same text, and the second text from the key on completes the
+//! first. Otherwise (a foot comment pending across the cut, say) the first
+//! encoder goes on to the end alone, as it would have without the second.
+//! The two texts are [`Halves`]: joined for a plaintext (small next to the
+//! encrypted input it came from), written one after the other for an
+//! encrypted file, whose text is the largest thing in memory when it is
+//! written (joining them held the second half twice for a moment: +11% peak
+//! memory for a 100,000-value encrypt).
 
 use std::collections::HashSet;
 
@@ -146,24 +150,65 @@ fn read_half(text: &str, mut reader: Reader<'_>) -> Option<(Map, bool)> {
     Some((doc, comments_at_end))
 }
 
-/// Writes plaintext `doc` (of `leaves` leaves) in two halves on two
-/// threads, as `emit` writes it in one; `None` when it is small or has no
-/// cut near its middle. Errors are those `emit` reports, in the same order.
-///
-/// Only plaintext: joining the halves holds the second half's text twice
-/// for a moment. Next to a decrypted file's encrypted input and tree that
-/// is little; an encrypted file's text (every value's `ENC[…]` string) is
-/// the largest thing in memory when it is written, and the peak of a
-/// 100,000-value encrypt grew by 11%, past issue 14's memory goal.
-pub(super) fn write_in_halves(doc: &Map, indent: usize, leaves: usize) -> Result<Option<String>> {
+/// A document's text written in two halves: `first`, `between`, then
+/// `second` from byte `from` on.
+#[derive(Clone)]
+pub(super) struct Halves {
+    first: String,
+    between: &'static str,
+    second: String,
+    from: usize,
+}
+
+impl Halves {
+    /// The text in one piece.
+    pub(super) fn joined(self) -> String {
+        let mut out = self.first;
+        out.push_str(self.between);
+        out.push_str(&self.second[self.from..]);
+        out
+    }
+
+    /// The text in pieces to be written one after the other.
+    pub(super) fn into_parts(self) -> Vec<String> {
+        let mut first = self.first;
+        first.push_str(self.between);
+        let mut second = self.second;
+        // (Nothing, in practice: the second encoder writes nothing before
+        // the key.)
+        second.drain(..self.from);
+        vec![first, second]
+    }
+
+    /// One thread's text.
+    fn whole(text: String) -> Halves {
+        Halves {
+            first: text,
+            between: "",
+            second: String::new(),
+            from: 0,
+        }
+    }
+}
+
+/// Writes `doc` (of `leaves` leaves; `trailing`: the metadata entry of an
+/// encrypted file, as its last item) in two halves on two threads, as
+/// `emit_with` writes it in one; `None` when it is small or has no cut near
+/// its middle. Errors are those `emit_with` reports, in the same order.
+pub(super) fn write_in_halves(
+    doc: &Map,
+    trailing: Option<&Item>,
+    indent: usize,
+    leaves: usize,
+) -> Result<Option<Halves>> {
     if leaves < MIN_LEAVES || !parallel::two_cores() {
         return Ok(None);
     }
     let Some(at) = entry_near_middle(&doc.items, leaves) else {
         return Ok(None);
     };
-    let (text, _halves) = write_cut_at(doc, indent, at)?;
-    Ok(Some(text))
+    let (halves, _both) = write_cut_at(doc, trailing, indent, at)?;
+    Ok(Some(halves))
 }
 
 /// The top-level entry before which about half of the `leaves` leaves of
@@ -185,19 +230,25 @@ fn entry_near_middle(items: &[Item], leaves: usize) -> Option<usize> {
 
 /// [`write_in_halves`] cut before the entry `items[at]`: the text, and
 /// whether the second half's was used.
-fn write_cut_at(doc: &Map, indent: usize, at: usize) -> Result<(String, bool)> {
+fn write_cut_at(
+    doc: &Map,
+    trailing: Option<&Item>,
+    indent: usize,
+    at: usize,
+) -> Result<(Halves, bool)> {
     let Item::Entry(key, value) = &doc.items[at] else {
         unreachable!("cuts are before entries")
     };
+    let sealed = trailing.is_some();
     // The comments between the entry before the cut and the cut's key.
     let comments_from = doc.items[..at]
         .iter()
         .rposition(|item| matches!(item, Item::Entry(..)))
         .map_or(0, |i| i + 1);
-    let rest = &doc.items[at + 1..];
+    let rest = || doc.items[at + 1..].iter().chain(trailing);
     let (first, second) = parallel::in_parallel(
         || -> Result<_> {
-            let mut enc = encoder(indent, doc.leaf_count(), false);
+            let mut enc = encoder(indent, doc.leaf_count() / 2, sealed);
             start_document(&mut enc);
             let mut body = MapBody::new(String::new());
             for item in &doc.items[..at] {
@@ -207,8 +258,8 @@ fn write_cut_at(doc: &Map, indent: usize, at: usize) -> Result<(String, bool)> {
             Ok((enc, body))
         },
         || -> Result<_> {
-            let leaves: usize = rest.iter().map(Item::leaf_count).sum();
-            let mut enc = encoder(indent, leaves + value.leaf_count(), false);
+            let leaves: usize = rest().map(Item::leaf_count).sum();
+            let mut enc = encoder(indent, leaves + value.leaf_count(), sealed);
             start_document(&mut enc);
             enc.push(Ev::MapStart, Comments::default());
             let mut body = MapBody::continued();
@@ -218,21 +269,24 @@ fn write_cut_at(doc: &Map, indent: usize, at: usize) -> Result<(String, bool)> {
             body.key(&mut enc, key);
             let mut at_key = enc.emitter.clone();
             at_key.first_key_as_later();
-            write_from_value(&mut enc, body, value, rest)?;
+            write_from_value(&mut enc, body, value, rest())?;
             Ok((at_key, enc.emitter.finish()))
         },
     );
     let (mut enc, body) = first?;
-    if let Ok((at_key, text)) = second {
+    if let Ok((at_key, second)) = second {
         if let Some(between) = enc.emitter.resumes_as(&at_key) {
-            let mut out = enc.emitter.into_written();
-            out.push_str(between);
-            out.push_str(&text[at_key.written().len()..]);
-            return Ok((out, true));
+            let halves = Halves {
+                first: enc.emitter.into_written(),
+                between,
+                second,
+                from: at_key.written().len(),
+            };
+            return Ok((halves, true));
         }
     }
-    write_from_value(&mut enc, body, value, rest)?;
-    Ok((enc.emitter.finish(), false))
+    write_from_value(&mut enc, body, value, rest())?;
+    Ok((Halves::whole(enc.emitter.finish()), false))
 }
 
 /// Starts the stream and its document.
@@ -247,7 +301,7 @@ fn write_from_value<'a>(
     enc: &mut Encoder<'a>,
     mut body: MapBody<'a>,
     value: &'a Value,
-    rest: &'a [Item],
+    rest: impl Iterator<Item = &'a Item>,
 ) -> Result<()> {
     enc.value(value, String::new(), String::new())?;
     for item in rest {
@@ -300,35 +354,51 @@ pub(crate) fn every_cut_agrees(text: &str) -> Result<usize, String> {
 }
 
 /// Every cut of `docs` (one YAML document) that the writing halves take
-/// gives what writing it whole gives, with 4 and 2 spaces: how many cuts
-/// were taken, or the first difference. For the tests and the
-/// `yaml_parse` fuzz target.
+/// gives what writing it whole gives, as plaintext and as an encrypted
+/// file, with 4 and 2 spaces, joined and in parts: how many cuts were
+/// taken, or the first difference. For the tests and the `yaml_parse` fuzz
+/// target.
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn every_written_cut_agrees(docs: &[Map]) -> std::result::Result<usize, String> {
     let [doc] = docs else {
         return Ok(0);
     };
+    let sops = Item::Entry(
+        "sops".into(),
+        Value::Map(Map {
+            items: vec![Item::Entry("version".into(), Value::Str("3.11.0".into()))],
+        }),
+    );
     let mut taken = 0;
-    for indent in [4, 2] {
-        let whole = super::emit(docs, indent);
-        for at in 0..doc.items.len() {
-            if !matches!(doc.items[at], Item::Entry(..))
-                || !doc.items[..at].iter().any(|i| matches!(i, Item::Entry(..)))
-            {
-                continue;
-            }
-            let halves = write_cut_at(doc, indent, at);
-            match (&halves, &whole) {
-                (Ok((text, used)), Ok(whole)) if text.as_bytes() == &whole[..] => {
-                    taken += usize::from(*used);
+    for trailing in [None, Some(&sops)] {
+        for indent in [4, 2] {
+            let whole = super::emit_with(docs, trailing, indent);
+            for at in 0..doc.items.len() {
+                if !matches!(doc.items[at], Item::Entry(..))
+                    || !doc.items[..at].iter().any(|i| matches!(i, Item::Entry(..)))
+                {
+                    continue;
                 }
-                (Err(a), Err(b)) if a.to_string() == b.to_string() => {}
-                _ => {
-                    return Err(format!(
-                        "written cut before item {at} (indent {indent}):\n  halves: {:?}\n  whole:  {:?}",
-                        halves.map(|(t, _)| t),
-                        whole.map(|w| String::from_utf8_lossy(&w).into_owned())
-                    ))
+                let halves = write_cut_at(doc, trailing, indent, at);
+                let texts = halves.map(|(h, used)| {
+                    let parts = h.clone().into_parts().concat();
+                    (h.joined(), parts, used)
+                });
+                match (&texts, &whole) {
+                    (Ok((joined, parts, used)), Ok(whole))
+                        if joined.as_bytes() == &whole[..] && parts.as_bytes() == &whole[..] =>
+                    {
+                        taken += usize::from(*used);
+                    }
+                    (Err(a), Err(b)) if a.to_string() == b.to_string() => {}
+                    _ => {
+                        return Err(format!(
+                            "written cut before item {at} (indent {indent}, sealed: {}):\n  halves: {:?}\n  whole:  {:?}",
+                            trailing.is_some(),
+                            texts.map(|(joined, parts, _)| (joined, parts)),
+                            whole.map(|w| String::from_utf8_lossy(&w).into_owned())
+                        ))
+                    }
                 }
             }
         }
@@ -432,16 +502,26 @@ mod tests {
         enc.push(Ev::StreamEnd, Comments::default());
         let sequential = enc.emitter.finish();
         let at = entry_near_middle(&one[0].items, leaves).unwrap();
-        assert_eq!(
-            write_cut_at(&one[0], 4, at).unwrap(),
-            (sequential.clone(), true)
-        );
+        let (halves, used) = write_cut_at(&one[0], None, 4, at).unwrap();
+        assert!(used);
+        assert_eq!(halves.joined(), sequential);
         if parallel::two_cores() {
             assert_eq!(
-                write_in_halves(&one[0], 4, leaves).unwrap(),
+                write_in_halves(&one[0], None, 4, leaves)
+                    .unwrap()
+                    .map(Halves::joined),
                 Some(sequential)
             );
         }
+
+        // An encrypted file: in parts that are the one-thread bytes.
+        let sops = Item::Entry("sops".into(), Value::Str("metadata".into()));
+        let parts = super::super::emit_with_parts(&one, Some(&sops), 4).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(
+            parts.concat(),
+            super::super::emit_with(&one, Some(&sops), 4).unwrap()
+        );
 
         let repeated = format!("{text}group_3: again\n");
         let err = super::super::parse(repeated.as_bytes())

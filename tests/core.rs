@@ -343,6 +343,74 @@ fn large_yaml(groups: usize) -> String {
     text
 }
 
+/// A large file without comments in lists is encrypted in two halves written
+/// one after the other (to stdout and to a file); sops reads both, and they
+/// have the shape of sops' own file.
+#[test]
+fn large_files_written_in_halves_read_with_sops() {
+    let sb = Sandbox::new();
+    let keys = key_file("A");
+    let mut text = String::new();
+    for g in 0..300 {
+        text.push_str(&format!("# service {g}\nservice_{g}:\n"));
+        for i in 0..20 {
+            text.push_str(&format!("    key_{i}: value-{g}-{i}\n"));
+        }
+        text.push_str(&format!("    count: {g}\n    on: true\n"));
+    }
+    let input = sb.write("halves.yaml", &text);
+    sb.write(".sops.yaml", format!("creation_rules:\n  - age: {AGE_A}\n"));
+    let to_stdout = ok(sb.nsec().arg("encrypt").arg(&input));
+    let by_stdout = sb.write("stdout.enc.yaml", &to_stdout);
+    let by_file = sb.path("file.enc.yaml");
+    ok(sb
+        .nsec()
+        .arg("encrypt")
+        .arg("--output")
+        .arg(&by_file)
+        .arg(&input));
+    let by_sops = sb.path("sops.enc.yaml");
+    ok(sb
+        .sops()
+        .arg("encrypt")
+        .arg("--output")
+        .arg(&by_sops)
+        .arg(&input));
+    let decrypt = |tool: &mut std::process::Command, f: &Path| {
+        ok(tool.env("SOPS_AGE_KEY_FILE", &keys).arg("decrypt").arg(f))
+    };
+    let want = decrypt(&mut sb.sops(), &by_sops);
+    assert!(want.len() > 64 * 1024, "the input is not large");
+    for f in [&by_stdout, &by_file] {
+        assert_eq!(
+            decrypt(&mut sb.sops(), f),
+            want,
+            "sops reads {}",
+            f.display()
+        );
+        assert_eq!(
+            decrypt(&mut sb.nsec(), f),
+            want,
+            "nsec reads {}",
+            f.display()
+        );
+    }
+    // The same lines as sops' file, values and metadata aside.
+    let shape = |f: &Path| -> Vec<String> {
+        std::fs::read_to_string(f)
+            .unwrap()
+            .lines()
+            .take_while(|l| !l.starts_with("sops:"))
+            .map(|l| match l.find("ENC[") {
+                Some(i) => format!("{}ENC", &l[..i]),
+                None => l.to_string(),
+            })
+            .collect()
+    };
+    assert_eq!(shape(&by_stdout), shape(&by_sops));
+    assert_eq!(shape(&by_file), shape(&by_sops));
+}
+
 #[test]
 fn large_files_round_trip_with_sops() {
     let sb = Sandbox::new();

@@ -207,7 +207,7 @@ pub(super) fn write_in_halves(
     let Some(at) = entry_near_middle(&doc.items, leaves) else {
         return Ok(None);
     };
-    let (halves, _both) = write_cut_at(doc, trailing, indent, at)?;
+    let (halves, _both) = write_cut_at(doc, trailing, indent, at, leaves)?;
     Ok(Some(halves))
 }
 
@@ -228,13 +228,14 @@ fn entry_near_middle(items: &[Item], leaves: usize) -> Option<usize> {
     None
 }
 
-/// [`write_in_halves`] cut before the entry `items[at]`: the text, and
-/// whether the second half's was used.
+/// [`write_in_halves`] cut before the entry `items[at]` (`leaves`: the
+/// document's): the text, and whether the second half's was used.
 fn write_cut_at(
     doc: &Map,
     trailing: Option<&Item>,
     indent: usize,
     at: usize,
+    leaves: usize,
 ) -> Result<(Halves, bool)> {
     let Item::Entry(key, value) = &doc.items[at] else {
         unreachable!("cuts are before entries")
@@ -248,7 +249,7 @@ fn write_cut_at(
     let rest = || doc.items[at + 1..].iter().chain(trailing);
     let (first, second) = parallel::in_parallel(
         || -> Result<_> {
-            let mut enc = encoder(indent, doc.leaf_count() / 2, sealed);
+            let mut enc = encoder(indent, leaves / 2, sealed);
             start_document(&mut enc);
             let mut body = MapBody::new(String::new());
             for item in &doc.items[..at] {
@@ -379,7 +380,7 @@ pub(crate) fn every_written_cut_agrees(docs: &[Map]) -> std::result::Result<usiz
                 {
                     continue;
                 }
-                let halves = write_cut_at(doc, trailing, indent, at);
+                let halves = write_cut_at(doc, trailing, indent, at, doc.leaf_count());
                 let texts = halves.map(|(h, used)| {
                     let parts = h.clone().into_parts().concat();
                     (h.joined(), parts, used)
@@ -502,7 +503,7 @@ mod tests {
         enc.push(Ev::StreamEnd, Comments::default());
         let sequential = enc.emitter.finish();
         let at = entry_near_middle(&one[0].items, leaves).unwrap();
-        let (halves, used) = write_cut_at(&one[0], None, 4, at).unwrap();
+        let (halves, used) = write_cut_at(&one[0], None, 4, at, leaves).unwrap();
         assert!(used);
         assert_eq!(halves.joined(), sequential);
         if parallel::two_cores() {

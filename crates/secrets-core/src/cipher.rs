@@ -596,13 +596,13 @@ mod tests {
     use super::{b64_decode, b64_encode_to};
     use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
     use base64::Engine as _;
+    use proptest::prelude::*;
 
     /// The base64 crate, reading as Go's `base64.StdEncoding` does.
     const B64: GeneralPurpose = GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
     );
-    use proptest::prelude::*;
 
     /// The same result as the base64 engine it replaces, on every string of
     /// up to 6 characters over base64's edge characters and on random ones.
@@ -662,9 +662,6 @@ mod tests {
             let mut out = b"ENC[".to_vec();
             b64_encode_to(&bytes, &mut out);
             prop_assert_eq!(out, format!("ENC[{}", B64.encode(&bytes)).into_bytes());
-        });
-        proptest!(|(text in "[A-Za-z0-9+/=]{0,64}")| {
-            prop_assert_eq!(b64_decode(text.as_bytes()), B64.decode(&text).ok());
         });
     }
 }

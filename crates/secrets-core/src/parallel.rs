@@ -1,5 +1,6 @@
-//! Two threads for the large jobs: reading a large YAML document in two
-//! halves, and encrypting or decrypting a large tree in two halves. Small
+//! Two threads for the large jobs: reading and writing a large YAML
+//! document in two halves, and encrypting or decrypting a large tree in two
+//! halves. Small
 //! inputs never start a thread (a thread costs tens of microseconds, the
 //! whole one-value decryption about half a millisecond).
 

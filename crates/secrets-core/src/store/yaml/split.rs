@@ -494,14 +494,8 @@ mod tests {
 
         // Written in halves, as one encoder writes it.
         let leaves = one[0].leaf_count();
-        let mut enc = encoder(4, leaves, false);
-        enc.push(Ev::StreamStart, Comments::default());
-        enc.push(Ev::DocStart, Comments::default());
-        enc.map(one[0].items.iter(), String::new(), String::new())
-            .unwrap();
-        enc.push(Ev::DocEnd, Comments::default());
-        enc.push(Ev::StreamEnd, Comments::default());
-        let sequential = enc.emitter.finish();
+        let sequential =
+            String::from_utf8(super::super::emit_in_one(&one, None, 4, leaves).unwrap()).unwrap();
         let at = entry_near_middle(&one[0].items, leaves).unwrap();
         let (halves, used) = write_cut_at(&one[0], None, 4, at, leaves).unwrap();
         assert!(used);
@@ -521,7 +515,7 @@ mod tests {
         assert_eq!(parts.len(), 2);
         assert_eq!(
             parts.concat(),
-            super::super::emit_with(&one, Some(&sops), 4).unwrap()
+            super::super::emit_in_one(&one, Some(&sops), 4, leaves).unwrap()
         );
 
         let repeated = format!("{text}group_3: again\n");

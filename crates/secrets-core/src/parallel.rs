@@ -93,7 +93,10 @@ fn this_cpu() -> Option<usize> {
 /// to 1.8x slower. A forced move is immediate. The parent yields once after
 /// the spawn so that a helper queued behind it gets to make the move;
 /// restoring the mask right after leaves the scheduler free to place the
-/// thread from then on. Where the calls fail, nothing changes.
+/// thread from then on. With more than one other CPU the kernel picks which
+/// one, idle or not; the restored mask lets its load balancer move the
+/// thread on. Where a new thread starts on an idle CPU (the usual case on
+/// real hardware) this does nothing; where the calls fail, nothing changes.
 #[cfg(target_os = "linux")]
 fn move_off(cpu: Option<usize>) {
     use nix::sched::{sched_getaffinity, sched_getcpu, sched_setaffinity, CpuSet};

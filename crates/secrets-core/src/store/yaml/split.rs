@@ -107,10 +107,13 @@ pub(super) fn is_cut(bytes: &[u8], at: usize) -> bool {
 /// thread, and joins the two top-level maps; `None` if the halves cannot
 /// stand for the whole.
 pub(super) fn read_cut_at(text: &str, at: usize) -> Option<Map> {
-    let line = memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() + 1;
     let (first, second) = parallel::in_parallel(
         || read_half(&text[..at], Reader::new(&text[..at])),
-        || read_half(text, Reader::starting_at(text, at, line)),
+        || {
+            // The line the cut starts: counted on this thread, not before.
+            let line = memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() + 1;
+            read_half(text, Reader::starting_at(text, at, line))
+        },
     );
     let ((mut first, comments_at_cut), (second, _)) = (first?, second?);
     // Comments still waiting for their place at the end of the first half
@@ -259,8 +262,9 @@ fn write_cut_at(
             Ok((enc, body))
         },
         || -> Result<_> {
-            let leaves: usize = rest().map(Item::leaf_count).sum();
-            let mut enc = encoder(indent, leaves + value.leaf_count(), sealed);
+            // The cut is at about half the leaves, at most (see
+            // `entry_near_middle`): a size guess, not counted again.
+            let mut enc = encoder(indent, leaves / 2, sealed);
             start_document(&mut enc);
             enc.push(Ev::MapStart, Comments::default());
             let mut body = MapBody::continued();

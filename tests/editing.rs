@@ -1278,6 +1278,40 @@ fn a_crash_at_any_write_step_never_loses_or_tears_a_file() {
     }
 }
 
+/// A panic in the middle of an atomic write unwinds: the temporary file
+/// (plaintext, for `decrypt -i`) is dropped and so removed, the file keeps
+/// its old bytes, and nsec exits 101 with the panic's message. This checks
+/// the unwinder the binary is linked with (on Linux, libgcc's, linked in
+/// statically by build.rs), not only the code.
+#[test]
+fn a_panic_during_a_write_unwinds_and_removes_the_temporary() {
+    require_fault_injection();
+    let sb = setup();
+    let f = encrypted(&sb, "p.yaml", "a: one\nb: two\n");
+    let old = std::fs::read(&f).unwrap();
+    // Steps 1 and 2 are after writing the temporary and after its fsync:
+    // both before the rename, while only the temporary holds the plaintext.
+    for step in [1, 2] {
+        let out = run(nsec(&sb)
+            .args(["decrypt", "-i"])
+            .arg(&f)
+            .env("NSEC_TEST_PANIC_AT", step.to_string()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 101, "step {step}: {stderr}");
+        assert!(
+            stderr.contains("panicked") && stderr.contains("injected panic at"),
+            "step {step}: {stderr}"
+        );
+        assert_eq!(std::fs::read(&f).unwrap(), old, "step {step}");
+        let left: Vec<_> = std::fs::read_dir(sb.work())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".nsec-tmp-"))
+            .collect();
+        assert!(left.is_empty(), "step {step}: left behind: {left:?}");
+    }
+}
+
 /// The private directory of an edit whose nsec was killed (plaintext inside)
 /// is removed by the next edit; one a live nsec holds is left alone.
 #[test]

@@ -22,7 +22,7 @@ pub const TEXT: &str = concat!(
 #[cfg(feature = "fault-injection")]
 macro_rules! fault_note {
     () => {
-        "\nTEST BUILD: fault injection compiled in (NSEC_TEST_FAULT_AT, NSEC_TEST_FAIL_AFTER)"
+        "\nTEST BUILD: fault injection compiled in (NSEC_TEST_FAULT_AT, NSEC_TEST_PANIC_AT, NSEC_TEST_FAIL_AFTER)"
     };
 }
 #[cfg(not(feature = "fault-injection"))]

@@ -1,7 +1,8 @@
 //! Records what `nsec --version` says about the build: the package version
-//! and, when built from a git checkout, the commit. On Linux with glibc it
-//! also links libgcc's unwinder into the executable (see
-//! [`link_unwinder_statically`]).
+//! and, when built from a git checkout, the commit. On Linux it also
+//! shapes the executable for a fast start: the functions of a short
+//! command grouped together ([`group_startup_code`]) and, with glibc,
+//! libgcc's unwinder linked in ([`link_unwinder_statically`]).
 //!
 //! The commit comes from `$NSEC_GIT_COMMIT` when set at build time (the Nix
 //! flake passes its source revision that way), else from
@@ -25,7 +26,37 @@ fn main() {
         None => version,
     };
     println!("cargo:rustc-env=NSEC_VERSION={text}");
+    group_startup_code();
     link_unwinder_statically();
+}
+
+/// Links with `startup.ld` (written by `bench/startup-order.sh`), which
+/// places the functions a one-value `decrypt`, `encrypt`, `filestatus`,
+/// `set` or `exec-env` runs before the rest of the code. Scattered over
+/// 6 MB, they had the kernel map ~54 separate 64 KiB windows of the file
+/// at every start; grouped, far fewer (bench/README.md has the numbers).
+/// The script only adds an output section before `.text` (`INSERT`): the
+/// linker's own layout stays, and names it no longer finds match nothing.
+/// lld (Rust's default linker here) and GNU ld take it; mold and gold do
+/// not take such scripts, so a build configured for them goes without.
+fn group_startup_code() {
+    println!("cargo:rerun-if-changed=startup.ld");
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    if var("CARGO_CFG_TARGET_OS") != "linux" {
+        return;
+    }
+    let (flags, linker) = (var("CARGO_ENCODED_RUSTFLAGS"), var("RUSTC_LINKER"));
+    if ["mold", "gold"]
+        .iter()
+        .any(|l| flags.contains(&format!("fuse-ld={l}")) || linker.contains(l))
+    {
+        return;
+    }
+    let script = Path::new(&var("CARGO_MANIFEST_DIR")).join("startup.ld");
+    // `-Wl,` splits at commas.
+    if script.is_file() && !script.to_string_lossy().contains(',') {
+        println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
+    }
 }
 
 /// Links libgcc's unwinder (`libgcc_eh.a`, what `gcc -static-libgcc`
@@ -33,7 +64,8 @@ fn main() {
 /// longer finds, maps, relocates and initialises `libgcc_s.so.1` at every
 /// start: a one-value `nsec decrypt` went 0.62 → 0.58 ms (bench/README.md).
 /// std asks for `gcc_s`; with the archive's `_Unwind_*` functions already
-/// in the executable, the linker's `--as-needed` drops it. Panics unwind
+/// in the executable, lld's `--as-needed` drops it (GNU ld keeps it, as
+/// `-lgcc_s` comes first on the command line: no gain, no harm). Panics unwind
 /// as before (a test panics in the middle of a write and checks that the
 /// temporary file was dropped). Where the C compiler that links knows no
 /// such archive (another toolchain, a cross build without a configured

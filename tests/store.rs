@@ -617,6 +617,21 @@ fn list_shows_names_status_without_a_key() {
     ok(sb
         .sops()
         .args(["encrypt", "-i", "--age", AGE_A, "secrets/misc/n.yaml"]));
+    // A file that is not a well-formed sops file, and a plaintext one the
+    // store allows (validate does not read it; list reads it itself).
+    sb.write(
+        "secrets/api-keys/broken.yaml",
+        "x: ENC[AES256_GCM,data:nope]\nsops:\n  version: 3.11.0\n",
+    );
+    sb.write(
+        "secrets/api-keys/readme.yaml",
+        "note: plaintext on purpose\n",
+    );
+    let config = std::fs::read_to_string(st.join(".sops.yaml")).unwrap();
+    sb.write(
+        "secrets/.sops.yaml",
+        format!("nsec:\n  ignore:\n    - api-keys/readme.yaml\n{config}"),
+    );
     // No key at all in the environment.
     let out = ok(sb.nsec().args(["list", "--json", "--dir"]).arg(&st));
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -636,6 +651,8 @@ fn list_shows_names_status_without_a_key() {
     assert_eq!(status["api-keys/plain"], "not-encrypted");
     assert_eq!(status["api-keys/stale"], "recipients-out-of-date");
     assert_eq!(status["misc/n"], "no-matching-rule");
+    assert_eq!(status["api-keys/broken"], "unreadable");
+    assert_eq!(status["api-keys/readme"], "ignored");
     let a = v
         .as_array()
         .unwrap()

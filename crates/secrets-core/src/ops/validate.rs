@@ -226,6 +226,44 @@ fn is_catch_all(rule: &CreationRule) -> bool {
 
 /// Validates the store at `root`.
 pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
+    validate_seeing(root, opts, &mut |_, _| {})
+}
+
+/// Why a secret file is not a sops file, as validate judges it.
+pub(crate) enum NotSops {
+    /// It could not be read (E011).
+    Unreadable(Error),
+    /// No sops metadata: plaintext in the store (E010).
+    Plaintext,
+    /// Not a well-formed sops file (E011).
+    Malformed(Error),
+}
+
+/// Reads and parses one secret file of the store.
+pub(crate) fn read_secret(file: &Path) -> std::result::Result<SopsFile, NotSops> {
+    let format = Format::from_path(file);
+    let bytes = fsio::read_file(file).map_err(NotSops::Unreadable)?;
+    match SopsFile::parse(format, &bytes) {
+        Ok(sops) => Ok(sops),
+        // A binary-store file that is not sops JSON is plaintext too.
+        Err(Error::MetadataNotFound) | Err(Error::ParseEncrypted { .. })
+            if format == Format::Binary =>
+        {
+            Err(NotSops::Plaintext)
+        }
+        Err(Error::MetadataNotFound) => Err(NotSops::Plaintext),
+        Err(e) => Err(NotSops::Malformed(e)),
+    }
+}
+
+/// [`validate`], handing every secret file it reads to `seen` (`nsec list`
+/// shows what validate read, without reading and parsing each file again).
+/// Files under `nsec.ignore` and files outside `opts.only` are not read.
+pub(crate) fn validate_seeing(
+    root: &Path,
+    opts: &ValidateOptions<'_>,
+    seen: &mut dyn FnMut(&Path, &std::result::Result<SopsFile, NotSops>),
+) -> Report {
     let mut report = Report {
         root: root.to_path_buf(),
         ..Report::default()
@@ -357,10 +395,13 @@ pub fn validate(root: &Path, opts: &ValidateOptions<'_>) -> Report {
         if settings.ignore.iter().any(|g| glob_match(g, &rel_str)) {
             continue;
         }
+        let read = read_secret(&file);
+        seen(&file, &read);
         check_file(
             &config,
             &settings,
             &file,
+            read,
             rel,
             opts,
             &now,
@@ -473,6 +514,7 @@ fn check_file(
     config: &Config,
     settings: &StoreSettings,
     file: &Path,
+    read: std::result::Result<SopsFile, NotSops>,
     rel: PathBuf,
     opts: &ValidateOptions<'_>,
     now: &Timestamp,
@@ -482,24 +524,21 @@ fn check_file(
     // The file as the fix commands name it, from where they will be run.
     let arg = shell_path(opts.cwd.as_deref(), file);
     let format = Format::from_path(file);
-    let bytes = match fsio::read_file(file) {
-        Ok(b) => b,
-        Err(e) => {
-            p.push(Problem::new(
-                "E011",
-                "malformed",
-                f(),
-                format!("cannot read: {e}"),
-                match e {
-                    Error::NotRegularFile { .. } | Error::TooLarge { .. } => {
-                        "replace it with a regular sops file, or remove it"
-                    }
-                    _ => "fix the file's permissions",
-                },
-            ));
-            return;
-        }
-    };
+    if let Err(NotSops::Unreadable(e)) = &read {
+        p.push(Problem::new(
+            "E011",
+            "malformed",
+            f(),
+            format!("cannot read: {e}"),
+            match e {
+                Error::NotRegularFile { .. } | Error::TooLarge { .. } => {
+                    "replace it with a regular sops file, or remove it"
+                }
+                _ => "fix the file's permissions",
+            },
+        ));
+        return;
+    }
     // Check 2.
     let rule = config.rule_for(config.dir(), file).ok();
     if rule.is_none() {
@@ -511,12 +550,9 @@ fn check_file(
             "add a creation rule whose path_regex matches it, or move the file",
         ));
     }
-    let sops = match SopsFile::parse(format, &bytes) {
+    let sops = match read {
         Ok(s) => s,
-        // A binary-store file that is not sops JSON is plaintext too.
-        Err(Error::MetadataNotFound) | Err(Error::ParseEncrypted { .. })
-            if format == Format::Binary =>
-        {
+        Err(NotSops::Plaintext) => {
             p.push(Problem::new(
                 "E010",
                 "not-encrypted",
@@ -526,17 +562,7 @@ fn check_file(
             ));
             return;
         }
-        Err(Error::MetadataNotFound) => {
-            p.push(Problem::new(
-                "E010",
-                "not-encrypted",
-                f(),
-                "plaintext file in the secrets store (no sops metadata)",
-                format!("nsec encrypt -i {arg}   (or list it under nsec.ignore in .sops.yaml)"),
-            ));
-            return;
-        }
-        Err(e) => {
+        Err(NotSops::Malformed(e) | NotSops::Unreadable(e)) => {
             p.push(Problem::new(
                 "E011",
                 "malformed",

@@ -126,11 +126,17 @@ pub struct SecretInfo {
 /// Every secret file of the store with its recipients and status. Reads
 /// only metadata: no identity is needed. The status is what
 /// `nsec validate --keyless` reports for the file, its most serious problem
-/// first, so the two never disagree.
+/// first, so the two never disagree. Each file is read and parsed once, by
+/// the validation.
 pub fn list(repo: &Store, cwd: &Path) -> Result<Vec<SecretInfo>> {
-    let report = crate::ops::validate::validate(
+    use crate::ops::validate::{read_secret, validate_seeing, ValidateOptions};
+    let mut seen = std::collections::HashMap::new();
+    let report = validate_seeing(
         &repo.root,
-        &crate::ops::validate::ValidateOptions::default(),
+        &ValidateOptions::default(),
+        &mut |path, read| {
+            seen.insert(path.to_path_buf(), Seen::of(read));
+        },
     );
     let config_text = fsio::read_small(&repo.config.path).unwrap_or_default();
     let ignore = crate::ops::validate::store_settings(&config_text).ignore;
@@ -151,7 +157,11 @@ pub fn list(repo: &Store, cwd: &Path) -> Result<Vec<SecretInfo>> {
         if !EXTENSIONS.contains(&ext) {
             continue;
         }
-        let mut i = info(repo, cwd, &path)?;
+        // Validation does not read the files under `nsec.ignore`.
+        let read = seen
+            .remove(&path)
+            .unwrap_or_else(|| Seen::of(&read_secret(&path)));
+        let mut i = info(repo, cwd, &path, read);
         let rel = path.strip_prefix(&repo.root).unwrap_or(&path);
         let rel_str = rel.to_string_lossy().replace('\\', "/");
         if ignore
@@ -181,22 +191,55 @@ pub fn list(repo: &Store, cwd: &Path) -> Result<Vec<SecretInfo>> {
     Ok(out)
 }
 
-fn info(repo: &Store, cwd: &Path, path: &Path) -> Result<SecretInfo> {
+/// What `nsec list` keeps of a file validation read: its metadata's
+/// last-modified time and the age recipients of each key group, or why it
+/// is not a sops file.
+enum Seen {
+    Sops {
+        lastmodified: String,
+        groups: Vec<Vec<String>>,
+    },
+    NotEncrypted,
+    Unreadable(String),
+}
+
+impl Seen {
+    fn of(read: &std::result::Result<SopsFile, crate::ops::validate::NotSops>) -> Seen {
+        use crate::ops::validate::NotSops;
+        match read {
+            Ok(f) => Seen::Sops {
+                lastmodified: f.metadata.lastmodified.clone(),
+                groups: f
+                    .metadata
+                    .key_groups
+                    .iter()
+                    .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
+                    .collect(),
+            },
+            Err(NotSops::Plaintext) => Seen::NotEncrypted,
+            Err(NotSops::Unreadable(e) | NotSops::Malformed(e)) => Seen::Unreadable(e.to_string()),
+        }
+    }
+}
+
+fn info(repo: &Store, cwd: &Path, path: &Path, read: Seen) -> SecretInfo {
     let format = Format::from_path(path);
     let name = repo.name_of(path).unwrap_or_default();
-    let bytes = crate::fsio::read_file(path)?;
     let mut recipients = Vec::new();
     let mut lastmodified = None;
-    let status = match SopsFile::parse(format, &bytes) {
-        Err(Error::MetadataNotFound) => Status::NotEncrypted,
-        Err(e) => Status::Unreadable(e.to_string()),
-        Ok(f) => {
-            lastmodified = Some(f.metadata.lastmodified.clone());
-            recipients = f
-                .metadata
-                .age_recipients()
+    let status = match read {
+        Seen::NotEncrypted => Status::NotEncrypted,
+        Seen::Unreadable(e) => Status::Unreadable(e),
+        Seen::Sops {
+            lastmodified: modified,
+            groups,
+        } => {
+            lastmodified = Some(modified);
+            recipients = groups
+                .iter()
+                .flatten()
                 .map(|r| Recipient {
-                    key: r.to_string(),
+                    key: r.clone(),
                     name: repo.config.name_of(r).map(str::to_string),
                 })
                 .collect();
@@ -213,14 +256,7 @@ fn info(repo: &Store, cwd: &Path, path: &Path) -> Result<SecretInfo> {
                             })
                             .collect::<Vec<_>>()
                     };
-                    let have = norm(
-                        f.metadata
-                            .key_groups
-                            .iter()
-                            .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
-                            .collect(),
-                    );
-                    if have == norm(rule.key_groups.clone()) {
+                    if norm(groups) == norm(rule.key_groups.clone()) {
                         Status::Ok
                     } else {
                         Status::RecipientsOutOfDate
@@ -229,14 +265,14 @@ fn info(repo: &Store, cwd: &Path, path: &Path) -> Result<SecretInfo> {
             }
         }
     };
-    Ok(SecretInfo {
+    SecretInfo {
         name,
         path: path.to_path_buf(),
         format,
         recipients,
         lastmodified,
         status,
-    })
+    }
 }
 
 /// The files whose recipients differ from their rules.
@@ -248,7 +284,11 @@ pub fn out_of_date(repo: &Store, cwd: &Path) -> Result<Vec<SecretInfo>> {
             .and_then(|e| e.to_str())
             .is_some_and(|e| EXTENSIONS.contains(&e));
         if known {
-            let i = info(repo, cwd, &path)?;
+            let read = match crate::ops::validate::read_secret(&path) {
+                Err(crate::ops::validate::NotSops::Unreadable(e)) => return Err(e),
+                read => read,
+            };
+            let i = info(repo, cwd, &path, Seen::of(&read));
             if i.status == Status::RecipientsOutOfDate {
                 out.push(i);
             }

@@ -1086,6 +1086,142 @@ fn bad_regexes_and_configs_name_the_culprit() {
     );
 }
 
+/// Regexes are Go's: for each pattern, the keys real sops leaves in
+/// plaintext under `--unencrypted-regex` are the ones nsec leaves (the
+/// Perl classes and word boundaries are ASCII in Go, Unicode in Rust's
+/// `regex`: a key like `clé_public` would otherwise stay plaintext where
+/// sops encrypts it); a pattern sops refuses, nsec refuses; and a
+/// `path_regex` picks the same files.
+#[test]
+fn regexes_match_as_in_go() {
+    let sb = Sandbox::new();
+    let keys = [
+        "abc",
+        "clé_public",
+        "abc_public",
+        "x٣",
+        "x3",
+        "a b",
+        "a\u{a0}b",
+        "a\u{3000}b",
+        "λόγος",
+        "\u{342}x",
+        "K",
+        "\u{212A}",
+        "snake_case",
+        "kebab-case",
+        "ÅB",
+        "tab\u{b}v",
+    ];
+    let mut yaml = String::new();
+    for (i, k) in keys.iter().enumerate() {
+        let escaped: String = k
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' || !c.is_control() && c as u32 > 0x7f {
+                    c.to_string()
+                } else {
+                    format!("\\x{:02x}", c as u32)
+                }
+            })
+            .collect();
+        yaml.push_str(&format!("\"{escaped}\": value{i}\n"));
+    }
+    let input = sb.write("keys.yaml", &yaml);
+    // Which keys a tool's output left in plaintext, in order.
+    let plaintext = |out: &[u8]| -> Vec<bool> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .take_while(|l| *l != "sops:")
+            .map(|l| !l.contains("ENC[AES256_GCM"))
+            .collect()
+    };
+    let patterns = [
+        r"^\w+$",
+        r"^\w+_public$",
+        r"\d",
+        r"^\D+$",
+        r"\s",
+        r"\S\s\S",
+        r"\bb",
+        r"\Bb",
+        r"_\b",
+        r"^[\w-]+$",
+        r"^[^\D]",
+        r"[\s_]",
+        r"\p{Greek}",
+        r"\P{Greek}",
+        r"\p{^Greek}",
+        r"\pL$",
+        r"\p{Lu}",
+        r"(?i)^k$",
+        r"(?i)^\w$",
+        r"^[[:alpha:]]+$",
+        r"^[[:word:]]+$",
+        r"(?i)^å",
+        r"^.{3}$",
+    ];
+    let mut differences = Vec::new();
+    let mut varied = 0;
+    for p in patterns {
+        let encrypt = |cmd: &mut std::process::Command| {
+            ok(cmd
+                .args(["encrypt", "--age", AGE_A, "--unencrypted-regex", p])
+                .arg(&input))
+        };
+        let theirs = plaintext(&encrypt(&mut sb.sops()));
+        let ours = plaintext(&encrypt(&mut sb.nsec()));
+        assert_eq!(theirs.len(), keys.len(), "{p}");
+        if theirs.contains(&true) && theirs.contains(&false) {
+            varied += 1;
+        }
+        if ours != theirs {
+            let differ: Vec<&str> = keys
+                .iter()
+                .zip(ours.iter().zip(&theirs))
+                .filter(|(_, (a, b))| a != b)
+                .map(|(k, _)| *k)
+                .collect();
+            differences.push(format!("{p}: {differ:?}"));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    assert!(varied >= 15, "too few patterns split the keys: {varied}");
+    // What Go cannot compile: sops ignores the error and matches nothing
+    // (every value is encrypted); nsec refuses the pattern and says why.
+    for p in [
+        r"(?x)a b",
+        r"(?u)a",
+        r"\p{sc=Greek}",
+        r"\<a",
+        r"\b{start}a",
+        "(",
+    ] {
+        let args = ["encrypt", "--age", AGE_A, "--unencrypted-regex", p];
+        let theirs = ok(sb.sops().args(args).arg(&input));
+        assert!(!plaintext(&theirs).contains(&true), "{p}");
+        let out = run(sb.nsec().args(args).arg(&input));
+        assert_fails(&out, 1, &["unencrypted_regex", p]);
+    }
+    // A class Go reads differently is refused, not matched otherwise.
+    let out = run(sb
+        .nsec()
+        .args(["encrypt", "--age", AGE_A, "--unencrypted-regex", "[a&&b]"])
+        .arg(&input));
+    assert_fails(&out, 1, &["unencrypted_regex", "&&", "Go"]);
+    // path_regex: a file name with a non-ASCII letter is no \w+ to Go.
+    sb.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - path_regex: ^\\w+\\.yaml$\n    age: {AGE_A}\n"),
+    );
+    for name in ["plain.yaml", "clé.yaml"] {
+        sb.write(name, "a: 1\n");
+        let theirs = code(&run(sb.sops().args(["encrypt", name])));
+        let ours = code(&run(sb.nsec().args(["encrypt", name])));
+        assert_eq!(ours == 0, theirs == 0, "{name}: sops {theirs}, nsec {ours}");
+    }
+}
+
 #[test]
 fn key_problems_list_where_nsec_looked() {
     let sb = Sandbox::new();

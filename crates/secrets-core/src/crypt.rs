@@ -355,7 +355,7 @@ impl<'a> Walk<'a> {
 /// comment itself and does not count towards the comment regexes.
 fn selects(selector: &Selector, path: &[String], runs: &[Vec<String>], is_comment: bool) -> bool {
     let any_key = |f: &dyn Fn(&str) -> bool| path.iter().any(|k| f(k));
-    let any_comment = |re: &regex::Regex| {
+    let any_comment = |re: &crate::GoRegex| {
         let last = runs.len().saturating_sub(1);
         runs.iter().enumerate().any(|(level, run)| {
             let run = if is_comment && level == last {
@@ -898,7 +898,7 @@ mod tests {
     fn plaintext_leaves_are_what_encryption_would_encrypt() {
         let key = DataKey::generate();
         let cipher = Cipher::new(&key);
-        let re = |s: &str| regex::Regex::new(s).unwrap();
+        let re = |s: &str| crate::GoRegex::new(s).unwrap();
         let selectors = [
             Selector::default_suffix(),
             Selector::EncryptedSuffix("_secret".into()),

@@ -187,6 +187,7 @@ mod fsio;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gofmt;
+mod goregex;
 pub mod keys;
 mod mac;
 pub mod metadata;
@@ -206,6 +207,7 @@ pub use callbacks::{Callbacks, NoCallbacks, Progress};
 pub use error::{ConfigProblem, Error, KeyAttempt, KeyFailure, KeyReport, Result, ShamirShortfall};
 pub use file::{DecryptOptions, EncryptOptions, Opened, SopsFile};
 pub use format::Format;
+pub use goregex::{GoRegex, GoRegexError};
 pub use keys::Identities;
 pub use ops::{decrypt_file, decrypt_file_to_tree, encrypt_file, open_file};
 pub use repo::Store;

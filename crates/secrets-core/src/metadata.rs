@@ -6,10 +6,9 @@
 //! not use (pgp, kms, gcp_kms, azure_kv, hc_vault entries, unknown keys) are
 //! kept as they are, so a rewrite never drops another tool's master keys.
 
-use regex::Regex;
-
 use crate::error::{Error, Result};
 use crate::format::Format;
+use crate::goregex::GoRegex;
 use crate::tree::{Item, Map, Value};
 
 /// The version nsec writes. sops refuses files whose version is not a semver,
@@ -27,13 +26,13 @@ pub enum Selector {
     /// `encrypted_suffix`: encrypt only below a key ending with it.
     EncryptedSuffix(String),
     /// `unencrypted_regex`: encrypt unless a key on the path matches.
-    UnencryptedRegex(Regex),
+    UnencryptedRegex(GoRegex),
     /// `encrypted_regex`: encrypt only below a key that matches.
-    EncryptedRegex(Regex),
+    EncryptedRegex(GoRegex),
     /// `unencrypted_comment_regex`: encrypt unless an active comment matches.
-    UnencryptedCommentRegex(Regex),
+    UnencryptedCommentRegex(GoRegex),
     /// `encrypted_comment_regex`: encrypt only after a matching comment.
-    EncryptedCommentRegex(Regex),
+    EncryptedCommentRegex(GoRegex),
 }
 
 /// The six selector names, in the order sops writes them.
@@ -50,7 +49,7 @@ impl Selector {
     /// Builds a selector from its sops name and value.
     pub fn new(name: &str, value: &str) -> Result<Selector> {
         let re = || {
-            Regex::new(value)
+            GoRegex::new(value)
                 .map_err(|e| Error::InvalidOption(format!("invalid {name} `{value}`: {e}")))
         };
         Ok(match name {

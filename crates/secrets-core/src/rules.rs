@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
-use regex::Regex;
+use crate::goregex::GoRegex;
 
 use crate::error::{ConfigProblem, Error, Result};
 use crate::format::Format;
@@ -45,7 +45,7 @@ pub struct CreationRule {
     /// Its 0-based position in `creation_rules`.
     pub index: usize,
     /// `path_regex`; `None` matches every file.
-    pub path_regex: Option<Regex>,
+    pub path_regex: Option<GoRegex>,
     /// Age recipients per key group (one group for the flat `age:` form).
     pub key_groups: Vec<Vec<String>>,
     /// `shamir_threshold` (0 when not set).
@@ -359,7 +359,7 @@ fn parse_rule(index: usize, m: &Map) -> std::result::Result<CreationRule, RuleEr
         }
     };
     let path_regex = match string("path_regex")?.filter(|s| !s.is_empty()) {
-        Some(re) => Some(Regex::new(&re).map_err(|e| {
+        Some(re) => Some(GoRegex::new(&re).map_err(|e| {
             RuleError(
                 ConfigProblem::PathRegex,
                 format!("invalid path_regex `{re}`: {e}"),

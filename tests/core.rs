@@ -1160,6 +1160,9 @@ fn regexes_match_as_in_go() {
         r"^[[:word:]]+$",
         r"(?i)^å",
         r"^.{3}$",
+        r"^\113$",
+        r"x\063",
+        r"^[\141-\143]+$",
     ];
     let mut differences = Vec::new();
     let mut varied = 0;

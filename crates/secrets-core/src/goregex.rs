@@ -15,17 +15,23 @@
 //! - a script name alone (`\p{Greek}`) is the Script property in Go and
 //!   Script_Extensions in `regex`.
 //!
+//! - octal escapes (`\101` is `A`) are Go's, which `regex` reads as
+//!   backreferences and refuses.
+//!
 //! Constructs only `regex` knows are refused, as Go refuses them: flags
 //! other than `i`, `m`, `s` and `U`, `\p{name=value}`, `\<`, `\>`,
-//! `\b{start}` and the like. So are nested brackets and the class operators
-//! `&&`, `--`, `~~`, which Go reads as plain characters (`[a&&b]` is the
-//! class of `a`, `&` and `b` there): such a class would match differently.
+//! `\b{start}` and the like, repetition counts over 1,000. So are nested
+//! brackets and the class operators `&&`, `--`, `~~`, which Go reads as
+//! plain characters (`[a&&b]` is the class of `a`, `&` and `b` there): such
+//! a class would match differently. Go's `\Q…\E` quoting is not read (an
+//! error, never another meaning).
 
 use std::fmt;
 
 use regex_syntax::ast::{
     self, Assertion, AssertionKind, Ast, ClassPerl, ClassPerlKind, ClassSetBinaryOp, ClassSetItem,
-    ClassUnicode, ClassUnicodeKind, Flag, FlagsItemKind, Span,
+    ClassUnicode, ClassUnicodeKind, Flag, FlagsItemKind, Literal, LiteralKind, RepetitionKind,
+    RepetitionRange, Span,
 };
 
 /// A compiled regular expression with Go's `regexp` semantics, keeping the
@@ -53,7 +59,9 @@ impl std::error::Error for GoRegexError {}
 impl GoRegex {
     /// Compiles `pattern` (Go RE2 syntax).
     pub fn new(pattern: &str) -> Result<GoRegex, GoRegexError> {
-        let ast = ast::parse::Parser::new()
+        let ast = ast::parse::ParserBuilder::new()
+            .octal(true)
+            .build()
             .parse(pattern)
             .map_err(|e| GoRegexError(e.to_string()))?;
         let mut edits = Edits::default();
@@ -144,6 +152,14 @@ impl Edits {
         self.replace(&class.span, with);
     }
 
+    /// An octal escape, which the compiler (octal off) would refuse, as the
+    /// character it stands for.
+    fn literal(&mut self, literal: &Literal) {
+        if literal.kind == LiteralKind::Octal {
+            self.replace(&literal.span, format!("\\x{{{:X}}}", u32::from(literal.c)));
+        }
+    }
+
     fn unicode(&mut self, class: &ClassUnicode) -> Result<(), GoRegexError> {
         let ClassUnicodeKind::Named(name) = &class.kind else {
             if let ClassUnicodeKind::NamedValue { name, value, .. } = &class.kind {
@@ -185,6 +201,8 @@ impl ast::Visitor for &mut Edits {
         match ast {
             Ast::ClassPerl(class) => self.perl(class, false),
             Ast::ClassUnicode(class) => self.unicode(class)?,
+            Ast::Literal(literal) => self.literal(literal),
+            Ast::Repetition(rep) => repetition(&rep.op.kind)?,
             Ast::Assertion(a) => assertion(self, a)?,
             Ast::Flags(set) => flags(&set.flags)?,
             Ast::Group(group) => {
@@ -201,6 +219,11 @@ impl ast::Visitor for &mut Edits {
         match item {
             ClassSetItem::Perl(class) => self.perl(class, true),
             ClassSetItem::Unicode(class) => self.unicode(class)?,
+            ClassSetItem::Literal(literal) => self.literal(literal),
+            ClassSetItem::Range(range) => {
+                self.literal(&range.start);
+                self.literal(&range.end);
+            }
             ClassSetItem::Bracketed(_) => {
                 return Err(refused(
                     "a bracket inside a class (Go reads `[` there as the character)",
@@ -228,6 +251,21 @@ fn assertion(edits: &mut Edits, a: &Assertion) -> Result<(), GoRegexError> {
         | AssertionKind::StartText
         | AssertionKind::EndText => {}
         _ => return Err(refused("this word-boundary assertion")),
+    }
+    Ok(())
+}
+
+/// Go refuses repetition counts over 1,000.
+fn repetition(kind: &RepetitionKind) -> Result<(), GoRegexError> {
+    let RepetitionKind::Range(range) = kind else {
+        return Ok(());
+    };
+    let largest = match *range {
+        RepetitionRange::Exactly(n) | RepetitionRange::AtLeast(n) => n,
+        RepetitionRange::Bounded(_, n) => n,
+    };
+    if largest > 1000 {
+        return Err(refused("a repetition count over 1,000"));
     }
     Ok(())
 }
@@ -308,11 +346,22 @@ mod tests {
             r"a\>",
             r"\b{start}a",
             r"\p{sc=Greek}",
+            r"a{1001}",
+            r"a{2,1001}",
+            r"\Qa.b\E",
             r"(",
         ] {
             let e = GoRegex::new(p).unwrap_err();
             assert!(!e.to_string().is_empty(), "{p}");
         }
+    }
+
+    #[test]
+    fn octal_escapes_are_characters() {
+        assert!(m(r"^\101$", "A"));
+        assert!(m(r"^[\101-\103]+$", "ABC"));
+        assert!(m(r"^\0$", "\0"));
+        assert!(m(r"^a{1000}$", &"a".repeat(1000)));
     }
 
     #[test]

@@ -62,7 +62,8 @@ fn group_startup_code() {
 /// Links libgcc's unwinder (`libgcc_eh.a`, what `gcc -static-libgcc`
 /// uses) into `nsec` on Linux with glibc, so that the dynamic loader no
 /// longer finds, maps, relocates and initialises `libgcc_s.so.1` at every
-/// start: a one-value `nsec decrypt` went 0.62 → 0.58 ms (bench/README.md).
+/// start: a one-value `nsec decrypt` went 0.63–0.68 → 0.59–0.61 ms elapsed
+/// (bench/README.md).
 /// std asks for `gcc_s`; with the archive's `_Unwind_*` functions already
 /// in the executable, lld's `--as-needed` drops it (GNU ld keeps it, as
 /// `-lgcc_s` comes first on the command line: no gain, no harm). Panics unwind

@@ -183,9 +183,18 @@ impl Edits {
     }
 }
 
+/// A construct Go's `regexp` (sops' regular expressions) does not take.
 fn refused(what: &str) -> GoRegexError {
     GoRegexError(format!(
         "{what} is not Go regular expression syntax, which sops uses"
+    ))
+}
+
+/// A construct Go's `regexp` reads otherwise than the `regex` crate.
+fn read_otherwise(what: &str) -> GoRegexError {
+    GoRegexError(format!(
+        "{what}: Go's regular expressions, which sops uses, read this otherwise; \
+         write the class without it (escape a `[` or `&` that is meant as a character)"
     ))
 }
 
@@ -225,8 +234,8 @@ impl ast::Visitor for &mut Edits {
                 self.literal(&range.end);
             }
             ClassSetItem::Bracketed(_) => {
-                return Err(refused(
-                    "a bracket inside a class (Go reads `[` there as the character)",
+                return Err(read_otherwise(
+                    "a bracket inside a class (Go takes `[` there as the character)",
                 ))
             }
             _ => {}
@@ -234,10 +243,9 @@ impl ast::Visitor for &mut Edits {
         Ok(())
     }
 
-    fn visit_class_set_binary_op_pre(&mut self, op: &ClassSetBinaryOp) -> Result<(), GoRegexError> {
-        let _ = op;
-        Err(refused(
-            "the class operators `&&`, `--` and `~~` (Go reads them as characters)",
+    fn visit_class_set_binary_op_pre(&mut self, _: &ClassSetBinaryOp) -> Result<(), GoRegexError> {
+        Err(read_otherwise(
+            "the class operators `&&`, `--` and `~~` (Go takes them as characters)",
         ))
     }
 }

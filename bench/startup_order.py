@@ -57,19 +57,23 @@ class Functions:
 
 
 def executed(profiles, known):
-    """The build's functions that ran, in the order callgrind lists them."""
+    """The build's functions that ran: those of the first command, then
+    those the second one adds, and so on, each command's sorted by name
+    (callgrind's own order changes from run to run; sorted, the script
+    changes only where the code does)."""
     seen = set()
     for path in profiles:
+        ran = set()
         for line in open(path):
             m = re.match(r"^c?fn=\(\d+\) (.*)", line)
             if not m:
                 continue
             name = re.sub(r"'\d+$", "", m.group(1).strip())
             if name in known:
-                base = without_llvm_suffix(name)
-                if base not in seen:
-                    seen.add(base)
-                    yield base
+                ran.add(without_llvm_suffix(name))
+        for base in sorted(ran - seen):
+            seen.add(base)
+            yield base
 
 
 def write(script, symbols, profiles):

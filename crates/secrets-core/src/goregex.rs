@@ -372,6 +372,32 @@ mod tests {
         assert!(m(r"^a{1000}$", &"a".repeat(1000)));
     }
 
+    proptest::proptest! {
+        /// Any pattern made of these pieces compiles or is refused, never
+        /// panics; where nothing needs Go's meaning, it matches as the
+        /// `regex` crate does.
+        #[test]
+        fn patterns_compile_or_are_refused(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "b", "é", "_", " ", r"\d", r"\w", r"\s", r"\D", r"\W", r"\S", r"\b",
+                r"\B", "[", "]", "[^", "^", "$", "-", "(", ")", "|", "*", "+", "?", "{2}",
+                "{1,3}", ".", r"\p{Greek}", r"\pL", r"\P{Lu}", "(?i)", "(?s)", "(?x)", r"\101",
+                "[[:alpha:]]", "&&", "~~", r"\", r"\x{41}", r"\.", "{,2}",
+            ]), 0..12),
+            text in "[ab_ é3λA.\\-]{0,8}",
+        ) {
+            let pattern = pieces.concat();
+            if let Ok(re) = GoRegex::new(&pattern) {
+                assert_eq!(re.as_str(), pattern);
+                let needs_go = ["\\d", "\\w", "\\s", "\\D", "\\W", "\\S", "\\b", "\\B", "\\p", "\\P", "\\1"];
+                if !needs_go.iter().any(|p| pattern.contains(p)) {
+                    let rust = regex::Regex::new(&pattern).unwrap();
+                    assert_eq!(re.is_match(&text), rust.is_match(&text), "{pattern:?} on {text:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_pattern_is_kept_as_written() {
         let re = GoRegex::new(r"^api-keys/\w+\.yaml$").unwrap();

@@ -1112,6 +1112,8 @@ fn regexes_match_as_in_go() {
         "kebab-case",
         "ÅB",
         "tab\u{b}v",
+        "a<b>",
+        "a{start}",
     ];
     let mut yaml = String::new();
     for (i, k) in keys.iter().enumerate() {
@@ -1163,6 +1165,14 @@ fn regexes_match_as_in_go() {
         r"^\113$",
         r"x\063",
         r"^[\141-\143]+$",
+        r"^\p{greek}",
+        r"\p{Letter}$",
+        r"^\p{Uppercase_Letter}",
+        r"^\p{ascii}+$",
+        r"\P{Assigned}",
+        r"\<b\>",
+        r"a\b{start}",
+        r"^(?:a{2}){3}|^K",
     ];
     let mut differences = Vec::new();
     let mut varied = 0;
@@ -1196,8 +1206,14 @@ fn regexes_match_as_in_go() {
         r"(?x)a b",
         r"(?u)a",
         r"\p{sc=Greek}",
-        r"\<a",
-        r"\b{start}a",
+        r"a{1001}",
+        r"a**",
+        r"(?:a{2}){501}",
+        r"\1",
+        r"\u0061",
+        r"(?P<a.b>x)",
+        r"\p{Latn}",
+        r"\p{Old_Italic}",
         "(",
     ] {
         let args = ["encrypt", "--age", AGE_A, "--unencrypted-regex", p];

@@ -12,26 +12,33 @@
 //! - `\d`, `\w`, `\s` and `\D`, `\W`, `\S` (also inside brackets) are ASCII
 //!   in Go (`[0-9]`, `[0-9A-Za-z_]`, `[\t\n\f\r ]`) and Unicode in `regex`;
 //! - `\b` and `\B` are ASCII word boundaries in Go;
-//! - a script name alone (`\p{Greek}`) is the Script property in Go and
-//!   Script_Extensions in `regex`.
+//! - `\p` names are looked up as Go 1.25 (which built sops 3.11) looks them
+//!   up: in any case and without `_`, `-` or spaces, among the general
+//!   categories, their long names (`Letter`), `Any`, `Assigned`, `ASCII`
+//!   and the Unicode 15 scripts whose name is one word; a script is the
+//!   Script property (`regex` would take Script_Extensions);
+//! - octal escapes (`\101` is `A`), which `regex` reads as backreferences;
+//! - `\<` and `\>` are the characters, and `\b{start}` is `\b` then the
+//!   characters `{start}`.
 //!
-//! - octal escapes (`\101` is `A`) are Go's, which `regex` reads as
-//!   backreferences and refuses.
-//!
-//! Constructs only `regex` knows are refused, as Go refuses them: flags
-//! other than `i`, `m`, `s` and `U`, `\p{name=value}`, `\<`, `\>`,
-//! `\b{start}` and the like, repetition counts over 1,000. So are nested
-//! brackets and the class operators `&&`, `--`, `~~`, which Go reads as
-//! plain characters (`[a&&b]` is the class of `a`, `&` and `b` there): such
-//! a class would match differently. Go's `\Q…\E` quoting is not read (an
-//! error, never another meaning).
+//! What Go refuses is refused: flags other than `i`, `m`, `s` and `U`,
+//! `\p{name=value}` and names Go does not find, `\u` escapes,
+//! backreferences, group names that are not `[A-Za-z0-9_]+`, a repetition
+//! right after another (`a**`), counted repetitions making more than 1,000
+//! copies (`(a{2}){501}`). So is what Go reads otherwise and `regex` cannot
+//! be told to: nested brackets and the class operators `&&`, `--`, `~~`
+//! (Go takes them as characters: `[a&&b]` is the class of `a`, `&` and
+//! `b`), and counts with spaces (`x{1, 2}` is text to Go). A few patterns Go
+//! takes are refused too, never read otherwise: `\Q…\E`, `x{,3}`, `(?)`,
+//! group names starting with a digit, `[\d-z]`. Go's tables are Unicode 15,
+//! `regex`'s Unicode 16: the characters added in 16 are the difference.
 
 use std::fmt;
 
 use regex_syntax::ast::{
     self, Assertion, AssertionKind, Ast, ClassPerl, ClassPerlKind, ClassSetBinaryOp, ClassSetItem,
-    ClassUnicode, ClassUnicodeKind, Flag, FlagsItemKind, Literal, LiteralKind, RepetitionKind,
-    RepetitionRange, Span,
+    ClassUnicode, ClassUnicodeKind, Flag, FlagsItemKind, GroupKind, HexLiteralKind, Literal,
+    LiteralKind, RepetitionKind, RepetitionRange, Span,
 };
 
 /// A compiled regular expression with Go's `regexp` semantics, keeping the
@@ -59,15 +66,24 @@ impl std::error::Error for GoRegexError {}
 impl GoRegex {
     /// Compiles `pattern` (Go RE2 syntax).
     pub fn new(pattern: &str) -> Result<GoRegex, GoRegexError> {
+        // Go nests groups up to 1,000 deep.
+        const NEST_LIMIT: u32 = 1000;
         let ast = ast::parse::ParserBuilder::new()
             .octal(true)
+            .nest_limit(NEST_LIMIT)
             .build()
             .parse(pattern)
             .map_err(|e| GoRegexError(e.to_string()))?;
-        let mut edits = Edits::default();
+        let mut edits = Edits {
+            pattern,
+            edits: Vec::new(),
+        };
         ast::visit(&ast, &mut edits)?;
-        let rewritten = edits.apply(pattern);
-        let regex = regex::Regex::new(&rewritten).map_err(|e| GoRegexError(e.to_string()))?;
+        let rewritten = edits.apply();
+        let regex = regex::RegexBuilder::new(&rewritten)
+            .nest_limit(NEST_LIMIT)
+            .build()
+            .map_err(|e| GoRegexError(e.to_string()))?;
         Ok(GoRegex {
             source: pattern.to_string(),
             regex,
@@ -107,28 +123,26 @@ fn perl_set(kind: &ClassPerlKind) -> &'static str {
     }
 }
 
-/// Go's general categories (`unicode.Categories`): `\p{Lu}` and the like
-/// mean the same in both; any other name is a script.
-const CATEGORIES: [&str; 36] = [
-    "C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N",
-    "Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So",
-    "Z", "Zl", "Zp", "Zs",
-];
-
 /// The rewrites of one pattern: spans of it and their replacements.
-#[derive(Default)]
-struct Edits {
+struct Edits<'p> {
+    pattern: &'p str,
     edits: Vec<(Span, String)>,
 }
 
-impl Edits {
+impl<'p> Edits<'p> {
     fn replace(&mut self, span: &Span, with: String) {
         self.edits.push((*span, with));
     }
 
+    /// The text of the pattern under `span`.
+    fn text(&self, span: &Span) -> &'p str {
+        &self.pattern[span.start.offset..span.end.offset]
+    }
+
     /// The pattern with every edit made (the spans never overlap: each is
     /// a leaf of the syntax tree).
-    fn apply(mut self, pattern: &str) -> String {
+    fn apply(mut self) -> String {
+        let pattern = self.pattern;
         self.edits.sort_by_key(|(span, _)| span.start.offset);
         let mut out = String::with_capacity(pattern.len() + 16 * self.edits.len());
         let mut at = 0;
@@ -153,35 +167,265 @@ impl Edits {
     }
 
     /// An octal escape, which the compiler (octal off) would refuse, as the
-    /// character it stands for.
-    fn literal(&mut self, literal: &Literal) {
-        if literal.kind == LiteralKind::Octal {
-            self.replace(&literal.span, format!("\\x{{{:X}}}", u32::from(literal.c)));
+    /// character it stands for; escapes Go does not have are refused.
+    fn literal(&mut self, literal: &Literal) -> Result<(), GoRegexError> {
+        match literal.kind {
+            LiteralKind::Octal => {
+                // `\1` to `\7` alone are backreferences to Go.
+                let text = self.text(&literal.span);
+                if text.len() == 2 && text != "\\0" {
+                    return Err(refused(&format!("the backreference `{text}`")));
+                }
+                self.replace(&literal.span, format!("\\x{{{:X}}}", u32::from(literal.c)));
+            }
+            LiteralKind::HexFixed(HexLiteralKind::UnicodeShort | HexLiteralKind::UnicodeLong)
+            | LiteralKind::HexBrace(HexLiteralKind::UnicodeShort | HexLiteralKind::UnicodeLong) => {
+                let text = self.text(&literal.span);
+                return Err(refused(&format!("the escape `{text}` (Go has `\\x{{…}}`)")));
+            }
+            _ => {}
         }
+        Ok(())
     }
 
+    /// `\pN`, `\p{Name}`, `\P{^Name}`, resolved as Go 1.25 (which built
+    /// sops 3.11) resolves the name, and written as the property `regex`
+    /// gives the same meaning to.
     fn unicode(&mut self, class: &ClassUnicode) -> Result<(), GoRegexError> {
-        let ClassUnicodeKind::Named(name) = &class.kind else {
-            if let ClassUnicodeKind::NamedValue { name, value, .. } = &class.kind {
+        let name = match &class.kind {
+            ClassUnicodeKind::OneLetter(c) => c.to_string(),
+            ClassUnicodeKind::Named(name) => name.clone(),
+            ClassUnicodeKind::NamedValue { name, value, .. } => {
                 return Err(refused(&format!(
                     "`\\p{{{name}={value}}}` (Go knows only category and script names)"
-                )));
+                )))
             }
-            // One letter: a general category in both.
-            return Ok(());
         };
         let (caret, bare) = match name.strip_prefix('^') {
             Some(bare) => (true, bare),
             None => (false, name.as_str()),
         };
-        if bare == "Any" || CATEGORIES.contains(&bare) {
-            return Ok(());
-        }
-        let p = if class.negated != caret { 'P' } else { 'p' };
-        self.replace(&class.span, format!("\\{p}{{sc={bare}}}"));
+        let Some((property, inverted)) = go_unicode_class(bare) else {
+            return Err(refused(&format!("the Unicode class name `{bare}`")));
+        };
+        let negated = class.negated ^ caret ^ inverted;
+        let p = if negated { 'P' } else { 'p' };
+        self.replace(&class.span, format!("\\{p}{{{property}}}"));
         Ok(())
     }
 }
+
+/// Go's `canonicalName`: the first letter upper case, the others lower
+/// case, `_`, `-` and spaces left out.
+fn canonical_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars().filter(|c| !matches!(c, '_' | '-' | ' ')) {
+        if out.is_empty() {
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// What Go 1.25's `regexp/syntax` makes of a `\p` name, as a `regex`
+/// property and whether it is inverted; `None` when Go does not know it.
+/// Go looks the canonical name up among its general categories, its
+/// scripts (only those whose own name is already canonical: `Greek` is
+/// found, `Old_Italic` is not) and the category aliases (`Letter`).
+fn go_unicode_class(name: &str) -> Option<(String, bool)> {
+    let name = canonical_name(name);
+    match name.as_str() {
+        "Any" => return Some(("Any".into(), false)),
+        "Assigned" => return Some(("gc=Cn".into(), true)),
+        "Ascii" => return Some(("ASCII".into(), false)),
+        "Lc" => return Some(("gc=LC".into(), false)),
+        _ => {}
+    }
+    if CATEGORIES.contains(&name.as_str()) {
+        return Some((format!("gc={name}"), false));
+    }
+    if SCRIPTS.contains(&name.as_str()) {
+        return Some((format!("sc={name}"), false));
+    }
+    CATEGORY_ALIASES
+        .iter()
+        .find(|(alias, _)| canonical_name(alias) == name)
+        .map(|(_, category)| (format!("gc={category}"), false))
+}
+
+/// Go 1.25's general categories (`unicode.Categories`; `LC` is handled as
+/// `Lc`, its canonical name).
+const CATEGORIES: &[&str] = &[
+    "C", "Cc", "Cf", "Cn", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn",
+    "N", "Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm",
+    "So", "Z", "Zl", "Zp", "Zs",
+];
+
+/// The long names of the general categories (`unicode.CategoryAliases`).
+const CATEGORY_ALIASES: &[(&str, &str)] = &[
+    ("Cased_Letter", "LC"),
+    ("Close_Punctuation", "Pe"),
+    ("Connector_Punctuation", "Pc"),
+    ("Control", "Cc"),
+    ("Currency_Symbol", "Sc"),
+    ("Dash_Punctuation", "Pd"),
+    ("Decimal_Number", "Nd"),
+    ("Enclosing_Mark", "Me"),
+    ("Final_Punctuation", "Pf"),
+    ("Format", "Cf"),
+    ("Initial_Punctuation", "Pi"),
+    ("Letter", "L"),
+    ("Letter_Number", "Nl"),
+    ("Line_Separator", "Zl"),
+    ("Lowercase_Letter", "Ll"),
+    ("Mark", "M"),
+    ("Math_Symbol", "Sm"),
+    ("Modifier_Letter", "Lm"),
+    ("Modifier_Symbol", "Sk"),
+    ("Nonspacing_Mark", "Mn"),
+    ("Number", "N"),
+    ("Open_Punctuation", "Ps"),
+    ("Other", "C"),
+    ("Other_Letter", "Lo"),
+    ("Other_Number", "No"),
+    ("Other_Punctuation", "Po"),
+    ("Other_Symbol", "So"),
+    ("Paragraph_Separator", "Zp"),
+    ("Private_Use", "Co"),
+    ("Punctuation", "P"),
+    ("Separator", "Z"),
+    ("Space_Separator", "Zs"),
+    ("Spacing_Mark", "Mc"),
+    ("Surrogate", "Cs"),
+    ("Symbol", "S"),
+    ("Titlecase_Letter", "Lt"),
+    ("Unassigned", "Cn"),
+    ("Uppercase_Letter", "Lu"),
+];
+
+/// The scripts of Unicode 15.0 (Go 1.25's `unicode.Scripts`) that Go 1.25
+/// finds: those whose name is one capitalised word.
+const SCRIPTS: &[&str] = &[
+    "Adlam",
+    "Ahom",
+    "Arabic",
+    "Armenian",
+    "Avestan",
+    "Balinese",
+    "Bamum",
+    "Batak",
+    "Bengali",
+    "Bhaiksuki",
+    "Bopomofo",
+    "Brahmi",
+    "Braille",
+    "Buginese",
+    "Buhid",
+    "Carian",
+    "Chakma",
+    "Cham",
+    "Cherokee",
+    "Chorasmian",
+    "Common",
+    "Coptic",
+    "Cuneiform",
+    "Cypriot",
+    "Cyrillic",
+    "Deseret",
+    "Devanagari",
+    "Dogra",
+    "Duployan",
+    "Elbasan",
+    "Elymaic",
+    "Ethiopic",
+    "Georgian",
+    "Glagolitic",
+    "Gothic",
+    "Grantha",
+    "Greek",
+    "Gujarati",
+    "Gurmukhi",
+    "Han",
+    "Hangul",
+    "Hanunoo",
+    "Hatran",
+    "Hebrew",
+    "Hiragana",
+    "Inherited",
+    "Javanese",
+    "Kaithi",
+    "Kannada",
+    "Katakana",
+    "Kawi",
+    "Kharoshthi",
+    "Khmer",
+    "Khojki",
+    "Khudawadi",
+    "Lao",
+    "Latin",
+    "Lepcha",
+    "Limbu",
+    "Lisu",
+    "Lycian",
+    "Lydian",
+    "Mahajani",
+    "Makasar",
+    "Malayalam",
+    "Mandaic",
+    "Manichaean",
+    "Marchen",
+    "Medefaidrin",
+    "Miao",
+    "Modi",
+    "Mongolian",
+    "Mro",
+    "Multani",
+    "Myanmar",
+    "Nabataean",
+    "Nandinagari",
+    "Newa",
+    "Nko",
+    "Nushu",
+    "Ogham",
+    "Oriya",
+    "Osage",
+    "Osmanya",
+    "Palmyrene",
+    "Phoenician",
+    "Rejang",
+    "Runic",
+    "Samaritan",
+    "Saurashtra",
+    "Sharada",
+    "Shavian",
+    "Siddham",
+    "Sinhala",
+    "Sogdian",
+    "Soyombo",
+    "Sundanese",
+    "Syriac",
+    "Tagalog",
+    "Tagbanwa",
+    "Takri",
+    "Tamil",
+    "Tangsa",
+    "Tangut",
+    "Telugu",
+    "Thaana",
+    "Thai",
+    "Tibetan",
+    "Tifinagh",
+    "Tirhuta",
+    "Toto",
+    "Ugaritic",
+    "Vai",
+    "Vithkuqi",
+    "Wancho",
+    "Yezidi",
+    "Yi",
+];
 
 /// A construct Go's `regexp` (sops' regular expressions) does not take.
 fn refused(what: &str) -> GoRegexError {
@@ -198,7 +442,7 @@ fn read_otherwise(what: &str) -> GoRegexError {
     ))
 }
 
-impl ast::Visitor for &mut Edits {
+impl ast::Visitor for &mut Edits<'_> {
     type Output = ();
     type Err = GoRegexError;
 
@@ -210,13 +454,23 @@ impl ast::Visitor for &mut Edits {
         match ast {
             Ast::ClassPerl(class) => self.perl(class, false),
             Ast::ClassUnicode(class) => self.unicode(class)?,
-            Ast::Literal(literal) => self.literal(literal),
-            Ast::Repetition(rep) => repetition(&rep.op.kind)?,
-            Ast::Assertion(a) => assertion(self, a)?,
+            Ast::Literal(literal) => self.literal(literal)?,
+            Ast::Repetition(rep) => repetition(self, ast, rep)?,
+            Ast::Assertion(a) => assertion(self, a),
             Ast::Flags(set) => flags(&set.flags)?,
             Ast::Group(group) => {
                 if let Some(set) = group.flags() {
                     flags(set)?;
+                }
+                if let GroupKind::CaptureName { name, .. } = &group.kind {
+                    // Go's capture names are [A-Za-z0-9_]+.
+                    if !name
+                        .name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    {
+                        return Err(refused(&format!("the group name `{}`", name.name)));
+                    }
                 }
             }
             _ => {}
@@ -228,10 +482,10 @@ impl ast::Visitor for &mut Edits {
         match item {
             ClassSetItem::Perl(class) => self.perl(class, true),
             ClassSetItem::Unicode(class) => self.unicode(class)?,
-            ClassSetItem::Literal(literal) => self.literal(literal),
+            ClassSetItem::Literal(literal) => self.literal(literal)?,
             ClassSetItem::Range(range) => {
-                self.literal(&range.start);
-                self.literal(&range.end);
+                self.literal(&range.start)?;
+                self.literal(&range.end)?;
             }
             ClassSetItem::Bracketed(_) => {
                 return Err(read_otherwise(
@@ -250,7 +504,7 @@ impl ast::Visitor for &mut Edits {
     }
 }
 
-fn assertion(edits: &mut Edits, a: &Assertion) -> Result<(), GoRegexError> {
+fn assertion(edits: &mut Edits<'_>, a: &Assertion) {
     match a.kind {
         AssertionKind::WordBoundary => edits.replace(&a.span, r"(?-u:\b)".into()),
         AssertionKind::NotWordBoundary => edits.replace(&a.span, r"(?-u:\B)".into()),
@@ -258,24 +512,76 @@ fn assertion(edits: &mut Edits, a: &Assertion) -> Result<(), GoRegexError> {
         | AssertionKind::EndLine
         | AssertionKind::StartText
         | AssertionKind::EndText => {}
-        _ => return Err(refused("this word-boundary assertion")),
+        // Escaped punctuation is the character itself to Go.
+        AssertionKind::WordBoundaryStartAngle => edits.replace(&a.span, "<".into()),
+        AssertionKind::WordBoundaryEndAngle => edits.replace(&a.span, ">".into()),
+        // `\b{start}` is `\b` and the characters `{start}` to Go.
+        AssertionKind::WordBoundaryStart
+        | AssertionKind::WordBoundaryEnd
+        | AssertionKind::WordBoundaryStartHalf
+        | AssertionKind::WordBoundaryEndHalf => {
+            let after = &edits.text(&a.span)[2..];
+            let with = format!(r"(?-u:\b){}", regex::escape(after));
+            edits.replace(&a.span, with);
+        }
+    }
+}
+
+/// Go refuses a repetition of a repetition (`a**`, `a{2}{3}`) and counted
+/// repetitions that make more than 1,000 copies of what they repeat,
+/// counts inside counts multiplied; it reads a count with spaces in it
+/// (`x{1, 2}`) as characters.
+fn repetition(edits: &Edits<'_>, ast: &Ast, rep: &ast::Repetition) -> Result<(), GoRegexError> {
+    if matches!(*rep.ast, Ast::Repetition(_)) {
+        let text = edits.text(&rep.op.span);
+        return Err(refused(&format!(
+            "the repetition operator `{text}` right after another"
+        )));
+    }
+    if let RepetitionKind::Range(_) = rep.op.kind {
+        let text = edits.text(&rep.op.span);
+        if text.contains(char::is_whitespace) {
+            return Err(GoRegexError(format!(
+                "`{text}`: Go's regular expressions, which sops uses, read a count with spaces \
+                 as characters; write it without spaces"
+            )));
+        }
+        if !repeat_is_valid(ast, 1000) {
+            return Err(refused(&format!(
+                "a repetition of more than 1,000 copies (`{text}`, counts inside counts multiplied)"
+            )));
+        }
     }
     Ok(())
 }
 
-/// Go refuses repetition counts over 1,000.
-fn repetition(kind: &RepetitionKind) -> Result<(), GoRegexError> {
-    let RepetitionKind::Range(range) = kind else {
-        return Ok(());
-    };
-    let largest = match *range {
-        RepetitionRange::Exactly(n) | RepetitionRange::AtLeast(n) => n,
-        RepetitionRange::Bounded(_, n) => n,
-    };
-    if largest > 1000 {
-        return Err(refused("a repetition count over 1,000"));
+/// Go's `repeatIsValid`: no chain of counted repetitions under `ast` makes
+/// more than `n` copies.
+fn repeat_is_valid(ast: &Ast, mut n: u32) -> bool {
+    if let Ast::Repetition(rep) = ast {
+        if let RepetitionKind::Range(range) = &rep.op.kind {
+            let (min, max) = match *range {
+                RepetitionRange::Exactly(k) => (k, Some(k)),
+                RepetitionRange::AtLeast(k) => (k, None),
+                RepetitionRange::Bounded(a, b) => (a, Some(b)),
+            };
+            if max == Some(0) {
+                return true;
+            }
+            let m = max.unwrap_or(min);
+            if m > n {
+                return false;
+            }
+            n = n.checked_div(m).unwrap_or(n);
+        }
     }
-    Ok(())
+    match ast {
+        Ast::Repetition(rep) => repeat_is_valid(&rep.ast, n),
+        Ast::Group(group) => repeat_is_valid(&group.ast, n),
+        Ast::Alternation(alt) => alt.asts.iter().all(|a| repeat_is_valid(a, n)),
+        Ast::Concat(concat) => concat.asts.iter().all(|a| repeat_is_valid(a, n)),
+        _ => true,
+    }
 }
 
 /// Go's flags are `i`, `m`, `s` and `U`.
@@ -338,6 +644,36 @@ mod tests {
         // Extensions Greek.
         assert!(!m(r"\p{Greek}", "\u{342}"));
         assert!(m(r"\p{Any}", "x"));
+        // Go 1.25 takes names in any case, without `_`, `-` or spaces, and
+        // the categories' long names.
+        assert!(m(r"^\p{greek}$", "λ"));
+        assert!(m(r"^\p{ Greek }$", "λ"));
+        assert!(m(r"^\p{lu}$", "A"));
+        assert!(m(r"^\p{Uppercase_Letter}$", "A"));
+        assert!(m(r"^\p{uppercase letter}$", "A"));
+        assert!(m(r"^\p{Letter}$", "λ"));
+        assert!(m(r"^\p{LC}$", "a"));
+        assert!(m(r"^\p{Assigned}$", "a"));
+        assert!(!m(r"^\p{Assigned}$", "\u{378}"));
+        assert!(m(r"^\P{Assigned}$", "\u{378}"));
+        assert!(m(r"^\p{ASCII}+$", "a~"));
+        assert!(!m(r"^\p{ascii}$", "é"));
+    }
+
+    #[test]
+    fn escapes_rust_reads_otherwise_are_read_as_go_does() {
+        // `\<` and `\>` are the characters to Go, `\b{start}` is `\b` and
+        // `{start}`.
+        assert!(m(r"^\<a\>$", "<a>"));
+        assert!(m(r"a\b{start}", "a{start}"));
+        assert!(!m(r"a\b{start}", "ab"));
+        // Counted repetitions within Go's limit, and a nested one whose
+        // product stays within it.
+        assert!(m(r"^(?:a{2}){500}$", &"a".repeat(1000)));
+        assert!(m(r"^(?:(?:a{1000}){0}){2}$", ""));
+        assert!(m(r"^(?P<name_1>a)$", "a"));
+        assert!(m(r"^(a*)*$", "aa"));
+        assert!(m(r"^a*?b$", "aab"));
     }
 
     #[test]
@@ -350,12 +686,26 @@ mod tests {
             r"[a--b]",
             r"[a~~b]",
             r"[[ab]c]",
-            r"\<a",
-            r"a\>",
-            r"\b{start}a",
             r"\p{sc=Greek}",
             r"a{1001}",
             r"a{2,1001}",
+            r"(?:a{2}){501}",
+            r"((a{10}){10}){11}",
+            r"a**",
+            r"a+*",
+            r"a*??",
+            r"a{2}{3}",
+            r"x{1, 2}",
+            r"\1",
+            r"(a)\1",
+            r"\u0041",
+            r"\U00000041",
+            r"\u{41}",
+            r"(?P<a.b>x)",
+            r"\p{Latn}",
+            r"\p{Old_Italic}",
+            r"\p{Garay}",
+            r"\p{Alphabetic}",
             r"\Qa.b\E",
             r"(",
         ] {

@@ -38,25 +38,39 @@ fn main() {
 /// The script only adds an output section before `.text` (`INSERT`): the
 /// linker's own layout stays, and names it no longer finds match nothing.
 /// lld (Rust's default linker here) and GNU ld take it; mold and gold do
-/// not take such scripts, so a build configured for them goes without.
+/// not take such scripts, so a build that names them anywhere in its
+/// linker settings (`RUSTFLAGS`, the configured linker, `mold -run`) goes
+/// without.
 fn group_startup_code() {
     println!("cargo:rerun-if-changed=startup.ld");
+    for v in ["LD_PRELOAD", "MOLD_PATH"] {
+        println!("cargo:rerun-if-env-changed={v}");
+    }
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     if var("CARGO_CFG_TARGET_OS") != "linux" {
         return;
     }
-    let (flags, linker) = (var("CARGO_ENCODED_RUSTFLAGS"), var("RUSTC_LINKER"));
-    if ["mold", "gold"]
-        .iter()
-        .any(|l| flags.contains(&format!("fuse-ld={l}")) || linker.contains(l))
+    // mold (also run as `mold -run cargo …`, which preloads itself) and
+    // gold, configured in any way that names them.
+    let configured = [
+        var("CARGO_ENCODED_RUSTFLAGS"),
+        var("RUSTC_LINKER"),
+        var("LD_PRELOAD"),
+    ];
+    if !var("MOLD_PATH").is_empty()
+        || configured
+            .iter()
+            .any(|c| c.contains("mold") || c.contains("gold"))
     {
         return;
     }
     let script = Path::new(&var("CARGO_MANIFEST_DIR")).join("startup.ld");
-    // `-Wl,` splits at commas.
-    if script.is_file() && !script.to_string_lossy().contains(',') {
-        println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
-    }
+    let Some(script) = script.to_str().filter(|_| script.is_file()) else {
+        return;
+    };
+    // Two arguments: a C compiler driver and a linker both take `-T FILE`.
+    println!("cargo:rustc-link-arg-bins=-T");
+    println!("cargo:rustc-link-arg-bins={script}");
 }
 
 /// Links libgcc's unwinder (`libgcc_eh.a`, what `gcc -static-libgcc`
@@ -75,6 +89,14 @@ fn link_unwinder_statically() {
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
+        return;
+    }
+    // A static build (`-C target-feature=+crt-static`) links libgcc_eh
+    // itself; a second copy would clash.
+    if var("CARGO_CFG_TARGET_FEATURE")
+        .split(',')
+        .any(|f| f == "crt-static")
+    {
         return;
     }
     // The linker cargo was given for this target, else the default `cc`
@@ -103,6 +125,9 @@ fn link_unwinder_statically() {
     {
         return;
     }
+    // Linked again when the compiler's archive changes or goes away (an
+    // upgraded gcc).
+    println!("cargo:rerun-if-changed={}", archive.display());
     println!(
         "cargo:rustc-link-arg-bins=-Wl,--whole-archive,{},--no-whole-archive",
         archive.display()

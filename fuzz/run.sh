@@ -26,7 +26,7 @@ shift || true
 # The cargo-fuzz installed when missing (the one these scripts were run with).
 CARGO_FUZZ_VERSION=0.13.2
 
-ALL=(yaml_fast yaml_parse json dotenv ini enc_value metadata sops_yaml age_identity ssh_key)
+ALL=(yaml_fast yaml_parse json dotenv ini enc_value metadata sops_yaml age_identity ssh_key go_regex)
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
@@ -46,6 +46,7 @@ dict_of() {
         sops_yaml) echo dicts/sops_yaml.dict ;;
         age_identity) echo dicts/age_identity.dict ;;
         enc_value) echo dicts/enc_value.dict ;;
+        go_regex) echo dicts/go_regex.dict ;;
         *) echo "" ;;
     esac
 }

@@ -1228,6 +1228,30 @@ fn regexes_match_as_in_go() {
         .args(["encrypt", "--age", AGE_A, "--unencrypted-regex", "[a&&b]"])
         .arg(&input));
     assert_fails(&out, 1, &["unencrypted_regex", "&&", "Go"]);
+    // A file sops wrote with a regex Go refuses (sops ignored the error and
+    // matched nothing) reads as sops reads it; nsec does not write with it.
+    for (option, p) in [("--unencrypted-regex", "a**"), ("--encrypted-regex", "(")] {
+        let theirs = ok(sb
+            .sops()
+            .args(["encrypt", "--age", AGE_A, option, p])
+            .arg(&input));
+        let file = sb.write("go-refused.yaml", &theirs);
+        let read = |cmd: &mut std::process::Command| {
+            ok(cmd
+                .env("SOPS_AGE_KEY_FILE", key_file("A"))
+                .arg("decrypt")
+                .arg(&file))
+        };
+        assert_eq!(read(&mut sb.nsec()), read(&mut sb.sops()), "{option} {p}");
+        let out = run(sb
+            .nsec()
+            .env("SOPS_AGE_KEY_FILE", key_file("A"))
+            .args(["set"])
+            .arg(&file)
+            .args([r#"["abc"]"#, r#""changed""#]));
+        assert_fails(&out, 1, &["is not a regular expression Go takes", p]);
+        assert_eq!(std::fs::read(&file).unwrap(), theirs, "{option} {p}");
+    }
     // path_regex: a file name with a non-ASCII letter is no \w+ to Go.
     sb.write(
         ".sops.yaml",

@@ -679,6 +679,16 @@ pub fn encrypt_documents(
     mac_only_encrypted: bool,
     cache: Option<&IvCache>,
 ) -> Result<String> {
+    // A file sops wrote with a regex Go refuses reads as sops reads it (the
+    // regex matches nothing), but what it would select is unknown to its
+    // writer too: nothing is encrypted by it.
+    if let Some((pattern, why)) = selector.refused_by_go() {
+        return Err(Error::InvalidMetadata(format!(
+            "{} `{pattern}` is not a regular expression Go takes ({why}); sops matches \
+             nothing with it, and nsec does not encrypt by it: re-create the file with a valid one",
+            selector.name()
+        )));
+    }
     let mut walk = Walk::new(cipher, selector, mac_only_encrypted);
     for doc in docs.iter_mut() {
         walk_document(&mut walk, doc, &mut cache.clone(), cache, |w, items, c| {

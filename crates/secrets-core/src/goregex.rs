@@ -47,17 +47,32 @@ use regex_syntax::ast::{
 #[derive(Clone)]
 pub struct GoRegex {
     source: String,
-    regex: regex::Regex,
+    /// `None`: a pattern Go refuses, read from a file (see
+    /// [`GoRegex::from_file`]); it matches nothing.
+    regex: Option<regex::Regex>,
+    refused_by_go: Option<String>,
 }
 
 /// A pattern that Go's `regexp` would refuse, or that nsec cannot give Go's
 /// meaning to.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GoRegexError(String);
+pub struct GoRegexError {
+    message: String,
+    go_refuses: bool,
+}
+
+impl GoRegexError {
+    /// Whether Go's `regexp` refuses the pattern too (sops then ignores
+    /// the error and matches nothing), as opposed to a pattern Go takes
+    /// that nsec cannot give Go's meaning to.
+    pub fn go_refuses(&self) -> bool {
+        self.go_refuses
+    }
+}
 
 impl fmt::Display for GoRegexError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -73,7 +88,10 @@ impl GoRegex {
             .nest_limit(NEST_LIMIT)
             .build()
             .parse(pattern)
-            .map_err(|e| GoRegexError(e.to_string()))?;
+            .map_err(|e| GoRegexError {
+                go_refuses: go_refuses_too(&e),
+                message: e.to_string(),
+            })?;
         let mut edits = Edits {
             pattern,
             edits: Vec::new(),
@@ -83,11 +101,46 @@ impl GoRegex {
         let regex = regex::RegexBuilder::new(&rewritten)
             .nest_limit(NEST_LIMIT)
             .build()
-            .map_err(|e| GoRegexError(e.to_string()))?;
+            .map_err(|e| GoRegexError {
+                go_refuses: false,
+                message: e.to_string(),
+            })?;
         Ok(GoRegex {
             source: pattern.to_string(),
-            regex,
+            regex: Some(regex),
+            refused_by_go: None,
         })
+    }
+
+    /// A pattern from a file's metadata: one that Go's `regexp` refuses
+    /// matches nothing, as it does in sops, which ignores the error (so a
+    /// file sops wrote with it reads as sops reads it);
+    /// [`GoRegex::refused_by_go`] says why. A pattern Go takes and nsec
+    /// cannot give Go's meaning to is still an error.
+    pub fn from_file(pattern: &str) -> Result<GoRegex, GoRegexError> {
+        match GoRegex::new(pattern) {
+            Err(e) if e.go_refuses => Ok(GoRegex {
+                source: pattern.to_string(),
+                regex: None,
+                // A parse error's last line says what is wrong (the lines
+                // before it repeat the pattern and point into it).
+                refused_by_go: Some(
+                    e.message
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim_start_matches("error: ")
+                        .to_string(),
+                ),
+            }),
+            other => other,
+        }
+    }
+
+    /// Why Go's `regexp` refuses this pattern, for one read by
+    /// [`GoRegex::from_file`] that matches nothing for that reason.
+    pub fn refused_by_go(&self) -> Option<&str> {
+        self.refused_by_go.as_deref()
     }
 
     /// The pattern as written.
@@ -98,7 +151,7 @@ impl GoRegex {
     /// Whether the pattern matches anywhere in `text`, as Go's
     /// `regexp.MatchString` says.
     pub fn is_match(&self, text: &str) -> bool {
-        self.regex.is_match(text)
+        self.regex.as_ref().is_some_and(|r| r.is_match(text))
     }
 }
 
@@ -429,17 +482,64 @@ const SCRIPTS: &[&str] = &[
 
 /// A construct Go's `regexp` (sops' regular expressions) does not take.
 fn refused(what: &str) -> GoRegexError {
-    GoRegexError(format!(
-        "{what} is not Go regular expression syntax, which sops uses"
-    ))
+    GoRegexError {
+        message: format!("{what} is not Go regular expression syntax, which sops uses"),
+        go_refuses: true,
+    }
 }
 
 /// A construct Go's `regexp` reads otherwise than the `regex` crate.
 fn read_otherwise(what: &str) -> GoRegexError {
-    GoRegexError(format!(
-        "{what}: Go's regular expressions, which sops uses, read this otherwise; \
-         write the class without it (escape a `[` or `&` that is meant as a character)"
-    ))
+    GoRegexError {
+        message: format!(
+            "{what}: Go's regular expressions, which sops uses, read this otherwise; \
+             write the class without it (escape a `[` or `&` that is meant as a character)"
+        ),
+        go_refuses: false,
+    }
+}
+
+/// Whether Go's `regexp` refuses a pattern the `regex` crate's parser
+/// refuses with `error`. Only the kinds Go certainly refuses as well count
+/// (unclosed groups and classes, a repetition of nothing, lookaround, a bad
+/// escape of a letter or digit, …); Go takes some patterns `regex` refuses
+/// (`x{,3}` and `{` generally as text, `\Q…\E`, duplicate group names,
+/// `(?ii)`).
+fn go_refuses_too(error: &ast::Error) -> bool {
+    use ast::ErrorKind as K;
+    match error.kind() {
+        K::ClassRangeInvalid
+        | K::ClassUnclosed
+        | K::EscapeUnexpectedEof
+        | K::EscapeHexEmpty
+        | K::EscapeHexInvalid
+        | K::EscapeHexInvalidDigit
+        | K::FlagDanglingNegation
+        | K::FlagRepeatedNegation { .. }
+        | K::FlagUnexpectedEof
+        | K::FlagUnrecognized
+        | K::GroupNameEmpty
+        | K::GroupNameUnexpectedEof
+        | K::GroupUnclosed
+        | K::GroupUnopened
+        | K::NestLimitExceeded(_)
+        | K::RepetitionCountInvalid
+        | K::RepetitionMissing
+        | K::UnsupportedBackreference
+        | K::UnsupportedLookAround => true,
+        // Go takes `\` before any ASCII punctuation as the character, and
+        // `\Q` starts quoted text; other letters, digits and non-ASCII
+        // characters it refuses.
+        K::EscapeUnrecognized => {
+            let span = error.span();
+            let escaped = error.pattern()[span.start.offset..]
+                .trim_start_matches('\\')
+                .chars()
+                .next();
+            escaped.is_some_and(|c| c != 'Q' && (c.is_ascii_alphanumeric() || !c.is_ascii()))
+        }
+        _ => false,
+    }
 }
 
 impl ast::Visitor for &mut Edits<'_> {
@@ -541,10 +641,13 @@ fn repetition(edits: &Edits<'_>, ast: &Ast, rep: &ast::Repetition) -> Result<(),
     if let RepetitionKind::Range(_) = rep.op.kind {
         let text = edits.text(&rep.op.span);
         if text.contains(char::is_whitespace) {
-            return Err(GoRegexError(format!(
-                "`{text}`: Go's regular expressions, which sops uses, read a count with spaces \
-                 as characters; write it without spaces"
-            )));
+            return Err(GoRegexError {
+                message: format!(
+                    "`{text}`: Go's regular expressions, which sops uses, read a count with \
+                     spaces as characters; write it without spaces"
+                ),
+                go_refuses: false,
+            });
         }
         if !repeat_is_valid(ast, 1000) {
             return Err(refused(&format!(
@@ -712,6 +815,24 @@ mod tests {
             let e = GoRegex::new(p).unwrap_err();
             assert!(!e.to_string().is_empty(), "{p}");
         }
+    }
+
+    #[test]
+    fn a_pattern_go_refuses_read_from_a_file_matches_nothing() {
+        for p in ["(", "a**", "(?=x)", r"\q", r"\1", r"\p{Latn}", "[z-a]"] {
+            assert!(GoRegex::new(p).unwrap_err().go_refuses(), "{p}");
+            let re = GoRegex::from_file(p).unwrap();
+            assert!(!re.is_match("") && !re.is_match("(a**x"), "{p}");
+            assert_eq!(re.as_str(), p);
+            assert!(!re.refused_by_go().unwrap().is_empty());
+        }
+        // Patterns Go takes and nsec cannot read stay errors, also from a
+        // file: nsec cannot know what they select.
+        for p in ["x{,3}", r"\Qa\E", "[a&&b]", "(?P<a>x)(?P<a>y)"] {
+            assert!(!GoRegex::new(p).unwrap_err().go_refuses(), "{p}");
+            assert!(GoRegex::from_file(p).is_err(), "{p}");
+        }
+        assert!(GoRegex::from_file("^a$").unwrap().refused_by_go().is_none());
     }
 
     #[test]

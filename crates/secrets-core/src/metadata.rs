@@ -48,8 +48,22 @@ pub(crate) const SELECTOR_NAMES: [&str; 6] = [
 impl Selector {
     /// Builds a selector from its sops name and value.
     pub fn new(name: &str, value: &str) -> Result<Selector> {
+        Selector::build(name, value, GoRegex::new)
+    }
+
+    /// A selector read from a file's metadata: a regex Go's `regexp`
+    /// refuses matches nothing, as in sops ([`GoRegex::from_file`]).
+    fn from_file(name: &str, value: &str) -> Result<Selector> {
+        Selector::build(name, value, GoRegex::from_file)
+    }
+
+    fn build(
+        name: &str,
+        value: &str,
+        compile: fn(&str) -> std::result::Result<GoRegex, crate::GoRegexError>,
+    ) -> Result<Selector> {
         let re = || {
-            GoRegex::new(value)
+            compile(value)
                 .map_err(|e| Error::InvalidOption(format!("invalid {name} `{value}`: {e}")))
         };
         Ok(match name {
@@ -68,13 +82,20 @@ impl Selector {
     pub fn from_options<'a>(
         options: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
     ) -> Result<Option<Selector>> {
+        Selector::pick(options, Selector::new)
+    }
+
+    fn pick<'a>(
+        options: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+        build: fn(&str, &str) -> Result<Selector>,
+    ) -> Result<Option<Selector>> {
         let set: Vec<(&str, &str)> = options
             .into_iter()
             .filter_map(|(n, v)| v.filter(|v| !v.is_empty()).map(|v| (n, v)))
             .collect();
         match set.as_slice() {
             [] => Ok(None),
-            [(name, value)] => Selector::new(name, value).map(Some),
+            [(name, value)] => build(name, value).map(Some),
             _ => Err(Error::InvalidOption(format!(
                 "cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex (got {})",
                 set.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
@@ -102,6 +123,20 @@ impl Selector {
             | Selector::EncryptedRegex(r)
             | Selector::UnencryptedCommentRegex(r)
             | Selector::EncryptedCommentRegex(r) => r.as_str(),
+        }
+    }
+
+    /// The regex of this selector, if it is one that Go's `regexp` refuses
+    /// (read from a file, it matches nothing, as in sops): its pattern and
+    /// why Go refuses it. Such a selector reads a file as sops does, but
+    /// nothing is encrypted with it.
+    pub fn refused_by_go(&self) -> Option<(&str, &str)> {
+        match self {
+            Selector::UnencryptedRegex(r)
+            | Selector::EncryptedRegex(r)
+            | Selector::UnencryptedCommentRegex(r)
+            | Selector::EncryptedCommentRegex(r) => r.refused_by_go().map(|why| (r.as_str(), why)),
+            Selector::UnencryptedSuffix(_) | Selector::EncryptedSuffix(_) => None,
         }
     }
 
@@ -366,15 +401,18 @@ impl Metadata {
             _ => String::new(),
         };
         check_version(&version)?;
-        let selector = Selector::from_options(SELECTOR_NAMES.iter().map(|n| {
-            (
-                *n,
-                match tree.get(n) {
-                    Some(Value::Str(s)) => Some(s.as_str()),
-                    _ => None,
-                },
-            )
-        }))
+        let selector = Selector::pick(
+            SELECTOR_NAMES.iter().map(|n| {
+                (
+                    *n,
+                    match tree.get(n) {
+                        Some(Value::Str(s)) => Some(s.as_str()),
+                        _ => None,
+                    },
+                )
+            }),
+            Selector::from_file,
+        )
         .map_err(|e| Error::InvalidMetadata(e.to_string()))?;
         let unknown = tree
             .entries()

@@ -30,6 +30,11 @@ fn main() {
     link_unwinder_statically();
 }
 
+/// An environment variable of the build, empty when unset.
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_default()
+}
+
 /// Links with `startup.ld` (written by `bench/startup-order.sh`), which
 /// places the functions a one-value `decrypt`, `encrypt`, `filestatus`,
 /// `set` or `exec-env` runs before the rest of the code. Scattered over
@@ -46,7 +51,6 @@ fn group_startup_code() {
     for v in ["LD_PRELOAD", "MOLD_PATH"] {
         println!("cargo:rerun-if-env-changed={v}");
     }
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
     if var("CARGO_CFG_TARGET_OS") != "linux" {
         return;
     }
@@ -87,7 +91,6 @@ fn group_startup_code() {
 /// linker), nothing changes.
 fn link_unwinder_statically() {
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
     if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
         return;
     }
@@ -101,8 +104,8 @@ fn link_unwinder_statically() {
     }
     // The linker cargo was given for this target, else the default `cc`
     // (only for a native build: the host's `cc` has the host's libgcc).
-    let linker = match std::env::var("RUSTC_LINKER") {
-        Ok(l) if !l.is_empty() => l,
+    let linker = match var("RUSTC_LINKER") {
+        l if !l.is_empty() => l,
         _ if var("TARGET") == var("HOST") => "cc".to_string(),
         _ => return,
     };

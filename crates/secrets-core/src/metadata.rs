@@ -119,10 +119,18 @@ impl Selector {
     pub fn pattern(&self) -> &str {
         match self {
             Selector::UnencryptedSuffix(s) | Selector::EncryptedSuffix(s) => s,
+            _ => self.regex().map_or("", GoRegex::as_str),
+        }
+    }
+
+    /// The regex of a regex selector.
+    fn regex(&self) -> Option<&GoRegex> {
+        match self {
             Selector::UnencryptedRegex(r)
             | Selector::EncryptedRegex(r)
             | Selector::UnencryptedCommentRegex(r)
-            | Selector::EncryptedCommentRegex(r) => r.as_str(),
+            | Selector::EncryptedCommentRegex(r) => Some(r),
+            Selector::UnencryptedSuffix(_) | Selector::EncryptedSuffix(_) => None,
         }
     }
 
@@ -131,13 +139,8 @@ impl Selector {
     /// why Go refuses it. Such a selector reads a file as sops does, but
     /// nothing is encrypted with it.
     pub fn refused_by_go(&self) -> Option<(&str, &str)> {
-        match self {
-            Selector::UnencryptedRegex(r)
-            | Selector::EncryptedRegex(r)
-            | Selector::UnencryptedCommentRegex(r)
-            | Selector::EncryptedCommentRegex(r) => r.refused_by_go().map(|why| (r.as_str(), why)),
-            Selector::UnencryptedSuffix(_) | Selector::EncryptedSuffix(_) => None,
-        }
+        let r = self.regex()?;
+        r.refused_by_go().map(|why| (r.as_str(), why))
     }
 
     /// The default, `unencrypted_suffix: _unencrypted`.
